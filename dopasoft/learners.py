@@ -1,0 +1,544 @@
+"""Soft Q(λ) and n-step soft Q-learning agents, tabular or linear in features.
+
+Both learners speak the same interface (``policy``, ``q_values``, ``value``, ``act``, ``update``,
+``last_step``, ``reset_traces``) so that one simulation loop drives either on any task. Tabular states are
+integers; with ``linear=True`` a state is a feature vector ``x`` and ``Q(x, a) = x @ W[:, a]``. The tabular
+learner is the linear one with one-hot features, computed by the same compiled kernel
+(:mod:`dopasoft.kernel`).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import NamedTuple
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from dopasoft import kernel
+from dopasoft.returns import (
+    importance_weight,
+    soft_n_step_return,
+    soft_tree_backup_return,
+)
+from dopasoft.soft import check_prior, check_tau
+
+__all__ = ["SoftQLambda", "NStepSoftQ", "StepSignals"]
+
+TRACE_MODES = ("accumulating", "replacing")
+CORRECTIONS = ("tree-backup", "importance", "on-policy")
+
+
+class StepSignals(NamedTuple):
+    """Model-dopamine quantities of one step (SPEC §4); ``delta = value_rpe - action_term``.
+
+    Attributes
+    ----------
+    delta : float
+        Soft TD error ``r + gamma V(s') - Q(s, a)`` (the learning signal).
+    value_rpe : float
+        State-value prediction error ``r + gamma V(s') - V(s)``.
+    action_term : float
+        ``Q(s, a) - V(s) = tau log(pi(a|s) / pi0(a|s))``.
+    value : float
+        ``V(s)`` before the update.
+    next_value : float
+        ``V(s')`` before the update (0 at termination).
+    """
+
+    delta: float
+    value_rpe: float
+    action_term: float
+    value: float
+    next_value: float
+
+
+def _check_unit(value: float, name: str, *, low_open: bool) -> float:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    ok = (0.0 < x <= 1.0) if low_open else (0.0 <= x <= 1.0)
+    if not ok or not np.isfinite(x):
+        interval = "(0, 1]" if low_open else "[0, 1]"
+        raise ValueError(f"{name} must be in {interval}, got {value!r}")
+    return x
+
+
+def _check_count(value: int, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+class _FeatureLearner:
+    """Shared state handling: weights, features of a state, default policy, validation."""
+
+    def __init__(
+        self,
+        n_states: int,
+        n_actions: int,
+        *,
+        alpha: float,
+        tau: float,
+        gamma: float,
+        prior: ArrayLike | None,
+        q_init: float | ArrayLike,
+        linear: bool,
+    ) -> None:
+        self.n_states = _check_count(n_states, "n_states")
+        self.n_actions = _check_count(n_actions, "n_actions")
+        self.alpha = alpha
+        self.tau = tau
+        self.gamma = gamma
+        self.linear = bool(linear)
+        p = check_prior(prior, self.n_actions)
+        if p is None:
+            p = np.full(self.n_actions, 1.0 / self.n_actions)
+        if p.ndim == 1:
+            p = p[None, :]
+        elif p.shape != (self.n_states, self.n_actions) or self.linear:
+            want = "(n_actions,)" if self.linear else f"(n_actions,) or {(self.n_states, self.n_actions)}"
+            raise ValueError(f"prior must have shape {want}, got {p.shape}")
+        with np.errstate(divide="ignore"):
+            self._log_prior = np.log(p)
+        self.prior = p if p.shape[0] > 1 else p[0]
+        init = np.asarray(q_init, dtype=float)
+        try:
+            self._w = np.array(np.broadcast_to(init, (self.n_states, self.n_actions)), dtype=float)
+        except ValueError:
+            raise ValueError(
+                f"q_init must be a number or broadcast to {(self.n_states, self.n_actions)}, "
+                f"got shape {init.shape}"
+            ) from None
+        if not np.all(np.isfinite(self._w)):
+            raise ValueError("q_init must be finite")
+        self._one = np.ones(1)
+        self._index = np.arange(self.n_states, dtype=np.int64)
+        self._work = np.empty(3 * self.n_actions)
+        self._signals = np.zeros(kernel.N_SIGNALS)
+        self.last_step: StepSignals | None = None
+
+    # -- parameters, validated on every assignment -------------------------------------------------
+    @property
+    def alpha(self) -> float:
+        """Learning rate in (0, 1]; may be reassigned between updates (step-size schedules)."""
+        return self._alpha
+
+    @alpha.setter
+    def alpha(self, value: float) -> None:
+        self._alpha = _check_unit(value, "alpha", low_open=True)
+
+    @property
+    def tau(self) -> float:
+        """Temperature > 0."""
+        return self._tau
+
+    @tau.setter
+    def tau(self, value: float) -> None:
+        self._tau = check_tau(value)
+
+    @property
+    def gamma(self) -> float:
+        """Discount in [0, 1]."""
+        return self._gamma
+
+    @gamma.setter
+    def gamma(self, value: float) -> None:
+        self._gamma = _check_unit(value, "gamma", low_open=False)
+
+    # -- states ------------------------------------------------------------------------------------
+    def _features(self, state: int | ArrayLike, name: str = "state") -> tuple[NDArray, NDArray, int]:
+        """Active features ``(idx, val)`` of a state and the row of the default policy to use."""
+        if not self.linear:
+            if isinstance(state, bool) or not isinstance(state, int | np.integer):
+                raise ValueError(f"{name} must be an integer in 0..{self.n_states - 1}, got {state!r}")
+            s = int(state)
+            if not 0 <= s < self.n_states:
+                raise ValueError(f"{name} {s} is out of range 0..{self.n_states - 1}")
+            row = s if self._log_prior.shape[0] > 1 else 0
+            return self._index[s : s + 1], self._one, row
+        x = np.asarray(state, dtype=float)
+        if x.shape != (self.n_states,):
+            raise ValueError(
+                f"{name} must be a feature vector of length {self.n_states}, got shape {x.shape}"
+            )
+        if not np.all(np.isfinite(x)):
+            raise ValueError(f"{name} has non-finite features")
+        idx = np.flatnonzero(x)
+        return idx, x[idx], 0
+
+    def _check_action(self, action: int) -> int:
+        if isinstance(action, bool) or not isinstance(action, int | np.integer):
+            raise ValueError(f"action must be an integer in 0..{self.n_actions - 1}, got {action!r}")
+        a = int(action)
+        if not 0 <= a < self.n_actions:
+            raise ValueError(f"action {a} is out of range 0..{self.n_actions - 1}")
+        return a
+
+    @staticmethod
+    def _check_reward(reward: float) -> float:
+        try:
+            r = float(reward)
+        except (TypeError, ValueError):
+            raise ValueError(f"reward must be a number, got {reward!r}") from None
+        if not np.isfinite(r):
+            raise ValueError(f"reward must be finite, got {reward!r}")
+        return r
+
+    @staticmethod
+    def _check_behaviour(prob: float | None, needed_by: str | None) -> float:
+        if prob is None:
+            if needed_by is not None:
+                raise ValueError(
+                    f"behaviour_prob (b(a|s), the probability with which the action was taken) "
+                    f"is required by {needed_by}"
+                )
+            return 1.0
+        p = float(prob)
+        if not 0.0 < p <= 1.0:
+            raise ValueError(f"behaviour_prob must be in (0, 1], got {prob!r}")
+        return p
+
+    # -- read-outs ---------------------------------------------------------------------------------
+    @property
+    def q(self) -> NDArray:
+        """Action-value table ``(n_states, n_actions)`` (the weights ``W`` in linear mode); a copy."""
+        return self._w.copy()
+
+    def q_values(self, state: int | ArrayLike) -> NDArray:
+        """``Q(s, .)`` for one state."""
+        idx, val, _ = self._features(state)
+        out = np.empty(self.n_actions)
+        kernel.action_values(self._w, idx, val, out)
+        return out
+
+    def _stats(self, state: int | ArrayLike) -> tuple[float, NDArray, NDArray]:
+        idx, val, row = self._features(state)
+        q = np.empty(self.n_actions)
+        pi = np.empty(self.n_actions)
+        kernel.action_values(self._w, idx, val, q)
+        v = kernel.soft_value_and_policy(q, self._tau, self._log_prior[row], pi)
+        return v, pi, q
+
+    def policy(self, state: int | ArrayLike) -> NDArray:
+        """Boltzmann policy ``pi(.|s)`` at temperature ``tau`` relative to the default policy."""
+        return self._stats(state)[1]
+
+    def value(self, state: int | ArrayLike) -> float:
+        """Soft value ``V(s)``."""
+        return self._stats(state)[0]
+
+    def act(self, state: int | ArrayLike, rng: np.random.Generator) -> int:
+        """Sample an action from the Boltzmann policy with the generator ``rng``."""
+        pi = self.policy(state)
+        return int(min(np.searchsorted(np.cumsum(pi), rng.random(), side="right"), self.n_actions - 1))
+
+
+class SoftQLambda(_FeatureLearner):
+    r"""Online Soft Q(λ) with eligibility traces (backward view), tabular or linear.
+
+    Each :meth:`update` computes the one-step soft TD error
+    :math:`\delta_t = r_{t+1} + \gamma V(s_{t+1}) - Q(s_t, a_t)` and applies it through the traces of the
+    chosen variant (SPEC §1.2, ``docs/maths.md``):
+
+    - ``"tree-backup"`` (default): :math:`e \leftarrow \gamma\lambda\pi(a_t|s_t)e`; off-policy, converges
+      to the soft-optimal :math:`Q^*` under any behaviour policy.
+    - ``"on-policy"``: the backward view of the λ-return of on-policy soft n-step returns; earlier pairs
+      receive :math:`\bar\delta_t = r + \gamma V(s') - \sum_b \pi(b|s_t)Q(s_t,b)`. Correct only when the
+      behaviour is the Boltzmann policy.
+    - ``"uncorrected"``: :math:`e \leftarrow \gamma\lambda e` (soft analogue of Harutyunyan et al. 2016).
+    - ``"retrace"``: :math:`e \leftarrow \gamma\lambda\min(1, \pi/b)e` (Munos et al. 2016); needs
+      ``behaviour_prob``.
+
+    ``lam = 0`` is one-step soft Q-learning for every variant.
+
+    Parameters
+    ----------
+    n_states : int
+        Number of states (tabular) or of features (``linear=True``).
+    n_actions : int
+    alpha : float
+        Learning rate in (0, 1].
+    tau : float
+        Temperature > 0.
+    lam : float
+        Trace decay λ in [0, 1].
+    gamma : float, default 1.0
+        Discount in [0, 1].
+    trace : {"tree-backup", "on-policy", "uncorrected", "retrace"}
+    trace_mode : {"accumulating", "replacing"}
+    prior : array_like, optional
+        Default policy ``pi0``: shape (n_actions,) or, tabular only, (n_states, n_actions). Uniform if omitted.
+    q_init : float or array_like, default 0.0
+        Initial values (weights).
+    linear : bool, default False
+        States are feature vectors of length ``n_states``.
+
+    Examples
+    --------
+    >>> import dopasoft as ds
+    >>> agent = ds.SoftQLambda(3, 2, alpha=0.5, tau=1.0, lam=0.9)
+    >>> agent.update(0, 1, 0.0, 1, False)
+    0.0
+    >>> agent.update(1, 0, 1.0, 2, True)
+    1.0
+    >>> agent.q.round(3).tolist()
+    [[0.0, 0.225], [0.5, 0.0], [0.0, 0.0]]
+    """
+
+    def __init__(
+        self,
+        n_states: int,
+        n_actions: int,
+        *,
+        alpha: float,
+        tau: float,
+        lam: float,
+        gamma: float = 1.0,
+        trace: str = "tree-backup",
+        trace_mode: str = "accumulating",
+        prior: ArrayLike | None = None,
+        q_init: float | ArrayLike = 0.0,
+        linear: bool = False,
+    ) -> None:
+        if trace not in kernel.TRACE_CODES:
+            raise ValueError(f"trace must be one of {sorted(kernel.TRACE_CODES)}, got {trace!r}")
+        if trace_mode not in TRACE_MODES:
+            raise ValueError(f"trace_mode must be one of {list(TRACE_MODES)}, got {trace_mode!r}")
+        super().__init__(
+            n_states,
+            n_actions,
+            alpha=alpha,
+            tau=tau,
+            gamma=gamma,
+            prior=prior,
+            q_init=q_init,
+            linear=linear,
+        )
+        self.lam = lam
+        self.trace = trace
+        self.trace_mode = trace_mode
+        self._trace_code = kernel.TRACE_CODES[trace]
+        self._e = np.zeros_like(self._w)
+
+    @property
+    def lam(self) -> float:
+        """Trace decay λ in [0, 1]."""
+        return self._lam
+
+    @lam.setter
+    def lam(self, value: float) -> None:
+        self._lam = _check_unit(value, "lam", low_open=False)
+
+    @property
+    def traces(self) -> NDArray:
+        """Eligibility traces, same shape as :attr:`q`; a copy."""
+        return self._e.copy()
+
+    def reset_traces(self) -> None:
+        """Clear the eligibility traces (done automatically after a terminal step)."""
+        self._e[:] = 0.0
+
+    def update(
+        self,
+        state: int | ArrayLike,
+        action: int,
+        reward: float,
+        next_state: int | ArrayLike | None,
+        terminated: bool,
+        behaviour_prob: float | None = None,
+    ) -> float:
+        """Learn from one transition; return its soft TD error ``delta``.
+
+        ``behaviour_prob`` is ``b(a|s)``, required by ``trace="retrace"``. ``next_state`` is ignored (may
+        be ``None``) when ``terminated``. The step's model-dopamine signals are in :attr:`last_step`.
+        """
+        idx, val, row = self._features(state)
+        a = self._check_action(action)
+        r = self._check_reward(reward)
+        b = self._check_behaviour(behaviour_prob, 'trace="retrace"' if self.trace == "retrace" else None)
+        if terminated:
+            nidx, nval, nrow = idx, val, row
+        else:
+            nidx, nval, nrow = self._features(next_state, "next_state")
+        if not np.isfinite(self._log_prior[row, a]):
+            raise ValueError(f"action {a} has zero probability under the default policy in this state")
+        delta = kernel.soft_q_lambda_step(
+            self._w, self._e, idx, val, a, r, nidx, nval, bool(terminated),
+            self._alpha, self._tau, self._gamma, self._lam,
+            self._log_prior[row], self._log_prior[nrow],
+            self._trace_code, self.trace_mode == "replacing", b, self._work, self._signals,
+        )  # fmt: skip
+        s = self._signals
+        self.last_step = StepSignals(
+            float(s[kernel.SIG_DELTA]), float(s[kernel.SIG_VALUE_RPE]),
+            float(s[kernel.SIG_ACTION_TERM]), float(s[kernel.SIG_VALUE]),
+            float(s[kernel.SIG_NEXT_VALUE]),
+        )  # fmt: skip
+        return float(delta)
+
+
+class _Pending(NamedTuple):
+    idx: NDArray
+    val: NDArray
+    row: int
+    action: int
+    reward: float
+    next_idx: NDArray
+    next_val: NDArray
+    next_row: int
+    terminated: bool
+    behaviour_prob: float
+
+
+class NStepSoftQ(_FeatureLearner):
+    r"""n-step soft Q-learning, forward view: each pair is updated ``n`` steps after it was visited.
+
+    The update of :math:`(s_t, a_t)` is :math:`Q \leftarrow Q + \alpha\,w\,(G - Q(s_t,a_t))` with the
+    return computed from the current Q when the update is made, truncated at termination (pending pairs
+    are flushed when an episode terminates), SPEC §1.1:
+
+    - ``"on-policy"``: :math:`G = r_{t+1} + \sum_{k=1}^{n-1}\gamma^k[r_{t+k+1} - \tau KL(s_{t+k})]
+      + \gamma^n V(s_{t+n})`, ``w = 1``;
+    - ``"importance"``: the same ``G`` with ``w`` = :math:`\prod_{k=1}^{n-1}\pi(a_{t+k}|s_{t+k}) /
+      b(a_{t+k}|s_{t+k})`; needs ``behaviour_prob``;
+    - ``"tree-backup"`` (default): :math:`G_t = r_{t+1} + \gamma[V(s_{t+1}) - \pi(a_{t+1}|s_{t+1})
+      Q(s_{t+1},a_{t+1}) + \pi(a_{t+1}|s_{t+1}) G_{t+1}]`, ``w = 1``.
+
+    ``n = 1`` is one-step soft Q-learning. Parameters are those of :class:`SoftQLambda` with ``n``
+    (horizon, >= 1) and ``correction`` instead of ``lam`` and ``trace``.
+
+    Examples
+    --------
+    >>> import dopasoft as ds
+    >>> agent = ds.NStepSoftQ(3, 2, n=2, alpha=0.5, tau=1.0)
+    >>> agent.update(0, 1, 0.0, 1, False)   # returns this step's one-step TD error
+    0.0
+    >>> agent.update(1, 0, 1.0, 2, True)    # terminal: both pending pairs are updated
+    1.0
+    """
+
+    def __init__(
+        self,
+        n_states: int,
+        n_actions: int,
+        *,
+        n: int,
+        alpha: float,
+        tau: float,
+        gamma: float = 1.0,
+        correction: str = "tree-backup",
+        prior: ArrayLike | None = None,
+        q_init: float | ArrayLike = 0.0,
+        linear: bool = False,
+    ) -> None:
+        if correction not in CORRECTIONS:
+            raise ValueError(f"correction must be one of {list(CORRECTIONS)}, got {correction!r}")
+        super().__init__(
+            n_states,
+            n_actions,
+            alpha=alpha,
+            tau=tau,
+            gamma=gamma,
+            prior=prior,
+            q_init=q_init,
+            linear=linear,
+        )
+        self.n = _check_count(n, "n")
+        self.correction = correction
+        self._pending: deque[_Pending] = deque()
+
+    @property
+    def n_pending(self) -> int:
+        """Number of visited pairs whose update is still delayed."""
+        return len(self._pending)
+
+    def reset_traces(self) -> None:
+        """Drop the pending (not yet updated) pairs, as at the start of a new episode."""
+        self._pending.clear()
+
+    def _row_stats(self, idx: NDArray, val: NDArray, row: int) -> tuple[float, NDArray, NDArray]:
+        q = np.empty(self.n_actions)
+        pi = np.empty(self.n_actions)
+        kernel.action_values(self._w, idx, val, q)
+        v = kernel.soft_value_and_policy(q, self._tau, self._log_prior[row], pi)
+        return v, pi, q
+
+    def _error(self, steps: list[_Pending]) -> float:
+        """Weighted n-step error ``w (G - Q(s_t, a_t))`` of the first pair of ``steps``."""
+        first = steps[0]
+        _, _, q0 = self._row_stats(first.idx, first.val, first.row)
+        rewards = np.array([p.reward for p in steps])
+        last = steps[-1]
+        v_last = 0.0 if last.terminated else self._row_stats(last.next_idx, last.next_val, last.next_row)[0]
+        stats = [self._row_stats(p.idx, p.val, p.row) for p in steps[1:]]
+        if self.correction == "tree-backup":
+            v_mid = np.array([v for v, _, _ in stats])
+            pi_mid = np.array([pi[p.action] for (_, pi, _), p in zip(stats, steps[1:], strict=True)])
+            q_mid = np.array([q[p.action] for (_, _, q), p in zip(stats, steps[1:], strict=True)])
+            g = soft_tree_backup_return(rewards, v_mid, pi_mid, q_mid, v_last, self._gamma)
+            return g - q0[first.action]
+        kl_mid = np.array([(pi @ q - v) / self._tau for v, pi, q in stats])
+        g = soft_n_step_return(rewards, kl_mid, v_last, self._gamma, self._tau)
+        weight = 1.0
+        if self.correction == "importance":
+            pi_mid = np.array([pi[p.action] for (_, pi, _), p in zip(stats, steps[1:], strict=True)])
+            weight = importance_weight(pi_mid, np.array([p.behaviour_prob for p in steps[1:]]))
+        return weight * (g - q0[first.action])
+
+    def _apply(self, steps: list[_Pending]) -> None:
+        first = steps[0]
+        self._w[first.idx, first.action] += self._alpha * self._error(steps) * first.val
+
+    def update(
+        self,
+        state: int | ArrayLike,
+        action: int,
+        reward: float,
+        next_state: int | ArrayLike | None,
+        terminated: bool,
+        behaviour_prob: float | None = None,
+    ) -> float:
+        """Record one transition, make the updates that are due; return this step's one-step TD error.
+
+        The pair visited ``n - 1`` steps ago is updated now; at termination every pending pair is updated
+        with its truncated return. ``behaviour_prob`` (``b(a|s)``) is required by ``"importance"``.
+        """
+        idx, val, row = self._features(state)
+        a = self._check_action(action)
+        r = self._check_reward(reward)
+        needed = 'correction="importance"' if self.correction == "importance" else None
+        b = self._check_behaviour(behaviour_prob, needed)
+        if terminated:
+            nidx, nval, nrow = idx, val, row
+        else:
+            nidx, nval, nrow = self._features(next_state, "next_state")
+        if not np.isfinite(self._log_prior[row, a]):
+            raise ValueError(f"action {a} has zero probability under the default policy in this state")
+        v, _, q = self._row_stats(idx, val, row)
+        v_next = 0.0 if terminated else self._row_stats(nidx, nval, nrow)[0]
+        target = r + self._gamma * v_next
+        self.last_step = StepSignals(target - q[a], target - v, q[a] - v, v, v_next)
+        self._pending.append(
+            _Pending(
+                idx.copy(),
+                val.copy(),
+                row,
+                a,
+                r,
+                nidx.copy(),
+                nval.copy(),
+                nrow,
+                bool(terminated),
+                b,
+            )
+        )
+        if len(self._pending) == self.n:
+            self._apply(list(self._pending))
+            self._pending.popleft()
+        if terminated:
+            while self._pending:
+                self._apply(list(self._pending))
+                self._pending.popleft()
+        return float(self.last_step.delta)
