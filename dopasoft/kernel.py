@@ -211,3 +211,24 @@ def soft_q_lambda_step(
     signals[SIG_NEXT_VALUE] = v_next
     signals[SIG_LOG_PI] = (q[action] - v) / tau + log_prior[action]
     return delta
+
+
+@njit(cache=True)
+def sparse_features(x):
+    """Indices and values of the non-zero entries of a feature vector, and whether all are finite."""
+    n = 0
+    finite = True
+    for k in range(x.shape[0]):
+        if x[k] != 0.0:
+            n += 1
+        if not math.isfinite(x[k]):
+            finite = False
+    idx = np.empty(n, dtype=np.int64)
+    val = np.empty(n)
+    j = 0
+    for k in range(x.shape[0]):
+        if x[k] != 0.0:
+            idx[j] = k
+            val[j] = x[k]
+            j += 1
+    return idx, val, finite

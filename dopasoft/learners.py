@@ -9,6 +9,7 @@ learner is the linear one with one-hot features, computed by the same compiled k
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from typing import NamedTuple
 
@@ -103,6 +104,10 @@ class _FeatureLearner:
         with np.errstate(divide="ignore"):
             self._log_prior = np.log(p)
         self.prior = p if p.shape[0] > 1 else p[0]
+        # per-row views and allowed actions as Python lists: the hot path indexes them once per step
+        self._log_prior_rows = list(self._log_prior)
+        self._per_state_prior = self._log_prior.shape[0] > 1
+        self._allowed = np.isfinite(self._log_prior).tolist()
         init = np.asarray(q_init, dtype=float)
         try:
             self._w = np.array(np.broadcast_to(init, (self.n_states, self.n_actions)), dtype=float)
@@ -117,7 +122,7 @@ class _FeatureLearner:
         self._index = np.arange(self.n_states, dtype=np.int64)
         self._work = np.empty(3 * self.n_actions)
         self._signals = np.zeros(kernel.N_SIGNALS)
-        self.last_step: StepSignals | None = None
+        self._has_step = False
 
     # -- parameters, validated on every assignment -------------------------------------------------
     @property
@@ -151,24 +156,28 @@ class _FeatureLearner:
     def _features(self, state: int | ArrayLike, name: str = "state") -> tuple[NDArray, NDArray, int]:
         """Active features ``(idx, val)`` of a state and the row of the default policy to use."""
         if not self.linear:
+            if type(state) is int and 0 <= state < self.n_states:  # fast path
+                return self._index[state : state + 1], self._one, state if self._per_state_prior else 0
             if isinstance(state, bool) or not isinstance(state, int | np.integer):
                 raise ValueError(f"{name} must be an integer in 0..{self.n_states - 1}, got {state!r}")
             s = int(state)
             if not 0 <= s < self.n_states:
                 raise ValueError(f"{name} {s} is out of range 0..{self.n_states - 1}")
-            row = s if self._log_prior.shape[0] > 1 else 0
+            row = s if self._per_state_prior else 0
             return self._index[s : s + 1], self._one, row
         x = np.asarray(state, dtype=float)
         if x.shape != (self.n_states,):
             raise ValueError(
                 f"{name} must be a feature vector of length {self.n_states}, got shape {x.shape}"
             )
-        if not np.all(np.isfinite(x)):
+        idx, val, finite = kernel.sparse_features(x)
+        if not finite:
             raise ValueError(f"{name} has non-finite features")
-        idx = np.flatnonzero(x)
-        return idx, x[idx], 0
+        return idx, val, 0
 
     def _check_action(self, action: int) -> int:
+        if type(action) is int and 0 <= action < self.n_actions:  # fast path
+            return action
         if isinstance(action, bool) or not isinstance(action, int | np.integer):
             raise ValueError(f"action must be an integer in 0..{self.n_actions - 1}, got {action!r}")
         a = int(action)
@@ -182,7 +191,7 @@ class _FeatureLearner:
             r = float(reward)
         except (TypeError, ValueError):
             raise ValueError(f"reward must be a number, got {reward!r}") from None
-        if not np.isfinite(r):
+        if not math.isfinite(r):
             raise ValueError(f"reward must be finite, got {reward!r}")
         return r
 
@@ -199,6 +208,13 @@ class _FeatureLearner:
         if not 0.0 < p <= 1.0:
             raise ValueError(f"behaviour_prob must be in (0, 1], got {prob!r}")
         return p
+
+    @property
+    def last_step(self) -> StepSignals | None:
+        """Model-dopamine signals (:class:`StepSignals`) of the last update, ``None`` before the first."""
+        if not self._has_step:
+            return None
+        return StepSignals(*self._signals[: len(StepSignals._fields)].tolist())
 
     # -- read-outs ---------------------------------------------------------------------------------
     @property
@@ -218,7 +234,7 @@ class _FeatureLearner:
         q = np.empty(self.n_actions)
         pi = np.empty(self.n_actions)
         kernel.action_values(self._w, idx, val, q)
-        v = kernel.soft_value_and_policy(q, self._tau, self._log_prior[row], pi)
+        v = kernel.soft_value_and_policy(q, self._tau, self._log_prior_rows[row], pi)
         return v, pi, q
 
     def policy(self, state: int | ArrayLike) -> NDArray:
@@ -362,21 +378,16 @@ class SoftQLambda(_FeatureLearner):
             nidx, nval, nrow = idx, val, row
         else:
             nidx, nval, nrow = self._features(next_state, "next_state")
-        if not np.isfinite(self._log_prior[row, a]):
+        if not self._allowed[row][a]:
             raise ValueError(f"action {a} has zero probability under the default policy in this state")
         delta = kernel.soft_q_lambda_step(
             self._w, self._e, idx, val, a, r, nidx, nval, bool(terminated),
             self._alpha, self._tau, self._gamma, self._lam,
-            self._log_prior[row], self._log_prior[nrow],
+            self._log_prior_rows[row], self._log_prior_rows[nrow],
             self._trace_code, self.trace_mode == "replacing", b, self._work, self._signals,
         )  # fmt: skip
-        s = self._signals
-        self.last_step = StepSignals(
-            float(s[kernel.SIG_DELTA]), float(s[kernel.SIG_VALUE_RPE]),
-            float(s[kernel.SIG_ACTION_TERM]), float(s[kernel.SIG_VALUE]),
-            float(s[kernel.SIG_NEXT_VALUE]),
-        )  # fmt: skip
-        return float(delta)
+        self._has_step = True
+        return delta
 
 
 class _Pending(NamedTuple):
@@ -462,7 +473,7 @@ class NStepSoftQ(_FeatureLearner):
         q = np.empty(self.n_actions)
         pi = np.empty(self.n_actions)
         kernel.action_values(self._w, idx, val, q)
-        v = kernel.soft_value_and_policy(q, self._tau, self._log_prior[row], pi)
+        v = kernel.soft_value_and_policy(q, self._tau, self._log_prior_rows[row], pi)
         return v, pi, q
 
     def _error(self, steps: list[_Pending]) -> float:
@@ -514,12 +525,13 @@ class NStepSoftQ(_FeatureLearner):
             nidx, nval, nrow = idx, val, row
         else:
             nidx, nval, nrow = self._features(next_state, "next_state")
-        if not np.isfinite(self._log_prior[row, a]):
+        if not self._allowed[row][a]:
             raise ValueError(f"action {a} has zero probability under the default policy in this state")
         v, _, q = self._row_stats(idx, val, row)
         v_next = 0.0 if terminated else self._row_stats(nidx, nval, nrow)[0]
         target = r + self._gamma * v_next
-        self.last_step = StepSignals(target - q[a], target - v, q[a] - v, v, v_next)
+        self._signals[: len(StepSignals._fields)] = (target - q[a], target - v, q[a] - v, v, v_next)
+        self._has_step = True
         self._pending.append(
             _Pending(
                 idx.copy(),
@@ -541,4 +553,4 @@ class NStepSoftQ(_FeatureLearner):
             while self._pending:
                 self._apply(list(self._pending))
                 self._pending.popleft()
-        return float(self.last_step.delta)
+        return float(target - q[a])
