@@ -1,0 +1,127 @@
+"""``dopasoft simulate``: conditioning protocols (model dopamine) and two-step cohorts (choice data)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from dopasoft.tasks.conditioning.experiment import CONDITIONING_DEFAULTS
+from dopasoft.tasks.conditioning.protocols import PROTOCOLS
+from dopasoft.tasks.conditioning.representations import REPRESENTATIONS
+from dopasoft.tasks.two_step import TWO_STEP_MODELS
+
+_TRIAL_COLUMNS = ("trial", "phase", "trial_type", "rewarded", "learn", "reward", "cue_rpe", "reward_rpe")
+
+
+def _epilog() -> str:
+    width = max(len(name) for name in PROTOCOLS)
+    lines = ["conditioning protocols (--protocol):"]
+    lines += [f"  {name:<{width}}  {text}" for name, text in PROTOCOLS.items()]
+    lines += [
+        "",
+        "examples:",
+        "  dopasoft simulate conditioning --protocol blocking --seed 1 --out blocking.csv",
+        "  dopasoft simulate two-step --n-subjects 20 --n-trials 200 --model hybrid --w 0.5 --out ts.csv",
+    ]
+    return "\n".join(lines)
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``simulate`` sub-command and its ``conditioning`` / ``two-step`` tasks."""
+    parser = subparsers.add_parser(
+        "simulate",
+        help="simulate an agent on a conditioning protocol or a two-step cohort",
+        description="Simulate Soft Q(lambda) agents: per-trial model dopamine in Pavlovian protocols, "
+        "or canonical two-step choice data for a cohort.",
+        epilog=_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    tasks = parser.add_subparsers(dest="task", metavar="TASK")
+    parser.set_defaults(func=lambda args: _usage(parser))
+
+    cond = tasks.add_parser(
+        "conditioning",
+        help="a Pavlovian protocol; one row per trial with cue_rpe and reward_rpe",
+        epilog=_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    cond.add_argument("--protocol", default="acquisition", help="protocol name (listed below)")
+    cond.add_argument(
+        "--representation", default="csc", help=f"stimulus representation: {', '.join(REPRESENTATIONS)}"
+    )
+    cond.add_argument(
+        "--instrumental", action="store_true", help="lick/withhold choice with a default policy"
+    )
+    for name, value in CONDITIONING_DEFAULTS.items():
+        cond.add_argument(f"--{name}", type=float, default=value, help=f"default {value}")
+    cond.add_argument("--trace", default="tree-backup", help="trace variant of Soft Q(lambda)")
+    cond.add_argument("--dt", type=float, default=0.25, help="time bin in s (default 0.25)")
+    cond.add_argument("--isi", type=float, default=1.5, help="cue-to-reward interval in s")
+    cond.add_argument("--seed", type=int, default=0)
+    cond.add_argument("--out", required=True, help="CSV file, one row per trial")
+    cond.add_argument("--trace-out", help="CSV file, one row per time step (within-trial traces)")
+    cond.set_defaults(func=_run_conditioning)
+
+    two = tasks.add_parser(
+        "two-step",
+        help="canonical two-step data for a simulated cohort",
+        epilog="models (--model) and their parameters:\n"
+        + "\n".join(f"  {m:<27} {', '.join(p)}" for m, p in TWO_STEP_MODELS.items()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    two.add_argument("--n-subjects", type=int, default=10)
+    two.add_argument("--n-trials", type=int, default=200)
+    two.add_argument("--model", default="soft-q-lambda", help="generative model (see --help)")
+    for name in ("alpha", "tau", "lam", "kappa", "w"):
+        two.add_argument(f"--{name}", type=float, help="model parameter (model default if omitted)")
+    two.add_argument("--p-common", type=float, default=0.7)
+    two.add_argument("--drift-sd", type=float, default=0.025)
+    two.add_argument("--deterministic", action="store_true", help="Kool et al. (2016) variant")
+    two.add_argument("--seed", type=int, default=0)
+    two.add_argument("--out", required=True, help="CSV file of canonical two-step data")
+    two.set_defaults(func=_run_two_step)
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return 2
+
+
+def _run_conditioning(args: argparse.Namespace) -> int:
+    from dopasoft.tasks.conditioning.experiment import simulate_conditioning
+
+    params = {name: getattr(args, name) for name in CONDITIONING_DEFAULTS}
+    result = simulate_conditioning(
+        args.protocol,
+        representation=args.representation,
+        instrumental=args.instrumental,
+        seed=args.seed,
+        task_options={"dt": args.dt, "isi": args.isi},
+        trace=args.trace,
+        **params,
+    )
+    trials = result.trials
+    first = [c for c in _TRIAL_COLUMNS if c in trials.columns]
+    trials[first + [c for c in trials.columns if c not in first]].to_csv(args.out, index=False)
+    if args.trace_out:
+        result.steps.to_csv(args.trace_out, index=False)
+    return 0
+
+
+def _run_two_step(args: argparse.Namespace) -> int:
+    from dopasoft.tasks.two_step import simulate_two_step
+
+    params = {k: getattr(args, k) for k in ("alpha", "tau", "lam", "kappa", "w")}
+    data = simulate_two_step(
+        args.n_subjects,
+        args.n_trials,
+        model=args.model,
+        params={k: v for k, v in params.items() if v is not None},
+        p_common=args.p_common,
+        drift_sd=args.drift_sd,
+        deterministic=args.deterministic,
+        seed=args.seed,
+    )
+    data.to_csv(args.out, index=False)
+    return 0

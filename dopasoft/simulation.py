@@ -1,0 +1,212 @@
+r"""One agent loop for every task: run an agent trial by trial and record the model-dopamine signals.
+
+:func:`simulate` drives any agent with the learner interface (``act``, ``update``, ``last_step``,
+``reset_traces``, ``q_values``, ``value``, ``gamma``) on any gymnasium-style episodic task (one episode
+is one trial) and returns a :class:`SimulationResult` with a tidy per-step table and a per-trial summary.
+
+Every step emits (SPEC §4)
+
+.. math::
+    \delta = r + \gamma V(s') - Q(s, a), \qquad
+    \text{value\_rpe} = r + \gamma V(s') - V(s), \qquad
+    \text{action\_term} = Q(s, a) - V(s) = \tau \log \frac{\pi(a|s)}{\pi_0(a|s)},
+
+with :math:`V(s') = 0` on termination, all from the values *before* the step's update; so
+``delta = value_rpe - action_term``. On trials whose reset ``info`` says ``learn=False`` (conditioning
+probes ``"B?"``) the same signals are computed by :func:`td_signals` and the agent is not updated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dopasoft.learners import StepSignals
+
+__all__ = ["simulate", "SimulationResult", "td_signals", "SIGNALS"]
+
+SIGNALS = ("delta", "value_rpe", "action_term", "value", "next_value")
+_SCALARS = (str, int, float, bool, np.integer, np.floating, np.bool_)
+
+
+def td_signals(
+    agent: Any, state: Any, action: int, reward: float, next_state: Any, terminated: bool
+) -> StepSignals:
+    r"""The step's signals from the agent's current values, without learning.
+
+    ``delta = r + gamma V(s') - Q(s, a)``, ``value_rpe = r + gamma V(s') - V(s)``,
+    ``action_term = Q(s, a) - V(s)``, with ``V(s') = 0`` when ``terminated``.
+    """
+    q = float(agent.q_values(state)[action])
+    v = float(agent.value(state))
+    v_next = 0.0 if terminated else float(agent.value(next_state))
+    target = float(reward) + agent.gamma * v_next
+    return StepSignals(target - q, target - v, q - v, v, v_next)
+
+
+@dataclass
+class SimulationResult:
+    """Output of :func:`simulate`.
+
+    Attributes
+    ----------
+    steps : pandas.DataFrame
+        One row per step: ``trial, step, state, action, reward, next_state, terminated, truncated,
+        learn, delta, value_rpe, action_term, value, next_value`` and the task's ``info`` entries
+        (reset info such as ``phase``, ``trial_type``; step info such as ``time``, ``event``). ``state``
+        is the observation for integer observations and the step's bin (``step``) for feature vectors
+        (then ``next_state = step + 1``).
+    trials : pandas.DataFrame
+        One row per trial: ``trial``, the reset info, ``n_steps``, ``reward`` (sum) and, for every step
+        whose info has a non-empty ``event`` (e.g. ``"cue"``, ``"reward"``),
+        ``<event>_rpe`` (its ``delta``), ``<event>_value_rpe`` and ``<event>_action_term``.
+    agent : object
+        The agent after the run (it is modified in place).
+    task : object
+        The task.
+    """
+
+    steps: pd.DataFrame
+    trials: pd.DataFrame
+    agent: Any
+    task: Any
+
+    def traces(self, signal: str = "delta", align: str = "time") -> pd.DataFrame:
+        """Within-trial traces: trials × ``align`` (e.g. time from cue onset) table of ``signal``."""
+        if signal not in self.steps.columns or align not in self.steps.columns:
+            raise ValueError(
+                f"signal {signal!r} and align {align!r} must be columns of the step table: "
+                f"{list(self.steps.columns)}"
+            )
+        return self.steps.pivot(index="trial", columns=align, values=signal)
+
+
+def _resolve_n_trials(task: Any, n_trials: int | None) -> int:
+    available = getattr(task, "n_trials", None)
+    if n_trials is None:
+        if available is None:
+            raise ValueError(f"n_trials is required: {type(task).__name__} has no fixed session length")
+        return int(available)
+    if isinstance(n_trials, bool) or not isinstance(n_trials, int | np.integer) or n_trials < 0:
+        raise ValueError(f"n_trials must be an integer >= 0, got {n_trials!r}")
+    if available is not None and n_trials > available:
+        raise ValueError(
+            f"n_trials={n_trials} exceeds the {available} trials of the task's schedule "
+            f"({type(task).__name__}.n_trials)"
+        )
+    return int(n_trials)
+
+
+def _state_label(obs: Any, step: int) -> int:
+    if np.ndim(obs) == 0:
+        return int(obs)
+    return step
+
+
+def _scalar_items(info: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in info.items() if isinstance(v, _SCALARS)}
+
+
+def simulate(
+    agent: Any,
+    task: Any,
+    n_trials: int | None = None,
+    *,
+    seed: int | np.random.Generator | None = None,
+    learn: bool = True,
+    max_steps: int = 100_000,
+) -> SimulationResult:
+    """Run ``agent`` on ``task`` for ``n_trials`` trials (episodes) and record every step.
+
+    At the start of each trial the task is reset (with a seed drawn from ``seed`` on the first trial,
+    so the whole run is reproducible) and the agent's eligibility traces are cleared. Each step the
+    agent acts (``agent.act(obs, rng)``; action 0 without sampling if it has a single action) and
+    learns through ``agent.update(...)`` (its ``last_step`` gives the signals) unless ``learn`` is
+    False or the trial's reset info has ``learn=False``; then the signals come from
+    :func:`td_signals` and nothing is learnt.
+
+    Parameters
+    ----------
+    agent : SoftQLambda, NStepSoftQ or any object with the same interface
+    task : gymnasium.Env
+        Episodic task; its ``n_trials`` attribute (if any) is the session length.
+    n_trials : int, optional
+        Number of trials; defaults to ``task.n_trials``. Must not exceed it.
+    seed : int or numpy.random.Generator, optional
+        Source of the agent's action sampling and of the task's seed: same seed, same tables.
+    learn : bool, default True
+        False replays the task with a frozen agent.
+    max_steps : int, default 100000
+        Safety limit on the steps of one trial.
+
+    Returns
+    -------
+    SimulationResult
+
+    Raises
+    ------
+    ValueError
+        For a negative ``n_trials`` or one larger than the task's schedule.
+    """
+    n = _resolve_n_trials(task, n_trials)
+    rng = np.random.default_rng(seed)
+    task_seed = int(rng.integers(2**32))
+    rows: dict[str, list[Any]] = {}
+    info_rows: list[dict[str, Any]] = []
+    trial_rows: list[dict[str, Any]] = []
+    single_action = getattr(agent, "n_actions", None) == 1  # nothing to sample
+    for trial in range(n):
+        obs, info = task.reset(seed=task_seed if trial == 0 else None)
+        agent.reset_traces()
+        trial_info = _scalar_items(info)
+        trial_learn = bool(learn and info.get("learn", True))
+        summary: dict[str, Any] = {"trial": trial, **trial_info, "learn": trial_learn}
+        total, step, done = 0.0, 0, False
+        while not done:
+            action = 0 if single_action else int(agent.act(obs, rng))
+            next_obs, reward, terminated, truncated, step_info = task.step(action)
+            if trial_learn:
+                agent.update(obs, action, reward, next_obs, terminated)
+                sig = agent.last_step
+            else:
+                sig = td_signals(agent, obs, action, reward, next_obs, terminated)
+            record = {
+                "trial": trial,
+                "step": step,
+                "state": _state_label(obs, step),
+                "action": action,
+                "reward": float(reward),
+                "next_state": _state_label(next_obs, step + 1),
+                "terminated": bool(terminated),
+                "truncated": bool(truncated),
+                "learn": trial_learn,
+                **{name: float(getattr(sig, name)) for name in SIGNALS},
+            }
+            for key, value in record.items():
+                rows.setdefault(key, []).append(value)
+            extra = {**trial_info, **_scalar_items(step_info)}
+            info_rows.append(extra)
+            event = step_info.get("event")
+            if event:
+                summary[f"{event}_rpe"] = record["delta"]
+                summary[f"{event}_value_rpe"] = record["value_rpe"]
+                summary[f"{event}_action_term"] = record["action_term"]
+            total += float(reward)
+            step += 1
+            done = bool(terminated or truncated)
+            obs = next_obs
+            if step >= max_steps and not done:
+                raise RuntimeError(f"trial {trial} did not end within max_steps={max_steps} steps")
+        summary.update(n_steps=step, reward=total)
+        trial_rows.append(summary)
+    steps = pd.DataFrame(rows) if rows else pd.DataFrame(columns=["trial", "step", *SIGNALS])
+    if info_rows:
+        extra = pd.DataFrame(info_rows)
+        extra = extra.drop(columns=[c for c in extra.columns if c in steps.columns])
+        steps = pd.concat([steps, extra], axis=1)
+    trials = pd.DataFrame(trial_rows)
+    return SimulationResult(steps=steps, trials=trials, agent=agent, task=task)

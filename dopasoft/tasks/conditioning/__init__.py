@@ -1,0 +1,55 @@
+"""Classical (Pavlovian) conditioning: protocols, stimulus representations and the trial-by-trial task.
+
+See ``docs/tasks.md`` for the timing conventions, the representations' equations, the protocol table and
+the definitions of the per-trial dopamine signals ``cue_rpe`` and ``reward_rpe``.
+"""
+
+from dopasoft.tasks.conditioning.protocols import (
+    PROTOCOLS,
+    Phase,
+    Protocol,
+    TrialType,
+    get_protocol,
+    make_protocol,
+    parse_trial_type,
+    protocol_names,
+)
+from dopasoft.tasks.conditioning.representations import (
+    REPRESENTATIONS,
+    CompleteSerialCompound,
+    Microstimuli,
+    Presence,
+    Representation,
+    make_representation,
+    microstimulus_basis,
+)
+from dopasoft.tasks.conditioning.task import (
+    ConditioningTask,
+    InstrumentalConditioningTask,
+    TrialTiming,
+    cue_value,
+    trial_timing,
+)
+
+__all__ = [
+    "PROTOCOLS",
+    "REPRESENTATIONS",
+    "CompleteSerialCompound",
+    "ConditioningTask",
+    "InstrumentalConditioningTask",
+    "Microstimuli",
+    "Phase",
+    "Presence",
+    "Protocol",
+    "Representation",
+    "TrialTiming",
+    "TrialType",
+    "cue_value",
+    "get_protocol",
+    "make_protocol",
+    "make_representation",
+    "microstimulus_basis",
+    "parse_trial_type",
+    "protocol_names",
+    "trial_timing",
+]

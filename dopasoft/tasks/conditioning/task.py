@@ -1,0 +1,303 @@
+r"""Classical (Pavlovian) conditioning as an episodic, gymnasium-style task: one episode = one trial.
+
+A trial is a sequence of ``n_bins`` time bins of width ``dt``. The observation in bin ``t`` is the
+feature vector ``x_t`` of the chosen representation (all cues concatenated). Bin 0 .. ``onset - 1`` is
+the pre-cue (inter-trial) period with ``x = 0``, so its value is 0 whatever was learnt: cue onsets are
+unpredictable, as in the TD models of Schultz, Dayan & Montague (1997).
+
+Timing conventions (``step`` number ``t`` is the transition from bin ``t`` to bin ``t + 1``; its reward
+is the reward *of* bin ``t + 1``):
+
+- the first cue group comes on in bin ``onset = round(cue_onset / dt)``, later serial groups
+  ``round(serial_gap / dt)`` bins apart; each cue stays on until the next serial group (or the reward
+  time): delay conditioning;
+- the reward bin is ``round(isi / dt)`` bins after the last cue onset (after the nominal onset for an
+  uncued reward ``"+"``); the reward is received on the step that enters it;
+- every trial of a task has the same length: the longest reward time plus ``round(post_reward / dt)``
+  bins; the step out of the last bin terminates the episode (terminal features ``x = 0``, ``V = 0``).
+
+The step ``info`` carries ``time`` (seconds of the entered bin relative to the first cue onset),
+``bin`` and ``event``: ``"cue"`` on the step entering the first cue-onset bin, ``"cue2"``, ... for later
+serial onsets, ``"reward"`` on the step entering the reward bin (also when the reward is omitted or the
+trial is a probe). The reset ``info`` carries ``phase``, ``trial_type``, ``learn`` (False on probe trials)
+and ``rewarded``.
+
+The Pavlovian task has a single action, so Soft Q(λ) is TD(λ) there (``V = Q``; ``tau`` is irrelevant).
+:class:`InstrumentalConditioningTask` adds a lick/withhold choice, so that the soft terms matter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from numpy.typing import NDArray
+
+from dopasoft.tasks.conditioning.protocols import (
+    Protocol,
+    TrialType,
+    get_protocol,
+    parse_trial_type,
+)
+from dopasoft.tasks.conditioning.representations import Representation, make_representation
+
+__all__ = ["ConditioningTask", "InstrumentalConditioningTask", "TrialTiming", "cue_value"]
+
+
+@dataclass(frozen=True)
+class TrialTiming:
+    """Bins of one trial type: cue ``(onset, offset)`` per cue letter, onset bins and reward bin."""
+
+    cues: dict[str, tuple[int, int]]
+    onsets: tuple[int, ...]
+    reward_bin: int
+
+
+def _bins(seconds: float, dt: float, name: str, minimum: int) -> int:
+    try:
+        value = float(seconds)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number of seconds, got {seconds!r}") from None
+    n = int(round(value / dt))
+    if not np.isfinite(value) or n < minimum:
+        raise ValueError(f"{name} must be at least {minimum} bin(s) of dt={dt:g} s, got {seconds!r}")
+    return n
+
+
+def trial_timing(trial_type: TrialType, onset: int, isi: int, gap: int) -> TrialTiming:
+    """Onset/offset bins of each cue and the reward bin of a trial type (pure function of bin counts)."""
+    n_groups = max(1, len(trial_type.groups))
+    onsets = tuple(onset + g * gap for g in range(n_groups))
+    reward_bin = onsets[-1] + isi
+    cues: dict[str, tuple[int, int]] = {}
+    for g, group in enumerate(trial_type.groups):
+        offset = onsets[g + 1] if g + 1 < n_groups else reward_bin
+        for cue in group:
+            cues[cue] = (onsets[g], offset)
+    return TrialTiming(cues, onsets, reward_bin)
+
+
+class ConditioningTask(gym.Env):
+    r"""A Pavlovian protocol run trial by trial (single action; TD(λ) for Soft Q(λ)).
+
+    Parameters
+    ----------
+    protocol : str or Protocol, default "acquisition"
+        A shipped protocol name (see :data:`dopasoft.tasks.conditioning.PROTOCOLS`) or a
+        :class:`Protocol` built with :func:`make_protocol`.
+    representation : {"csc", "presence", "microstimuli"} or Representation, default "csc"
+    dt : float, default 0.25
+        Bin width in seconds.
+    cue_onset : float, default 1.0
+        Time of the first cue onset after trial start (>= one bin: the pre-cue state precedes it).
+    isi : float, default 1.5
+        Interval from the last cue onset to the reward (>= one bin).
+    post_reward : float, default 0.5
+        Time after the latest reward time before the trial ends.
+    serial_gap : float, default 1.0
+        Interval between the onsets of serial cue groups (``"B>A-"``).
+    seed : int, optional
+        Seed of the trial order and reward draws (``reset(seed=...)`` reseeds both).
+
+    Attributes
+    ----------
+    n_features : int
+        Length of the observation vectors: give it to ``SoftQLambda(n_features, 1, linear=True, ...)``.
+    n_trials : int
+        Trials in the protocol (episodes before the session is over).
+    n_bins : int
+        Bins (= steps) per trial.
+    feature_names : list of str
+        ``"<cue>:<label>"`` per feature.
+
+    Examples
+    --------
+    >>> task = ConditioningTask("blocking")
+    >>> task.n_trials, task.n_bins, task.n_features
+    (420, 13, 26)
+    """
+
+    metadata: dict[str, Any] = {"render_modes": []}
+    n_actions = 1
+
+    def __init__(
+        self,
+        protocol: str | Protocol = "acquisition",
+        *,
+        representation: str | Representation = "csc",
+        dt: float = 0.25,
+        cue_onset: float = 1.0,
+        isi: float = 1.5,
+        post_reward: float = 0.5,
+        serial_gap: float = 1.0,
+        seed: int | None = None,
+    ) -> None:
+        self.protocol = get_protocol(protocol)
+        self.representation = make_representation(representation)
+        if not (isinstance(dt, int | float) and np.isfinite(dt) and dt > 0):
+            raise ValueError(f"dt must be a positive number of seconds, got {dt!r}")
+        self.dt = float(dt)
+        self.onset_bin = _bins(cue_onset, self.dt, "cue_onset", 1)
+        self.isi_bins = _bins(isi, self.dt, "isi", 1)
+        self.post_bins = _bins(post_reward, self.dt, "post_reward", 0)
+        self.gap_bins = _bins(serial_gap, self.dt, "serial_gap", 1)
+        self.cues = self.protocol.cues
+        self.timings = {
+            tt.name: trial_timing(tt, self.onset_bin, self.isi_bins, self.gap_bins)
+            for tt in self.protocol.trial_types
+        }
+        self.n_bins = max(t.reward_bin for t in self.timings.values()) + 1 + self.post_bins
+        self.n_per_cue = self.representation.n_per_cue(self.n_bins)
+        self.n_features = max(1, len(self.cues) * self.n_per_cue)
+        self.feature_names = [
+            f"{c}:{label}" for c in self.cues for label in self.representation.labels(self.n_bins, dt)
+        ] or ["none"]
+        self._features = {tt.name: self.trial_features(tt) for tt in self.protocol.trial_types}
+        self.n_trials = self.protocol.n_trials
+        self.observation_space = gym.spaces.Box(0.0, 1.0, shape=(self.n_features,), dtype=np.float64)
+        self.action_space = gym.spaces.Discrete(self.n_actions)
+        self._seed = seed
+        self._schedule: list[tuple[str, TrialType]] | None = None
+        self._trial = -1
+        self._t = 0
+        self._current: TrialType | None = None
+        self._rewarded = False
+
+    # -- features ----------------------------------------------------------------------------------
+    def trial_features(self, trial_type: TrialType) -> NDArray[np.float64]:
+        """Observation matrix ``(n_bins, n_features)`` of a trial type."""
+        timing = trial_timing(trial_type, self.onset_bin, self.isi_bins, self.gap_bins)
+        x = np.zeros((self.n_bins, self.n_features))
+        for i, cue in enumerate(self.cues):
+            if cue in timing.cues:
+                on, off = timing.cues[cue]
+                block = self.representation.cue_features(on, off, self.n_bins)
+                x[:, i * self.n_per_cue : (i + 1) * self.n_per_cue] = block
+        return x
+
+    def onset_features(self, cues: str) -> NDArray[np.float64]:
+        """Observation at the onset of a (compound of) cue(s), e.g. ``"A"`` or ``"AB"``."""
+        unknown = [c for c in cues if c not in self.cues]
+        if unknown or not cues:
+            raise ValueError(f"cue(s) {cues!r} not in this protocol; its cues are {''.join(self.cues)}")
+        return self.trial_features(parse_trial_type(cues + "?"))[self.onset_bin]
+
+    # -- gymnasium interface -----------------------------------------------------------------------
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[NDArray[np.float64], dict[str, Any]]:
+        """Start the next trial of the protocol (``seed`` restarts the session from trial 0)."""
+        if seed is None and self._schedule is None:
+            seed = self._seed
+        super().reset(seed=seed)
+        if seed is not None or self._schedule is None:
+            self._schedule = self.protocol.schedule(self.np_random)
+            self._trial = -1
+        self._trial += 1
+        if self._trial >= len(self._schedule):
+            raise ValueError(
+                f"protocol {self.protocol.name!r} has only {len(self._schedule)} trials; "
+                "call reset(seed=...) to start a new session"
+            )
+        phase, tt = self._schedule[self._trial]
+        self._current = tt
+        self._rewarded = tt.reinforced and bool(self.np_random.random() < tt.reward_prob)
+        self._t = 0
+        info = {
+            "phase": phase,
+            "trial_type": tt.name,
+            "learn": tt.learn,
+            "rewarded": self._rewarded,
+        }
+        return self._features[tt.name][0].copy(), info
+
+    def _reward(self, action: int, entered: int, reward_bin: int) -> float:
+        """Reward of entering bin ``entered`` after ``action``."""
+        if entered == reward_bin and self._rewarded:
+            return float(self._current.reward)
+        return 0.0
+
+    def step(self, action: int) -> tuple[NDArray[np.float64], float, bool, bool, dict[str, Any]]:
+        """Advance one bin; the reward of the entered bin is returned."""
+        if self._current is None:
+            raise RuntimeError("call reset() before step()")
+        if not 0 <= int(action) < self.n_actions:
+            raise ValueError(f"action must be in 0..{self.n_actions - 1}, got {action!r}")
+        if self._t >= self.n_bins:
+            raise RuntimeError("the trial is over; call reset()")
+        timing = self.timings[self._current.name]
+        entered = self._t + 1
+        reward = self._reward(int(action), entered, timing.reward_bin)
+        terminated = entered == self.n_bins
+        features = self._features[self._current.name]
+        obs = np.zeros(self.n_features) if terminated else features[entered].copy()
+        self._t = entered
+        info = {
+            "bin": entered,
+            "time": round((entered - self.onset_bin) * self.dt, 10),
+            "event": _event(entered, timing),
+        }
+        return obs, reward, terminated, False, info
+
+
+def _event(entered: int, timing: TrialTiming) -> str:
+    """Name of the event in bin ``entered``: ``cue``, ``cue2``.., ``reward`` or ``""``."""
+    if entered == timing.reward_bin:
+        return "reward"
+    if entered in timing.onsets:
+        g = timing.onsets.index(entered)
+        return "cue" if g == 0 else f"cue{g + 1}"
+    return ""
+
+
+class InstrumentalConditioningTask(ConditioningTask):
+    r"""Conditioning with a lick/withhold choice in every bin, so that the soft terms matter.
+
+    Actions: 0 = withhold, 1 = lick. A scheduled reward is collected only if the agent licks on the
+    step that enters the reward bin (an anticipatory lick); every lick costs ``lick_cost``. Pair with
+    ``SoftQLambda(task.n_features, 2, linear=True, prior=task.default_policy, ...)``: the default policy
+    :math:`\pi_0 = (1 - p_\text{lick}, p_\text{lick})` is the animal's baseline licking.
+
+    Parameters
+    ----------
+    protocol, representation, dt, cue_onset, isi, post_reward, serial_gap, seed
+        As :class:`ConditioningTask`.
+    lick_cost : float, default 0.05
+        Cost subtracted from the reward of each lick (>= 0).
+    p_lick : float, default 0.2
+        Baseline lick probability of the default policy, in (0, 1).
+    """
+
+    n_actions = 2
+
+    def __init__(
+        self,
+        protocol: str | Protocol = "acquisition",
+        *,
+        lick_cost: float = 0.05,
+        p_lick: float = 0.2,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(protocol, **kwargs)
+        if not (np.isfinite(lick_cost) and lick_cost >= 0):
+            raise ValueError(f"lick_cost must be >= 0, got {lick_cost!r}")
+        if not 0.0 < p_lick < 1.0:
+            raise ValueError(f"p_lick must be in (0, 1), got {p_lick!r}")
+        self.lick_cost = float(lick_cost)
+        self.default_policy = np.array([1.0 - p_lick, p_lick])
+
+    def _reward(self, action: int, entered: int, reward_bin: int) -> float:
+        scheduled = super()._reward(action, entered, reward_bin)
+        return (scheduled if action == 1 else 0.0) - self.lick_cost * action
+
+
+def cue_value(agent: Any, task: ConditioningTask, cues: str) -> float:
+    r"""Learnt value of a cue (or compound) at its onset, :math:`V(x_\text{onset})`.
+
+    With the pre-cue state's value 0, the RPE at the onset of the cue presented alone is
+    :math:`\gamma V(x_\text{onset})`. For the single-action task and the CSC representation this is the
+    weight of the cue's first CSC feature.
+    """
+    return float(agent.value(task.onset_features(cues)))
