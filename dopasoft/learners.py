@@ -216,6 +216,20 @@ class _FeatureLearner:
             return None
         return StepSignals(*self._signals[: len(StepSignals._fields)].tolist())
 
+    def _transition(self, state, action, reward, next_state, terminated, behaviour_prob, needed_by):
+        """Validate one transition; return features, row, action, reward, next features, row, b(a|s)."""
+        idx, val, row = self._features(state)
+        a = self._check_action(action)
+        r = self._check_reward(reward)
+        b = self._check_behaviour(behaviour_prob, needed_by)
+        if terminated:
+            nidx, nval, nrow = idx, val, row
+        else:
+            nidx, nval, nrow = self._features(next_state, "next_state")
+        if not self._allowed[row][a]:
+            raise ValueError(f"action {a} has zero probability under the default policy in this state")
+        return idx, val, row, a, r, nidx, nval, nrow, b
+
     # -- read-outs ---------------------------------------------------------------------------------
     @property
     def q(self) -> NDArray:
@@ -230,7 +244,10 @@ class _FeatureLearner:
         return out
 
     def _stats(self, state: int | ArrayLike) -> tuple[float, NDArray, NDArray]:
-        idx, val, row = self._features(state)
+        return self._row_stats(*self._features(state))
+
+    def _row_stats(self, idx: NDArray, val: NDArray, row: int) -> tuple[float, NDArray, NDArray]:
+        """``V``, ``pi`` and ``Q`` of a state given by its active features."""
         q = np.empty(self.n_actions)
         pi = np.empty(self.n_actions)
         kernel.action_values(self._w, idx, val, q)
@@ -370,16 +387,10 @@ class SoftQLambda(_FeatureLearner):
         ``behaviour_prob`` is ``b(a|s)``, required by ``trace="retrace"``. ``next_state`` is ignored (may
         be ``None``) when ``terminated``. The step's model-dopamine signals are in :attr:`last_step`.
         """
-        idx, val, row = self._features(state)
-        a = self._check_action(action)
-        r = self._check_reward(reward)
-        b = self._check_behaviour(behaviour_prob, 'trace="retrace"' if self.trace == "retrace" else None)
-        if terminated:
-            nidx, nval, nrow = idx, val, row
-        else:
-            nidx, nval, nrow = self._features(next_state, "next_state")
-        if not self._allowed[row][a]:
-            raise ValueError(f"action {a} has zero probability under the default policy in this state")
+        needed = 'trace="retrace"' if self.trace == "retrace" else None
+        idx, val, row, a, r, nidx, nval, nrow, b = self._transition(
+            state, action, reward, next_state, terminated, behaviour_prob, needed
+        )
         delta = kernel.soft_q_lambda_step(
             self._w, self._e, idx, val, a, r, nidx, nval, bool(terminated),
             self._alpha, self._tau, self._gamma, self._lam,
@@ -469,13 +480,6 @@ class NStepSoftQ(_FeatureLearner):
         """Drop the pending (not yet updated) pairs, as at the start of a new episode."""
         self._pending.clear()
 
-    def _row_stats(self, idx: NDArray, val: NDArray, row: int) -> tuple[float, NDArray, NDArray]:
-        q = np.empty(self.n_actions)
-        pi = np.empty(self.n_actions)
-        kernel.action_values(self._w, idx, val, q)
-        v = kernel.soft_value_and_policy(q, self._tau, self._log_prior_rows[row], pi)
-        return v, pi, q
-
     def _error(self, steps: list[_Pending]) -> float:
         """Weighted n-step error ``w (G - Q(s_t, a_t))`` of the first pair of ``steps``."""
         first = steps[0]
@@ -516,17 +520,10 @@ class NStepSoftQ(_FeatureLearner):
         The pair visited ``n - 1`` steps ago is updated now; at termination every pending pair is updated
         with its truncated return. ``behaviour_prob`` (``b(a|s)``) is required by ``"importance"``.
         """
-        idx, val, row = self._features(state)
-        a = self._check_action(action)
-        r = self._check_reward(reward)
         needed = 'correction="importance"' if self.correction == "importance" else None
-        b = self._check_behaviour(behaviour_prob, needed)
-        if terminated:
-            nidx, nval, nrow = idx, val, row
-        else:
-            nidx, nval, nrow = self._features(next_state, "next_state")
-        if not self._allowed[row][a]:
-            raise ValueError(f"action {a} has zero probability under the default policy in this state")
+        idx, val, row, a, r, nidx, nval, nrow, b = self._transition(
+            state, action, reward, next_state, terminated, behaviour_prob, needed
+        )
         v, _, q = self._row_stats(idx, val, row)
         v_next = 0.0 if terminated else self._row_stats(nidx, nval, nrow)[0]
         target = r + self._gamma * v_next
