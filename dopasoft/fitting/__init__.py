@@ -1,0 +1,47 @@
+"""Fitting reinforcement-learning models to choice data by maximum likelihood.
+
+Data (:mod:`~dopasoft.fitting.data`), models (:mod:`~dopasoft.fitting.models`), likelihood and
+fitting (:mod:`~dopasoft.fitting.mle`), simulation from the same models
+(:mod:`~dopasoft.fitting.simulate`), hierarchical EM and Bayesian model selection
+(:mod:`~dopasoft.fitting.hierarchical`). See ``docs/fitting.md``.
+"""
+
+from dopasoft.fitting.data import (
+    Transitions,
+    read_choices,
+    read_hbayesdm,
+    to_transitions,
+    validate_bandit,
+    validate_two_step,
+    write_hbayesdm,
+)
+from dopasoft.fitting.hierarchical import BMSResult, HierarchicalResult, bms, fit_hierarchical
+from dopasoft.fitting.mle import FitResult, fit, iter_fit, log_likelihood
+from dopasoft.fitting.models import MODEL_NAMES, ChoiceModel, Parameter, get_model
+from dopasoft.fitting.recovery import recovery_table
+from dopasoft.fitting.simulate import sample_parameters, simulate
+
+__all__ = [
+    "Transitions",
+    "read_choices",
+    "read_hbayesdm",
+    "to_transitions",
+    "validate_bandit",
+    "validate_two_step",
+    "write_hbayesdm",
+    "BMSResult",
+    "HierarchicalResult",
+    "bms",
+    "fit_hierarchical",
+    "FitResult",
+    "fit",
+    "iter_fit",
+    "log_likelihood",
+    "MODEL_NAMES",
+    "ChoiceModel",
+    "Parameter",
+    "get_model",
+    "recovery_table",
+    "sample_parameters",
+    "simulate",
+]

@@ -1,0 +1,679 @@
+r"""Maximum-likelihood fitting: per-subject NLL, batched multi-start quasi-Newton, standard errors.
+
+All subjects × starts are optimised together: every objective evaluation (line-search trials and
+finite-difference gradients of all problems still running) is one parallel compiled call
+(:meth:`ChoiceModel.nll_pairs`), and a BFGS iteration is vectorised over problems. Each problem's
+trajectory depends only on its own data and start, so results do not depend on how subjects are
+grouped, on the executor, or on finishing order.
+
+Bounded parameters are optimised on an unconstrained scale ``z`` through smooth transforms (Wilson &
+Collins 2019, rule 6): ``θ = lo + (hi − lo) σ(z)`` (both bounds), ``θ = lo + e^z`` (lower only),
+``θ = hi − e^{−z}`` (upper only). Standard errors come from the Hessian of the NLL in ``z`` at the
+optimum (central differences) mapped to ``θ`` by the delta method, which equals the inverse of the
+natural-scale Hessian at an interior optimum; they are NaN at a bound or for a singular Hessian.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Iterator, Mapping
+from concurrent.futures import Executor, as_completed
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from dopasoft.fitting.data import Transitions, to_transitions
+from dopasoft.fitting.models import ChoiceModel, get_model
+
+__all__ = ["log_likelihood", "fit", "iter_fit", "FitResult", "Transform"]
+
+
+# ----------------------------------------------------------------------------------------------
+# transforms
+
+
+@dataclass(frozen=True)
+class Transform:
+    """Vectorised map between unconstrained ``z`` and bounded parameters ``θ`` (one per column)."""
+
+    lower: NDArray[np.float64]
+    upper: NDArray[np.float64]
+
+    def to_natural(self, z: NDArray[np.float64]) -> NDArray[np.float64]:
+        """``θ`` from ``z`` (last axis = parameters)."""
+        lo, hi = self.lower, self.upper
+        both = np.isfinite(lo) & np.isfinite(hi)
+        low = np.isfinite(lo) & ~np.isfinite(hi)
+        up = ~np.isfinite(lo) & np.isfinite(hi)
+        with np.errstate(over="ignore", invalid="ignore"):
+            sig = 0.5 * (1.0 + np.tanh(0.5 * z))
+            out = np.where(both, lo + (hi - lo) * sig, z)
+            out = np.where(low, lo + np.exp(np.minimum(z, 700.0)), out)
+            out = np.where(up, hi - np.exp(np.minimum(-z, 700.0)), out)
+        return out
+
+    def derivative(self, z: NDArray[np.float64]) -> NDArray[np.float64]:
+        """``dθ/dz``."""
+        lo, hi = self.lower, self.upper
+        theta = self.to_natural(z)
+        both = np.isfinite(lo) & np.isfinite(hi)
+        low = np.isfinite(lo) & ~np.isfinite(hi)
+        up = ~np.isfinite(lo) & np.isfinite(hi)
+        sig = 0.5 * (1.0 + np.tanh(0.5 * z))
+        with np.errstate(invalid="ignore"):
+            d = np.where(both, (hi - lo) * sig * (1.0 - sig), 1.0)
+        d = np.where(low, theta - lo, d)
+        return np.where(up, hi - theta, d)
+
+    def to_unconstrained(self, theta: NDArray[np.float64]) -> NDArray[np.float64]:
+        """``z`` from ``θ`` (θ strictly inside its bounds)."""
+        lo, hi = self.lower, self.upper
+        both = np.isfinite(lo) & np.isfinite(hi)
+        low = np.isfinite(lo) & ~np.isfinite(hi)
+        up = ~np.isfinite(lo) & np.isfinite(hi)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = np.where(both, np.log((theta - lo) / (hi - theta)), theta)
+            z = np.where(low, np.log(theta - lo), z)
+            z = np.where(up, -np.log(hi - theta), z)
+        return z
+
+
+# ----------------------------------------------------------------------------------------------
+# problem set-up
+
+
+def _as_data(data) -> Transitions:
+    return to_transitions(data)
+
+
+def _resolve_bounds(model: ChoiceModel, bounds: Mapping[str, tuple[float, float]] | None):
+    b = model.default_bounds()
+    for name, val in (bounds or {}).items():
+        if name not in b:
+            raise ValueError(f"bounds: unknown parameter {name!r} of model {model.name!r}; "
+                             f"parameters are {list(model.param_names)}")  # fmt: skip
+        try:
+            lo, hi = (float(val[0]), float(val[1]))
+        except (TypeError, ValueError, IndexError):
+            raise ValueError(f"bounds[{name!r}] must be a pair (lower, upper), got {val!r}") from None
+        if not lo < hi:
+            raise ValueError(f"bounds[{name!r}]: lower {lo} must be below upper {hi}")
+        b[name] = (lo, hi)
+    return b
+
+
+def _resolve_fixed(model: ChoiceModel, fixed: Mapping[str, float] | None, bounds) -> dict:
+    out = {}
+    for name, val in (fixed or {}).items():
+        if name not in model.param_names:
+            raise ValueError(f"fixed: unknown parameter {name!r} of model {model.name!r}; "
+                             f"parameters are {list(model.param_names)}")  # fmt: skip
+        try:
+            v = float(val)
+        except (TypeError, ValueError):
+            raise ValueError(f"fixed[{name!r}] must be a number, got {val!r}") from None
+        lo, hi = bounds[name]
+        if not (lo <= v <= hi) or not math.isfinite(v):
+            raise ValueError(f"fixed[{name!r}] = {v} is outside the bounds ({lo}, {hi})")
+        out[name] = v
+    return out
+
+
+def _params_matrix(model: ChoiceModel, tr: Transitions, params) -> NDArray[np.float64]:
+    """Per-subject natural parameter matrix (n_subjects, n_params) from a dict or a DataFrame.
+
+    A DataFrame is matched on its ``subject`` column (or index); one with neither (a plain
+    RangeIndex) is taken row by row in subject order."""
+    names = model.param_names
+    n = tr.n_subjects
+    if (
+        isinstance(params, pd.DataFrame)
+        and "subject" not in params.columns
+        and isinstance(params.index, pd.RangeIndex)
+    ):
+        if len(params) != n:
+            raise ValueError(f"params: {len(params)} rows without a 'subject' column for {n} "
+                             "subjects; add a 'subject' column")  # fmt: skip
+        params = params.assign(subject=[str(s) for s in tr.subjects])
+    if isinstance(params, pd.DataFrame):
+        df = params.set_index("subject") if "subject" in params.columns else params
+        df = df.copy()
+        df.index = df.index.map(str)
+        missing = [p for p in names if p not in df.columns]
+        if missing:
+            raise ValueError(f"params: missing parameter column(s) {missing} for model {model.name!r}")
+        keys = [str(s) for s in tr.subjects]
+        absent = [k for k in keys if k not in df.index]
+        if absent:
+            raise ValueError(f"params: no row for subject {absent[0]!r}")
+        mat = df.loc[keys, list(names)].to_numpy(dtype=float)
+    elif isinstance(params, Mapping):
+        unknown = [k for k in params if k not in names]
+        missing = [p for p in names if p not in params]
+        if unknown:
+            raise ValueError(f"params: unknown parameter(s) {unknown} of model {model.name!r}; "
+                             f"parameters are {list(names)}")  # fmt: skip
+        if missing:
+            raise ValueError(f"params: missing parameter(s) {missing} of model {model.name!r}")
+        mat = np.tile(np.array([float(params[p]) for p in names]), (n, 1))
+    else:
+        mat = np.asarray(params, dtype=float)
+        if mat.ndim == 1:
+            mat = np.tile(mat, (n, 1))
+        if mat.shape != (n, len(names)):
+            raise ValueError(f"params: expected shape ({n}, {len(names)}), got {mat.shape}")
+    bounds = model.default_bounds()
+    for j, name in enumerate(names):
+        lo, hi = bounds[name]
+        col = mat[:, j]
+        bad = ~np.isfinite(col) | (col < lo) | (col > hi)
+        if name.startswith(("tau", "beta")):
+            bad |= col <= 0
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"parameter {name!r} = {col[i]!r} for subject {tr.subjects[i]!r} is "
+                             f"outside its bounds ({lo}, {hi})")  # fmt: skip
+    return mat
+
+
+def log_likelihood(data, model: str | ChoiceModel, params) -> pd.Series:
+    """Negative log-likelihood of each subject's choices.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame or Transitions
+        Choice data (see :mod:`dopasoft.fitting.data`).
+    model : str or ChoiceModel
+        A model name (see :func:`get_model`) or model object.
+    params : dict, pandas.DataFrame or array_like
+        One parameter set for everybody (``{"alpha": 0.3, ...}``), or one row per subject (DataFrame
+        with a ``subject`` column or index; array of shape (n_subjects, n_params)).
+
+    Returns
+    -------
+    pandas.Series
+        ``−Σ log P(choice)`` over the choices made, indexed by subject.
+    """
+    model = get_model(model)
+    tr = _as_data(data)
+    model.check_task(tr)
+    mat = _params_matrix(model, tr, params)
+    nll = model.nll_batch(tr, mat[:, None, :])[:, 0]
+    return pd.Series(nll, index=tr.subjects, name="nll")
+
+
+# ----------------------------------------------------------------------------------------------
+# batched optimiser
+
+
+class _Objective:
+    """NLL as a function of unconstrained free parameters, for (subject row, vector) pairs."""
+
+    def __init__(self, model, tr, free_idx, fixed_vals, transform, prior=None):
+        self.model, self.tr = model, tr
+        self.free_idx = free_idx
+        self.base = fixed_vals  # (n_params,) with fixed values, NaN for free
+        self.transform = transform
+        self.n_evals = 0
+        self.prior = prior  # None or (mean, sd) of a Gaussian on z: the objective is then -log joint
+
+    def neg_log_prior(self, z):
+        """``-log N(z | mean, diag(sd^2))`` summed over parameters (0 without a prior)."""
+        if self.prior is None:
+            return np.zeros(z.shape[:-1])
+        mu, sd = self.prior
+        k = z.shape[-1]
+        return (0.5 * np.sum(((z - mu) / sd) ** 2, axis=-1) + np.sum(np.log(sd))
+                + 0.5 * k * np.log(2 * np.pi))  # fmt: skip
+
+    def natural(self, z):
+        theta = np.broadcast_to(self.base, z.shape[:-1] + self.base.shape).copy()
+        theta[..., self.free_idx] = self.transform.to_natural(z)
+        return theta
+
+    @property
+    def has_grad(self) -> bool:
+        """The model provides analytic (forward-mode) gradients."""
+        return getattr(self.model, "nll_grad_pairs", None) is not None
+
+    def value_and_grad(self, subj, z):
+        """Objective and its gradient in ``z`` (analytic, or forward differences as fallback)."""
+        if not self.has_grad:
+            f = self(subj, z)
+            return f, _fd_gradient(self, subj, z, f)
+        if len(subj) == 0:
+            return np.empty(0), np.empty((0, z.shape[-1]))
+        self.n_evals += len(subj)
+        f, g_theta = self.model.nll_grad_pairs(self.tr, subj, self.natural(z))
+        g = g_theta[:, self.free_idx] * self.transform.derivative(z)
+        if self.prior is not None:
+            mu, sd = self.prior
+            f = f + self.neg_log_prior(z)
+            g = g + (z - mu) / sd**2
+        bad = ~np.isfinite(f) | ~np.all(np.isfinite(g), axis=1)
+        f = np.where(bad, np.inf, f)
+        g[bad] = 0.0
+        return f, g
+
+    def __call__(self, subj, z):
+        if len(subj) == 0:
+            return np.empty(0)
+        self.n_evals += len(subj)
+        f = self.model.nll_pairs(self.tr, subj, self.natural(z))
+        if self.prior is not None:
+            f = f + self.neg_log_prior(z)
+        return np.where(np.isfinite(f), f, np.inf)
+
+
+def _fd_gradient(obj, subj, z, f, h=1e-7):
+    """Forward-difference gradient of all problems, in one compiled call."""
+    n, k = z.shape
+    step = h * np.maximum(1.0, np.abs(z))
+    zz = np.repeat(z[:, None, :], k, axis=1)
+    zz[:, np.arange(k), np.arange(k)] += step
+    fp = obj(np.repeat(subj, k), zz.reshape(n * k, k)).reshape(n, k)
+    return (fp - f[:, None]) / step
+
+
+def _merge_duplicates(z, f, active, n_starts, tol):
+    """Stop starts of one subject that have joined another start of the same subject.
+
+    Problems are laid out subject-major (``n_starts`` consecutive rows per subject). Of two active
+    starts within ``tol`` (max-norm, unconstrained scale) the one with the higher NLL (or, on a
+    tie, the later start) stops: both are in the same basin. Returns the rows stopped.
+    """
+    n, k = z.shape
+    zz = z.reshape(-1, n_starts, k)
+    ff = f.reshape(-1, n_starts)
+    aa = active.reshape(-1, n_starts)
+    cand = np.flatnonzero(aa.sum(axis=1) >= 2)
+    if cand.size == 0:
+        return np.empty(0, np.int64)
+    zc, fc, ac = zz[cand], ff[cand], aa[cand]
+    d = np.max(np.abs(zc[:, :, None, :] - zc[:, None, :, :]), axis=-1)  # (m, S, S)
+    idx = np.arange(n_starts)
+    worse = (fc[:, :, None] > fc[:, None, :]) | (
+        (fc[:, :, None] == fc[:, None, :]) & (idx[:, None] > idx[None, :])
+    )
+    close = (d < tol) & ac[:, :, None] & ac[:, None, :] & worse
+    drop = close.any(axis=2)
+    rows = (cand[:, None] * n_starts + idx[None, :])[drop]
+    return rows
+
+
+def _bfgs(obj, subj, z0, *, n_starts=1, maxiter=200, gtol=1e-4, ftol=1e-9, max_step=4.0, merge_tol=0.1):
+    """Batched BFGS with backtracking (Armijo) line search; independent per problem.
+
+    Gradients are the model's analytic ones when it has them (``nll_grad_pairs``), otherwise
+    forward differences.
+    Starts of one subject that meet in the same basin are merged (see :func:`_merge_duplicates`).
+    Returns z, f, converged (bool), n_iter.
+    """
+    n, k = z0.shape
+    z = z0.copy()
+    analytic = obj.has_grad
+    f, g = obj.value_and_grad(subj, z)
+    hinv = np.repeat(np.eye(k)[None], n, axis=0)
+    active = np.isfinite(f) & np.all(np.isfinite(g), axis=1)
+    converged = np.zeros(n, bool)
+    n_iter = np.zeros(n, np.int64)
+    first = np.ones(n, bool)
+    for _ in range(maxiter):
+        act = np.flatnonzero(active)
+        if act.size == 0:
+            break
+        ga = g[act]
+        d = -np.einsum("nij,nj->ni", hinv[act], ga)
+        slope = np.sum(d * ga, axis=1)
+        bad = ~(slope < 0) | ~np.all(np.isfinite(d), axis=1)
+        if bad.any():  # reset to steepest descent
+            hinv[act[bad]] = np.eye(k)
+            d[bad] = -ga[bad]
+            slope[bad] = -np.sum(ga[bad] ** 2, axis=1)
+        norm = np.max(np.abs(d), axis=1)
+        d *= np.minimum(1.0, max_step / np.maximum(norm, 1e-300))[:, None]
+        slope = np.sum(d * ga, axis=1)
+        t = np.ones(act.size)
+        f_new = np.full(act.size, np.inf)
+        g_new = np.zeros((act.size, k))
+        accepted = np.zeros(act.size, bool)
+        todo = np.arange(act.size)
+        for _ls in range(30):
+            zt = z[act[todo]] + t[todo, None] * d[todo]
+            if analytic:  # value and gradient together: most first trials are accepted
+                ft, gt = obj.value_and_grad(subj[act[todo]], zt)
+            else:
+                ft = obj(subj[act[todo]], zt)
+            ok = ft <= f[act[todo]] + 1e-4 * t[todo] * slope[todo]
+            f_new[todo[ok]] = ft[ok]
+            if analytic:
+                g_new[todo[ok]] = gt[ok]
+            accepted[todo[ok]] = True
+            todo = todo[~ok]
+            if todo.size == 0:
+                break
+            t[todo] *= 0.5
+        # problems whose line search failed: stop (converged if gradient small)
+        fail = ~accepted
+        if fail.any():
+            idx = act[fail]
+            active[idx] = False
+            converged[idx] = np.max(np.abs(g[idx]), axis=1) < 1e3 * gtol
+        ok_idx = np.flatnonzero(accepted)
+        if ok_idx.size == 0:
+            continue
+        a = act[ok_idx]
+        s = t[ok_idx, None] * d[ok_idx]
+        z_new = z[a] + s
+        fn = f_new[ok_idx]
+        gn = g_new[ok_idx] if analytic else _fd_gradient(obj, subj[a], z_new, fn)
+        y = gn - g[a]
+        sy = np.sum(s * y, axis=1)
+        good = sy > 1e-12
+        h = hinv[a]
+        # first iteration: scale the initial inverse Hessian
+        scale = first[a] & good
+        if scale.any():
+            yy = np.sum(y[scale] ** 2, axis=1)
+            h[scale] = np.eye(k)[None] * (sy[scale] / yy)[:, None, None]
+        first[a] = False
+        if good.any():
+            rho = 1.0 / sy[good]
+            hg, sg, yg = h[good], s[good], y[good]
+            hy = np.einsum("nij,nj->ni", hg, yg)
+            yhy = np.sum(yg * hy, axis=1)
+            hg = (
+                hg
+                - rho[:, None, None] * (hy[:, :, None] * sg[:, None, :] + sg[:, :, None] * hy[:, None, :])
+                + (rho**2 * yhy + rho)[:, None, None] * sg[:, :, None] * sg[:, None, :]
+            )
+            h[good] = hg
+        hinv[a] = h
+        df = f[a] - fn
+        z[a], f[a], g[a] = z_new, fn, gn
+        n_iter[a] += 1
+        done = (np.max(np.abs(gn), axis=1) < gtol) | (df <= ftol * np.maximum(1.0, np.abs(fn)))
+        done |= ~np.all(np.isfinite(gn), axis=1)
+        converged[a[done]] = np.max(np.abs(gn[done]), axis=1) < 1e3 * gtol
+        active[a[done]] = False
+        if n_starts > 1 and merge_tol > 0:
+            merged = _merge_duplicates(z, f, active, n_starts, merge_tol)
+            active[merged] = False
+    return z, f, converged, n_iter
+
+
+def _hessian(obj, subj, z, h=1e-4):
+    """Central-difference Hessian of every problem, in one compiled call (n, k, k)."""
+    n, k = z.shape
+    pts, tags = [], []
+    for i in range(k):
+        for sgn in (1, -1):
+            p = z.copy()
+            p[:, i] += sgn * h
+            pts.append(p)
+            tags.append(("d", i, sgn))
+    for i in range(k):
+        for j in range(i + 1, k):
+            for si, sj in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
+                p = z.copy()
+                p[:, i] += si * h
+                p[:, j] += sj * h
+                pts.append(p)
+                tags.append(("o", i, j, si * sj))
+    zz = np.stack(pts, axis=1)  # (n, m, k)
+    m = zz.shape[1]
+    f0 = obj(subj, z)
+    fv = obj(np.repeat(subj, m), zz.reshape(n * m, k)).reshape(n, m)
+    hess = np.zeros((n, k, k))
+    for col, tag in enumerate(tags):
+        if tag[0] == "d":
+            hess[:, tag[1], tag[1]] += fv[:, col] / h**2
+        else:
+            _, i, j, sign = tag
+            hess[:, i, j] += sign * fv[:, col] / (4 * h * h)
+    for i in range(k):
+        hess[:, i, i] -= 2 * f0 / h**2
+        for j in range(i + 1, k):
+            hess[:, j, i] = hess[:, i, j]
+    return hess
+
+
+# ----------------------------------------------------------------------------------------------
+# fitting
+
+
+@dataclass
+class FitResult:
+    """Result of :func:`fit`.
+
+    Attributes
+    ----------
+    params : pandas.DataFrame
+        One row per subject: ``subject``, each parameter, ``nll``, ``aic``, ``bic``, ``n_choices``,
+        ``converged``, ``se_<param>`` (NaN for fixed parameters), ``n_starts``.
+    model : ChoiceModel
+    fixed : dict
+    starts : pandas.DataFrame
+        Every start's final NLL (``subject``, ``start``, ``nll``, ``converged``, ``n_iter``).
+    """
+
+    params: pd.DataFrame
+    model: ChoiceModel
+    fixed: dict
+    starts: pd.DataFrame
+
+    def summary(self) -> str:
+        """Plain-text summary: parameter distribution, total NLL/AIC/BIC, convergence."""
+        p = self.params
+        names = list(self.model.param_names)
+        desc = p[names].describe().T[["mean", "std", "min", "50%", "max"]]
+        lines = [
+            f"model {self.model.name!r}: {len(p)} subjects, {int(p['converged'].sum())} converged",
+            f"total NLL {p['nll'].sum():.3f}, AIC {p['aic'].sum():.3f}, BIC {p['bic'].sum():.3f}",
+        ]
+        if self.fixed:
+            lines.append("fixed: " + ", ".join(f"{k}={v:g}" for k, v in self.fixed.items()))
+        lines.append(desc.to_string(float_format=lambda x: f"{x:.4g}"))
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"FitResult(model={self.model.name!r}, n_subjects={len(self.params)})"
+
+
+def _subject_rng(seed: int, subject) -> np.random.Generator:
+    key = zlib.crc32(str(subject).encode("utf-8"))
+    return np.random.default_rng([int(seed) & 0xFFFFFFFF, key])
+
+
+def _draw_starts(model, tr, free, lo, hi, n_starts, seed):
+    """Starts (n_subjects, n_starts, n_free), natural scale: the middle of each start range, then
+    uniform draws from a generator seeded by ``(seed, subject id)``; strictly inside the bounds."""
+    n_sub, k = tr.n_subjects, len(free)
+    starts = np.empty((n_sub, n_starts, k))
+    for i, subj in enumerate(tr.subjects):
+        rng = _subject_rng(seed, subj)
+        for jj, j in enumerate(free):
+            a, b = model.params[j].start
+            a, b = max(a, lo[jj]), min(b, hi[jj])
+            if not a < b:  # user bounds outside the usual start range
+                a, b = lo[jj], hi[jj]
+            u = rng.uniform(size=n_starts)
+            u[0] = 0.5
+            starts[i, :, jj] = a + (b - a) * u
+    span = np.where(np.isfinite(hi - lo), hi - lo, 1.0)
+    return np.clip(starts, lo + 1e-6 * span, hi - 1e-6 * span)
+
+
+def _fit_block(model: ChoiceModel, tr: Transitions, n_starts: int, seed: int, fixed: dict,
+               bounds: dict) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
+    """Fit every subject of ``tr`` (all starts at once); returns (per-subject rows, per-start rows)."""
+    names = list(model.param_names)
+    free = [j for j, nm in enumerate(names) if nm not in fixed]
+    base = np.array([fixed.get(nm, np.nan) for nm in names])
+    lo = np.array([bounds[names[j]][0] for j in free], float)
+    hi = np.array([bounds[names[j]][1] for j in free], float)
+    transform = Transform(lo, hi)
+    obj = _Objective(model, tr, np.array(free, np.int64), base, transform)
+    n_sub, k = tr.n_subjects, len(free)
+    starts = _draw_starts(model, tr, free, lo, hi, n_starts, seed)
+    subj_idx = np.repeat(np.arange(n_sub, dtype=np.int64), n_starts)
+    if k:
+        z0 = transform.to_unconstrained(starts).reshape(n_sub * n_starts, k)
+        z, f, conv, n_iter = _bfgs(obj, subj_idx, z0, n_starts=n_starts)
+    else:
+        z = np.zeros((n_sub * n_starts, 0))
+        f = obj(subj_idx, z)
+        conv, n_iter = np.ones(len(f), bool), np.zeros(len(f), np.int64)
+    f2 = np.where(np.isfinite(f), f, np.inf).reshape(n_sub, n_starts)
+    best = np.argmin(f2, axis=1)  # ties -> lowest start index
+    rows = np.arange(n_sub) * n_starts + best
+    zb = z[rows]
+    theta = obj.natural(zb)
+    nll = f[rows]
+    se = np.full((n_sub, len(names)), np.nan)
+    if k:
+        hess = _hessian(obj, np.arange(n_sub, dtype=np.int64), zb)
+        jac = transform.derivative(zb)
+        for i in range(n_sub):
+            hz = hess[i]
+            if not np.all(np.isfinite(hz)):
+                continue
+            try:
+                w, _ = np.linalg.eigh(hz)
+                if w.min() <= 0:
+                    continue
+                cov = np.linalg.inv(hz)
+            except np.linalg.LinAlgError:
+                continue
+            se_z = np.sqrt(np.diag(cov))
+            at_bound = np.abs(zb[i]) > 15
+            se[i, free] = np.where(at_bound, np.nan, np.abs(jac[i]) * se_z)
+    n_ch = tr.n_choices.astype(float)
+    out = pd.DataFrame({"subject": list(tr.subjects)})
+    for j, nm in enumerate(names):
+        out[nm] = theta[:, j]
+    out["nll"] = nll
+    out["aic"] = 2 * nll + 2 * k
+    out["bic"] = 2 * nll + k * np.log(np.maximum(n_ch, 1.0))
+    out["n_choices"] = tr.n_choices
+    out["converged"] = conv[rows] & np.isfinite(nll)
+    for j, nm in enumerate(names):
+        out[f"se_{nm}"] = se[:, j]
+    out["n_starts"] = n_starts
+    st = pd.DataFrame({
+        "subject": np.repeat(np.array(list(tr.subjects), dtype=object), n_starts),
+        "start": np.tile(np.arange(n_starts), n_sub),
+        "nll": f, "converged": conv, "n_iter": n_iter,
+    })  # fmt: skip
+    return out, st
+
+
+def _prepare(data, model, n_starts, fixed, bounds):
+    model = get_model(model)
+    tr = _as_data(data)
+    model.check_task(tr)
+    if not isinstance(n_starts, int | np.integer) or n_starts < 1:
+        raise ValueError(f"n_starts must be a positive integer, got {n_starts!r}")
+    b = _resolve_bounds(model, bounds)
+    fx = _resolve_fixed(model, fixed, b)
+    return model, tr, b, fx
+
+
+def iter_fit(data, model: str | ChoiceModel, *, n_starts: int = 10, seed: int = 0,
+             fixed: Mapping[str, float] | None = None,
+             bounds: Mapping[str, tuple[float, float]] | None = None,
+             executor: Executor | None = None, chunk_size: int | None = None,
+             skip: set | None = None) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:  # fmt: skip
+    """Fit subjects in chunks, yielding ``(params_rows, start_rows)`` as each chunk finishes.
+
+    Same arguments as :func:`fit`, plus ``chunk_size`` (subjects per compiled batch; default all
+    subjects in one batch without an executor, or about 4 chunks per worker with one) and ``skip``
+    (subject identifiers, compared as strings, not to fit — used for resuming).
+    """
+    model, tr, b, fx = _prepare(data, model, n_starts, fixed, bounds)
+    skip_s = {str(s) for s in (skip or ())}
+    rows = np.array([i for i, s in enumerate(tr.subjects) if str(s) not in skip_s], np.int64)
+    if rows.size == 0:
+        return
+    if chunk_size is None:
+        if executor is None:
+            chunk_size = rows.size
+        else:
+            workers = getattr(executor, "_max_workers", 4) or 4
+            chunk_size = max(1, math.ceil(rows.size / (4 * workers)))
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+    chunks = [rows[i : i + chunk_size] for i in range(0, rows.size, chunk_size)]
+    ctx = getattr(executor, "_mp_context", None)
+    if ctx is not None and ctx.get_start_method() == "fork":
+        raise ValueError(
+            "executor: a ProcessPoolExecutor must not fork a process that has run compiled "
+            "parallel code (numba/OpenMP); create it with "
+            "mp_context=multiprocessing.get_context('spawn') or 'forkserver'"
+        )
+    if executor is None:
+        for c in chunks:
+            yield _fit_block(model, tr.take(c), n_starts, seed, fx, b)
+    else:
+        futures = [executor.submit(_fit_block, model, tr.take(c), n_starts, seed, fx, b)
+                   for c in chunks]  # fmt: skip
+        try:
+            for fut in as_completed(futures):
+                yield fut.result()
+        finally:
+            for fut in futures:
+                fut.cancel()
+
+
+def fit(data, model: str | ChoiceModel, *, n_starts: int = 10, seed: int = 0,
+        fixed: Mapping[str, float] | None = None,
+        bounds: Mapping[str, tuple[float, float]] | None = None,
+        executor: Executor | None = None, chunk_size: int | None = None) -> FitResult:  # fmt: skip
+    """Fit a choice model to each subject by maximum likelihood (multi-start).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame or Transitions
+        Choice data (two-step canonical or hBayesDM, or bandit; see :mod:`dopasoft.fitting.data`).
+    model : str or ChoiceModel
+        Model name (:func:`dopasoft.fitting.get_model`) or object (for options such as ``kappa``).
+    n_starts : int, default 10
+        Starts per subject: the middle of each parameter's start range, then uniform draws.
+    seed : int, default 0
+        Seed of the starts; each subject's starts derive from ``(seed, subject id)`` only.
+    fixed : dict, optional
+        Parameters held at given values (not counted in AIC/BIC).
+    bounds : dict, optional
+        ``{name: (lower, upper)}`` replacing default bounds (natural scale).
+    executor : concurrent.futures.Executor, optional
+        Run chunks of subjects on it (threads or processes); results are identical without it.
+    chunk_size : int, optional
+        Subjects per batch.
+
+    Returns
+    -------
+    FitResult
+        ``.params`` has one row per subject in data order: ``subject``, parameters, ``nll``,
+        ``aic = 2 nll + 2k``, ``bic = 2 nll + k log n_choices``, ``n_choices``, ``converged``,
+        ``se_<param>``.
+
+    Raises
+    ------
+    ValueError
+        Bad data (naming subject/row/column), unknown model or parameter names, bad bounds.
+    """
+    model, tr, b, fx = _prepare(data, model, n_starts, fixed, bounds)
+    parts = list(iter_fit(tr, model, n_starts=n_starts, seed=seed, fixed=fx, bounds=b,
+                          executor=executor, chunk_size=chunk_size))  # fmt: skip
+    order = {str(s): i for i, s in enumerate(tr.subjects)}
+    params = pd.concat([p for p, _ in parts], ignore_index=True)
+    params = params.iloc[np.argsort(params["subject"].map(lambda s: order[str(s)]).to_numpy(),
+                                    kind="stable")].reset_index(drop=True)  # fmt: skip
+    starts = pd.concat([s for _, s in parts], ignore_index=True)
+    starts = starts.iloc[
+        np.lexsort((starts["start"].to_numpy(), starts["subject"].map(lambda s: order[str(s)]).to_numpy()))
+    ]
+    return FitResult(params=params, model=model, fixed=fx, starts=starts.reset_index(drop=True))

@@ -1,0 +1,1016 @@
+r"""Choice models: each defined once, by compiled per-step functions shared by likelihood and simulation.
+
+Soft Q(λ) family (SPEC §3)
+--------------------------
+Learning is the shared Soft Q(λ) step :func:`dopasoft.kernel.soft_q_lambda_step` on a tabular ``Q``
+(uniform default policy, ``Q ≡ 0`` at the start, ``γ = 1`` by default), applied to the data's steps —
+in its one-hot specialisation :func:`tabular_step` (tested equal to the shared kernel; the optimiser
+uses :func:`tabular_step_grad`, the same step with forward-mode derivatives); the probability of each
+observed choice is the Boltzmann policy at temperature ``τ`` before the step's update,
+
+.. math:: P(a|s) = \frac{\exp(Q(s,a)/\tau + \kappa [a = a^{prev}_s])}
+                        {\sum_b \exp(Q(s,b)/\tau + \kappa [b = a^{prev}_s])},
+
+with the stickiness ``κ`` (optional) on the previous choice in first-stage states only; it enters
+behaviour, never the learning target. On the two-step task this is SPEC §3 steps 1–4: stage 1
+(``δ1 = γV(s2) − Q(0,a1)``), then stage 2 whose error ``δ2`` reaches the first-stage pair through the
+trace, weighted by ``π(a2|s2)`` (tree-backup), 1 (uncorrected) or replaced by
+``r − Σ_b π(b|s2)Q(s2,b)`` (on-policy). Options: separate learning rates / temperatures per stage
+(``alpha1, alpha2`` / ``tau1, tau2``; each step uses its own stage's values, for its policy, ``V(s')``
+and trace), ``kappa``.
+
+Daw et al. (2011) hybrid, exactly hBayesDM's ``ts_par7`` / ``ts_par6`` / ``ts_par4`` (Ahn et al. 2017)
+-----------------------------------------------------------------------------------------------------
+Model-free values ``Q_MF`` (stage-1 pair ``(0, a)``, stage-2 pairs ``(s, a)``, all 0 at start),
+model-based stage-1 values from the transition probability ``p`` (0.7):
+
+.. math:: Q_{MB}(a) = p \max_b Q_{MF}(1+a, b) + (1-p) \max_b Q_{MF}(2-a, b), \quad
+          Q_{H} = w Q_{MB} + (1-w) Q_{MF}(0, \cdot)
+
+.. math:: P(a_1 = 1) = \sigma(\beta_1 (Q_H(1) - Q_H(0)) + \pi (2 a_1^{prev} - 1)), \quad
+          P(a_2 = 1) = \sigma(\beta_2 (Q_{MF}(s,1) - Q_{MF}(s,0)))
+
+(no perseveration term on the first trial), then, in this order,
+
+.. math:: Q_{MF}(0,a_1) \mathrel{+}= \alpha_1 (Q_{MF}(s,a_2) - Q_{MF}(0,a_1)), \quad
+          Q_{MF}(s,a_2) \mathrel{+}= \alpha_2 (r - Q_{MF}(s,a_2)), \quad
+          Q_{MF}(0,a_1) \mathrel{+}= \lambda \alpha_1 (r - Q_{MF}(s,a_2))
+
+where the last error uses the *already updated* second-stage value, as in the Stan code.
+``ts_par6`` is ``λ = 1``; ``ts_par4`` is ``α1 = α2 = α``, ``β1 = β2 = β``, ``λ = 1`` (the Stan
+``model`` block; its ``generated quantities`` block repeats the first update, a discrepancy we do not
+copy). With a missed second-stage choice the stage-1 choice is still counted but no value is updated.
+
+References
+----------
+Daw, N. D., Gershman, S. J., Seymour, B., Dayan, P. & Dolan, R. J. (2011). Model-based influences
+on humans' choices and striatal prediction errors. Neuron 69, 1204–1215.
+Ahn, W.-Y., Haines, N. & Zhang, L. (2017). Revealing neurocomputational mechanisms of reinforcement
+learning and decision-making with the hBayesDM package. Computational Psychiatry 1, 24–57.
+Wilson, R. C. & Collins, A. G. E. (2019). Ten simple rules for the computational modeling of
+behavioral data. eLife 8, e49547.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from numba import njit, prange
+from numpy.typing import NDArray
+
+from dopasoft import kernel as _k
+from dopasoft.fitting.data import Transitions
+
+__all__ = [
+    "Parameter",
+    "ChoiceModel",
+    "SoftQLambdaModel",
+    "HybridModel",
+    "MODEL_NAMES",
+    "get_model",
+]
+
+INF = math.inf
+PARALLEL_MIN_PAIRS = 16  # smaller batches run single-threaded
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A model parameter: name, bounds (natural scale) and the range random starts are drawn from."""
+
+    name: str
+    lower: float
+    upper: float
+    start: tuple[float, float]
+    description: str = ""
+
+
+# ----------------------------------------------------------------------------------------------
+# Soft Q(λ): compiled likelihood and generation around the shared kernel step
+
+# columns of the "full" parameter vector passed to the soft Q(λ) kernels
+SQ_ALPHA0, SQ_ALPHA1, SQ_TAU0, SQ_TAU1, SQ_LAM, SQ_KAPPA = range(6)
+SQ_COLUMNS = ("alpha0", "alpha1", "tau0", "tau1", "lam", "kappa")
+
+
+@njit(cache=True)
+def softq_behaviour_logp(W, s, a, tau, kappa, last, log_prior):
+    """``log P(a|s)``: Boltzmann at ``tau`` plus ``kappa`` on the action ``last`` (-1: none)."""
+    n = W.shape[1]
+    m = -np.inf
+    for b in range(n):
+        z = W[s, b] / tau + log_prior[b]
+        if b == last:
+            z += kappa
+        if z > m:
+            m = z
+    total = 0.0
+    za = 0.0
+    for b in range(n):
+        z = W[s, b] / tau + log_prior[b]
+        if b == last:
+            z += kappa
+        total += math.exp(z - m)
+        if b == a:
+            za = z
+    return za - m - math.log(total)
+
+
+@njit(cache=True)
+def softq_sample(W, s, tau, kappa, last, log_prior, u):
+    """Sample an action from the behaviour policy of :func:`softq_behaviour_logp` with uniform ``u``."""
+    n = W.shape[1]
+    acc = 0.0
+    for b in range(n):
+        acc += math.exp(softq_behaviour_logp(W, s, b, tau, kappa, last, log_prior))
+        if u < acc:
+            return b
+    return n - 1
+
+
+@njit(cache=True)
+def tabular_step(W, E, s, a, r, ns, term, alpha, tau, gamma, lam, log_n, trace, replacing):
+    """Tabular, uniform-prior specialisation of :func:`dopasoft.kernel.soft_q_lambda_step`.
+
+    Same update (SPEC §1.2) for one-hot states, without per-call views; returns ``log pi(a|s)``.
+    The tests check it against the shared kernel to rounding error.
+    """
+    n_states, n_actions = W.shape
+    inv_tau = 1.0 / tau
+    m = W[s, 0]
+    for b in range(1, n_actions):
+        if W[s, b] > m:
+            m = W[s, b]
+    total = 0.0
+    e_a = 1.0
+    q_a = W[s, a]
+    for b in range(n_actions):
+        d = W[s, b] - m
+        e = 1.0 if d == 0.0 else math.exp(d * inv_tau)
+        total += e
+        if b == a:
+            e_a = e
+    lse = m * inv_tau + math.log(total)  # log sum exp(Q/tau)
+    log_pi_a = q_a * inv_tau - lse
+    if term:
+        v_next = 0.0
+    else:
+        mn = W[ns, 0]
+        for b in range(1, n_actions):
+            if W[ns, b] > mn:
+                mn = W[ns, b]
+        tn = 0.0
+        for b in range(n_actions):
+            d = W[ns, b] - mn
+            tn += 1.0 if d == 0.0 else math.exp(d * inv_tau)
+        v_next = mn + tau * (math.log(tn) - log_n)
+    target = r + gamma * v_next
+    delta = target - q_a
+    if trace == _k.TREE_BACKUP:
+        decay = gamma * lam * (e_a / total)
+    else:
+        decay = gamma * lam
+    if trace == _k.ON_POLICY:
+        expected_q = 0.0
+        for b in range(n_actions):
+            expected_q += math.exp(W[s, b] / tau - lse) * W[s, b]
+        step = alpha * (target - expected_q)
+        for i in range(n_states):
+            for b in range(n_actions):
+                E[i, b] *= decay
+                W[i, b] += step * E[i, b]
+        W[s, a] += alpha * delta
+        if replacing:
+            E[s, a] = 1.0
+        else:
+            E[s, a] += 1.0
+    else:
+        # E <- decay E; E[s, a] += 1 (or = 1); W += step E  -- fused into one pass
+        step = alpha * delta
+        if decay != 0.0:
+            for i in range(n_states):
+                for b in range(n_actions):
+                    e = E[i, b] * decay
+                    E[i, b] = e
+                    W[i, b] += step * e
+        else:
+            E[:, :] = 0.0
+        if replacing:
+            W[s, a] += step * (1.0 - E[s, a])
+            E[s, a] = 1.0
+        else:
+            W[s, a] += step
+            E[s, a] += 1.0
+    if term:
+        for i in range(n_states):
+            for b in range(n_actions):
+                E[i, b] = 0.0
+    return log_pi_a
+
+
+@njit(cache=True)
+def _softq_subject_nll(state, action, reward, next_state, terminal, is_choice, n, stage_of,
+                       n_states, n_actions, p, gamma, trace, replacing):  # fmt: skip
+    W = np.zeros((n_states, n_actions))
+    E = np.zeros((n_states, n_actions))
+    last = np.full(n_states, -1, np.int64)
+    kappa = p[SQ_KAPPA]
+    log_n = math.log(n_actions)
+    lp = np.full(n_actions, -log_n)
+    nll = 0.0
+    for t in range(n):
+        a = action[t]
+        if a < 0:
+            if terminal[t]:
+                E[:, :] = 0.0
+            continue
+        s = state[t]
+        stg = stage_of[s]
+        tau = p[SQ_TAU0 + stg]
+        sticky = stg == 0 and kappa != 0.0 and last[s] >= 0
+        if is_choice[t] and sticky:
+            nll -= softq_behaviour_logp(W, s, a, tau, kappa, last[s], lp)
+        logp = tabular_step(W, E, s, a, reward[t], next_state[t], terminal[t], p[SQ_ALPHA0 + stg],
+                            tau, gamma, p[SQ_LAM], log_n, trace, replacing)  # fmt: skip
+        if is_choice[t] and not sticky:
+            nll -= logp
+        last[s] = a
+    return nll
+
+
+@njit(parallel=True, cache=True)
+def softq_nll_pairs(state, action, reward, next_state, terminal, is_choice, n_steps, stage_of,
+                    n_states, n_actions, subj, full, gamma, trace, replacing):  # fmt: skip
+    """NLL of soft Q(λ) for ``len(subj)`` (subject, parameter vector) pairs, in parallel.
+
+    ``full[k]`` holds the kernel columns ``SQ_COLUMNS`` for subject row ``subj[k]``.
+    """
+    n_pairs = subj.shape[0]
+    out = np.empty(n_pairs)
+    for k in prange(n_pairs):
+        i = subj[k]
+        out[k] = _softq_subject_nll(
+            state[i], action[i], reward[i], next_state[i], terminal[i], is_choice[i], n_steps[i],
+            stage_of, n_states, n_actions, full[k], gamma, trace, replacing,
+        )  # fmt: skip
+    return out
+
+
+@njit(cache=True)
+def softq_nll_pairs_serial(state, action, reward, next_state, terminal, is_choice, n_steps,
+                           stage_of, n_states, n_actions, subj, full, gamma, trace, replacing):  # fmt: skip
+    """Single-threaded :func:`softq_nll_pairs` (small batches: no thread start-up)."""
+    out = np.empty(subj.shape[0])
+    for k in range(subj.shape[0]):
+        i = subj[k]
+        out[k] = _softq_subject_nll(
+            state[i], action[i], reward[i], next_state[i], terminal[i], is_choice[i], n_steps[i],
+            stage_of, n_states, n_actions, full[k], gamma, trace, replacing,
+        )  # fmt: skip
+    return out
+
+
+@njit(cache=True)
+def softq_generate_two_step(full, probs, u, p_common, gamma, trace, replacing):
+    """Simulate the soft Q(λ) agent on the two-step task (same step functions as the likelihood).
+
+    ``full``: (n_subjects, 6) kernel columns; ``probs``: (n_subjects, n_trials, 2, 2) reward
+    probabilities; ``u``: (n_subjects, n_trials, 4) uniforms. Returns int arrays c1, s2, c2 and
+    float rewards, each (n_subjects, n_trials).
+    """
+    n_sub, n_tr = probs.shape[0], probs.shape[1]
+    c1 = np.empty((n_sub, n_tr), np.int64)
+    s2 = np.empty((n_sub, n_tr), np.int64)
+    c2 = np.empty((n_sub, n_tr), np.int64)
+    rew = np.empty((n_sub, n_tr))
+    log_n = math.log(2.0)
+    lp = np.full(2, -log_n)
+    for i in range(n_sub):
+        p = full[i]
+        W = np.zeros((3, 2))
+        E = np.zeros((3, 2))
+        last = -1
+        for t in range(n_tr):
+            a1 = softq_sample(W, 0, p[SQ_TAU0], p[SQ_KAPPA], last, lp, u[i, t, 0])
+            st = a1 if u[i, t, 1] < p_common else 1 - a1
+            tabular_step(
+                W,
+                E,
+                0,
+                a1,
+                0.0,
+                1 + st,
+                False,
+                p[SQ_ALPHA0],
+                p[SQ_TAU0],
+                gamma,
+                p[SQ_LAM],
+                log_n,
+                trace,
+                replacing,
+            )
+            a2 = softq_sample(W, 1 + st, p[SQ_TAU1], 0.0, -1, lp, u[i, t, 2])
+            r = 1.0 if u[i, t, 3] < probs[i, t, st, a2] else 0.0
+            tabular_step(
+                W,
+                E,
+                1 + st,
+                a2,
+                r,
+                -1,
+                True,
+                p[SQ_ALPHA1],
+                p[SQ_TAU1],
+                gamma,
+                p[SQ_LAM],
+                log_n,
+                trace,
+                replacing,
+            )
+            last = a1
+            c1[i, t], s2[i, t], c2[i, t], rew[i, t] = a1, st, a2, r
+    return c1, s2, c2, rew
+
+
+@njit(cache=True)
+def softq_generate_bandit(full, probs, u, gamma, trace, replacing):
+    """Simulate the soft Q(λ) agent on a k-armed bandit with reward probabilities ``probs`` (S, T, k)."""
+    n_sub, n_tr, k = probs.shape
+    ch = np.empty((n_sub, n_tr), np.int64)
+    rew = np.empty((n_sub, n_tr))
+    log_n = math.log(k)
+    lp = np.full(k, -log_n)
+    for i in range(n_sub):
+        p = full[i]
+        W = np.zeros((1, k))
+        E = np.zeros((1, k))
+        last = -1
+        for t in range(n_tr):
+            a = softq_sample(W, 0, p[SQ_TAU0], p[SQ_KAPPA], last, lp, u[i, t, 0])
+            r = 1.0 if u[i, t, 1] < probs[i, t, a] else 0.0
+            tabular_step(
+                W, E, 0, a, r, -1, True, p[SQ_ALPHA0], p[SQ_TAU0], gamma, p[SQ_LAM], log_n, trace, replacing
+            )
+            last = a
+            ch[i, t], rew[i, t] = a, r
+    return ch, rew
+
+
+# ----------------------------------------------------------------------------------------------
+# Soft Q(λ) with forward-mode derivatives (for the optimiser): the same step as
+# :func:`tabular_step`, carrying dW, dE = d(W, E)/d(kernel columns). Tests check the value against
+# :func:`tabular_step` and the gradient against finite differences.
+
+N_COLS = 6
+
+
+@njit(cache=True)
+def tabular_step_grad(W, E, dW, dE, s, a, r, ns, term, alpha, tau, gamma, lam, log_n, trace,
+                      replacing, ja, jt, pi, dz, dlogp, scratch):  # fmt: skip
+    """:func:`tabular_step` plus derivatives; writes ``d log pi(a|s)`` into ``dlogp``.
+
+    ``ja``, ``jt``: the kernel columns of this step's ``alpha`` and ``tau``; scratch ``pi`` (A,),
+    ``dz`` (A, 6), ``scratch`` (5, 6).
+    """
+    n_states, n_actions = W.shape
+    inv_tau = 1.0 / tau
+    # policy at s and its derivatives (pre-update)
+    m = W[s, 0]
+    for b in range(1, n_actions):
+        if W[s, b] > m:
+            m = W[s, b]
+    total = 0.0
+    for b in range(n_actions):
+        e = math.exp((W[s, b] - m) * inv_tau)
+        pi[b] = e
+        total += e
+    for b in range(n_actions):
+        pi[b] /= total
+        for c in range(N_COLS):
+            dz[b, c] = dW[s, b, c] * inv_tau
+        dz[b, jt] -= W[s, b] * inv_tau * inv_tau
+    for c in range(N_COLS):
+        acc = 0.0
+        for b in range(n_actions):
+            acc += pi[b] * dz[b, c]
+        dlogp[c] = dz[a, c] - acc
+    q_a = W[s, a]
+    log_pi_a = (q_a - m) * inv_tau - math.log(total)
+    pi_a = pi[a]
+    # soft value of the next state
+    dtarget = scratch[0]
+    ddelta = scratch[1]
+    ddecay = scratch[2]
+    dstep = scratch[3]
+    dexp = scratch[4]
+    for c in range(N_COLS):
+        dtarget[c] = 0.0
+        ddecay[c] = 0.0
+    if term:
+        v_next = 0.0
+    else:
+        mn = W[ns, 0]
+        for b in range(1, n_actions):
+            if W[ns, b] > mn:
+                mn = W[ns, b]
+        tn = 0.0
+        for b in range(n_actions):
+            tn += math.exp((W[ns, b] - mn) * inv_tau)
+        v_next = mn + tau * (math.log(tn) - log_n)
+        eq = 0.0
+        for b in range(n_actions):
+            pb = math.exp((W[ns, b] - mn) * inv_tau) / tn
+            eq += pb * W[ns, b]
+            for c in range(N_COLS):
+                dtarget[c] += gamma * pb * dW[ns, b, c]
+        dtarget[jt] += gamma * (v_next - eq) * inv_tau
+    target = r + gamma * v_next
+    delta = target - q_a
+    for c in range(N_COLS):
+        ddelta[c] = dtarget[c] - dW[s, a, c]
+    if trace == _k.TREE_BACKUP:
+        decay = gamma * lam * pi_a
+        for c in range(N_COLS):
+            ddecay[c] = gamma * lam * pi_a * dlogp[c]
+        ddecay[SQ_LAM] += gamma * pi_a
+    else:
+        decay = gamma * lam
+        ddecay[SQ_LAM] = gamma
+    if trace == _k.ON_POLICY:
+        expected_q = 0.0
+        for c in range(N_COLS):
+            dexp[c] = 0.0
+        for b in range(n_actions):
+            expected_q += pi[b] * W[s, b]
+            for c in range(N_COLS):
+                # d pi_b = pi_b (dz_b - sum pi dz)
+                dpb = pi[b] * (dz[b, c] - (dz[a, c] - dlogp[c]))
+                dexp[c] += dpb * W[s, b] + pi[b] * dW[s, b, c]
+        step = alpha * (target - expected_q)
+        for c in range(N_COLS):
+            dstep[c] = alpha * (dtarget[c] - dexp[c])
+        dstep[ja] += target - expected_q
+        for i in range(n_states):
+            for b in range(n_actions):
+                e = E[i, b]
+                for c in range(N_COLS):
+                    de = ddecay[c] * e + decay * dE[i, b, c]
+                    dE[i, b, c] = de
+                    dW[i, b, c] += dstep[c] * e * decay + step * de
+                E[i, b] = e * decay
+                W[i, b] += step * E[i, b]
+        for c in range(N_COLS):
+            dW[s, a, c] += alpha * ddelta[c]
+        dW[s, a, ja] += delta
+        W[s, a] += alpha * delta
+        if replacing:
+            E[s, a] = 1.0
+            for c in range(N_COLS):
+                dE[s, a, c] = 0.0
+        else:
+            E[s, a] += 1.0
+    else:
+        step = alpha * delta
+        for c in range(N_COLS):
+            dstep[c] = alpha * ddelta[c]
+        dstep[ja] += delta
+        for i in range(n_states):
+            for b in range(n_actions):
+                e = E[i, b] * decay
+                for c in range(N_COLS):
+                    de = ddecay[c] * E[i, b] + decay * dE[i, b, c]
+                    dE[i, b, c] = de
+                    dW[i, b, c] += dstep[c] * e + step * de
+                E[i, b] = e
+                W[i, b] += step * e
+        if replacing:
+            for c in range(N_COLS):
+                dW[s, a, c] += dstep[c] * (1.0 - E[s, a]) - step * dE[s, a, c]
+                dE[s, a, c] = 0.0
+            W[s, a] += step * (1.0 - E[s, a])
+            E[s, a] = 1.0
+        else:
+            for c in range(N_COLS):
+                dW[s, a, c] += dstep[c]
+            W[s, a] += step
+            E[s, a] += 1.0
+    if term:
+        E[:, :] = 0.0
+        dE[:, :, :] = 0.0
+    return log_pi_a
+
+
+@njit(cache=True)
+def _softq_subject_nll_grad(state, action, reward, next_state, terminal, is_choice, n, stage_of,
+                            n_states, n_actions, p, gamma, trace, replacing, grad):  # fmt: skip
+    W = np.zeros((n_states, n_actions))
+    E = np.zeros((n_states, n_actions))
+    dW = np.zeros((n_states, n_actions, N_COLS))
+    dE = np.zeros((n_states, n_actions, N_COLS))
+    pi = np.empty(n_actions)
+    pb = np.empty(n_actions)
+    dz = np.empty((n_actions, N_COLS))
+    dlogp = np.empty(N_COLS)
+    scratch = np.empty((5, N_COLS))
+    last = np.full(n_states, -1, np.int64)
+    kappa = p[SQ_KAPPA]
+    log_n = math.log(n_actions)
+    for c in range(N_COLS):
+        grad[c] = 0.0
+    nll = 0.0
+    for t in range(n):
+        a = action[t]
+        if a < 0:
+            if terminal[t]:
+                E[:, :] = 0.0
+                dE[:, :, :] = 0.0
+            continue
+        s = state[t]
+        stg = stage_of[s]
+        tau = p[SQ_TAU0 + stg]
+        jt = SQ_TAU0 + stg
+        sticky = stg == 0 and kappa != 0.0 and last[s] >= 0
+        if is_choice[t] and sticky:
+            # behaviour policy with the stickiness bonus, and its derivatives
+            inv_tau = 1.0 / tau
+            m = -np.inf
+            for b in range(n_actions):
+                z = W[s, b] * inv_tau + (kappa if b == last[s] else 0.0)
+                pb[b] = z
+                if z > m:
+                    m = z
+            tot = 0.0
+            for b in range(n_actions):
+                pb[b] = math.exp(pb[b] - m)
+                tot += pb[b]
+            za = W[s, a] * inv_tau + (kappa if a == last[s] else 0.0)
+            nll -= za - m - math.log(tot)
+            for b in range(n_actions):
+                pb[b] /= tot
+            for c in range(N_COLS):
+                acc = 0.0
+                for b in range(n_actions):
+                    dzb = dW[s, b, c] * inv_tau
+                    if c == jt:
+                        dzb -= W[s, b] * inv_tau * inv_tau
+                    if c == SQ_KAPPA and b == last[s]:
+                        dzb += 1.0
+                    acc += pb[b] * dzb
+                dza = dW[s, a, c] * inv_tau
+                if c == jt:
+                    dza -= W[s, a] * inv_tau * inv_tau
+                if c == SQ_KAPPA and a == last[s]:
+                    dza += 1.0
+                grad[c] -= dza - acc
+        logp = tabular_step_grad(
+            W, E, dW, dE, s, a, reward[t], next_state[t], terminal[t], p[SQ_ALPHA0 + stg], tau,
+            gamma, p[SQ_LAM], log_n, trace, replacing, SQ_ALPHA0 + stg, jt, pi, dz, dlogp, scratch,
+        )  # fmt: skip
+        if is_choice[t] and not sticky:
+            nll -= logp
+            for c in range(N_COLS):
+                grad[c] -= dlogp[c]
+        last[s] = a
+    return nll
+
+
+@njit(parallel=True, cache=True)
+def softq_nll_grad_pairs(state, action, reward, next_state, terminal, is_choice, n_steps, stage_of,
+                         n_states, n_actions, subj, full, gamma, trace, replacing):  # fmt: skip
+    """NLL and its gradient with respect to the kernel columns, for (subject, vector) pairs."""
+    n_pairs = subj.shape[0]
+    out = np.empty(n_pairs)
+    grad = np.empty((n_pairs, N_COLS))
+    for k in prange(n_pairs):
+        i = subj[k]
+        out[k] = _softq_subject_nll_grad(
+            state[i], action[i], reward[i], next_state[i], terminal[i], is_choice[i], n_steps[i],
+            stage_of, n_states, n_actions, full[k], gamma, trace, replacing, grad[k],
+        )  # fmt: skip
+    return out, grad
+
+
+# ----------------------------------------------------------------------------------------------
+# Daw et al. (2011) hybrid, hBayesDM ts_par7 layout
+
+HY_A1, HY_B1, HY_A2, HY_B2, HY_PI, HY_W, HY_LAM = range(7)
+HY_COLUMNS = ("alpha1", "beta1", "alpha2", "beta2", "pers", "w", "lam")
+
+
+@njit(cache=True)
+def _log_sigmoid(x):
+    if x >= 0:
+        return -math.log1p(math.exp(-x))
+    return x - math.log1p(math.exp(x))
+
+
+@njit(cache=True)
+def hybrid_stage1_logit(q, p, prev, p_common):
+    """Log-odds of choosing first-stage option 1 (ts_par7)."""
+    m1 = max(q[1, 0], q[1, 1])
+    m2 = max(q[2, 0], q[2, 1])
+    mb0 = p_common * m1 + (1.0 - p_common) * m2
+    mb1 = (1.0 - p_common) * m1 + p_common * m2
+    w = p[HY_W]
+    h0 = w * mb0 + (1.0 - w) * q[0, 0]
+    h1 = w * mb1 + (1.0 - w) * q[0, 1]
+    x = p[HY_B1] * (h1 - h0)
+    if prev >= 0:
+        x += p[HY_PI] * (2 * prev - 1)
+    return x
+
+
+@njit(cache=True)
+def hybrid_stage2_logit(q, p, s):
+    """Log-odds of choosing option 1 in second-stage state ``s`` (1 or 2)."""
+    return p[HY_B2] * (q[s, 1] - q[s, 0])
+
+
+@njit(cache=True)
+def hybrid_update1(q, p, a1, s, a2):
+    """Stage-1 model-free update towards the chosen second-stage value."""
+    q[0, a1] += p[HY_A1] * (q[s, a2] - q[0, a1])
+
+
+@njit(cache=True)
+def hybrid_update2(q, p, a1, s, a2, r):
+    """Stage-2 update, then the λ-weighted stage-1 update with the updated stage-2 value."""
+    q[s, a2] += p[HY_A2] * (r - q[s, a2])
+    if a1 >= 0:
+        q[0, a1] += p[HY_LAM] * p[HY_A1] * (r - q[s, a2])
+
+
+@njit(cache=True)
+def _hybrid_subject_nll(state, action, reward, next_state, is_choice, n, p, p_common):
+    q = np.zeros((3, 2))
+    prev = -1
+    a1 = -1
+    nll = 0.0
+    for t in range(n):
+        a = action[t]
+        s = state[t]
+        if s == 0:
+            a1 = -1
+            if a < 0:
+                continue
+            x = hybrid_stage1_logit(q, p, prev, p_common)
+            if is_choice[t]:
+                nll -= _log_sigmoid(x) if a == 1 else _log_sigmoid(-x)
+            prev = a
+            a1 = a
+            ns = next_state[t]
+            if t + 1 < n and state[t + 1] == ns and action[t + 1] >= 0:
+                hybrid_update1(q, p, a, ns, action[t + 1])
+            else:
+                a1 = -1  # second-stage choice missed: no update this trial
+        else:
+            if a < 0:
+                continue
+            x = hybrid_stage2_logit(q, p, s)
+            if is_choice[t]:
+                nll -= _log_sigmoid(x) if a == 1 else _log_sigmoid(-x)
+            hybrid_update2(q, p, a1, s, a, reward[t])
+            a1 = -1
+    return nll
+
+
+@njit(parallel=True, cache=True)
+def hybrid_nll_pairs(state, action, reward, next_state, is_choice, n_steps, subj, full, p_common):
+    """NLL of the hybrid model for (subject, parameter vector) pairs, in parallel."""
+    n_pairs = subj.shape[0]
+    out = np.empty(n_pairs)
+    for k in prange(n_pairs):
+        i = subj[k]
+        out[k] = _hybrid_subject_nll(state[i], action[i], reward[i], next_state[i], is_choice[i],
+                                     n_steps[i], full[k], p_common)  # fmt: skip
+    return out
+
+
+@njit(cache=True)
+def hybrid_nll_pairs_serial(state, action, reward, next_state, is_choice, n_steps, subj, full,
+                            p_common):  # fmt: skip
+    """Single-threaded :func:`hybrid_nll_pairs`."""
+    out = np.empty(subj.shape[0])
+    for k in range(subj.shape[0]):
+        i = subj[k]
+        out[k] = _hybrid_subject_nll(state[i], action[i], reward[i], next_state[i], is_choice[i],
+                                     n_steps[i], full[k], p_common)  # fmt: skip
+    return out
+
+
+@njit(cache=True)
+def hybrid_generate_two_step(full, probs, u, p_common):
+    """Simulate the hybrid model on the two-step task (same functions as the likelihood)."""
+    n_sub, n_tr = probs.shape[0], probs.shape[1]
+    c1 = np.empty((n_sub, n_tr), np.int64)
+    s2 = np.empty((n_sub, n_tr), np.int64)
+    c2 = np.empty((n_sub, n_tr), np.int64)
+    rew = np.empty((n_sub, n_tr))
+    for i in range(n_sub):
+        p = full[i]
+        q = np.zeros((3, 2))
+        prev = -1
+        for t in range(n_tr):
+            x = hybrid_stage1_logit(q, p, prev, p_common)
+            a1 = 1 if u[i, t, 0] < 1.0 / (1.0 + math.exp(-x)) else 0
+            st = a1 if u[i, t, 1] < p_common else 1 - a1
+            x = hybrid_stage2_logit(q, p, 1 + st)
+            a2 = 1 if u[i, t, 2] < 1.0 / (1.0 + math.exp(-x)) else 0
+            r = 1.0 if u[i, t, 3] < probs[i, t, st, a2] else 0.0
+            hybrid_update1(q, p, a1, 1 + st, a2)
+            hybrid_update2(q, p, a1, 1 + st, a2, r)
+            prev = a1
+            c1[i, t], s2[i, t], c2[i, t], rew[i, t] = a1, st, a2, r
+    return c1, s2, c2, rew
+
+
+# ----------------------------------------------------------------------------------------------
+# model objects
+
+
+@dataclass(frozen=True)
+class ChoiceModel:
+    """A choice model: named parameters and a batched compiled likelihood.
+
+    Subclasses map their parameters onto the columns of a compiled kernel (``columns``): column
+    ``j`` takes parameter ``source[j]`` or, when ``source[j] = -1``, the constant ``constant[j]``.
+
+    Attributes
+    ----------
+    name : str
+    params : tuple of Parameter
+    tasks : tuple of str
+        Data formats the model accepts (``"two-step"``, ``"bandit"``).
+    """
+
+    name: str
+    params: tuple[Parameter, ...]
+    source: tuple[int, ...]
+    constant: tuple[float, ...]
+    tasks: tuple[str, ...] = ("two-step",)
+    options: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        """Parameter names, in the order of the last axis of parameter arrays."""
+        return tuple(p.name for p in self.params)
+
+    @property
+    def n_params(self) -> int:
+        """Number of parameters."""
+        return len(self.params)
+
+    @property
+    def spec(self) -> str:
+        """Name plus non-default options, e.g. ``"soft-q-lambda+kappa"`` (identifies fits on disk)."""
+        defaults = {"kappa": False, "separate_alpha": False, "separate_tau": False, "gamma": 1.0,
+                    "trace_mode": "accumulating", "trans_prob": 0.7}  # fmt: skip
+        parts = [self.name]
+        for k in sorted(self.options):
+            v = self.options[k]
+            if v != defaults.get(k):
+                parts.append(k if v is True else f"{k}={v}")
+        return "+".join(parts)
+
+    def default_bounds(self) -> dict[str, tuple[float, float]]:
+        """Bounds of each parameter on the natural scale."""
+        return {p.name: (p.lower, p.upper) for p in self.params}
+
+    def full(self, theta: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Map parameters ``(..., n_params)`` onto the kernel columns ``(..., n_columns)``."""
+        theta = np.asarray(theta, dtype=float)
+        src = np.asarray(self.source)
+        out = np.broadcast_to(np.asarray(self.constant, float), theta.shape[:-1] + (len(src),)).copy()
+        used = src >= 0
+        out[..., used] = theta[..., src[used]]
+        return out
+
+    def pull_back(self, gcols: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Gradient with respect to the kernel columns -> with respect to the parameters."""
+        out = np.zeros(gcols.shape[:-1] + (self.n_params,))
+        for col, j in enumerate(self.source):
+            if j >= 0:
+                out[..., j] += gcols[..., col]
+        return out
+
+    nll_grad_pairs = None  # models with analytic gradients override this
+
+    def check_task(self, tr: Transitions) -> None:
+        """Raise ``ValueError`` if the model cannot be fitted to data of ``tr.task``."""
+        if tr.task not in self.tasks:
+            raise ValueError(f"model {self.name!r} needs {' or '.join(self.tasks)} data, got {tr.task} data")
+
+    def nll_pairs(
+        self, tr: Transitions, subj: NDArray[np.int64], theta: NDArray[np.float64]
+    ) -> NDArray[np.float64]:
+        """Negative log-likelihood of subjects ``subj`` (rows of ``tr``) under ``theta`` (n, n_params)."""
+        raise NotImplementedError
+
+    def nll_batch(self, tr: Transitions, theta: NDArray[np.float64]) -> NDArray[np.float64]:
+        """NLL for every subject and parameter vector: ``theta`` (n_subjects, n_vectors, n_params)
+        -> (n_subjects, n_vectors), evaluated in one parallel compiled call."""
+        theta = np.asarray(theta, dtype=float)
+        s, v, _ = theta.shape
+        subj = np.repeat(np.arange(s, dtype=np.int64), v)
+        return self.nll_pairs(tr, subj, theta.reshape(s * v, -1)).reshape(s, v)
+
+    def simulate_arrays(self, theta, probs, u):  # pragma: no cover - abstract
+        """Generate choices; see :func:`dopasoft.fitting.simulate`."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class SoftQLambdaModel(ChoiceModel):
+    """Soft Q(λ) choice model (SPEC §3); build with :func:`get_model`."""
+
+    trace: str = "tree-backup"
+    gamma: float = 1.0
+    replacing: bool = False
+    tasks: tuple[str, ...] = ("two-step", "bandit")
+
+    def nll_pairs(self, tr, subj, theta):  # noqa: D102 - documented on the base class
+        self.check_task(tr)
+        full = np.ascontiguousarray(self.full(theta))
+        fn = softq_nll_pairs if len(subj) >= PARALLEL_MIN_PAIRS else softq_nll_pairs_serial
+        return fn(
+            tr.state, tr.action, tr.reward, tr.next_state, tr.terminal, tr.is_choice, tr.n_steps,
+            tr.state_stage, tr.n_states, tr.n_actions, np.ascontiguousarray(subj, np.int64), full,
+            float(self.gamma), _k.TRACE_CODES[self.trace], bool(self.replacing),
+        )  # fmt: skip
+
+    def nll_grad_pairs(self, tr, subj, theta):
+        """NLL and its gradient with respect to the model's parameters (forward mode)."""
+        self.check_task(tr)
+        full = np.ascontiguousarray(self.full(theta))
+        nll, gcols = softq_nll_grad_pairs(
+            tr.state, tr.action, tr.reward, tr.next_state, tr.terminal, tr.is_choice, tr.n_steps,
+            tr.state_stage, tr.n_states, tr.n_actions, np.ascontiguousarray(subj, np.int64), full,
+            float(self.gamma), _k.TRACE_CODES[self.trace], bool(self.replacing),
+        )  # fmt: skip
+        return nll, self.pull_back(gcols)
+
+    def simulate_arrays(self, theta, probs, u, p_common=0.7):
+        """Generate two-step (``probs`` 4-d) or bandit (``probs`` 3-d) choices."""
+        full = np.ascontiguousarray(self.full(theta))
+        code = _k.TRACE_CODES[self.trace]
+        if probs.ndim == 4:
+            return softq_generate_two_step(full, probs, u, p_common, float(self.gamma), code,
+                                           bool(self.replacing))  # fmt: skip
+        return softq_generate_bandit(full, probs, u, float(self.gamma), code, bool(self.replacing))
+
+
+@dataclass(frozen=True)
+class HybridModel(ChoiceModel):
+    """Daw et al. (2011) hybrid model with hBayesDM's likelihood; build with :func:`get_model`."""
+
+    trans_prob: float = 0.7
+
+    def nll_pairs(self, tr, subj, theta):  # noqa: D102
+        self.check_task(tr)
+        full = np.ascontiguousarray(self.full(theta))
+        fn = hybrid_nll_pairs if len(subj) >= PARALLEL_MIN_PAIRS else hybrid_nll_pairs_serial
+        return fn(
+            tr.state, tr.action, tr.reward, tr.next_state, tr.is_choice, tr.n_steps,
+            np.ascontiguousarray(subj, np.int64), full, float(self.trans_prob),
+        )  # fmt: skip
+
+    def simulate_arrays(self, theta, probs, u, p_common=None):
+        """Generate two-step choices (``probs`` of shape (S, T, 2, 2))."""
+        if probs.ndim != 4:
+            raise ValueError(f"model {self.name!r} simulates the two-step task only")
+        full = np.ascontiguousarray(self.full(theta))
+        pc = self.trans_prob if p_common is None else p_common
+        return hybrid_generate_two_step(full, probs, u, float(pc))
+
+
+_TRACES = {
+    "soft-q-lambda": "tree-backup",
+    "soft-q-lambda-on-policy": "on-policy",
+    "soft-q-lambda-uncorrected": "uncorrected",
+    "soft-q": "tree-backup",
+}
+_HYBRIDS = {"daw-hybrid": 7, "daw-hybrid-6": 6, "daw-hybrid-4": 4}
+MODEL_NAMES = tuple(_TRACES) + tuple(_HYBRIDS)
+
+_ALPHA = (0.0, 1.0, (0.05, 0.95))
+_TAU = (0.0, INF, (0.05, 0.5))
+_LAM = (0.0, 1.0, (0.05, 0.95))
+_KAPPA = (-10.0, 10.0, (-1.0, 1.0))
+_BETA = (0.0, INF, (0.5, 10.0))
+_PERS = (0.0, 5.0, (0.05, 2.0))
+
+
+def _p(name: str, spec: tuple, description: str) -> Parameter:
+    lo, hi, start = spec
+    return Parameter(name, lo, hi, start, description)
+
+
+def get_model(
+    name: str | ChoiceModel,
+    *,
+    kappa: bool = False,
+    separate_alpha: bool = False,
+    separate_tau: bool = False,
+    gamma: float = 1.0,
+    trace_mode: str = "accumulating",
+    trans_prob: float = 0.7,
+) -> ChoiceModel:
+    """Return the choice model called ``name``.
+
+    Parameters
+    ----------
+    name : str
+        ``"soft-q-lambda"`` (tree-backup), ``"soft-q-lambda-on-policy"``,
+        ``"soft-q-lambda-uncorrected"``, ``"soft-q"`` (λ = 0, one-step soft Q-learning; the natural
+        model for bandits), ``"daw-hybrid"`` (hBayesDM ``ts_par7``), ``"daw-hybrid-6"`` (``ts_par6``),
+        ``"daw-hybrid-4"`` (``ts_par4``). A :class:`ChoiceModel` is returned unchanged.
+    kappa : bool
+        Soft Q models: add the first-stage stickiness ``kappa`` (logit units).
+    separate_alpha, separate_tau : bool
+        Soft Q models: learning rate / temperature per stage (``alpha1, alpha2`` / ``tau1, tau2``).
+    gamma : float
+        Soft Q models: discount (SPEC default 1).
+    trace_mode : {"accumulating", "replacing"}
+    trans_prob : float
+        Hybrid models: probability of the common transition (hBayesDM's ``trans_prob``, 0.7).
+
+    Raises
+    ------
+    ValueError
+        Unknown model name or invalid option.
+    """
+    if isinstance(name, ChoiceModel):
+        return name
+    if name in _TRACES:
+        if not 0.0 <= gamma <= 1.0:
+            raise ValueError(f"gamma must be in [0, 1], got {gamma!r}")
+        if trace_mode not in ("accumulating", "replacing"):
+            raise ValueError(f"trace_mode must be 'accumulating' or 'replacing', got {trace_mode!r}")
+        params: list[Parameter] = []
+        source = [-1] * 6
+        constant = [0.0] * 6
+
+        def add(col_list, par):
+            params.append(par)
+            for c in col_list:
+                source[c] = len(params) - 1
+
+        if separate_alpha:
+            add([SQ_ALPHA0], _p("alpha1", _ALPHA, "learning rate, stage 1"))
+            add([SQ_ALPHA1], _p("alpha2", _ALPHA, "learning rate, stage 2"))
+        else:
+            add([SQ_ALPHA0, SQ_ALPHA1], _p("alpha", _ALPHA, "learning rate"))
+        if separate_tau:
+            add([SQ_TAU0], _p("tau1", _TAU, "temperature, stage 1"))
+            add([SQ_TAU1], _p("tau2", _TAU, "temperature, stage 2"))
+        else:
+            add([SQ_TAU0, SQ_TAU1], _p("tau", _TAU, "temperature"))
+        if name != "soft-q":
+            add([SQ_LAM], _p("lam", _LAM, "trace decay"))
+        if kappa:
+            add([SQ_KAPPA], _p("kappa", _KAPPA, "stage-1 stickiness (logit units)"))
+        opts = dict(kappa=kappa, separate_alpha=separate_alpha, separate_tau=separate_tau,
+                    gamma=gamma, trace_mode=trace_mode)  # fmt: skip
+        return SoftQLambdaModel(
+            name=name, params=tuple(params), source=tuple(source), constant=tuple(constant),
+            options=opts, trace=_TRACES[name], gamma=float(gamma),
+            replacing=trace_mode == "replacing",
+        )  # fmt: skip
+    if name in _HYBRIDS:
+        if kappa or separate_alpha or separate_tau:
+            raise ValueError(
+                f"model {name!r} has fixed hBayesDM parameters; kappa/separate_alpha/separate_tau "
+                "apply to the soft Q models only"
+            )
+        if not 0.0 <= trans_prob <= 1.0:
+            raise ValueError(f"trans_prob must be in [0, 1], got {trans_prob!r}")
+        k = _HYBRIDS[name]
+        if k == 4:
+            params = [
+                _p("alpha", _ALPHA, "learning rate"),
+                _p("beta", _BETA, "inverse temperature"),
+                _p("pers", _PERS, "perseveration"),
+                _p("w", _ALPHA, "model-based weight"),
+            ]
+            source = [0, 1, 0, 1, 2, 3, -1]
+        else:
+            params = [
+                _p("alpha1", _ALPHA, "learning rate, stage 1"),
+                _p("beta1", _BETA, "inverse temperature, stage 1"),
+                _p("alpha2", _ALPHA, "learning rate, stage 2"),
+                _p("beta2", _BETA, "inverse temperature, stage 2"),
+                _p("pers", _PERS, "perseveration"),
+                _p("w", _ALPHA, "model-based weight"),
+            ]
+            source = [0, 1, 2, 3, 4, 5, -1]
+            if k == 7:
+                params.append(_p("lam", _LAM, "eligibility trace"))
+                source[6] = 6
+        return HybridModel(
+            name=name, params=tuple(params), source=tuple(source),
+            constant=(0.0,) * 6 + (1.0,), options=dict(trans_prob=trans_prob),
+            trans_prob=float(trans_prob),
+        )  # fmt: skip
+    raise ValueError(f"unknown model {name!r}; choose one of {list(MODEL_NAMES)}")

@@ -1,0 +1,135 @@
+"""Generate choice data from a fitting model (the same compiled functions as its likelihood).
+
+Used by parameter recovery (``dopasoft recover``) and the tests; the task environments here are
+minimal array versions of SPEC §2 (two-step task with drifting reward probabilities; a two-armed
+reversal bandit), so that whole populations are simulated in one compiled call.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from dopasoft.fitting.models import ChoiceModel, get_model
+
+__all__ = ["two_step_reward_probabilities", "reversal_probabilities", "simulate", "sample_parameters"]
+
+
+def two_step_reward_probabilities(
+    n_subjects: int,
+    n_trials: int,
+    rng: np.random.Generator,
+    *,
+    sd: float = 0.025,
+    low: float = 0.25,
+    high: float = 0.75,
+) -> NDArray[np.float64]:
+    """Reward probabilities (n_subjects, n_trials, 2, 2): Gaussian random walks reflected into
+    ``[low, high]`` (Daw et al. 2011), starting uniformly in that range."""
+    p = np.empty((n_subjects, n_trials, 2, 2))
+    cur = rng.uniform(low, high, size=(n_subjects, 2, 2))
+    for t in range(n_trials):
+        p[:, t] = cur
+        cur = cur + rng.normal(0.0, sd, size=cur.shape)
+        cur = np.where(cur > high, 2 * high - cur, cur)
+        cur = np.where(cur < low, 2 * low - cur, cur)
+    return p
+
+
+def reversal_probabilities(
+    n_subjects: int, n_trials: int, *, p_high: float = 0.8, block: int = 40
+) -> NDArray[np.float64]:
+    """Two-armed reversal task: the better arm (reward ``p_high``) switches every ``block`` trials."""
+    t = np.arange(n_trials)
+    good = (t // block) % 2
+    p = np.where(good[:, None] == np.arange(2)[None, :], p_high, 1.0 - p_high)
+    return np.broadcast_to(p, (n_subjects, n_trials, 2)).copy()
+
+
+def sample_parameters(model: str | ChoiceModel, n_subjects: int, rng: np.random.Generator) -> pd.DataFrame:
+    """Draw parameters uniformly within each parameter's start range (a generic population)."""
+    model = get_model(model)
+    cols = {p.name: rng.uniform(p.start[0], p.start[1], size=n_subjects) for p in model.params}
+    return pd.DataFrame(cols)
+
+
+def simulate(
+    model: str | ChoiceModel,
+    params: pd.DataFrame | dict,
+    *,
+    n_trials: int = 200,
+    seed: int | np.random.Generator = 0,
+    task: str = "two-step",
+    n_subjects: int | None = None,
+    subject_prefix: str = "sub",
+) -> pd.DataFrame:
+    """Simulate choices of ``model`` with one parameter set per subject.
+
+    Parameters
+    ----------
+    model : str or ChoiceModel
+    params : pandas.DataFrame or dict
+        One row per subject (columns = parameter names; optional ``subject``) or one dict for
+        ``n_subjects`` identical subjects.
+    n_trials : int
+    seed : int or numpy.random.Generator
+    task : {"two-step", "bandit"}
+        ``"bandit"``: two-armed reversal task (:func:`reversal_probabilities`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Canonical data (two-step: ``subject, trial, choice1, state2, choice2, reward``; bandit:
+        ``subject, trial, choice, reward``) with the reward probabilities as extra columns.
+    """
+    model = get_model(model)
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    if isinstance(params, dict):
+        params = pd.DataFrame([params] * (n_subjects or 1))
+    missing = [p for p in model.param_names if p not in params.columns]
+    if missing:
+        raise ValueError(f"params: missing parameter(s) {missing} of model {model.name!r}")
+    if n_trials < 1:
+        raise ValueError(f"n_trials must be positive, got {n_trials!r}")
+    theta = params[list(model.param_names)].to_numpy(dtype=float)
+    n = len(theta)
+    subjects = (
+        params["subject"].astype(str).to_numpy()
+        if "subject" in params.columns
+        else np.array([f"{subject_prefix}{i:03d}" for i in range(n)])
+    )
+    trial = np.tile(np.arange(1, n_trials + 1), n)
+    if task == "two-step":
+        probs = two_step_reward_probabilities(n, n_trials, rng)
+        u = rng.uniform(size=(n, n_trials, 4))
+        c1, s2, c2, r = model.simulate_arrays(theta, probs, u)
+        df = pd.DataFrame(
+            {
+                "subject": np.repeat(subjects, n_trials),
+                "trial": trial,
+                "choice1": c1.ravel(),
+                "state2": s2.ravel(),
+                "choice2": c2.ravel(),
+                "reward": r.ravel(),
+            }
+        )
+        for a in range(2):
+            for b in range(2):
+                df[f"p_reward_{a}{b}"] = probs[:, :, a, b].ravel()
+        return df
+    if task == "bandit":
+        if "bandit" not in model.tasks:
+            raise ValueError(f"model {model.name!r} cannot simulate the bandit task")
+        probs = reversal_probabilities(n, n_trials)
+        u = rng.uniform(size=(n, n_trials, 2))
+        ch, r = model.simulate_arrays(theta, probs, u)
+        return pd.DataFrame(
+            {
+                "subject": np.repeat(subjects, n_trials),
+                "trial": trial,
+                "choice": ch.ravel(),
+                "reward": r.ravel(),
+            }
+        )
+    raise ValueError(f"task must be 'two-step' or 'bandit', got {task!r}")

@@ -1,0 +1,148 @@
+"""Plain per-trial Python oracles of the fitting likelihoods (no numba, no shared code).
+
+Written directly from SPEC §3 (soft Q(λ) on the two-step task) and from hBayesDM's Stan model
+blocks ``ts_par7.stan``, ``ts_par6.stan`` and ``ts_par4.stan`` (Ahn et al. 2017).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+
+def _lse(x):
+    m = max(x)
+    return m + math.log(sum(math.exp(v - m) for v in x))
+
+
+def softq_two_step_oracle(
+    df: pd.DataFrame, *, alpha, tau, lam, kappa=0.0, trace="tree-backup", gamma=1.0, alpha2=None, tau2=None
+) -> pd.Series:
+    """SPEC §3 steps 1-4, one trial at a time. ``alpha2``/``tau2``: the stage-2 step's values
+    (default: same as stage 1); each step's learning rate scales every update made at that step."""
+    a1_, a2_ = alpha, alpha if alpha2 is None else alpha2
+    t1_, t2_ = tau, tau if tau2 is None else tau2
+    out = {}
+    for subj, g in df.groupby("subject", sort=False):
+        g = g.sort_values("trial")
+        q = [[0.0, 0.0], [0.0, 0.0], [0.0, 0.0]]
+        prev = None
+        nll = 0.0
+        for row in g.itertuples():
+            if pd.isna(row.choice1):
+                continue
+            c1 = int(row.choice1)
+            logits = [q[0][b] / t1_ + (kappa if prev == b else 0.0) for b in range(2)]
+            nll -= logits[c1] - _lse(logits)
+            s = 1 + int(row.state2)
+            # step 2: delta1 = gamma V(s) - Q(0, c1), V with the stage-1 step's temperature
+            v = t1_ * (_lse([q[s][b] / t1_ for b in range(2)]) + math.log(0.5))
+            q[0][c1] += a1_ * (gamma * v - q[0][c1])
+            prev = c1
+            if pd.isna(row.choice2):
+                continue
+            c2 = int(row.choice2)
+            r = float(row.reward)
+            z = [q[s][b] / t2_ for b in range(2)]
+            pi = [math.exp(zb - _lse(z)) for zb in z]
+            nll -= math.log(pi[c2])
+            d2 = r - q[s][c2]
+            if trace == "tree-backup":
+                stage1 = a2_ * gamma * lam * pi[c2] * d2
+            elif trace == "uncorrected":
+                stage1 = a2_ * gamma * lam * d2
+            elif trace == "on-policy":
+                stage1 = a2_ * gamma * lam * (r - sum(pi[b] * q[s][b] for b in range(2)))
+            else:
+                raise ValueError(trace)
+            q[s][c2] += a2_ * d2
+            q[0][c1] += stage1
+        out[subj] = nll
+    return pd.Series(out)
+
+
+def _inv_logit(x):
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+def _bernoulli_lpmf(y, p):
+    return math.log(p) if y == 1 else math.log(1.0 - p)
+
+
+def hbayesdm_ts_oracle(df: pd.DataFrame, *, a1, beta1, a2, beta2, pi, w, lam, trans_prob=0.7) -> pd.Series:
+    """log_lik of hBayesDM's ts_par7 ``model`` block, 1-based indices as in the Stan code.
+
+    ``df`` has hBayesDM columns (subjID, level1_choice 1/2, level2_choice 1-4, reward). ts_par6 is
+    ``lam = 1``; ts_par4 is ``a1 = a2``, ``beta1 = beta2``, ``lam = 1``.
+    """
+    out = {}
+    for subj, g in df.groupby("subjID", sort=False):
+        l1 = g["level1_choice"].astype(int).tolist()
+        l2 = g["level2_choice"].astype(int).tolist()
+        rew = g["reward"].astype(float).tolist()
+        v_mf = [None] + [0.0] * 6  # 1-based
+        v_mb = [None, 0.0, 0.0]
+        v_h = [None, 0.0, 0.0]
+        log_lik = 0.0
+        for t in range(1, len(l1) + 1):
+            c1, c2, r = l1[t - 1], l2[t - 1], rew[t - 1]
+            v_mb[1] = trans_prob * max(v_mf[3], v_mf[4]) + (1 - trans_prob) * max(v_mf[5], v_mf[6])
+            v_mb[2] = (1 - trans_prob) * max(v_mf[3], v_mf[4]) + trans_prob * max(v_mf[5], v_mf[6])
+            v_h[1] = w * v_mb[1] + (1 - w) * v_mf[1]
+            v_h[2] = w * v_mb[2] + (1 - w) * v_mf[2]
+            level1_choice_01 = c1 - 1
+            if t == 1:
+                p1 = _inv_logit(beta1 * (v_h[2] - v_h[1]))
+            else:
+                p1 = _inv_logit(beta1 * (v_h[2] - v_h[1]) + pi * (2 * l1[t - 2] - 3))
+            log_lik += _bernoulli_lpmf(level1_choice_01, p1)
+            v_mf[c1] += a1 * (v_mf[2 + c2] - v_mf[c1])
+            level2_choice_01 = 1 - (c2 % 2)
+            if c2 > 2:
+                p2 = _inv_logit(beta2 * (v_mf[6] - v_mf[5]))
+            else:
+                p2 = _inv_logit(beta2 * (v_mf[4] - v_mf[3]))
+            log_lik += _bernoulli_lpmf(level2_choice_01, p2)
+            v_mf[2 + c2] += a2 * (r - v_mf[2 + c2])
+            v_mf[c1] += lam * a1 * (r - v_mf[2 + c2])
+        out[subj] = -log_lik
+    return pd.Series(out)
+
+
+def to_hbayesdm(df: pd.DataFrame) -> pd.DataFrame:
+    """Canonical two-step (no missing values) -> hBayesDM columns."""
+    return pd.DataFrame(
+        {
+            "subjID": df["subject"].astype(str),
+            "level1_choice": df["choice1"].astype(int) + 1,
+            "level2_choice": (2 * df["state2"] + df["choice2"]).astype(int) + 1,
+            "reward": df["reward"],
+        }
+    )
+
+
+def random_two_step(n_subjects=3, n_trials=60, seed=0, missing=0.0) -> pd.DataFrame:
+    """Random two-step data with real-valued rewards, optional missing choices."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for s in range(n_subjects):
+        for t in range(n_trials):
+            c1 = float(rng.integers(2))
+            c2 = float(rng.integers(2))
+            if rng.uniform() < missing:
+                c1 = np.nan
+            elif rng.uniform() < missing:
+                c2 = np.nan
+            rows.append(
+                dict(
+                    subject=f"s{s}",
+                    trial=t + 1,
+                    choice1=c1,
+                    state2=float(rng.integers(2)),
+                    choice2=c2,
+                    reward=float(rng.uniform(-1, 2)),
+                )
+            )
+    return pd.DataFrame(rows)
