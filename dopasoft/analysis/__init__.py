@@ -1,0 +1,95 @@
+"""Analysis and paper figures: two-step stay analysis, model dopamine, fitted models, model comparison.
+
+Every ``plot_*`` function takes data (DataFrames or simulation results) and returns a
+:class:`matplotlib.figure.Figure` drawn in the house style (:mod:`dopasoft.analysis.style`); pass
+``save="path/name"`` to write PNG, PDF and SVG. See ``docs/analysis.md``.
+"""
+
+from dopasoft.analysis import dopamine, model_comparison, model_fits, style, two_step
+from dopasoft.analysis.dopamine import (
+    aligned_traces,
+    convolve_photometry,
+    photometry_kernel,
+    plot_blocking,
+    plot_heatmap,
+    plot_probability_scaling,
+    plot_rpe_across_training,
+    plot_rpe_transfer,
+    plot_traces,
+    probability_scaling,
+    rpe_by_trial_type,
+)
+from dopasoft.analysis.model_comparison import BMSResult, bms, exceedance_probabilities
+from dopasoft.analysis.model_fits import (
+    check_fits,
+    compare_models,
+    fits_model,
+    parameter_table,
+    plot_model_comparison,
+    plot_parameters,
+    plot_posterior_predictive,
+    plot_recovery,
+    posterior_predictive,
+    posterior_predictive_table,
+    recovery_table,
+)
+from dopasoft.analysis.style import COLORS, OKABE_ITO, PALETTE, panel_letters, save_figure, style_context
+from dopasoft.analysis.two_step import (
+    group_stay_probabilities,
+    mb_mf_indices,
+    plot_stay_probabilities,
+    plot_stay_regression,
+    plot_two_step_stay,
+    pooled_stay_regression,
+    stay_probabilities,
+    stay_regression,
+    stay_table,
+)
+
+__all__ = [
+    "BMSResult",
+    "COLORS",
+    "OKABE_ITO",
+    "PALETTE",
+    "aligned_traces",
+    "bms",
+    "check_fits",
+    "compare_models",
+    "convolve_photometry",
+    "dopamine",
+    "exceedance_probabilities",
+    "fits_model",
+    "group_stay_probabilities",
+    "mb_mf_indices",
+    "model_comparison",
+    "model_fits",
+    "panel_letters",
+    "parameter_table",
+    "photometry_kernel",
+    "plot_blocking",
+    "plot_heatmap",
+    "plot_model_comparison",
+    "plot_parameters",
+    "plot_posterior_predictive",
+    "plot_probability_scaling",
+    "plot_recovery",
+    "plot_rpe_across_training",
+    "plot_rpe_transfer",
+    "plot_stay_probabilities",
+    "plot_stay_regression",
+    "plot_traces",
+    "plot_two_step_stay",
+    "pooled_stay_regression",
+    "posterior_predictive",
+    "posterior_predictive_table",
+    "probability_scaling",
+    "recovery_table",
+    "rpe_by_trial_type",
+    "save_figure",
+    "stay_probabilities",
+    "stay_regression",
+    "stay_table",
+    "style",
+    "style_context",
+    "two_step",
+]

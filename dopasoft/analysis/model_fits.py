@@ -1,0 +1,593 @@
+r"""Fitted models: parameter tables, parameter recovery, model comparison and posterior predictive checks.
+
+A *fits table* is the per-subject DataFrame of :func:`dopasoft.fitting.fit` (``FitResult.params``) or the
+CSV of ``dopasoft fit``: ``subject``, one column per parameter, ``nll``, ``aic``, ``bic``, ``n_choices``,
+``converged`` and ``se_<param>`` (and a ``model`` column in the CLI output). The model is taken from
+the ``model`` argument, else the ``model`` column; the model's options (``kappa``, separate learning
+rates or temperatures) are read from the parameter columns present.
+
+Model comparison sums AIC/BIC over subjects (ΔAIC/ΔBIC relative to the best model, lower is better)
+and runs random-effects Bayesian model selection (:func:`dopasoft.analysis.model_comparison.bms`) on
+:math:`-\mathrm{BIC}/2` (a Laplace-free approximation of each subject's log evidence; ``criterion="aic"``
+uses :math:`-\mathrm{AIC}/2`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dopasoft.analysis import two_step
+from dopasoft.analysis.model_comparison import BMSResult, bms
+from dopasoft.analysis.style import COLORS, PALETTE, finish, new_figure, panel_letters, style_context
+
+__all__ = [
+    "PARAM_LABELS",
+    "fits_model",
+    "check_fits",
+    "parameter_table",
+    "recovery_table",
+    "compare_models",
+    "posterior_predictive",
+    "posterior_predictive_table",
+    "plot_parameters",
+    "plot_recovery",
+    "plot_model_comparison",
+    "plot_posterior_predictive",
+]
+
+FIT_COLUMNS = ("subject", "nll")
+
+PARAM_LABELS: dict[str, str] = {
+    "alpha": "α, learning rate",
+    "alpha1": "α₁, learning rate (stage 1)",
+    "alpha2": "α₂, learning rate (stage 2)",
+    "tau": "τ, temperature (reward units)",
+    "tau1": "τ₁, temperature (reward units)",
+    "tau2": "τ₂, temperature (reward units)",
+    "lam": "λ, trace decay",
+    "kappa": "κ, stickiness (log-odds)",
+    "beta": "β, inverse temp. (1/reward units)",
+    "beta1": "β₁, inverse temp. (1/reward units)",
+    "beta2": "β₂, inverse temp. (1/reward units)",
+    "pers": "perseveration (log-odds)",
+    "w": "w, model-based weight",
+}
+"""Axis labels (symbol, meaning, unit) of the fitting models' parameters."""
+
+_LOG_PARAMS = {"tau", "tau1", "tau2", "beta", "beta1", "beta2"}
+
+
+def fits_model(fits: pd.DataFrame, model: Any = None):
+    """The :class:`~dopasoft.fitting.ChoiceModel` of a fits table, checked against its columns.
+
+    Parameters
+    ----------
+    fits : pandas.DataFrame
+        Fits table.
+    model : str or ChoiceModel, optional
+        Model name; default the table's ``model`` column (one value).
+
+    Returns
+    -------
+    ChoiceModel
+
+    Raises
+    ------
+    ValueError
+        If no model is given or named in the table, the ``model`` column holds several models, or a
+        parameter of the model is missing (the missing names are listed).
+    """
+    from dopasoft.fitting import ChoiceModel, get_model
+
+    if not isinstance(fits, pd.DataFrame):
+        raise ValueError(f"fits must be a pandas DataFrame, got {type(fits).__name__}")
+    if model is None:
+        if "model" not in fits.columns:
+            raise ValueError(
+                "the fits table has no 'model' column; pass the model name (e.g. model='soft-q-lambda')"
+            )
+        names = pd.unique(fits["model"].dropna())
+        if len(names) != 1:
+            raise ValueError(f"the fits table's 'model' column holds {len(names)} models {list(names)}; "
+                             "split it by model")  # fmt: skip
+        model = str(names[0])
+    if isinstance(model, ChoiceModel):
+        m = model
+    elif str(model).startswith("daw-hybrid"):
+        m = get_model(str(model))
+    else:
+        cols = set(fits.columns)
+        m = get_model(str(model), kappa="kappa" in cols, separate_alpha="alpha1" in cols,
+                      separate_tau="tau1" in cols)  # fmt: skip
+    check_fits(fits, m)
+    return m
+
+
+def check_fits(fits: pd.DataFrame, model: Any) -> None:
+    """Raise ``ValueError`` naming what a fits table lacks for ``model`` (parameters, ``subject``, ``nll``)."""
+    from dopasoft.fitting import get_model
+
+    m = get_model(model)
+    missing = [c for c in (*FIT_COLUMNS, *m.param_names) if c not in fits.columns]
+    if missing:
+        raise ValueError(
+            f"the fits table lacks column(s) {missing} needed for model {m.name!r} "
+            f"(parameters {list(m.param_names)}); it has {list(fits.columns)}"
+        )
+
+
+def parameter_table(fits: pd.DataFrame, model: Any = None) -> pd.DataFrame:
+    """Summary of fitted parameters over subjects.
+
+    Parameters
+    ----------
+    fits : pandas.DataFrame
+        Fits table.
+    model : str or ChoiceModel, optional
+        See :func:`fits_model`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per parameter: ``param``, ``mean``, ``sd``, ``median``, ``q25``, ``q75``, ``min``,
+        ``max``, ``median_se`` (median Hessian standard error, NaN if absent) and ``n``.
+    """
+    m = fits_model(fits, model)
+    rows = []
+    for p in m.param_names:
+        v = pd.to_numeric(fits[p], errors="coerce").dropna()
+        se = pd.to_numeric(fits.get(f"se_{p}", pd.Series(dtype=float)), errors="coerce")
+        rows.append({
+            "param": p, "mean": v.mean(), "sd": v.std(ddof=1), "median": v.median(),
+            "q25": v.quantile(0.25), "q75": v.quantile(0.75), "min": v.min(), "max": v.max(),
+            "median_se": se.median() if se.notna().any() else np.nan, "n": len(v),
+        })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _align(true: pd.DataFrame, fitted: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    if "subject" in true.columns and "subject" in fitted.columns:
+        t = true.assign(subject=true["subject"].astype(str)).set_index("subject")
+        f = fitted.assign(subject=fitted["subject"].astype(str)).set_index("subject")
+        common = [s for s in f.index if s in t.index]
+        if not common:
+            raise ValueError("the true and fitted tables share no subject")
+        return t.loc[common], f.loc[common]
+    if len(true) != len(fitted):
+        raise ValueError(f"without 'subject' columns the tables must have equal lengths, "
+                         f"got {len(true)} and {len(fitted)}")  # fmt: skip
+    return true.reset_index(drop=True), fitted.reset_index(drop=True)
+
+
+def recovery_table(true: pd.DataFrame, fitted: pd.DataFrame, params: Sequence[str] | None = None) -> pd.DataFrame:
+    """Parameter recovery statistics: correlation, bias and RMSE of estimates against true values.
+
+    Parameters
+    ----------
+    true, fitted : pandas.DataFrame
+        Generating and fitted parameters, matched on ``subject`` when both have it (else by row).
+    params : sequence of str, optional
+        Parameters to compare (default those in both tables, excluding statistics columns).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``param, n, pearson_r, spearman_r, bias, rmse``.
+    """
+    t, f = _align(true, fitted)
+    if params is None:
+        skip = {"nll", "aic", "bic", "n_choices", "converged", "n_starts", "model", "seed"}
+        params = [c for c in f.columns if c in t.columns and c not in skip and not str(c).startswith("se_")]
+    missing = [p for p in params if p not in t.columns or p not in f.columns]
+    if missing:
+        raise ValueError(f"parameter(s) {missing} missing from the true or the fitted table")
+    rows = []
+    for p in params:
+        x, y = t[p].to_numpy(float), f[p].to_numpy(float)
+        ok = np.isfinite(x) & np.isfinite(y)
+        x, y = x[ok], y[ok]
+        r = float(np.corrcoef(x, y)[0, 1]) if len(x) > 2 and x.std() > 0 and y.std() > 0 else np.nan
+        rho = float(pd.Series(x).corr(pd.Series(y), method="spearman")) if len(x) > 2 else np.nan
+        rows.append({"param": p, "n": len(x), "pearson_r": r, "spearman_r": rho,
+                     "bias": float(np.mean(y - x)), "rmse": float(np.sqrt(np.mean((y - x) ** 2)))})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _n_params(fits: pd.DataFrame) -> int:
+    if "aic" in fits.columns:
+        k = np.round((fits["aic"].to_numpy(float) - 2 * fits["nll"].to_numpy(float)) / 2)
+        k = k[np.isfinite(k)]
+        if len(k):
+            return int(np.median(k))
+    return int(sum(1 for c in fits.columns if str(c).startswith("se_")))
+
+
+def compare_models(
+    fits: Mapping[str, pd.DataFrame], *, criterion: str = "bic"
+) -> tuple[pd.DataFrame, BMSResult]:
+    """Compare models fitted to the same subjects: summed AIC/BIC and random-effects BMS.
+
+    Parameters
+    ----------
+    fits : mapping of str to DataFrame
+        Model name → fits table (``subject``, ``nll`` and ``aic``/``bic`` — or ``n_choices`` to
+        compute them). Only subjects present in every table are compared.
+    criterion : {"bic", "aic"}
+        Log evidence of the BMS: ``-bic/2`` or ``-aic/2``.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        One row per model: ``model``, ``n_params``, ``n_subjects``, ``nll``, ``aic``, ``bic`` (sums),
+        ``delta_aic``, ``delta_bic`` (to the best), ``n_best`` (subjects for which the model has the
+        lowest criterion), ``expected_frequency``, ``exceedance``, ``protected_exceedance``, ``bor``.
+    bms : BMSResult
+
+    Raises
+    ------
+    ValueError
+        Fewer than two models, missing columns (named), or no subject common to all tables.
+    """
+    if criterion not in ("bic", "aic"):
+        raise ValueError(f"criterion must be 'bic' or 'aic', got {criterion!r}")
+    if len(fits) < 2:
+        raise ValueError(f"model comparison needs at least two fits tables, got {len(fits)}")
+    tables = {}
+    for name, f in fits.items():
+        missing = [c for c in FIT_COLUMNS if c not in f.columns]
+        if missing:
+            raise ValueError(f"fits table of {name!r} lacks column(s) {missing}; has {list(f.columns)}")
+        f = f.assign(subject=f["subject"].astype(str)).set_index("subject")
+        if "aic" not in f.columns or "bic" not in f.columns:
+            if "n_choices" not in f.columns:
+                raise ValueError(f"fits table of {name!r} needs 'aic' and 'bic' or 'n_choices' to compute them")
+            k = sum(1 for c in f.columns if str(c).startswith("se_"))
+            f = f.assign(aic=2 * f["nll"] + 2 * k, bic=2 * f["nll"] + k * np.log(f["n_choices"]))
+        tables[name] = f
+    subjects = sorted(set.intersection(*(set(t.index) for t in tables.values())), key=str)
+    if not subjects:
+        raise ValueError("the fits tables share no subject")
+    names = list(tables)
+    crit = pd.DataFrame({n: tables[n].loc[subjects, criterion].to_numpy(float) for n in names}, index=subjects)
+    result = bms(-crit / 2.0, models=names)
+    best = crit.to_numpy().argmin(axis=1)
+    rows = []
+    for i, n in enumerate(names):
+        t = tables[n].loc[subjects]
+        rows.append({"model": n, "n_params": _n_params(t), "n_subjects": len(subjects), "nll": t["nll"].sum(),
+                     "aic": t["aic"].sum(), "bic": t["bic"].sum(), "n_best": int(np.sum(best == i))})  # fmt: skip
+    table = pd.DataFrame(rows)
+    table["delta_aic"] = table["aic"] - table["aic"].min()
+    table["delta_bic"] = table["bic"] - table["bic"].min()
+    bt = result.table().drop(columns=["model", "alpha"])
+    table = pd.concat([table, bt], axis=1)
+    order = ["model", "n_params", "n_subjects", "nll", "aic", "bic", "delta_aic", "delta_bic", "n_best",
+             "expected_frequency", "exceedance", "protected_exceedance", "bor"]  # fmt: skip
+    return table[order], result
+
+
+def posterior_predictive(
+    data: pd.DataFrame,
+    fits: pd.DataFrame,
+    model: Any = None,
+    *,
+    n_sims: int = 1,
+    seed: int | np.random.Generator = 0,
+) -> pd.DataFrame:
+    """Simulate every subject of ``data`` from its fitted parameters (posterior predictive check).
+
+    Each subject is simulated ``n_sims`` times for as many trials as it has in ``data`` (the longest
+    session is used for all, the task's reward schedule is a fresh random walk). Use
+    :func:`posterior_predictive_table` or :func:`plot_posterior_predictive` to compare stay
+    probabilities with the data.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        The fitted canonical two-step data (only its subjects and lengths are used).
+    fits : pandas.DataFrame
+        Fits table of ``model``.
+    model : str or ChoiceModel, optional
+        See :func:`fits_model`.
+    n_sims : int, default 1
+        Simulated sessions per subject.
+    seed : int or numpy.random.Generator
+
+    Returns
+    -------
+    pandas.DataFrame
+        Canonical data; ``subject`` is the fitted subject, ``sim`` the repetition; the simulated
+        sessions are separate subjects for the stay analysis through ``subject_sim`` = ``"<subject>/<sim>"``.
+    """
+    from dopasoft.fitting import simulate
+
+    m = fits_model(fits, model)
+    two_step._check_columns(data, ("subject", "trial"))
+    if not isinstance(n_sims, int) or n_sims < 1:
+        raise ValueError(f"n_sims must be a positive integer, got {n_sims!r}")
+    f = fits.assign(subject=fits["subject"].astype(str)).drop_duplicates("subject").set_index("subject")
+    subjects = [s for s in pd.unique(data["subject"].astype(str)) if s in f.index]
+    if not subjects:
+        raise ValueError("no subject of the data has fitted parameters")
+    n_trials = int(data.groupby(data["subject"].astype(str)).size().max())
+    rng = np.random.default_rng(seed)
+    params = f.loc[subjects, list(m.param_names)].reset_index()
+    frames = []
+    for r in range(n_sims):
+        sim = simulate(m, params, n_trials=n_trials, seed=rng)
+        sim = sim[["subject", "trial", "choice1", "state2", "choice2", "reward"]].copy()
+        sim.insert(1, "sim", r)
+        frames.append(sim)
+    out = pd.concat(frames, ignore_index=True)
+    out["subject_sim"] = out["subject"].astype(str) + "/" + out["sim"].astype(str)
+    return out
+
+
+def _as_sessions(sim: pd.DataFrame) -> pd.DataFrame:
+    if "subject_sim" in sim.columns:
+        return sim.drop(columns=["subject"]).rename(columns={"subject_sim": "subject"})
+    return sim
+
+
+def posterior_predictive_table(data: pd.DataFrame, simulated: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Group stay probabilities of the data and of each model's simulations side by side.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``source`` (``"data"`` or the model name), ``rewarded``, ``transition``, ``mean``, ``sem``,
+        ``n_subjects``.
+    """
+    frames = [two_step.group_stay_probabilities(two_step.stay_probabilities(data)).assign(source="data")]
+    for name, sim in simulated.items():
+        g = two_step.group_stay_probabilities(two_step.stay_probabilities(_as_sessions(sim)))
+        frames.append(g.assign(source=name))
+    out = pd.concat(frames, ignore_index=True)
+    return out[["source", "rewarded", "transition", "mean", "sem", "n_subjects"]]
+
+
+# ------------------------------------------------------------------------------------------------
+# figures
+
+
+def _label(p: str, wrap: bool = False) -> str:
+    text = PARAM_LABELS.get(p, p)
+    return text.replace(" (", "\n(") if wrap else text
+
+
+def _grid(n: int) -> tuple[int, int]:
+    ncols = min(n, 4)
+    return int(np.ceil(n / ncols)), ncols
+
+
+def plot_parameters(fits: pd.DataFrame, model: Any = None, *, save: str | os.PathLike | None = None):
+    """Distribution of fitted parameters over subjects (one strip + box per parameter).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    m = fits_model(fits, model)
+    names = list(m.param_names)
+    nrows, ncols = _grid(len(names))
+    rng = np.random.default_rng(0)
+    with style_context():
+        fig, axes = new_figure(nrows, ncols, width=1.7 * ncols, height=2.0 * nrows, squeeze=False)
+        for ax, p in zip(axes.ravel(), names, strict=False):
+            v = pd.to_numeric(fits[p], errors="coerce").dropna().to_numpy()
+            ax.boxplot(v, widths=0.5, showfliers=False, medianprops={"color": "black"})
+            ax.scatter(1 + rng.uniform(-0.15, 0.15, len(v)), v, s=6, color=PALETTE[0], alpha=0.6, linewidths=0)
+            ax.set_xticks([])
+            ax.set_ylabel(_label(p, wrap=True))
+            if p in _LOG_PARAMS and np.all(v > 0) and v.max() / v.min() > 20:
+                ax.set_yscale("log")
+        for ax in axes.ravel()[len(names):]:
+            ax.set_visible(False)
+        panel_letters([ax for ax in axes.ravel()[: len(names)]])
+    return finish(fig, save)
+
+
+def plot_recovery(
+    true: pd.DataFrame,
+    fitted: pd.DataFrame,
+    params: Sequence[str] | None = None,
+    *,
+    save: str | os.PathLike | None = None,
+):
+    """Parameter recovery: estimated against true values, identity line and Pearson r per parameter.
+
+    Axes span the true values (and the central 90 % of the estimates); estimates beyond them (e.g. at a
+    bound for a subject whose choices are nearly deterministic) are drawn at the edge as open triangles
+    and counted ("k off scale"); non-converged fits are crosses. ``r`` uses all finite pairs.
+
+    Parameters
+    ----------
+    true, fitted : pandas.DataFrame
+        Generating and fitted parameters (matched on ``subject`` when both have it).
+    params : sequence of str, optional
+        Parameters to show (default all shared parameter columns).
+    save : path, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    table = recovery_table(true, fitted, params).set_index("param")
+    t, f = _align(true, fitted)
+    names = list(table.index)
+    if not names:
+        raise ValueError("no parameter column shared by the true and fitted tables")
+    nrows, ncols = _grid(len(names))
+    converged = f["converged"].astype(bool).to_numpy() if "converged" in f.columns else np.ones(len(f), bool)
+    with style_context():
+        fig, axes = new_figure(nrows, ncols, width=1.75 * ncols + 0.3, height=1.85 * nrows + 0.15, squeeze=False)
+        for ax, p in zip(axes.ravel(), names, strict=False):
+            x, y = t[p].to_numpy(float), f[p].to_numpy(float)
+            ok = np.isfinite(x) & np.isfinite(y)
+            # axes cover the true range (padded); estimates far outside are drawn at the edge as triangles
+            span = float(np.ptp(x[ok])) if ok.any() and np.ptp(x[ok]) > 0 else 1.0
+            lo = float(min(x[ok].min(), np.quantile(y[ok], 0.05))) - 0.12 * span if ok.any() else 0.0
+            hi = float(max(x[ok].max(), np.quantile(y[ok], 0.95))) + 0.12 * span if ok.any() else 1.0
+            outside = ok & ((y < lo) | (y > hi))
+            inside = ok & ~outside
+            ax.scatter(x[inside & converged], y[inside & converged], s=8, color=PALETTE[0], alpha=0.7,
+                       linewidths=0)  # fmt: skip
+            if (inside & ~converged).any():
+                ax.scatter(x[inside & ~converged], y[inside & ~converged], s=10, marker="x",
+                           color=COLORS["rare"], lw=0.8)  # fmt: skip
+            if outside.any():
+                yc = np.clip(y[outside], lo, hi)
+                ax.scatter(x[outside], yc, s=14, marker="^", facecolors="none", edgecolors=COLORS["rare"],
+                           lw=0.8, clip_on=False, zorder=4)  # fmt: skip
+                ax.text(0.96, 0.04, f"{int(outside.sum())} off scale", transform=ax.transAxes, ha="right",
+                        va="bottom", fontsize=6.5, color=COLORS["rare"])  # fmt: skip
+            lim = (lo, hi)
+            ax.plot(lim, lim, color=COLORS["identity"], lw=0.8, ls="--", zorder=0)
+            ax.set_xlim(lim)
+            ax.set_ylim(lim)
+            ax.set_aspect("equal", adjustable="box")
+            ax.text(0.04, 0.96, f"r = {table.loc[p, 'pearson_r']:.2f}", transform=ax.transAxes,
+                    ha="left", va="top", fontsize=7)  # fmt: skip
+            ax.set_title(_label(p), fontsize=7.5)
+            ax.set_xlabel("True")
+            ax.set_ylabel("Estimated")
+        for ax in axes.ravel()[len(names):]:
+            ax.set_visible(False)
+        panel_letters([ax for ax in axes.ravel()[: len(names)]], offset=(-24.0, 14.0))
+    return finish(fig, save)
+
+
+def plot_model_comparison(
+    fits: Mapping[str, pd.DataFrame] | pd.DataFrame,
+    *,
+    criterion: str = "bic",
+    save: str | os.PathLike | None = None,
+):
+    """Model comparison: (a) summed ΔAIC and ΔBIC to the best model, (b) BMS frequencies and exceedance.
+
+    Parameters
+    ----------
+    fits : mapping of str to DataFrame, or DataFrame
+        Fits tables per model, or the table returned by :func:`compare_models`.
+    criterion : {"bic", "aic"}
+        Log evidence of the BMS (panel b).
+    save : path, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if isinstance(fits, pd.DataFrame):
+        need = ["model", "delta_aic", "delta_bic", "expected_frequency", "exceedance", "protected_exceedance"]
+        missing = [c for c in need if c not in fits.columns]
+        if missing:
+            raise ValueError(f"the comparison table lacks column(s) {missing}; pass the fits tables instead")
+        table = fits
+    else:
+        table, _ = compare_models(fits, criterion=criterion)
+    table = table.sort_values("delta_bic" if criterion == "bic" else "delta_aic", kind="stable")
+    names = table["model"].tolist()
+    y = np.arange(len(names))[::-1]
+    h = 0.38
+    with style_context():
+        fig, axes = new_figure(1, 2, width=6.5, height=0.45 * len(names) + 1.3, sharey=True)
+        a, b = axes
+        a.barh(y + h / 2, table["delta_aic"], height=h, color=PALETTE[0], label="ΔAIC")
+        a.barh(y - h / 2, table["delta_bic"], height=h, color=PALETTE[1], label="ΔBIC")
+        for yy, da, db in zip(y, table["delta_aic"], table["delta_bic"], strict=True):
+            if da == 0 and db == 0:
+                a.text(0, yy, " best (Δ = 0)", va="center", ha="left", fontsize=7)
+        a.set_yticks(y, names)
+        a.set_xlabel("Summed Δ criterion vs best (lower is better)")
+        a.legend(loc="upper right")
+        h3 = 0.26
+        b.barh(y + h3, table["expected_frequency"], height=h3, color=PALETTE[5], label="Expected frequency")
+        b.barh(y, table["exceedance"], height=h3, color=PALETTE[2], label="Exceedance prob.")
+        b.barh(y - h3, table["protected_exceedance"], height=h3, color=PALETTE[3], label="Protected exceedance prob.")
+        b.set_xlim(0, 1)
+        b.set_xlabel(f"Probability (random-effects BMS on −{criterion.upper()}/2)")
+        b.legend(loc="lower right")
+        bor = float(table["bor"].iloc[0]) if "bor" in table.columns else np.nan
+        b.set_title(f"BOR = {bor:.2f}", fontsize=7, loc="right")
+        for ax in axes:
+            ax.tick_params(axis="y", length=0)
+        panel_letters(axes)
+    return finish(fig, save)
+
+
+def _identity_scatter(ax, x: np.ndarray, y: np.ndarray) -> None:
+    ax.scatter(x, y, s=9, color=PALETTE[0], alpha=0.8, linewidths=0)
+    ok = np.isfinite(x) & np.isfinite(y)
+    if ok.sum() > 0:
+        lo, hi = min(x[ok].min(), y[ok].min()), max(x[ok].max(), y[ok].max())
+        pad = 0.05 * ((hi - lo) or 1.0)
+        lim = (lo - pad, hi + pad)
+        ax.plot(lim, lim, color=COLORS["identity"], ls="--", lw=0.8, zorder=0)
+        ax.set_xlim(lim)
+        ax.set_ylim(lim)
+    if ok.sum() > 2:
+        ax.text(0.04, 0.96, f"r = {np.corrcoef(x[ok], y[ok])[0, 1]:.2f}", transform=ax.transAxes,
+                ha="left", va="top", fontsize=7)  # fmt: skip
+    ax.set_aspect("equal", adjustable="box")
+
+
+def plot_posterior_predictive(
+    data: pd.DataFrame,
+    simulated: Mapping[str, pd.DataFrame],
+    *,
+    save: str | os.PathLike | None = None,
+    seed: int | np.random.Generator | None = 0,
+):
+    """Posterior predictive check of stay behaviour.
+
+    (a) data stay probabilities (bars ± SEM, subjects as dots) with each model's simulations (open
+    markers ± SEM); per-subject (b) model-free index (main effect of reward on stay probability) and
+    (c) model-based index (reward × transition), data against the first model's simulations (mean over
+    its ``n_sims`` sessions), with the identity line and Pearson r (see :func:`~dopasoft.analysis.two_step.mb_mf_indices`).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Canonical two-step data.
+    simulated : mapping of str to DataFrame
+        Model name → output of :func:`posterior_predictive`.
+    save : path, optional
+    seed : int or Generator, optional
+        Jitter of the dots.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if not simulated:
+        raise ValueError("simulated must hold at least one model's simulations")
+    sessions = {k: _as_sessions(v) for k, v in simulated.items()}
+    per_subject = two_step.stay_probabilities(data)
+    first = next(iter(simulated))
+    obs = two_step.mb_mf_indices(data).assign(subject=lambda d: d["subject"].astype(str)).set_index("subject")
+    sim = simulated[first]
+    sim_sessions = _as_sessions(sim)
+    sim_idx = two_step.mb_mf_indices(sim_sessions)
+    if "subject_sim" in sim.columns:
+        owner = sim.drop_duplicates("subject_sim").set_index("subject_sim")["subject"].astype(str)
+        sim_idx["subject"] = sim_idx["subject"].map(owner)
+    pred = sim_idx.groupby(sim_idx["subject"].astype(str))[["mf_index", "mb_index"]].mean()
+    common = [s for s in obs.index if s in pred.index]
+    with style_context():
+        fig, axes = new_figure(1, 3, width=6.8, height=2.7, gridspec_kw={"width_ratios": [1.3, 1, 1]})
+        two_step._stay_axes(axes[0], per_subject, predicted={k: two_step.stay_probabilities(v)
+                                                             for k, v in sessions.items()}, seed=seed)  # fmt: skip
+        for ax, col, what in ((axes[1], "mf_index", "Model-free"), (axes[2], "mb_index", "Model-based")):
+            x = obs.loc[common, col].to_numpy(float)
+            y = pred.loc[common, col].to_numpy(float)
+            _identity_scatter(ax, x, y)
+            ax.set_title(f"{what} index\n{first} vs data", fontsize=7.5)
+            ax.set_xlabel("Data (ΔP stay)")
+            ax.set_ylabel("Simulated (ΔP stay)")
+        panel_letters(axes)
+    return finish(fig, save)

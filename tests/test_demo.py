@@ -1,0 +1,49 @@
+"""``dopasoft demo --quick`` writes every figure and table, and reports where.
+
+Its run time is measured by running the full demo (see docs/performance.md), not asserted here.
+"""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from dopasoft.cli import main  # noqa: E402
+from dopasoft.cli.demo import run_demo  # noqa: E402
+
+FIGURES = ("rpe_transfer", "blocking", "probability_scaling", "two_step_stay", "recovery", "model_comparison",
+           "posterior_predictive")  # fmt: skip
+TABLES = ("two_step_data", "true_params", "fits_soft-q-lambda", "fits_soft-q-lambda-uncorrected", "model_comparison",
+          "stay_probabilities", "stay_regression", "stay_regression_pooled", "recovery", "parameters",
+          "probability_scaling", "conditioning_blocking", "posterior_predictive")  # fmt: skip
+
+
+def test_quick_demo_writes_figures_and_tables(tmp_path, capsys):
+    out = tmp_path / "demo"
+    code = main(["demo", "--quick", "--out", str(out), "--quiet", "--format", "png,svg"])
+    assert code == 0
+    for name in FIGURES:
+        for ext in ("png", "svg"):
+            path = out / f"{name}.{ext}"
+            assert path.is_file() and path.stat().st_size > 1000, path
+    for name in TABLES:
+        assert (out / f"{name}.csv").is_file(), name
+    printed = capsys.readouterr().out
+    assert str(out.resolve()) in printed and "two_step_stay" in printed
+    comparison = pd.read_csv(out / "model_comparison.csv")
+    assert set(comparison["model"]) == {"soft-q-lambda", "soft-q-lambda-uncorrected"}
+    assert comparison["protected_exceedance"].sum() == pytest.approx(1.0)
+    data = pd.read_csv(out / "two_step_data.csv")
+    assert data["subject"].nunique() == 8 and len(data) == 8 * 100
+
+
+def test_demo_arguments_are_checked(tmp_path):
+    with pytest.raises(ValueError, match="at least 3 subjects"):
+        run_demo(tmp_path, quick=True, n_subjects=2, progress=False)
+    with pytest.raises(ValueError, match="at least two models"):
+        run_demo(tmp_path, quick=True, models=["soft-q-lambda"], progress=False)
+    assert main(["demo", "--quick", "--out", str(tmp_path), "--format", "jpg"]) == 2
