@@ -1,0 +1,32 @@
+"""Every task passes gymnasium's own environment checker, so it works with the wider RL ecosystem."""
+
+import warnings
+
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+from dopasoft.tasks import (
+    ConditioningTask,
+    InstrumentalConditioningTask,
+    TwoStepTask,
+    chain_mdp,
+    random_mdp,
+)
+
+TASKS = {
+    "two-step": lambda: TwoStepTask(n_trials=50),
+    "two-step-deterministic": lambda: TwoStepTask(n_trials=50, deterministic=True),
+    "conditioning-csc": lambda: ConditioningTask("blocking"),
+    "conditioning-presence": lambda: ConditioningTask("acquisition", representation="presence"),
+    "conditioning-microstimuli": lambda: ConditioningTask("acquisition", representation="microstimuli"),
+    "instrumental": lambda: InstrumentalConditioningTask("acquisition"),
+    "chain": lambda: chain_mdp(4),
+    "random-mdp": lambda: random_mdp(3, 2, seed=0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TASKS))
+def test_task_passes_the_gymnasium_env_checker(name):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a checker warning is a failure here
+        check_env(TASKS[name](), skip_render_check=True)
