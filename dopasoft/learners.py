@@ -72,8 +72,38 @@ def _check_count(value: int, name: str) -> int:
     return int(value)
 
 
+class _Checked:
+    """A learner parameter validated on every assignment (so step-size schedules stay safe)."""
+
+    def __init__(self, check, doc: str) -> None:
+        self.check = check
+        self.__doc__ = doc
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+        self.slot = f"_{name}"
+
+    def __get__(self, obj, objtype=None):
+        return self if obj is None else getattr(obj, self.slot)
+
+    def __set__(self, obj, value) -> None:
+        setattr(obj, self.slot, self.check(value, self.name))
+
+
+def _unit_open(value: float, name: str) -> float:
+    return _check_unit(value, name, low_open=True)
+
+
+def _unit_closed(value: float, name: str) -> float:
+    return _check_unit(value, name, low_open=False)
+
+
 class _FeatureLearner:
     """Shared state handling: weights, features of a state, default policy, validation."""
+
+    alpha = _Checked(_unit_open, "Learning rate in (0, 1]; may be reassigned between updates (schedules).")
+    tau = _Checked(check_tau, "Temperature > 0.")
+    gamma = _Checked(_unit_closed, "Discount in [0, 1].")
 
     def __init__(
         self,
@@ -123,34 +153,6 @@ class _FeatureLearner:
         self._work = np.empty(3 * self.n_actions)
         self._signals = np.zeros(kernel.N_SIGNALS)
         self._has_step = False
-
-    # -- parameters, validated on every assignment -------------------------------------------------
-    @property
-    def alpha(self) -> float:
-        """Learning rate in (0, 1]; may be reassigned between updates (step-size schedules)."""
-        return self._alpha
-
-    @alpha.setter
-    def alpha(self, value: float) -> None:
-        self._alpha = _check_unit(value, "alpha", low_open=True)
-
-    @property
-    def tau(self) -> float:
-        """Temperature > 0."""
-        return self._tau
-
-    @tau.setter
-    def tau(self, value: float) -> None:
-        self._tau = check_tau(value)
-
-    @property
-    def gamma(self) -> float:
-        """Discount in [0, 1]."""
-        return self._gamma
-
-    @gamma.setter
-    def gamma(self, value: float) -> None:
-        self._gamma = _check_unit(value, "gamma", low_open=False)
 
     # -- states ------------------------------------------------------------------------------------
     def _features(self, state: int | ArrayLike, name: str = "state") -> tuple[NDArray, NDArray, int]:
@@ -320,6 +322,8 @@ class SoftQLambda(_FeatureLearner):
     [[0.0, 0.225], [0.5, 0.0], [0.0, 0.0]]
     """
 
+    lam = _Checked(_unit_closed, "Trace decay λ in [0, 1].")
+
     def __init__(
         self,
         n_states: int,
@@ -354,15 +358,6 @@ class SoftQLambda(_FeatureLearner):
         self.trace_mode = trace_mode
         self._trace_code = kernel.TRACE_CODES[trace]
         self._e = np.zeros_like(self._w)
-
-    @property
-    def lam(self) -> float:
-        """Trace decay λ in [0, 1]."""
-        return self._lam
-
-    @lam.setter
-    def lam(self, value: float) -> None:
-        self._lam = _check_unit(value, "lam", low_open=False)
 
     @property
     def traces(self) -> NDArray:

@@ -6,10 +6,34 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 # Each module named here exposes ``register(subparsers)`` which adds its sub-command and sets
 # ``func`` (called with the parsed namespace, returning an exit code) as the parser default.
 _COMMAND_MODULES = ("demo", "simulate", "fit", "recover", "figures")
+
+
+FIGURE_FORMATS = ("png", "pdf", "svg")
+
+
+def parse_formats(text: str) -> tuple[str, ...]:
+    """Figure formats from a comma-separated ``--format`` value; ``ValueError`` for unknown ones."""
+    formats = tuple(f.strip().lower() for f in text.split(",") if f.strip())
+    if not formats or any(f not in FIGURE_FORMATS for f in formats):
+        raise ValueError(f"--format takes png, pdf and/or svg (comma-separated), got {text!r}")
+    return formats
+
+
+def report_written(
+    command: str, written: Sequence[Path], out: str | Path, formats: Sequence[str], seconds: float | None = None
+) -> None:
+    """Print where a command wrote its figures and tables."""
+    took = "" if seconds is None else f" in {seconds:.1f} s"
+    figures = sorted({p.stem for p in written if p.suffix != ".csv"})
+    tables = sorted(p.name for p in written if p.suffix == ".csv")
+    print(f"dopasoft {command}: wrote {len(written)} files to {Path(out).resolve()}{took}")
+    print(f"  figures ({', '.join(formats)}): {', '.join(figures) or 'none'}")
+    print(f"  tables (CSV): {', '.join(tables) or 'none'}")
 
 
 def build_parser() -> argparse.ArgumentParser:

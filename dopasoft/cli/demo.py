@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dopasoft.cli import parse_formats, report_written
+
 __all__ = ["DEMO_DEFAULTS", "QUICK_DEFAULTS", "DEMO_MODELS", "run_demo", "register"]
 
 DEMO_MODELS: tuple[str, ...] = (
@@ -199,18 +201,10 @@ def run_demo(
 
 def _run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
-    formats = [f.strip().lower() for f in args.format.split(",") if f.strip()]
-    bad = [f for f in formats if f not in ("png", "pdf", "svg")]
-    if bad or not formats:
-        raise ValueError(f"--format takes png, pdf and/or svg (comma-separated), got {args.format!r}")
+    formats = parse_formats(args.format)
     written = run_demo(args.out, quick=args.quick, seed=args.seed, formats=formats, progress=not args.quiet,
                        n_subjects=args.n_subjects, n_trials=args.n_trials, n_starts=args.n_starts)  # fmt: skip
-    out = Path(args.out).resolve()
-    figures = sorted({p.stem for p in written if p.suffix != ".csv"})
-    tables = sorted(p.name for p in written if p.suffix == ".csv")
-    print(f"dopasoft demo: wrote {len(written)} files to {out} in {time.perf_counter() - start:.1f} s")
-    print(f"  figures ({', '.join(formats)}): {', '.join(figures)}")
-    print(f"  tables (CSV): {', '.join(tables)}")
+    report_written("demo", written, args.out, formats, time.perf_counter() - start)
     return 0
 
 

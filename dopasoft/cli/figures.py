@@ -27,6 +27,8 @@ from typing import Any
 
 import pandas as pd
 
+from dopasoft.cli import parse_formats, report_written
+
 __all__ = ["KINDS", "detect_table", "read_table", "make_figures", "register"]
 
 KINDS: dict[str, tuple[str, ...]] = {
@@ -250,18 +252,11 @@ def make_figures(
 
 
 def _run(args: argparse.Namespace) -> int:
-    formats = tuple(f.strip().lower() for f in args.format.split(",") if f.strip())
-    bad = [f for f in formats if f not in ("png", "pdf", "svg")]
-    if bad or not formats:
-        raise ValueError(f"--format takes png, pdf and/or svg (comma-separated), got {args.format!r}")
+    formats = parse_formats(args.format)
     written = make_figures(args.out, files=args.files, data=args.data, fits=args.fits, true=args.true,
                            conditioning=args.conditioning, steps=args.steps, model=args.model,
                            formats=formats, seed=args.seed)  # fmt: skip
-    out = Path(args.out).resolve()
-    figures = sorted({p.stem for p in written if p.suffix != ".csv"})
-    print(f"dopasoft figures: wrote {len(written)} files to {out}")
-    print(f"  figures ({', '.join(formats)}): {', '.join(figures) or 'none'}")
-    print(f"  tables (CSV): {', '.join(sorted(p.name for p in written if p.suffix == '.csv')) or 'none'}")
+    report_written("figures", written, args.out, formats)
     return 0
 
 
