@@ -213,6 +213,125 @@ def soft_q_lambda_step(
     return delta
 
 
+
+@njit(cache=True)
+def soft_q_lambda_tabular_step(
+    W,
+    E,
+    state,
+    action,
+    reward,
+    next_state,
+    terminated,
+    alpha,
+    tau,
+    gamma,
+    lam,
+    log_prior,
+    trace,
+    replacing,
+    behaviour_prob,
+    signals,
+):
+    """:func:`soft_q_lambda_step` for a tabular state: the same update with ``x`` one-hot at ``state``.
+
+    Indexing replaces the feature sums, and the log-sum-exps skip the ``exp(0)`` of their maximum; the
+    tests check it against the feature form step by step. This is the step that the tabular learners, the
+    replay of choice data and the likelihood of the fitted models run.
+
+    ``log_prior`` is ``log pi0`` with one row per state, or a single row shared by all states. Returns
+    ``delta``; ``signals`` receives ``delta, value_rpe, action_term, V(s), V(s'), log pi(a|s)``.
+    """
+    n_states, n_actions = W.shape
+    row = state if log_prior.shape[0] > 1 else 0
+    inv_tau = 1.0 / tau
+    m = -np.inf
+    for b in range(n_actions):
+        z = W[state, b] * inv_tau + log_prior[row, b]
+        if z > m:
+            m = z
+    total = 0.0
+    expected_q = 0.0
+    e_a = 0.0
+    for b in range(n_actions):
+        z = W[state, b] * inv_tau + log_prior[row, b]
+        e = 1.0 if z == m else math.exp(z - m)
+        total += e
+        expected_q += e * W[state, b]
+        if b == action:
+            e_a = e
+    lse = m + math.log(total)
+    pi_a = e_a / total
+    v = tau * lse
+    q_a = W[state, action]
+    log_pi_a = q_a * inv_tau + log_prior[row, action] - lse
+    if terminated:
+        v_next = 0.0
+    else:
+        nrow = next_state if log_prior.shape[0] > 1 else 0
+        mn = -np.inf
+        for b in range(n_actions):
+            z = W[next_state, b] * inv_tau + log_prior[nrow, b]
+            if z > mn:
+                mn = z
+        tn = 0.0
+        for b in range(n_actions):
+            z = W[next_state, b] * inv_tau + log_prior[nrow, b]
+            tn += 1.0 if z == mn else math.exp(z - mn)
+        v_next = tau * (mn + math.log(tn))
+    target = reward + gamma * v_next
+    delta = target - q_a
+
+    if trace == TREE_BACKUP:
+        decay = gamma * lam * pi_a
+    elif trace == RETRACE:
+        ratio = pi_a / behaviour_prob
+        decay = gamma * lam * (ratio if ratio < 1.0 else 1.0)
+    else:
+        decay = gamma * lam
+
+    if trace == ON_POLICY:
+        step_bar = alpha * (target - expected_q / total)
+        for i in range(n_states):
+            for b in range(n_actions):
+                E[i, b] *= decay
+                W[i, b] += step_bar * E[i, b]
+        W[state, action] += alpha * delta
+        if replacing:
+            E[state, action] = 1.0
+        else:
+            E[state, action] += 1.0
+    elif decay == 0.0:
+        E[:, :] = 0.0
+        E[state, action] = 1.0
+        W[state, action] += alpha * delta
+    else:
+        if replacing:
+            for i in range(n_states):
+                for b in range(n_actions):
+                    E[i, b] *= decay
+            E[state, action] = 1.0
+        else:
+            for i in range(n_states):
+                for b in range(n_actions):
+                    E[i, b] *= decay
+            E[state, action] += 1.0
+        step = alpha * delta
+        for i in range(n_states):
+            for b in range(n_actions):
+                W[i, b] += step * E[i, b]
+
+    if terminated:
+        E[:, :] = 0.0
+
+    signals[SIG_DELTA] = delta
+    signals[SIG_VALUE_RPE] = target - v
+    signals[SIG_ACTION_TERM] = q_a - v
+    signals[SIG_VALUE] = v
+    signals[SIG_NEXT_VALUE] = v_next
+    signals[SIG_LOG_PI] = log_pi_a
+    return delta
+
 @njit(cache=True)
 def sparse_features(x):
     """Indices and values of the non-zero entries of a feature vector, and whether all are finite."""

@@ -386,12 +386,20 @@ class SoftQLambda(_FeatureLearner):
         idx, val, row, a, r, nidx, nval, nrow, b = self._transition(
             state, action, reward, next_state, terminated, behaviour_prob, needed
         )
-        delta = kernel.soft_q_lambda_step(
-            self._w, self._e, idx, val, a, r, nidx, nval, bool(terminated),
-            self._alpha, self._tau, self._gamma, self._lam,
-            self._log_prior_rows[row], self._log_prior_rows[nrow],
-            self._trace_code, self.trace_mode == "replacing", b, self._work, self._signals,
-        )  # fmt: skip
+        replacing = self.trace_mode == "replacing"
+        if self.linear:
+            delta = kernel.soft_q_lambda_step(
+                self._w, self._e, idx, val, a, r, nidx, nval, bool(terminated),
+                self._alpha, self._tau, self._gamma, self._lam,
+                self._log_prior_rows[row], self._log_prior_rows[nrow],
+                self._trace_code, replacing, b, self._work, self._signals,
+            )  # fmt: skip
+        else:
+            delta = kernel.soft_q_lambda_tabular_step(
+                self._w, self._e, int(idx[0]), a, r, int(nidx[0]), bool(terminated),
+                self._alpha, self._tau, self._gamma, self._lam, self._log_prior,
+                self._trace_code, replacing, b, self._signals,
+            )  # fmt: skip
         self._has_step = True
         return delta
 
