@@ -245,19 +245,21 @@ def soft_q_lambda_tabular_step(
     n_states, n_actions = W.shape
     row = state if log_prior.shape[0] > 1 else 0
     inv_tau = 1.0 / tau
-    m = -np.inf
-    for b in range(n_actions):
+    m = W[state, 0] * inv_tau + log_prior[row, 0]
+    for b in range(1, n_actions):
         z = W[state, b] * inv_tau + log_prior[row, b]
         if z > m:
             m = z
     total = 0.0
     expected_q = 0.0
     e_a = 0.0
+    on_policy = trace == ON_POLICY
     for b in range(n_actions):
         z = W[state, b] * inv_tau + log_prior[row, b]
         e = 1.0 if z == m else math.exp(z - m)
         total += e
-        expected_q += e * W[state, b]
+        if on_policy:
+            expected_q += e * W[state, b]
         if b == action:
             e_a = e
     lse = m + math.log(total)
@@ -269,8 +271,8 @@ def soft_q_lambda_tabular_step(
         v_next = 0.0
     else:
         nrow = next_state if log_prior.shape[0] > 1 else 0
-        mn = -np.inf
-        for b in range(n_actions):
+        mn = W[next_state, 0] * inv_tau + log_prior[nrow, 0]
+        for b in range(1, n_actions):
             z = W[next_state, b] * inv_tau + log_prior[nrow, b]
             if z > mn:
                 mn = z
@@ -302,7 +304,9 @@ def soft_q_lambda_tabular_step(
         else:
             E[state, action] += 1.0
     elif decay == 0.0:
-        E[:, :] = 0.0
+        for i in range(n_states):
+            for b in range(n_actions):
+                E[i, b] = 0.0
         E[state, action] = 1.0
         W[state, action] += alpha * delta
     else:
@@ -322,7 +326,9 @@ def soft_q_lambda_tabular_step(
                 W[i, b] += step * E[i, b]
 
     if terminated:
-        E[:, :] = 0.0
+        for i in range(n_states):
+            for b in range(n_actions):
+                E[i, b] = 0.0
 
     signals[SIG_DELTA] = delta
     signals[SIG_VALUE_RPE] = target - v
