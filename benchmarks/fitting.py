@@ -19,16 +19,25 @@ import dopasoft.fitting as F
 from dopasoft.fitting.recovery import recovery_table
 
 
-def throughput(model, tr, n_vectors=50, threads=None):
+def throughput(model, tr, n_vectors=50, threads=None, grad=False):
+    """Million subject-trials per second of the batched likelihood (``grad``: value + gradient)."""
     rng = np.random.default_rng(0)
     theta = np.stack([F.sample_parameters(model, n_vectors, rng).to_numpy()] * tr.n_subjects)
-    model.nll_batch(tr, theta[:, :2])  # compile
+    subj = np.repeat(np.arange(tr.n_subjects, dtype=np.int64), n_vectors)
+    flat = theta.reshape(len(subj), -1)
+
+    def run(th):
+        if grad:
+            return model.nll_grad_pairs(tr, subj[: len(th)], th)
+        return model.nll_pairs(tr, subj[: len(th)], th)
+
+    run(flat[:32])  # compile
     if threads:
         numba.set_num_threads(threads)
     best = np.inf
     for _ in range(3):
         t0 = time.perf_counter()
-        model.nll_batch(tr, theta)
+        run(flat)
         best = min(best, time.perf_counter() - t0)
     numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
     trials = tr.n_choices.sum() / 2 if tr.task == "two-step" else tr.n_choices.sum()
@@ -102,6 +111,12 @@ def main() -> None:
             f"likelihood throughput ({th} thread(s)): {throughput(model, tr, threads=th):.2f} "
             "M subject-trials/s"
         )
+    if model.nll_grad_pairs is not None:
+        for th in (1, numba.get_num_threads()):
+            print(
+                f"value + gradient throughput ({th} thread(s)): "
+                f"{throughput(model, tr, threads=th, grad=True):.2f} M subject-trials/s"
+            )
     hyb = F.get_model("daw-hybrid")
     print(f"daw-hybrid likelihood throughput: {throughput(hyb, tr):.2f} M subject-trials/s")
 

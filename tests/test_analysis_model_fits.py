@@ -72,7 +72,7 @@ def test_compare_models_table():
     assert t.loc["sq", "n_best"] == 4  # on BIC: hy ties once (22 = 22) -> argmin picks the first
     assert t["protected_exceedance"].sum() == pytest.approx(1.0)
     # the BMS used -BIC/2
-    from dopasoft.analysis.model_comparison import bms
+    from dopasoft.fitting import bms
 
     direct = bms(-np.column_stack([a["bic"], b["bic"]]) / 2)
     np.testing.assert_allclose(res.exceedance, direct.exceedance)

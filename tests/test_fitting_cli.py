@@ -157,3 +157,23 @@ def test_recover(tmp_path, capsys):
     assert set(table["param"]) == {"alpha", "tau"}
     assert (tmp_path / "fits.csv").exists() and (tmp_path / "true_params.csv").exists()
     assert "pearson_r" in capsys.readouterr().out
+
+
+def test_recover_models_writes_confusion_and_inversion(tmp_path, capsys):
+    argv = ["recover", "--models", "soft-q,soft-q-lambda+kappa", "--n-subjects", "4", "--n-trials", "60",
+            "--n-starts", "2", "--task", "bandit", "--out", str(tmp_path)]  # fmt: skip
+    assert main(argv) == 0
+    conf = pd.read_csv(tmp_path / "confusion.csv", index_col="generating")
+    inv = pd.read_csv(tmp_path / "inversion.csv", index_col="generating")
+    assert list(conf.index) == ["soft-q", "soft-q-lambda+kappa"] and list(conf.columns) == list(conf.index)
+    np.testing.assert_allclose(conf.sum(axis=1), 1.0)
+    assert inv.shape == (2, 2)
+    for name in ("counts.csv", "best_fits.csv", "true_params.csv", "data.csv", "fits_soft-q.csv",
+                 "fits_soft-q-lambda+kappa.csv"):  # fmt: skip
+        assert (tmp_path / name).exists(), name
+    assert "confusion" in capsys.readouterr().out
+    # exactly one of --model / --models; per-model options go into the specs
+    assert main(["recover", "--n-subjects", "4", "--out", str(tmp_path)]) == 2
+    assert "either --model" in capsys.readouterr().err
+    assert main(argv + ["--kappa"]) == 2
+    assert "spec" in capsys.readouterr().err

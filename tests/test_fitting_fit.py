@@ -167,3 +167,37 @@ def test_forking_process_pool_is_refused(sim):
     with ProcessPoolExecutor(1, mp_context=mp.get_context("fork")) as ex:
         with pytest.raises(ValueError, match="spawn"):
             F.fit(data, model, n_starts=1, executor=ex)
+
+
+def test_map_prior_tight_wide_and_errors(sim, fitted):
+    model, _, data = sim
+    sub = data[data["subject"].isin(data["subject"].unique()[:8])]
+    ml = fitted.params.iloc[:8].reset_index(drop=True)
+    # a very tight prior pins the estimate at the prior mean (z = logit(0.3) for alpha in (0, 1))
+    tight = F.fit(sub, model, n_starts=3, prior={"alpha": (np.log(0.3 / 0.7), 1e-4)})
+    p = tight.params
+    np.testing.assert_allclose(p["alpha"], 0.3, atol=1e-4)
+    assert tight.prior == {"alpha": (np.log(0.3 / 0.7), 1e-4)}
+    # nlp = nll + the Gaussian's negative log density at z; the NLL is the likelihood at the estimate;
+    # AIC/BIC come from the NLL
+    z = np.log(p["alpha"] / (1 - p["alpha"]))
+    nlp = p["nll"] + 0.5 * ((z - np.log(0.3 / 0.7)) / 1e-4) ** 2 + np.log(1e-4) + 0.5 * np.log(2 * np.pi)
+    np.testing.assert_allclose(p["nlp"], nlp, rtol=1e-9, atol=1e-7)
+    np.testing.assert_allclose(p["nll"], F.log_likelihood(sub, model, p).to_numpy(), atol=1e-9)
+    np.testing.assert_allclose(p["aic"], 2 * p["nll"] + 6)
+    assert np.all(p["nll"] >= ml["nll"] - 1e-6)
+    assert {"nll", "nlp"} <= set(tight.starts.columns) and "MAP" in tight.summary()
+    # a flat prior (sd 1e4 on every z) gives the maximum-likelihood estimate
+    wide = F.fit(sub, model, n_starts=10, prior={n: (0.0, 1e4) for n in model.param_names})
+    np.testing.assert_allclose(wide.params["nll"], ml["nll"], atol=1e-5)
+    np.testing.assert_allclose(wide.params[["alpha", "tau"]], ml[["alpha", "tau"]], atol=2e-3)
+    assert "nlp" not in ml.columns
+    # errors name the parameter at fault
+    with pytest.raises(ValueError, match="prior: unknown parameter 'beta'"):
+        F.fit(sub, model, prior={"beta": (0.0, 1.0)})
+    with pytest.raises(ValueError, match=r"prior\['tau'\]: sd must be positive"):
+        F.fit(sub, model, prior={"tau": (0.0, 0.0)})
+    with pytest.raises(ValueError, match=r"prior\['lam'\] must be a pair"):
+        F.fit(sub, model, prior={"lam": 0.5})
+    with pytest.raises(ValueError, match=r"prior\['lam'\]: the parameter is fixed"):
+        F.fit(sub, model, fixed={"lam": 0.5}, prior={"lam": (0.0, 1.0)})

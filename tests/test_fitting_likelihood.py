@@ -129,6 +129,58 @@ def test_soft_q_lambda_replays_the_public_learner(simulated):
     assert abs(got.iloc[0] - nll) < 1e-9
 
 
+def _random_episodes(n_states, n_actions, n_steps, seed, missing=0.1):
+    """One subject's random steps: episodes of random length, self-transitions, missed choices."""
+    from dopasoft.fitting.data import _pack
+
+    rng = np.random.default_rng(seed)
+    s = rng.integers(0, n_states, n_steps)
+    ns = rng.integers(0, n_states, n_steps)
+    s[1:] = np.where(rng.uniform(size=n_steps - 1) < 0.8, ns[:-1], s[1:])  # mostly chained
+    term = rng.uniform(size=n_steps) < 0.25
+    ns = np.where(term, -1, ns)
+    a = np.where(rng.uniform(size=n_steps) < missing, -1, rng.integers(0, n_actions, n_steps))
+    r = rng.normal(size=n_steps)
+    return _pack(["x"], [(s, a, r, ns, term)], state_stage=np.zeros(n_states, np.int64), n_states=n_states,
+                 n_actions=n_actions, task="bandit")  # fmt: skip
+
+
+@pytest.mark.parametrize("trace", ["tree-backup", "on-policy", "uncorrected"])
+@pytest.mark.parametrize("mode", ["accumulating", "replacing"])
+@pytest.mark.parametrize("n_actions", [2, 3])
+def test_long_episodes_replay_the_public_learner(trace, mode, n_actions):
+    """Episodes longer than a trial: traces span revisits of a state, so the remembered log-sum-exp
+    of V(s') must be dropped whenever the traces change that row (checked against ds.SoftQLambda)."""
+    import dopasoft as ds
+
+    tr = _random_episodes(4, n_actions, 400, seed=n_actions + 10 * len(mode) + len(trace))
+    name = {v: k for k, v in TRACES.items()}[trace]
+    model = F.get_model(name, gamma=0.9, trace_mode=mode)
+    p = dict(alpha=0.4, tau=0.6, lam=0.9)
+    agent = ds.SoftQLambda(4, n_actions, trace=trace, trace_mode=mode, gamma=0.9, **p)
+    nll = 0.0
+    for t in range(tr.n_steps[0]):
+        s, a, term = int(tr.state[0, t]), int(tr.action[0, t]), bool(tr.terminal[0, t])
+        if a < 0:
+            if term:
+                agent.reset_traces()
+            continue
+        nll -= np.log(agent.policy(s)[a])
+        agent.update(s, a, float(tr.reward[0, t]), None if term else int(tr.next_state[0, t]), term)
+    theta = np.array([[p[k] for k in model.param_names]])
+    got = model.nll_pairs(tr, np.zeros(1, np.int64), theta)[0]
+    assert abs(got - nll) < 1e-9
+    value, grad = model.nll_grad_pairs(tr, np.zeros(1, np.int64), theta)
+    assert abs(value[0] - nll) < 1e-9
+    h = 1e-6
+    for j in range(model.n_params):  # forward-mode gradient through the same episodes
+        e = np.zeros(model.n_params)
+        e[j] = h
+        num = (model.nll_pairs(tr, np.zeros(1, np.int64), theta + e)
+               - model.nll_pairs(tr, np.zeros(1, np.int64), theta - e))[0] / (2 * h)  # fmt: skip
+        assert grad[0, j] == pytest.approx(num, rel=1e-6, abs=1e-4)
+
+
 HYB = dict(alpha1=0.4, beta1=3.0, alpha2=0.6, beta2=2.0, pers=0.8, w=0.35, lam=0.55)
 
 

@@ -19,7 +19,6 @@ from dopasoft.analysis.dopamine import (
     probability_scaling,
     rpe_by_trial_type,
 )
-from dopasoft.analysis.model_comparison import BMSResult, bms, exceedance_probabilities
 from dopasoft.analysis.model_fits import (
     check_fits,
     compare_models,
@@ -45,6 +44,7 @@ from dopasoft.analysis.two_step import (
     stay_regression,
     stay_table,
 )
+from dopasoft.fitting.model_selection import BMSResult, bms, exceedance_probabilities
 
 __all__ = [
     "BMSResult",

@@ -7,7 +7,7 @@ the ``model`` argument, else the ``model`` column; the model's options (``kappa`
 rates or temperatures) are read from the parameter columns present.
 
 Model comparison sums AIC/BIC over subjects (ΔAIC/ΔBIC relative to the best model, lower is better)
-and runs random-effects Bayesian model selection (:func:`dopasoft.analysis.model_comparison.bms`) on
+and runs random-effects Bayesian model selection (:func:`dopasoft.fitting.model_selection.bms`) on
 :math:`-\mathrm{BIC}/2` (a Laplace-free approximation of each subject's log evidence; ``criterion="aic"``
 uses :math:`-\mathrm{AIC}/2`).
 """
@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 
 from dopasoft.analysis import two_step
-from dopasoft.analysis.model_comparison import BMSResult, bms
 from dopasoft.analysis.style import COLORS, PALETTE, finish, new_figure, panel_letters, style_context
+from dopasoft.fitting.model_selection import BMSResult, bms
 
 __all__ = [
     "PARAM_LABELS",

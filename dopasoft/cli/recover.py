@@ -1,4 +1,9 @@
-"""``dopasoft recover``: parameter recovery (simulate with the model's own kernel -> fit -> compare)."""
+"""``dopasoft recover``: parameter recovery (``--model``) or model recovery (``--models A,B,...``).
+
+Parameter recovery simulates agents with the model's own kernel, fits them and compares the estimates
+with the truth; model recovery (Wilson & Collins 2019) simulates from each model, fits every model
+and writes the confusion and inversion matrices.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +14,52 @@ import numpy as np
 
 from dopasoft.cli.fit import add_model_options, model_from_args
 from dopasoft.fitting.mle import fit
-from dopasoft.fitting.recovery import recovery_table
+from dopasoft.fitting.recovery import model_recovery, recovery_table
 from dopasoft.fitting.simulate import sample_parameters, simulate
 
 
+def _check_n_subjects(args: argparse.Namespace, least: int) -> None:
+    if args.n_subjects < least:
+        raise ValueError(f"--n-subjects must be at least {least}, got {args.n_subjects}")
+
+
+def run_model_recovery(args: argparse.Namespace) -> int:
+    """Model recovery over ``--models``: write the matrices and per-subject tables into ``--out``."""
+    names = [m.strip() for m in args.models.split(",") if m.strip()]
+    if args.kappa or args.separate_alpha or args.separate_tau or args.fix or args.bound:
+        raise ValueError("with --models, give model options in each model's spec (e.g. "
+                         "soft-q-lambda+kappa); --kappa/--separate-alpha/--separate-tau/--fix/--bound "
+                         "apply to --model only")  # fmt: skip
+    if args.gamma != 1.0 or args.trans_prob != 0.7:
+        raise ValueError("with --models, give gamma / trans_prob in the specs (soft-q-lambda+gamma=0.9, "
+                         "daw-hybrid+trans_prob=0.8)")  # fmt: skip
+    _check_n_subjects(args, 1)
+    res = model_recovery(names, args.n_subjects, n_trials=args.n_trials, seed=args.seed,
+                         n_starts=args.n_starts, criterion=args.criterion, task=args.task,
+                         chunk_size=args.chunk_size)  # fmt: skip
+    os.makedirs(args.out, exist_ok=True)
+    res.confusion.to_csv(os.path.join(args.out, "confusion.csv"))
+    res.inversion.to_csv(os.path.join(args.out, "inversion.csv"))
+    res.counts.to_csv(os.path.join(args.out, "counts.csv"))
+    res.subjects.to_csv(os.path.join(args.out, "best_fits.csv"), index=False)
+    res.true_params.to_csv(os.path.join(args.out, "true_params.csv"), index=False)
+    res.data.to_csv(os.path.join(args.out, "data.csv"), index=False)
+    for lab, table in res.fits.items():
+        table.assign(model=lab).to_csv(os.path.join(args.out, f"fits_{lab}.csv"), index=False)
+    print(f"model recovery: {len(names)} models x {args.n_subjects} subjects x {args.n_trials} trials "
+          f"({args.task}) -> {args.out}")  # fmt: skip
+    print(res.summary())
+    return 0
+
+
 def run_recover(args: argparse.Namespace) -> int:
-    """Simulate ``--n-subjects`` agents, fit them, write the tables into ``--out``."""
+    """Parameter recovery of ``--model`` or model recovery over ``--models``."""
+    if (args.model is None) == (args.models is None):
+        raise ValueError("give either --model NAME (parameter recovery) or --models A,B,... (model recovery)")
+    if args.models is not None:
+        return run_model_recovery(args)
     model, fixed, bounds = model_from_args(args)
-    if args.n_subjects < 2:
-        raise ValueError(f"--n-subjects must be at least 2, got {args.n_subjects}")
+    _check_n_subjects(args, 2)
     rng = np.random.default_rng(args.seed)
     true = sample_parameters(model, args.n_subjects, rng)
     for k, v in fixed.items():
@@ -43,10 +85,30 @@ def run_recover(args: argparse.Namespace) -> int:
 
 def register(subparsers) -> None:
     """Add the ``recover`` sub-command."""
-    p = subparsers.add_parser("recover", help="parameter recovery: simulate, fit, correlate")
-    p.add_argument("--n-subjects", type=int, required=True)
+    p = subparsers.add_parser(
+        "recover",
+        help="parameter recovery (--model) or model recovery (--models A,B,...)",
+        description="Parameter recovery: simulate --n-subjects agents of --model, fit them, correlate "
+        "estimates with the truth. Model recovery: simulate --n-subjects agents of each of --models, "
+        "fit every model, write the confusion matrix p(best fit | generating) and the inversion matrix "
+        "p(generating | best fit).",
+    )
+    p.add_argument("--n-subjects", type=int, required=True, help="subjects (per generating model)")
     p.add_argument("--n-trials", type=int, default=200)
     p.add_argument("--task", choices=("two-step", "bandit"), default="two-step")
     p.add_argument("--out", required=True, help="output directory")
+    p.add_argument(
+        "--models",
+        default=None,
+        metavar="A,B,...",
+        help="model recovery over these comma-separated models; a model's options go in its spec, "
+        "e.g. soft-q-lambda,soft-q-lambda+kappa,daw-hybrid",
+    )
+    p.add_argument(
+        "--criterion", choices=("bic", "aic"), default="bic", help="model recovery: best fit by (default bic)"
+    )
     add_model_options(p)
+    for action in p._actions:  # --model or --models: exactly one (checked in run_recover)
+        if action.dest == "model":
+            action.required = False
     p.set_defaults(func=run_recover)

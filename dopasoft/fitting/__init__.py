@@ -2,8 +2,9 @@
 
 Data (:mod:`~dopasoft.fitting.data`), models (:mod:`~dopasoft.fitting.models`), likelihood and
 fitting (:mod:`~dopasoft.fitting.mle`), simulation from the same models
-(:mod:`~dopasoft.fitting.simulate`), hierarchical EM and Bayesian model selection
-(:mod:`~dopasoft.fitting.hierarchical`). See ``docs/fitting.md``.
+(:mod:`~dopasoft.fitting.simulate`), hierarchical EM (:mod:`~dopasoft.fitting.hierarchical`),
+random-effects Bayesian model selection (:mod:`~dopasoft.fitting.model_selection`), parameter and
+model recovery (:mod:`~dopasoft.fitting.recovery`). See ``docs/fitting.md``.
 """
 
 from dopasoft.fitting.data import (
@@ -15,10 +16,11 @@ from dopasoft.fitting.data import (
     validate_two_step,
     write_hbayesdm,
 )
-from dopasoft.fitting.hierarchical import BMSResult, HierarchicalResult, bms, fit_hierarchical
+from dopasoft.fitting.hierarchical import HierarchicalResult, fit_hierarchical
 from dopasoft.fitting.mle import FitResult, fit, iter_fit, log_likelihood
+from dopasoft.fitting.model_selection import BMSResult, bms, exceedance_probabilities
 from dopasoft.fitting.models import MODEL_NAMES, ChoiceModel, Parameter, get_model
-from dopasoft.fitting.recovery import recovery_table
+from dopasoft.fitting.recovery import ModelRecoveryResult, model_recovery, recovery_table
 from dopasoft.fitting.simulate import sample_parameters, simulate
 
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
     "BMSResult",
     "HierarchicalResult",
     "bms",
+    "exceedance_probabilities",
     "fit_hierarchical",
     "FitResult",
     "fit",
@@ -41,6 +44,8 @@ __all__ = [
     "ChoiceModel",
     "Parameter",
     "get_model",
+    "ModelRecoveryResult",
+    "model_recovery",
     "recovery_table",
     "sample_parameters",
     "simulate",

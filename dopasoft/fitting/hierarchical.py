@@ -1,4 +1,4 @@
-r"""Group-level fitting: hierarchical EM (MAP with a fitted Gaussian prior) and Bayesian model selection.
+r"""Group-level fitting: hierarchical EM (MAP with a fitted Gaussian prior).
 
 Hierarchical EM (Huys et al. 2011; Daw 2011)
 --------------------------------------------
@@ -14,22 +14,15 @@ until the total Laplace log evidence ``Σ_i log p(D_i | μ, σ)`` changes by les
 .. math:: \log p(D_i|\mu,\sigma) \approx -f_i(z_i) + \tfrac{k}{2}\log 2\pi - \tfrac12 \log|H_i|,
 
 ``f_i`` the negative log joint. ``iBIC = −2 Σ_i log p(D_i|μ,σ) + 2k log N`` (N all choices) compares
-models at the group level; per-subject log evidences feed :func:`bms`.
-
-Random-effects Bayesian model selection (Stephan et al. 2009; Rigoux et al. 2014)
---------------------------------------------------------------------------------
-Variational Dirichlet posterior over model frequencies from per-subject log evidences, exceedance
-probabilities, the Bayesian omnibus risk (BOR, the posterior probability that all models are equally
-frequent) and protected exceedance probabilities ``pxp = (1 − BOR) xp + BOR / K``.
+models at the group level; per-subject log evidences feed
+:func:`dopasoft.fitting.model_selection.bms`.
 
 References
 ----------
 Huys, Q. J. M. et al. (2011). Disentangling the roles of approach, activation and valence in
 instrumental and Pavlovian responding. PLoS Comput Biol 7, e1002028.
-Stephan, K. E., Penny, W. D., Daunizeau, J., Moran, R. J. & Friston, K. J. (2009). Bayesian model
-selection for group studies. NeuroImage 46, 1004–1017.
-Rigoux, L., Stephan, K. E., Friston, K. J. & Daunizeau, J. (2014). Bayesian model selection for
-group studies — revisited. NeuroImage 84, 971–985.
+Daw, N. D. (2011). Trial-by-trial data analysis using computational models. In *Decision Making,
+Affect, and Learning: Attention and Performance XXIII* (eds Delgado, Phelps & Robbins), 3–38. OUP.
 """
 
 from __future__ import annotations
@@ -39,8 +32,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from numpy.typing import ArrayLike
-from scipy.special import digamma, gammaln, logsumexp
 
 from dopasoft.fitting.mle import (
     Transform,
@@ -52,7 +43,7 @@ from dopasoft.fitting.mle import (
 )
 from dopasoft.fitting.models import ChoiceModel
 
-__all__ = ["HierarchicalResult", "fit_hierarchical", "BMSResult", "bms"]
+__all__ = ["HierarchicalResult", "fit_hierarchical"]
 
 
 @dataclass
@@ -184,115 +175,3 @@ def fit_hierarchical(data, model: str | ChoiceModel, *, n_starts: int = 5, seed:
     n_total = max(int(tr.n_choices.sum()), 1)
     ibic = -2.0 * total + 2 * k * np.log(n_total)
     return HierarchicalResult(out, group, float(ibic), it, converged, model)
-
-
-# ----------------------------------------------------------------------------------------------
-# random-effects Bayesian model selection
-
-
-@dataclass
-class BMSResult:
-    """Result of :func:`bms` (one entry per model).
-
-    Attributes
-    ----------
-    alpha : pandas.Series
-        Dirichlet posterior parameters.
-    expected_frequency : pandas.Series
-    xp : pandas.Series
-        Exceedance probabilities.
-    pxp : pandas.Series
-        Protected exceedance probabilities.
-    bor : float
-        Bayesian omnibus risk.
-    """
-
-    alpha: pd.Series
-    expected_frequency: pd.Series
-    xp: pd.Series
-    pxp: pd.Series
-    bor: float
-
-    def table(self) -> pd.DataFrame:
-        """All per-model quantities as one DataFrame."""
-        return pd.DataFrame({"alpha": self.alpha, "expected_frequency": self.expected_frequency,
-                             "xp": self.xp, "pxp": self.pxp})  # fmt: skip
-
-
-def _posterior_assignments(lme, alpha):
-    log_u = lme + digamma(alpha) - digamma(alpha.sum())
-    return np.exp(log_u - logsumexp(log_u, axis=1, keepdims=True))
-
-
-def _free_energy(lme, alpha, alpha0):
-    g = _posterior_assignments(lme, alpha)
-    e_log_r = digamma(alpha) - digamma(alpha.sum())
-    elj = gammaln(alpha0.sum()) - gammaln(alpha0).sum() + np.sum((alpha0 - 1) * e_log_r)
-    elj += np.sum(g * (e_log_r[None, :] + lme))
-    ent_r = gammaln(alpha).sum() - gammaln(alpha.sum()) - np.sum((alpha - 1) * e_log_r)
-    ent_m = -np.sum(g * np.log(g + 1e-300))
-    return elj + ent_r + ent_m
-
-
-def bms(log_evidence: pd.DataFrame | ArrayLike, *, n_samples: int = 1_000_000,
-        seed: int | np.random.Generator = 0, max_iter: int = 10_000,
-        tol: float = 1e-10) -> BMSResult:  # fmt: skip
-    """Random-effects Bayesian model selection with protected exceedance probabilities.
-
-    Parameters
-    ----------
-    log_evidence : pandas.DataFrame or array_like, shape (n_subjects, n_models)
-        Per-subject log model evidence (e.g. ``log_evidence`` of :func:`fit_hierarchical`, or
-        ``-bic / 2``). DataFrame columns name the models.
-    n_samples : int
-        Dirichlet samples for the exceedance probabilities (exact for two models).
-    seed : int or numpy.random.Generator
-
-    Returns
-    -------
-    BMSResult
-    """
-    if isinstance(log_evidence, pd.DataFrame):
-        names = [str(c) for c in log_evidence.columns]
-        lme = log_evidence.to_numpy(dtype=float)
-    else:
-        lme = np.asarray(log_evidence, dtype=float)
-        names = [f"model{j}" for j in range(lme.shape[1])] if lme.ndim == 2 else []
-    if lme.ndim != 2 or lme.shape[1] < 2 or lme.shape[0] < 1:
-        raise ValueError(f"log_evidence must be (n_subjects, n_models >= 2), got shape {lme.shape}")
-    if not np.all(np.isfinite(lme)):
-        i, j = np.argwhere(~np.isfinite(lme))[0]
-        raise ValueError(f"log_evidence: non-finite value for subject row {i}, model {names[j]!r}")
-    n, k = lme.shape
-    alpha0 = np.ones(k)
-    alpha = alpha0.copy()
-    for _ in range(max_iter):
-        g = _posterior_assignments(lme, alpha)
-        new = alpha0 + g.sum(axis=0)
-        done = np.max(np.abs(new - alpha)) < tol
-        alpha = new
-        if done:
-            break
-    exp_r = alpha / alpha.sum()
-    if k == 2:
-        from scipy.special import betainc
-
-        xp1 = 1.0 - betainc(alpha[0], alpha[1], 0.5)  # P(r1 > 0.5)
-        xp = np.array([xp1, 1.0 - xp1])
-    else:
-        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-        counts = np.zeros(k)
-        left = int(n_samples)
-        while left > 0:
-            m = min(left, 100_000)
-            r = rng.dirichlet(alpha, size=m)
-            counts += np.bincount(np.argmax(r, axis=1), minlength=k)
-            left -= m
-        xp = counts / counts.sum()
-    f1 = _free_energy(lme, alpha, alpha0)
-    f0 = float(np.sum(logsumexp(lme, axis=1)) - n * np.log(k))  # all models equally frequent
-    bor = float(1.0 / (1.0 + np.exp(np.clip(f1 - f0, -700, 700))))
-    pxp = (1.0 - bor) * xp + bor / k
-    idx = pd.Index(names, name="model")
-    return BMSResult(pd.Series(alpha, idx), pd.Series(exp_r, idx), pd.Series(xp, idx),
-                     pd.Series(pxp, idx), bor)  # fmt: skip

@@ -11,6 +11,16 @@ Collins 2019, rule 6): ``θ = lo + (hi − lo) σ(z)`` (both bounds), ``θ = lo 
 ``θ = hi − e^{−z}`` (upper only). Standard errors come from the Hessian of the NLL in ``z`` at the
 optimum (central differences) mapped to ``θ`` by the delta method, which equals the inverse of the
 natural-scale Hessian at an interior optimum; they are NaN at a bound or for a singular Hessian.
+
+MAP fitting (``prior=``): independent Gaussian priors on the unconstrained scale,
+``z_j ~ N(m_j, s_j²)`` (a logit-normal prior for a parameter with two bounds, a log-normal one for a
+parameter with a lower bound only); parameters without a prior are flat in ``z``. The objective is
+then the negative log posterior (up to the evidence)
+
+.. math:: \mathrm{NLP}(z) = \mathrm{NLL}(\theta(z)) + \sum_{j \in \text{prior}}
+          \Big[\frac{(z_j - m_j)^2}{2 s_j^2} + \log s_j + \tfrac12 \log 2\pi\Big],
+
+minimised in ``z``; the table reports both ``nlp`` and ``nll`` and AIC/BIC stay those of the NLL.
 """
 
 from __future__ import annotations
@@ -19,7 +29,7 @@ import math
 import zlib
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Executor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -29,6 +39,8 @@ from dopasoft.fitting.data import Transitions, to_transitions
 from dopasoft.fitting.models import ChoiceModel, get_model
 
 __all__ = ["log_likelihood", "fit", "iter_fit", "FitResult", "Transform"]
+
+Prior = Mapping[str, tuple[float, float]]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -119,6 +131,36 @@ def _resolve_fixed(model: ChoiceModel, fixed: Mapping[str, float] | None, bounds
         if not (lo <= v <= hi) or not math.isfinite(v):
             raise ValueError(f"fixed[{name!r}] = {v} is outside the bounds ({lo}, {hi})")
         out[name] = v
+    return out
+
+
+def _resolve_prior(model: ChoiceModel, prior: Prior | None, fixed: dict) -> dict[str, tuple[float, float]]:
+    """Validate ``prior``: ``{name: (mean, sd)}`` of a Gaussian on the unconstrained scale ``z``."""
+    if prior is None:
+        return {}
+    if not isinstance(prior, Mapping):
+        raise ValueError(
+            f"prior must be a dict {{name: (mean, sd)}} on the unconstrained scale, got {prior!r}"
+        )
+    out = {}
+    for name, val in prior.items():
+        if name not in model.param_names:
+            raise ValueError(f"prior: unknown parameter {name!r} of model {model.name!r}; "
+                             f"parameters are {list(model.param_names)}")  # fmt: skip
+        if name in fixed:
+            raise ValueError(f"prior[{name!r}]: the parameter is fixed (fixed[{name!r}] = {fixed[name]})")
+        try:
+            mean, sd = (float(val[0]), float(val[1]))
+            if len(val) != 2:
+                raise ValueError
+        except (TypeError, ValueError, IndexError):
+            raise ValueError(f"prior[{name!r}] must be a pair (mean, sd) on the unconstrained scale, "
+                             f"got {val!r}") from None  # fmt: skip
+        if not math.isfinite(mean):
+            raise ValueError(f"prior[{name!r}]: mean must be finite, got {mean}")
+        if not (sd > 0 and math.isfinite(sd)):
+            raise ValueError(f"prior[{name!r}]: sd must be positive and finite, got {sd}")
+        out[name] = (mean, sd)
     return out
 
 
@@ -218,16 +260,24 @@ class _Objective:
         self.base = fixed_vals  # (n_params,) with fixed values, NaN for free
         self.transform = transform
         self.n_evals = 0
-        self.prior = prior  # None or (mean, sd) of a Gaussian on z: the objective is then -log joint
+        # None or (mean, sd) arrays over the free parameters of a Gaussian on z (sd = inf: flat);
+        # the objective is then the negative log joint
+        self.prior = prior
 
     def neg_log_prior(self, z):
-        """``-log N(z | mean, diag(sd^2))`` summed over parameters (0 without a prior)."""
+        """``-log N(z | mean, diag(sd^2))`` summed over parameters with a prior (0 without one)."""
         if self.prior is None:
             return np.zeros(z.shape[:-1])
         mu, sd = self.prior
-        k = z.shape[-1]
-        return (0.5 * np.sum(((z - mu) / sd) ** 2, axis=-1) + np.sum(np.log(sd))
-                + 0.5 * k * np.log(2 * np.pi))  # fmt: skip
+        on = np.isfinite(sd)
+        zz, mm, ss = z[..., on], mu[on], sd[on]
+        return (0.5 * np.sum(((zz - mm) / ss) ** 2, axis=-1) + np.sum(np.log(ss))
+                + 0.5 * on.sum() * np.log(2 * np.pi))  # fmt: skip
+
+    def prior_grad(self, z):
+        """Gradient of :meth:`neg_log_prior` in ``z``."""
+        mu, sd = self.prior
+        return (z - mu) / sd**2  # 0 where sd = inf
 
     def natural(self, z):
         theta = np.broadcast_to(self.base, z.shape[:-1] + self.base.shape).copy()
@@ -250,9 +300,8 @@ class _Objective:
         f, g_theta = self.model.nll_grad_pairs(self.tr, subj, self.natural(z))
         g = g_theta[:, self.free_idx] * self.transform.derivative(z)
         if self.prior is not None:
-            mu, sd = self.prior
             f = f + self.neg_log_prior(z)
-            g = g + (z - mu) / sd**2
+            g = g + self.prior_grad(z)
         bad = ~np.isfinite(f) | ~np.all(np.isfinite(g), axis=1)
         f = np.where(bad, np.inf, f)
         g[bad] = 0.0
@@ -452,18 +501,22 @@ class FitResult:
     Attributes
     ----------
     params : pandas.DataFrame
-        One row per subject: ``subject``, each parameter, ``nll``, ``aic``, ``bic``, ``n_choices``,
-        ``converged``, ``se_<param>`` (NaN for fixed parameters), ``n_starts``.
+        One row per subject: ``subject``, each parameter, ``nll`` (and ``nlp``, the negative log
+        posterior, with a prior), ``aic``, ``bic``, ``n_choices``, ``converged``, ``se_<param>`` (NaN
+        for fixed parameters), ``n_starts``.
     model : ChoiceModel
     fixed : dict
     starts : pandas.DataFrame
-        Every start's final NLL (``subject``, ``start``, ``nll``, ``converged``, ``n_iter``).
+        Every start's final NLL (``subject``, ``start``, ``nll``, [``nlp``,] ``converged``, ``n_iter``).
+    prior : dict
+        The prior ``{name: (mean, sd)}`` on the unconstrained scale (empty: maximum likelihood).
     """
 
     params: pd.DataFrame
     model: ChoiceModel
     fixed: dict
     starts: pd.DataFrame
+    prior: dict = field(default_factory=dict)
 
     def summary(self) -> str:
         """Plain-text summary: parameter distribution, total NLL/AIC/BIC, convergence."""
@@ -476,6 +529,11 @@ class FitResult:
         ]
         if self.fixed:
             lines.append("fixed: " + ", ".join(f"{k}={v:g}" for k, v in self.fixed.items()))
+        if self.prior:
+            lines.append(
+                f"MAP, total NLP {p['nlp'].sum():.3f}; prior on z: "
+                + ", ".join(f"{k}~N({m:g}, {sd:g}^2)" for k, (m, sd) in self.prior.items())
+            )
         lines.append(desc.to_string(float_format=lambda x: f"{x:.4g}"))
         return "\n".join(lines)
 
@@ -508,8 +566,10 @@ def _draw_starts(model, tr, free, lo, hi, n_starts, seed):
 
 
 def _fit_block(model: ChoiceModel, tr: Transitions, n_starts: int, seed: int, fixed: dict,
-               bounds: dict) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
-    """Fit every subject of ``tr`` (all starts at once); returns (per-subject rows, per-start rows)."""
+               bounds: dict, prior: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
+    """Fit every subject of ``tr`` (all starts at once); returns (per-subject rows, per-start rows).
+
+    With ``prior`` (resolved ``{name: (mean, sd)}``) the objective is the negative log posterior."""
     names = list(model.param_names)
     free = [j for j, nm in enumerate(names) if nm not in fixed]
     base = np.array([fixed.get(nm, np.nan) for nm in names])
@@ -517,6 +577,10 @@ def _fit_block(model: ChoiceModel, tr: Transitions, n_starts: int, seed: int, fi
     hi = np.array([bounds[names[j]][1] for j in free], float)
     transform = Transform(lo, hi)
     obj = _Objective(model, tr, np.array(free, np.int64), base, transform)
+    if prior:
+        mu = np.array([prior.get(names[j], (0.0, np.inf))[0] for j in free], float)
+        sd = np.array([prior.get(names[j], (0.0, np.inf))[1] for j in free], float)
+        obj.prior = (mu, sd)
     n_sub, k = tr.n_subjects, len(free)
     starts = _draw_starts(model, tr, free, lo, hi, n_starts, seed)
     subj_idx = np.repeat(np.arange(n_sub, dtype=np.int64), n_starts)
@@ -533,6 +597,11 @@ def _fit_block(model: ChoiceModel, tr: Transitions, n_starts: int, seed: int, fi
     zb = z[rows]
     theta = obj.natural(zb)
     nll = f[rows]
+    if prior:  # f is the negative log posterior; the NLL of every start follows from it
+        nlp_all = f
+        f = np.where(np.isfinite(f), f - obj.neg_log_prior(z), np.inf)
+        nlp = nll
+        nll = np.where(np.isfinite(nlp), model.nll_pairs(tr, np.arange(n_sub, dtype=np.int64), theta), np.inf)
     se = np.full((n_sub, len(names)), np.nan)
     if k:
         hess = _hessian(obj, np.arange(n_sub, dtype=np.int64), zb)
@@ -556,6 +625,8 @@ def _fit_block(model: ChoiceModel, tr: Transitions, n_starts: int, seed: int, fi
     for j, nm in enumerate(names):
         out[nm] = theta[:, j]
     out["nll"] = nll
+    if prior:
+        out["nlp"] = nlp
     out["aic"] = 2 * nll + 2 * k
     out["bic"] = 2 * nll + k * np.log(np.maximum(n_ch, 1.0))
     out["n_choices"] = tr.n_choices
@@ -568,6 +639,8 @@ def _fit_block(model: ChoiceModel, tr: Transitions, n_starts: int, seed: int, fi
         "start": np.tile(np.arange(n_starts), n_sub),
         "nll": f, "converged": conv, "n_iter": n_iter,
     })  # fmt: skip
+    if prior:
+        st.insert(3, "nlp", nlp_all)
     return out, st
 
 
@@ -586,7 +659,8 @@ def iter_fit(data, model: str | ChoiceModel, *, n_starts: int = 10, seed: int = 
              fixed: Mapping[str, float] | None = None,
              bounds: Mapping[str, tuple[float, float]] | None = None,
              executor: Executor | None = None, chunk_size: int | None = None,
-             skip: set | None = None) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:  # fmt: skip
+             skip: set | None = None,
+             prior: Prior | None = None) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:  # fmt: skip
     """Fit subjects in chunks, yielding ``(params_rows, start_rows)`` as each chunk finishes.
 
     Same arguments as :func:`fit`, plus ``chunk_size`` (subjects per compiled batch; default all
@@ -594,6 +668,7 @@ def iter_fit(data, model: str | ChoiceModel, *, n_starts: int = 10, seed: int = 
     (subject identifiers, compared as strings, not to fit — used for resuming).
     """
     model, tr, b, fx = _prepare(data, model, n_starts, fixed, bounds)
+    pr = _resolve_prior(model, prior, fx)
     skip_s = {str(s) for s in (skip or ())}
     rows = np.array([i for i, s in enumerate(tr.subjects) if str(s) not in skip_s], np.int64)
     if rows.size == 0:
@@ -616,9 +691,9 @@ def iter_fit(data, model: str | ChoiceModel, *, n_starts: int = 10, seed: int = 
         )
     if executor is None:
         for c in chunks:
-            yield _fit_block(model, tr.take(c), n_starts, seed, fx, b)
+            yield _fit_block(model, tr.take(c), n_starts, seed, fx, b, pr)
     else:
-        futures = [executor.submit(_fit_block, model, tr.take(c), n_starts, seed, fx, b)
+        futures = [executor.submit(_fit_block, model, tr.take(c), n_starts, seed, fx, b, pr)
                    for c in chunks]  # fmt: skip
         try:
             for fut in as_completed(futures):
@@ -631,8 +706,9 @@ def iter_fit(data, model: str | ChoiceModel, *, n_starts: int = 10, seed: int = 
 def fit(data, model: str | ChoiceModel, *, n_starts: int = 10, seed: int = 0,
         fixed: Mapping[str, float] | None = None,
         bounds: Mapping[str, tuple[float, float]] | None = None,
-        executor: Executor | None = None, chunk_size: int | None = None) -> FitResult:  # fmt: skip
-    """Fit a choice model to each subject by maximum likelihood (multi-start).
+        executor: Executor | None = None, chunk_size: int | None = None,
+        prior: Prior | None = None) -> FitResult:  # fmt: skip
+    r"""Fit a choice model to each subject by maximum likelihood or MAP (multi-start).
 
     Parameters
     ----------
@@ -652,22 +728,42 @@ def fit(data, model: str | ChoiceModel, *, n_starts: int = 10, seed: int = 0,
         Run chunks of subjects on it (threads or processes); results are identical without it.
     chunk_size : int, optional
         Subjects per batch.
+    prior : dict, optional
+        MAP fitting: ``{name: (mean, sd)}``, independent Gaussian priors ``z ~ N(mean, sd²)`` on the
+        unconstrained scale of each named parameter (``z = log((θ − lo)/(hi − θ))`` with two bounds,
+        ``z = log(θ − lo)`` with a lower bound only — a logit-normal or log-normal prior on ``θ``);
+        parameters not named are flat in ``z``. The optimiser then minimises the negative log
+        posterior
+
+        .. math:: \mathrm{NLP}(z) = \mathrm{NLL}(\theta(z)) + \sum_j \Big[
+                  \frac{(z_j - m_j)^2}{2 s_j^2} + \log s_j + \tfrac12\log 2\pi \Big],
+
+        and standard errors are the Laplace posterior standard deviations (Hessian of the NLP).
 
     Returns
     -------
     FitResult
-        ``.params`` has one row per subject in data order: ``subject``, parameters, ``nll``,
-        ``aic = 2 nll + 2k``, ``bic = 2 nll + k log n_choices``, ``n_choices``, ``converged``,
-        ``se_<param>``.
+        ``.params`` has one row per subject in data order: ``subject``, parameters, ``nll`` (and
+        ``nlp`` with a prior), ``aic = 2 nll + 2k``, ``bic = 2 nll + k log n_choices`` (from the NLL
+        also under a prior), ``n_choices``, ``converged``, ``se_<param>``.
 
     Raises
     ------
     ValueError
-        Bad data (naming subject/row/column), unknown model or parameter names, bad bounds.
+        Bad data (naming subject/row/column), unknown model or parameter names, bad bounds, bad
+        prior entries (naming the parameter).
+
+    Examples
+    --------
+    A weak logit-normal prior on ``alpha`` centred at 0.5 and a log-normal one on ``tau`` with
+    median 0.2:
+
+    >>> fit(data, "soft-q-lambda", prior={"alpha": (0.0, 1.5), "tau": (np.log(0.2), 1.0)})  # doctest: +SKIP
     """
     model, tr, b, fx = _prepare(data, model, n_starts, fixed, bounds)
+    pr = _resolve_prior(model, prior, fx)
     parts = list(iter_fit(tr, model, n_starts=n_starts, seed=seed, fixed=fx, bounds=b,
-                          executor=executor, chunk_size=chunk_size))  # fmt: skip
+                          executor=executor, chunk_size=chunk_size, prior=pr))  # fmt: skip
     order = {str(s): i for i, s in enumerate(tr.subjects)}
     params = pd.concat([p for p, _ in parts], ignore_index=True)
     params = params.iloc[np.argsort(params["subject"].map(lambda s: order[str(s)]).to_numpy(),
@@ -676,4 +772,4 @@ def fit(data, model: str | ChoiceModel, *, n_starts: int = 10, seed: int = 0,
     starts = starts.iloc[
         np.lexsort((starts["start"].to_numpy(), starts["subject"].map(lambda s: order[str(s)]).to_numpy()))
     ]
-    return FitResult(params=params, model=model, fixed=fx, starts=starts.reset_index(drop=True))
+    return FitResult(params=params, model=model, fixed=fx, starts=starts.reset_index(drop=True), prior=pr)

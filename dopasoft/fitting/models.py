@@ -130,65 +130,61 @@ def softq_sample(W, s, tau, kappa, last, log_prior, u):
     return n - 1
 
 
-@njit(cache=True)
-def tabular_step(W, E, s, a, r, ns, term, alpha, tau, gamma, lam, log_n, trace, replacing):
-    """Tabular, uniform-prior specialisation of :func:`dopasoft.kernel.soft_q_lambda_step`.
-
-    Same update (SPEC §1.2) for one-hot states, without per-call views; returns ``log pi(a|s)``.
-    The tests check it against the shared kernel to rounding error.
-    """
-    n_states, n_actions = W.shape
-    inv_tau = 1.0 / tau
+@njit(cache=True, inline="always")
+def row_lse(W, s, inv_tau):
+    """``log Σ_b exp(W[s, b] / τ)`` (``inv_tau = 1/τ``); two actions: ``x_max + log1p(exp(−|x0 − x1|))``."""
+    n = W.shape[1]
+    if n == 2:
+        x0 = W[s, 0] * inv_tau
+        x1 = W[s, 1] * inv_tau
+        if x0 >= x1:
+            return x0 + math.log1p(math.exp(x1 - x0))
+        return x1 + math.log1p(math.exp(x0 - x1))
     m = W[s, 0]
-    for b in range(1, n_actions):
+    for b in range(1, n):
         if W[s, b] > m:
             m = W[s, b]
     total = 0.0
-    e_a = 1.0
+    for b in range(n):
+        total += math.exp((W[s, b] - m) * inv_tau)
+    return m * inv_tau + math.log(total)
+
+
+@njit(cache=True, inline="always")
+def tabular_step_core(W, E, s, a, r, ns, term, alpha, tau, inv_tau, gamma, lam, log_n, trace, replacing,
+                      lse, traces_zero):  # fmt: skip
+    """One Soft Q(λ) step (SPEC §1.2) on a tabular ``W`` with uniform π0, given the log-sum-exp.
+
+    ``inv_tau = 1/τ``; ``lse = log Σ_b exp(W[s, b]/τ)`` (the caller may reuse one computed earlier
+    for row ``s`` at the same ``τ`` if that row has not changed since); ``traces_zero``: the caller
+    knows ``E ≡ 0`` (after a terminal step), so the decay pass is skipped. Returns ``(log π(a|s), lse_next)`` with
+    ``lse_next = log Σ_b exp(W[ns, b]/τ)`` *before* the update (``nan`` when ``term``); row ``ns``
+    of ``W`` is unchanged by the update exactly when ``E[ns, :] ≡ 0`` afterwards.
+    """
+    n_states, n_actions = W.shape
     q_a = W[s, a]
-    for b in range(n_actions):
-        d = W[s, b] - m
-        e = 1.0 if d == 0.0 else math.exp(d * inv_tau)
-        total += e
-        if b == a:
-            e_a = e
-    lse = m * inv_tau + math.log(total)  # log sum exp(Q/tau)
     log_pi_a = q_a * inv_tau - lse
     if term:
         v_next = 0.0
+        lse_next = math.nan
     else:
-        mn = W[ns, 0]
-        for b in range(1, n_actions):
-            if W[ns, b] > mn:
-                mn = W[ns, b]
-        tn = 0.0
-        for b in range(n_actions):
-            d = W[ns, b] - mn
-            tn += 1.0 if d == 0.0 else math.exp(d * inv_tau)
-        v_next = mn + tau * (math.log(tn) - log_n)
+        lse_next = row_lse(W, ns, inv_tau)
+        v_next = tau * (lse_next - log_n)
     target = r + gamma * v_next
     delta = target - q_a
     if trace == _k.TREE_BACKUP:
-        decay = gamma * lam * (e_a / total)
+        decay = gamma * lam * math.exp(log_pi_a)
     else:
         decay = gamma * lam
     if trace == _k.ON_POLICY:
         expected_q = 0.0
         for b in range(n_actions):
-            expected_q += math.exp(W[s, b] / tau - lse) * W[s, b]
+            expected_q += math.exp(W[s, b] * inv_tau - lse) * W[s, b]
         step = alpha * (target - expected_q)
-        for i in range(n_states):
-            for b in range(n_actions):
-                E[i, b] *= decay
-                W[i, b] += step * E[i, b]
-        W[s, a] += alpha * delta
-        if replacing:
-            E[s, a] = 1.0
-        else:
-            E[s, a] += 1.0
     else:
-        # E <- decay E; E[s, a] += 1 (or = 1); W += step E  -- fused into one pass
         step = alpha * delta
+    # E <- decay E; W += step E  (fused; nothing to do when E = 0)
+    if not traces_zero:
         if decay != 0.0:
             for i in range(n_states):
                 for b in range(n_actions):
@@ -197,46 +193,94 @@ def tabular_step(W, E, s, a, r, ns, term, alpha, tau, gamma, lam, log_n, trace, 
                     W[i, b] += step * e
         else:
             E[:, :] = 0.0
+    if trace == _k.ON_POLICY:  # the visited pair learns from its own error
+        W[s, a] += alpha * delta
         if replacing:
-            W[s, a] += step * (1.0 - E[s, a])
             E[s, a] = 1.0
         else:
-            W[s, a] += step
             E[s, a] += 1.0
+    elif replacing:
+        W[s, a] += step * (1.0 - E[s, a])
+        E[s, a] = 1.0
+    else:
+        W[s, a] += step
+        E[s, a] += 1.0
     if term:
-        for i in range(n_states):
-            for b in range(n_actions):
-                E[i, b] = 0.0
-    return log_pi_a
+        E[:, :] = 0.0
+    return log_pi_a, lse_next
+
+
+@njit(cache=True)
+def tabular_step(W, E, s, a, r, ns, term, alpha, tau, gamma, lam, log_n, trace, replacing):
+    """Tabular, uniform-prior specialisation of :func:`dopasoft.kernel.soft_q_lambda_step`.
+
+    Same update (SPEC §1.2) for one-hot states, without per-call views; returns ``log pi(a|s)``.
+    The tests check it against the shared kernel to rounding error. It is :func:`tabular_step_core`
+    with the log-sum-exp at ``s`` computed here and no assumption on ``E``.
+    """
+    inv_tau = 1.0 / tau
+    lse = row_lse(W, s, inv_tau)
+    return tabular_step_core(W, E, s, a, r, ns, term, alpha, tau, inv_tau, gamma, lam, log_n, trace,
+                             replacing, lse, False)[0]  # fmt: skip
 
 
 @njit(cache=True)
 def _softq_subject_nll(state, action, reward, next_state, terminal, is_choice, n, stage_of,
                        n_states, n_actions, p, gamma, trace, replacing):  # fmt: skip
+    """NLL of one subject: :func:`tabular_step_core` over its steps, with two exact shortcuts.
+
+    * The log-sum-exp of ``W[ns]`` computed for ``V(ns)`` is remembered and reused as the policy's
+      normaliser at the next step if it visits ``ns`` at the same ``τ`` and row ``ns`` has not
+      changed (``E[ns, :] ≡ 0`` after the update; on the two-step task, always: traces are cleared
+      at the end of each trial, so the stage-1 update touches only ``W[0, a1]``).
+    * After a terminal step ``E ≡ 0`` and the next step skips the decay pass.
+    """
     W = np.zeros((n_states, n_actions))
     E = np.zeros((n_states, n_actions))
     last = np.full(n_states, -1, np.int64)
     kappa = p[SQ_KAPPA]
+    lam = p[SQ_LAM]
     log_n = math.log(n_actions)
     lp = np.full(n_actions, -log_n)
+    traces_zero = True
+    c_row = -1  # row of W whose log-sum-exp at tau c_tau is c_lse (-1: none)
+    c_tau = 0.0
+    c_lse = 0.0
     nll = 0.0
     for t in range(n):
         a = action[t]
         if a < 0:
-            if terminal[t]:
+            if terminal[t] and not traces_zero:
                 E[:, :] = 0.0
+                traces_zero = True
             continue
         s = state[t]
         stg = stage_of[s]
         tau = p[SQ_TAU0 + stg]
-        sticky = stg == 0 and kappa != 0.0 and last[s] >= 0
-        if is_choice[t] and sticky:
+        if is_choice[t] and stg == 0 and kappa != 0.0 and last[s] >= 0:
             nll -= softq_behaviour_logp(W, s, a, tau, kappa, last[s], lp)
-        logp = tabular_step(W, E, s, a, reward[t], next_state[t], terminal[t], p[SQ_ALPHA0 + stg],
-                            tau, gamma, p[SQ_LAM], log_n, trace, replacing)  # fmt: skip
+            sticky = True
+        else:
+            sticky = False
+        inv_tau = 1.0 / tau
+        lse = c_lse if (s == c_row and tau == c_tau) else row_lse(W, s, inv_tau)
+        term = terminal[t]
+        ns = next_state[t]
+        logp, lse_next = tabular_step_core(W, E, s, a, reward[t], ns, term, p[SQ_ALPHA0 + stg], tau, inv_tau,
+                                           gamma, lam, log_n, trace, replacing, lse, traces_zero)  # fmt: skip
         if is_choice[t] and not sticky:
             nll -= logp
         last[s] = a
+        c_row = -1
+        if not term:
+            c_row, c_tau, c_lse = ns, tau, lse_next
+            if ns == s:
+                c_row = -1
+            elif not traces_zero:  # only E[s, a] was set when the traces were zero
+                for b in range(n_actions):
+                    if E[ns, b] != 0.0:  # row ns was updated: forget its log-sum-exp
+                        c_row = -1
+        traces_zero = term
     return nll
 
 
@@ -368,11 +412,14 @@ N_COLS = 6
 
 @njit(cache=True)
 def tabular_step_grad(W, E, dW, dE, s, a, r, ns, term, alpha, tau, gamma, lam, log_n, trace,
-                      replacing, ja, jt, pi, dz, dlogp, scratch):  # fmt: skip
+                      replacing, ja, jt, pi, dz, dlogp, scratch, touched):  # fmt: skip
     """:func:`tabular_step` plus derivatives; writes ``d log pi(a|s)`` into ``dlogp``.
 
     ``ja``, ``jt``: the kernel columns of this step's ``alpha`` and ``tau``; scratch ``pi`` (A,),
-    ``dz`` (A, 6), ``scratch`` (5, 6).
+    ``dz`` (A, 6), ``scratch`` (5, 6). ``touched`` (S,) bool: the states visited since the traces
+    were last cleared; the other rows of ``E`` and ``dE`` are exactly 0, so the decay pass, which would
+    change nothing there, skips them (on the two-step task the stage-1 step skips it entirely and the
+    stage-2 step runs it on row 0 only). Updated here; cleared at a terminal step.
     """
     n_states, n_actions = W.shape
     inv_tau = 1.0 / tau
@@ -415,16 +462,20 @@ def tabular_step_grad(W, E, dW, dE, s, a, r, ns, term, alpha, tau, gamma, lam, l
         for b in range(1, n_actions):
             if W[ns, b] > mn:
                 mn = W[ns, b]
+        # one pass with unnormalised weights e_b = exp((W[ns, b] - max)/tau), then divide by their sum
         tn = 0.0
-        for b in range(n_actions):
-            tn += math.exp((W[ns, b] - mn) * inv_tau)
-        v_next = mn + tau * (math.log(tn) - log_n)
         eq = 0.0
         for b in range(n_actions):
-            pb = math.exp((W[ns, b] - mn) * inv_tau) / tn
-            eq += pb * W[ns, b]
+            eb = math.exp((W[ns, b] - mn) * inv_tau)
+            tn += eb
+            eq += eb * W[ns, b]
             for c in range(N_COLS):
-                dtarget[c] += gamma * pb * dW[ns, b, c]
+                dtarget[c] += eb * dW[ns, b, c]
+        v_next = mn + tau * (math.log(tn) - log_n)
+        eq /= tn
+        g_tn = gamma / tn
+        for c in range(N_COLS):
+            dtarget[c] *= g_tn
         dtarget[jt] += gamma * (v_next - eq) * inv_tau
     target = r + gamma * v_next
     delta = target - q_a
@@ -453,6 +504,8 @@ def tabular_step_grad(W, E, dW, dE, s, a, r, ns, term, alpha, tau, gamma, lam, l
             dstep[c] = alpha * (dtarget[c] - dexp[c])
         dstep[ja] += target - expected_q
         for i in range(n_states):
+            if not touched[i]:
+                continue
             for b in range(n_actions):
                 e = E[i, b]
                 for c in range(N_COLS):
@@ -477,6 +530,8 @@ def tabular_step_grad(W, E, dW, dE, s, a, r, ns, term, alpha, tau, gamma, lam, l
             dstep[c] = alpha * ddelta[c]
         dstep[ja] += delta
         for i in range(n_states):
+            if not touched[i]:
+                continue
             for b in range(n_actions):
                 e = E[i, b] * decay
                 for c in range(N_COLS):
@@ -496,9 +551,13 @@ def tabular_step_grad(W, E, dW, dE, s, a, r, ns, term, alpha, tau, gamma, lam, l
                 dW[s, a, c] += dstep[c]
             W[s, a] += step
             E[s, a] += 1.0
+    touched[s] = True
     if term:
-        E[:, :] = 0.0
-        dE[:, :, :] = 0.0
+        for i in range(n_states):
+            if touched[i]:
+                E[i, :] = 0.0
+                dE[i, :, :] = 0.0
+                touched[i] = False
     return log_pi_a
 
 
@@ -520,12 +579,14 @@ def _softq_subject_nll_grad(state, action, reward, next_state, terminal, is_choi
     for c in range(N_COLS):
         grad[c] = 0.0
     nll = 0.0
+    touched = np.zeros(n_states, np.bool_)  # rows of E, dE that may be non-zero
     for t in range(n):
         a = action[t]
         if a < 0:
             if terminal[t]:
                 E[:, :] = 0.0
                 dE[:, :, :] = 0.0
+                touched[:] = False
             continue
         s = state[t]
         stg = stage_of[s]
@@ -567,6 +628,7 @@ def _softq_subject_nll_grad(state, action, reward, next_state, terminal, is_choi
         logp = tabular_step_grad(
             W, E, dW, dE, s, a, reward[t], next_state[t], terminal[t], p[SQ_ALPHA0 + stg], tau,
             gamma, p[SQ_LAM], log_n, trace, replacing, SQ_ALPHA0 + stg, jt, pi, dz, dlogp, scratch,
+            touched,
         )  # fmt: skip
         if is_choice[t] and not sticky:
             nll -= logp
@@ -940,9 +1002,45 @@ def get_model(
     ------
     ValueError
         Unknown model name or invalid option.
+
+    Notes
+    -----
+    ``name`` may also be a model's :attr:`ChoiceModel.spec`, the name followed by ``+option`` for each
+    non-default option (``"soft-q-lambda+kappa+separate_alpha"``, ``"soft-q+gamma=0.9"``,
+    ``"daw-hybrid+trans_prob=0.8"``), so that ``get_model(m.spec) == m``; options in the spec
+    override the keyword arguments.
     """
     if isinstance(name, ChoiceModel):
         return name
+    if isinstance(name, str) and "+" in name:
+        base, *parts = name.split("+")
+        opts = dict(kappa=kappa, separate_alpha=separate_alpha, separate_tau=separate_tau, gamma=gamma,
+                    trace_mode=trace_mode, trans_prob=trans_prob)  # fmt: skip
+        for part in parts:
+            key, sep, val = part.strip().partition("=")
+            if key in ("kappa", "separate_alpha", "separate_tau") and not sep:
+                opts[key] = True
+            elif key in ("gamma", "trans_prob") and sep:
+                try:
+                    opts[key] = float(val)
+                except ValueError:
+                    raise ValueError(f"model spec {name!r}: {key} must be a number, got {val!r}") from None
+            elif key == "trace_mode" and sep:
+                opts[key] = val
+            else:
+                raise ValueError(f"model spec {name!r}: unknown option {part!r}; options are kappa, "
+                                 "separate_alpha, separate_tau, gamma=G, trace_mode=M, trans_prob=P")  # fmt: skip
+        if base.startswith("daw-hybrid"):
+            for key in ("gamma", "trace_mode"):
+                if opts[key] != {"gamma": 1.0, "trace_mode": "accumulating"}[key]:
+                    raise ValueError(f"model spec {name!r}: {key} applies to the soft Q models only")
+            return get_model(base, kappa=opts["kappa"], separate_alpha=opts["separate_alpha"],
+                             separate_tau=opts["separate_tau"], trans_prob=opts["trans_prob"])  # fmt: skip
+        if opts["trans_prob"] != 0.7:
+            raise ValueError(f"model spec {name!r}: trans_prob applies to the hybrid models only")
+        return get_model(base, kappa=opts["kappa"], separate_alpha=opts["separate_alpha"],
+                         separate_tau=opts["separate_tau"], gamma=opts["gamma"],
+                         trace_mode=opts["trace_mode"])  # fmt: skip
     if name in _TRACES:
         if not 0.0 <= gamma <= 1.0:
             raise ValueError(f"gamma must be in [0, 1], got {gamma!r}")

@@ -1,4 +1,4 @@
-"""Random-effects BMS: hand-checkable cases (Stephan et al. 2009; Rigoux et al. 2014)."""
+"""Random-effects BMS (``ds.fitting.bms``): hand-checkable cases (Stephan et al. 2009; Rigoux et al. 2014)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dopasoft.analysis.model_comparison import bms, exceedance_probabilities
+import dopasoft as ds
+from dopasoft.fitting import bms, exceedance_probabilities
 
 
 @pytest.mark.parametrize("n", [1, 3, 6])
@@ -68,18 +69,32 @@ def test_mixed_population_and_dataframe_input():
 def test_bad_inputs():
     with pytest.raises(ValueError, match="n_models >= 2"):
         bms(np.zeros((3, 1)))
-    with pytest.raises(ValueError, match="non-finite"):
-        bms(np.array([[0.0, np.nan]]))
+    with pytest.raises(ValueError, match="non-finite.*row 1, model 'b'"):
+        bms(pd.DataFrame({"a": [0.0, 1.0], "b": [0.0, np.nan]}))
+    with pytest.raises(ValueError, match="alpha0"):
+        bms(np.zeros((3, 2)), alpha0=[1.0, -1.0])
+    with pytest.raises(ValueError, match="models: 3 model names"):
+        bms(np.zeros((3, 2)), models=["a", "b", "c"])
     with pytest.raises(ValueError, match="positive"):
         exceedance_probabilities([1.0, 0.0])
 
 
-def test_agrees_with_the_fitting_packages_bms():
-    # dopasoft.fitting.hierarchical has a second implementation (Dirichlet sampling for K > 2)
-    hierarchical = pytest.importorskip("dopasoft.fitting.hierarchical")
-    L = np.random.default_rng(1).normal(0, 3, (25, 3))
-    L[:10, 0] += 4
-    ours, theirs = bms(L), hierarchical.bms(L, n_samples=400_000, seed=0)
-    np.testing.assert_allclose(ours.alpha, theirs.alpha.to_numpy(), rtol=1e-6)
-    assert ours.bor == pytest.approx(theirs.bor, rel=1e-6)
-    np.testing.assert_allclose(ours.exceedance, theirs.xp.to_numpy(), atol=3e-3)
+def test_strong_evidence_for_one_of_three_and_null():
+    rng = np.random.default_rng(1)
+    lme = np.column_stack([np.zeros(20), -10 + rng.normal(size=20), -12 + rng.normal(size=20)])
+    res = bms(pd.DataFrame(lme, columns=["a", "b", "c"]))
+    assert res.protected_exceedance[0] > 0.95 and res.bor < 0.05
+    assert res.expected_frequency.sum() == pytest.approx(1.0)
+    null = bms(np.zeros((20, 3)))
+    assert null.bor > 0.9
+    np.testing.assert_allclose(null.protected_exceedance, 1 / 3, atol=1e-9)
+
+
+def test_one_implementation_shared_by_analysis():
+    from dopasoft.analysis import model_comparison
+
+    assert ds.fitting.bms is bms is ds.analysis.bms is model_comparison.bms
+    assert ds.fitting.BMSResult is ds.analysis.BMSResult
+    import dopasoft.fitting.hierarchical as hierarchical
+
+    assert not hasattr(hierarchical, "bms")
