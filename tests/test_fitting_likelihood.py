@@ -114,8 +114,6 @@ def test_soft_q_lambda_replays_the_public_learner(simulated):
     """Replaying data through ds.SoftQLambda gives the same likelihood (one kernel for both)."""
     import dopasoft as ds
 
-    if not hasattr(ds, "SoftQLambda"):
-        pytest.skip("dopasoft.SoftQLambda not exported yet")
     g = simulated[simulated["subject"] == simulated["subject"].iloc[0]]
     agent = ds.SoftQLambda(3, 2, alpha=0.3, tau=0.5, lam=0.8)
     nll = 0.0
