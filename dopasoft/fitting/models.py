@@ -54,6 +54,7 @@ behavioral data. eLife 8, e49547.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -793,7 +794,7 @@ def hybrid_generate_two_step(full, probs, u, p_common):
 
 
 @dataclass(frozen=True)
-class ChoiceModel:
+class ChoiceModel(ABC):
     """A choice model: named parameters and a batched compiled likelihood.
 
     Subclasses map their parameters onto the columns of a compiled kernel (``columns``): column
@@ -864,11 +865,11 @@ class ChoiceModel:
         if tr.task not in self.tasks:
             raise ValueError(f"model {self.name!r} needs {' or '.join(self.tasks)} data, got {tr.task} data")
 
+    @abstractmethod
     def nll_pairs(
         self, tr: Transitions, subj: NDArray[np.int64], theta: NDArray[np.float64]
     ) -> NDArray[np.float64]:
         """Negative log-likelihood of subjects ``subj`` (rows of ``tr``) under ``theta`` (n, n_params)."""
-        raise NotImplementedError
 
     def nll_batch(self, tr: Transitions, theta: NDArray[np.float64]) -> NDArray[np.float64]:
         """NLL for every subject and parameter vector: ``theta`` (n_subjects, n_vectors, n_params)
@@ -878,9 +879,9 @@ class ChoiceModel:
         subj = np.repeat(np.arange(s, dtype=np.int64), v)
         return self.nll_pairs(tr, subj, theta.reshape(s * v, -1)).reshape(s, v)
 
-    def simulate_arrays(self, theta, probs, u):  # pragma: no cover - abstract
+    @abstractmethod
+    def simulate_arrays(self, theta, probs, u):
         """Generate choices; see :func:`dopasoft.fitting.simulate`."""
-        raise NotImplementedError
 
 
 @dataclass(frozen=True)

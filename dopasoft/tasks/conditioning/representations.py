@@ -32,6 +32,7 @@ Ludvig, E. A., Sutton, R. S. & Kehoe, E. J. (2012). Evaluating the TD model of c
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,18 +48,18 @@ __all__ = [
 ]
 
 
-class Representation:
+class Representation(ABC):
     """Base class: ``n_features(n_bins)`` per cue and ``cue_features(onset, offset, n_bins)``."""
 
     name = "representation"
 
+    @abstractmethod
     def n_per_cue(self, n_bins: int) -> int:
         """Number of features one cue needs in a trial of ``n_bins`` bins."""
-        raise NotImplementedError
 
+    @abstractmethod
     def cue_features(self, onset: int, offset: int, n_bins: int) -> NDArray[np.float64]:
         """Features ``(n_bins, n_per_cue)`` of a cue on during bins ``[onset, offset)``."""
-        raise NotImplementedError
 
     def labels(self, n_bins: int, dt: float) -> list[str]:
         """Short labels of one cue's features (joined with the cue letter by the task)."""
