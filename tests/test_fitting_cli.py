@@ -177,3 +177,27 @@ def test_recover_models_writes_confusion_and_inversion(tmp_path, capsys):
     assert "either --model" in capsys.readouterr().err
     assert main(argv + ["--kappa"]) == 2
     assert "spec" in capsys.readouterr().err
+
+
+def test_cli_map_fit_with_priors(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from dopasoft.cli import main
+    from dopasoft.tasks import simulate_two_step
+
+    data = tmp_path / "ts.csv"
+    simulate_two_step(3, 60, seed=2).to_csv(data, index=False)
+    out = tmp_path / "map.csv"
+    code = main(["fit", str(data), "--model", "soft-q-lambda", "--n-starts", "2", "--quiet",
+                 "--prior", "alpha=0,0.05", "--out", str(out)])  # fmt: skip
+    assert code == 0
+    fits = pd.read_csv(out)
+    # a tight prior at 0 on the logit scale holds alpha at 0.5; nlp = nll - log N(logit(alpha) | 0, 0.05)
+    assert fits["alpha"].between(0.45, 0.55).all()
+    z = np.log(fits["alpha"] / (1 - fits["alpha"]))
+    neg_log_prior = z**2 / (2 * 0.05**2) + np.log(0.05) + 0.5 * np.log(2 * np.pi)
+    np.testing.assert_allclose(fits["nlp"] - fits["nll"], neg_log_prior, atol=1e-6)
+    assert main(["fit", str(data), "--model", "soft-q-lambda", "--prior", "alpha=0", "--out", str(out)]) == 2
+    assert main(["fit", str(data), "--model", "soft-q-lambda", "--prior", "nope=0,1", "--out",
+                 str(tmp_path / "x.csv")]) == 2  # fmt: skip

@@ -88,6 +88,21 @@ def model_from_args(args: argparse.Namespace):
     return model, fixed, bounds
 
 
+def priors_from_args(items: list[str]) -> dict[str, tuple[float, float]] | None:
+    """``--prior NAME=MEAN,SD`` options (Gaussian on the unbounded scale) as the ``prior`` of ``fit``."""
+    prior = {}
+    for item in items:
+        name, sep, rest = item.partition("=")
+        mean, sep2, sd = rest.partition(",")
+        if not (sep and sep2):
+            raise ValueError(f"--prior expects NAME=MEAN,SD, got {item!r}")
+        try:
+            prior[name.strip()] = (float(mean), float(sd))
+        except ValueError:
+            raise ValueError(f"--prior {item!r}: mean and sd must be numbers") from None
+    return prior or None
+
+
 def _read_done(out: str, model_name: str, seed: int, n_starts: int) -> pd.DataFrame | None:
     """Finished rows of a previous run (a partial last line from an interrupted write is dropped)."""
     if not os.path.exists(out) or os.path.getsize(out) == 0:
@@ -121,6 +136,7 @@ def _append(out: str, rows: pd.DataFrame, header: bool) -> None:
 def run_fit(args: argparse.Namespace) -> int:
     """Fit every subject not yet in ``--out``; append each finished batch; sort at the end."""
     model, fixed, bounds = model_from_args(args)
+    prior = priors_from_args(args.prior)
     data = read_choices(args.data)
     tr = to_transitions(data)
     model.check_task(tr)
@@ -138,7 +154,7 @@ def run_fit(args: argparse.Namespace) -> int:
               disable=args.quiet) as bar:  # fmt: skip
         for rows, _starts in iter_fit(tr, model, n_starts=args.n_starts, seed=args.seed,
                                       fixed=fixed, bounds=bounds, chunk_size=args.chunk_size,
-                                      skip=finished):  # fmt: skip
+                                      skip=finished, prior=prior):  # fmt: skip
             rows = rows.copy()
             rows["model"] = model.spec
             rows["seed"] = args.seed
@@ -172,5 +188,12 @@ def register(subparsers) -> None:
     p.add_argument("data", help="choice data: CSV/TSV/Parquet (two-step, hBayesDM or bandit)")
     p.add_argument("--out", required=True, help="output CSV, one row per subject")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    p.add_argument(
+        "--prior",
+        action="append",
+        default=[],
+        metavar="NAME=MEAN,SD",
+        help="MAP fit: Gaussian prior on the parameter's unbounded scale (repeatable; see docs/fitting.md)",
+    )
     add_model_options(p)
     p.set_defaults(func=run_fit)
