@@ -360,6 +360,11 @@ class SoftQLambda(_FeatureLearner):
         self._e = np.zeros_like(self._w)
 
     @property
+    def needs_behaviour_prob(self) -> bool:
+        """Whether :meth:`update` needs ``behaviour_prob`` (Retrace traces)."""
+        return self.trace == "retrace"
+
+    @property
     def traces(self) -> NDArray:
         """Eligibility traces, same shape as :attr:`q`; a copy."""
         return self._e.copy()
@@ -473,6 +478,11 @@ class NStepSoftQ(_FeatureLearner):
         self.n = _check_count(n, "n")
         self.correction = correction
         self._pending: deque[_Pending] = deque()
+
+    @property
+    def needs_behaviour_prob(self) -> bool:
+        """Whether :meth:`update` needs ``behaviour_prob`` (importance-sampling correction)."""
+        return self.correction == "importance"
 
     @property
     def n_pending(self) -> int:

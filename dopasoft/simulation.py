@@ -170,7 +170,9 @@ def simulate(
             action = 0 if single_action else int(agent.act(obs, rng))
             next_obs, reward, terminated, truncated, step_info = task.step(action)
             if trial_learn:
-                agent.update(obs, action, reward, next_obs, terminated)
+                # off-policy corrections need b(a|s): the agent acted with its own policy
+                b = float(agent.policy(obs)[action]) if getattr(agent, "needs_behaviour_prob", False) else None
+                agent.update(obs, action, reward, next_obs, terminated, behaviour_prob=b)
                 sig = agent.last_step
             else:
                 sig = td_signals(agent, obs, action, reward, next_obs, terminated)

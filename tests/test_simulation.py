@@ -201,3 +201,21 @@ def test_cli_help_lists_protocols(capsys):
     for name in protocol_names():
         assert name in text
     assert main(["simulate"]) == 2
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: ds.SoftQLambda(4, 2, alpha=0.2, tau=0.5, lam=0.9, gamma=0.9, trace="retrace"),
+        lambda: ds.NStepSoftQ(4, 2, n=3, alpha=0.2, tau=0.5, gamma=0.9, correction="importance"),
+    ],
+)
+def test_simulate_gives_off_policy_learners_their_behaviour_probabilities(make):
+    """Retrace and importance sampling need b(a|s); the loop passes the agent's own policy."""
+    from dopasoft.tasks import chain_mdp
+
+    agent = make()
+    assert agent.needs_behaviour_prob
+    result = ds.simulate(agent, chain_mdp(4), n_trials=20, seed=0)
+    assert result.trials["n_steps"].min() >= 3
+    assert agent.q[:3, 1].min() > 0  # the rewarded move was learnt back along the chain
