@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
-from scipy import integrate, special, stats
+from scipy import integrate, special
 
 __all__ = ["BMSResult", "bms", "exceedance_probabilities", "dirichlet_free_energy"]
 
@@ -107,6 +107,8 @@ def exceedance_probabilities(alpha: ArrayLike) -> NDArray[np.float64]:
     if a.size == 2:
         p1 = float(special.betainc(a[1], a[0], 0.5))  # = 1 - I_{1/2}(a0, a1) = P(r0 > 1/2)
         return np.array([p1, 1.0 - p1])
+    from scipy import stats  # deferred: importing scipy.stats costs about a second at start-up
+
     out = np.empty(a.size)
     upper = stats.gamma.ppf(1 - 1e-12, a.max()) + 10.0
     for k in range(a.size):
