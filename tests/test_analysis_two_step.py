@@ -119,12 +119,19 @@ def test_regression_equals_cell_logits_by_hand():
     for term, value in expected.items():
         assert reg[term] == pytest.approx(value, abs=1e-6)
         assert reg[f"se_{term}"] > 0
-    # pooled over two copies (different subjects): same point estimates
+    # pooled over two copies (different subjects): same point estimates; two identical clusters have
+    # identical (hence zero) score sums at the optimum, so the cluster-robust SE is zero up to round-off
     both = pd.concat([data, data.assign(subject="t")])
     pooled = ts.pooled_stay_regression(both)
     for term, value in expected.items():
         assert pooled.loc[term, "coef"] == pytest.approx(value, abs=1e-6)
-        assert pooled.loc[term, "ci_low"] < value < pooled.loc[term, "ci_high"]
+        assert pooled.loc[term, "se"] == pytest.approx(0.0, abs=1e-6)
+        assert pooled.loc[term, "ci_low"] <= pooled.loc[term, "coef"] <= pooled.loc[term, "ci_high"]
+    # two different subjects: a CI of positive width around the pooled estimate (any statsmodels/pandas)
+    other = events_to_data([events[i] for i in order[::-1]][: len(events) - 6]).assign(subject="u")
+    pooled2 = ts.pooled_stay_regression(pd.concat([data, other]))
+    assert (pooled2["se"] > 1e-3).all()
+    assert (pooled2["ci_low"] < pooled2["coef"]).all() and (pooled2["coef"] < pooled2["ci_high"]).all()
     gee = ts.pooled_stay_regression(both, method="gee")
     assert gee.loc["reward:transition", "coef"] == pytest.approx(expected["reward:transition"], abs=1e-4)
 
