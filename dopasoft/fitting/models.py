@@ -79,13 +79,44 @@ PARALLEL_MIN_PAIRS = 16  # smaller batches run single-threaded
 
 @dataclass(frozen=True)
 class Parameter:
-    """A model parameter: name, bounds (natural scale) and the range random starts are drawn from."""
+    """A model parameter on the natural scale.
+
+    Attributes
+    ----------
+    name : str
+    lower, upper : float
+        Default fitting bounds (what :func:`dopasoft.fitting.fit` searches unless told otherwise).
+    start : (float, float)
+        Range random starts are drawn from.
+    description : str
+    domain : (float, float)
+        Values the likelihood accepts (closed unless listed in ``open_ends``); user bounds and fixed
+        values must lie inside it.
+    open_ends : (bool, bool)
+        Whether the lower / upper end of ``domain`` is excluded (e.g. a temperature must be > 0).
+    """
 
     name: str
     lower: float
     upper: float
     start: tuple[float, float]
     description: str = ""
+    domain: tuple[float, float] = (-math.inf, math.inf)
+    open_ends: tuple[bool, bool] = (False, False)
+
+    def in_domain(self, value: float) -> bool:
+        """Whether ``value`` is a finite value the likelihood accepts."""
+        lo, hi = self.domain
+        if not math.isfinite(value):
+            return False
+        above = value > lo if self.open_ends[0] else value >= lo
+        below = value < hi if self.open_ends[1] else value <= hi
+        return above and below
+
+    def domain_text(self) -> str:
+        """The domain in interval notation, e.g. ``(0, inf)`` or ``[0, 1]``."""
+        lo, hi = self.domain
+        return f"{'(' if self.open_ends[0] else '['}{lo:g}, {hi:g}{')' if self.open_ends[1] else ']'}"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -957,17 +988,22 @@ _TRACES = {
 _HYBRIDS = {"daw-hybrid": 7, "daw-hybrid-6": 6, "daw-hybrid-4": 4}
 MODEL_NAMES = tuple(_TRACES) + tuple(_HYBRIDS)
 
-_ALPHA = (0.0, 1.0, (0.05, 0.95))
-_TAU = (0.0, INF, (0.05, 0.5))
-_LAM = (0.0, 1.0, (0.05, 0.95))
-_KAPPA = (-10.0, 10.0, (-1.0, 1.0))
-_BETA = (0.0, INF, (0.5, 10.0))
-_PERS = (0.0, 5.0, (0.05, 2.0))
+# (default lower, default upper, start range, domain, open ends of the domain)
+_UNIT = ((0.0, 1.0), (False, False))
+_POSITIVE = ((0.0, INF), (True, True))
+_NONNEG = ((0.0, INF), (False, True))
+_REAL = ((-INF, INF), (True, True))
+_ALPHA = (0.0, 1.0, (0.05, 0.95), *_UNIT)
+_TAU = (0.0, INF, (0.05, 0.5), *_POSITIVE)
+_LAM = (0.0, 1.0, (0.05, 0.95), *_UNIT)
+_KAPPA = (-10.0, 10.0, (-1.0, 1.0), *_REAL)
+_BETA = (0.0, INF, (0.5, 10.0), *_NONNEG)
+_PERS = (0.0, 5.0, (0.05, 2.0), *_REAL)
 
 
 def _p(name: str, spec: tuple, description: str) -> Parameter:
-    lo, hi, start = spec
-    return Parameter(name, lo, hi, start, description)
+    lo, hi, start, domain, open_ends = spec
+    return Parameter(name, lo, hi, start, description, domain=domain, open_ends=open_ends)
 
 
 def get_model(
