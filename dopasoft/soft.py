@@ -103,6 +103,7 @@ def soft_value(q: ArrayLike, tau: float, prior: ArrayLike | None = None) -> Floa
     >>> import dopasoft as ds
     >>> float(ds.soft_value([0.0, 0.0], tau=1.0))
     0.0
+
     As τ → 0 the soft value approaches the max, from below by τ log 2 here (uniform π0 over two actions):
 
     >>> round(float(ds.soft_value([1.0, 3.0], tau=1e-4)), 7)
