@@ -11,6 +11,9 @@ Haarnoja, T., Tang, H., Abbeel, P. & Levine, S. (2017). Reinforcement learning w
 policies. ICML. (soft Bellman backup)
 Fox, R., Pakman, A. & Tishby, N. (2016). Taming the noise in reinforcement learning via soft updates. UAI.
 (the KL-regularised form with a default policy)
+Todorov, E. (2009). Compositionality of optimal control laws. NeurIPS. (linearly solvable composition)
+Van Niekerk, B., James, S., Earle, A. & Rosman, B. (2019). Composing value functions in reinforcement
+learning. ICML. (composition of soft Q-functions)
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ __all__ = [
     "action_term",
     "soft_value_iteration",
     "SoftValueIterationResult",
+    "compose",
     "check_prior",
     "check_tau",
 ]
@@ -275,3 +279,100 @@ def soft_value_iteration(
         )
     v = soft_value(q, tau, prior) * live
     return SoftValueIterationResult(q=q, v=v, policy=boltzmann_policy(q, tau, prior), n_iter=n_iter)
+
+
+def compose(qs: ArrayLike, weights: ArrayLike, tau: float) -> FloatArray:
+    r"""Compose soft action values of several tasks into the values of their weighted "OR".
+
+    .. math:: Q_\text{comp}(s,a) = \tau \log \sum_i w_i \exp\big(Q_i(s,a)/\tau\big), \qquad w_i \ge 0
+
+    Exact (Todorov 2009; Van Niekerk et al. 2019; ``docs/maths.md`` §8) when γ = 1, transitions are
+    deterministic, every task shares π0, τ and all rewards except those received on entering absorbing goal
+    states, and the tasks differ only in those goal rewards ``r_i(g)``: ``compose`` then returns the soft-optimal
+    values of the task whose goal rewards are :math:`\tau \log \sum_i w_i \exp(r_i(g)/\tau)` (see
+    :func:`compose_rewards`), without new learning. Elsewhere (stochastic transitions, γ < 1, tasks that
+    differ in other rewards) it is an approximation. Equal weights ``1/n`` give an "OR" of the goals
+    (Mahajan & Seymour 2025: value composition as a function of dopamine).
+
+    Parameters
+    ----------
+    qs : array_like, shape (n_tasks, ...)
+        Soft action values of each task (same shape for every task).
+    weights : array_like, shape (n_tasks,)
+        Non-negative weights, at least one positive. A zero weight leaves its task out.
+    tau : float
+        The temperature the values were learnt at (> 0).
+
+    Returns
+    -------
+    ndarray, shape (...)
+        Composed action values (a stable log-sum-exp over tasks).
+
+    Raises
+    ------
+    ValueError
+        Fewer than one task, weights of the wrong length, negative, non-finite or all-zero weights,
+        non-finite values, or a bad ``tau``.
+
+    Examples
+    --------
+    >>> import numpy as np, dopasoft as ds
+    >>> q1, q2 = np.array([[1.0, 0.0]]), np.array([[0.0, 1.0]])
+    >>> ds.compose([q1, q2], [1.0, 1.0], tau=1.0).round(4).tolist()
+    [[1.3133, 1.3133]]
+    >>> ds.compose([q1, q2], [1.0, 0.0], tau=1.0).tolist()    # a zero weight leaves task 2 out
+    [[1.0, 0.0]]
+    """
+    tau = check_tau(tau)
+    q = np.asarray(qs, dtype=float)
+    if q.ndim < 1 or q.shape[0] < 1:
+        raise ValueError("qs must hold the values of at least one task (first axis = tasks)")
+    w = _check_weights(weights, q.shape[0])
+    if not np.all(np.isfinite(q)):
+        i = int(np.flatnonzero(~np.all(np.isfinite(q.reshape(q.shape[0], -1)), axis=1))[0])
+        raise ValueError(f"qs[{i}] holds non-finite values; compose needs finite action values")
+    keep = w > 0
+    z = q[keep] / tau + np.log(w[keep]).reshape((-1,) + (1,) * (q.ndim - 1))
+    m = np.max(z, axis=0)
+    return tau * (m + np.log(np.sum(np.exp(z - m), axis=0)))
+
+
+def compose_rewards(rewards: ArrayLike, weights: ArrayLike, tau: float) -> FloatArray:
+    r"""Goal rewards of the composed task: :math:`\tau \log \sum_i w_i \exp(r_i/\tau)` over tasks.
+
+    The same weighted soft maximum as :func:`compose`, applied to the rewards each task gives on entering a
+    goal; under the conditions stated there, ``compose`` of the tasks' soft-optimal values equals the
+    soft-optimal values of the task with these goal rewards.
+
+    Parameters
+    ----------
+    rewards : array_like, shape (n_tasks, ...)
+        Each task's reward on entering each goal.
+    weights : array_like, shape (n_tasks,)
+    tau : float
+
+    Returns
+    -------
+    ndarray, shape (...)
+
+    Examples
+    --------
+    >>> import dopasoft as ds
+    >>> float(ds.soft.compose_rewards([[0.0], [0.0]], [0.5, 0.5], tau=1.0)[0])
+    0.0
+    """
+    return compose(rewards, weights, tau)
+
+
+def _check_weights(weights: ArrayLike, n_tasks: int) -> FloatArray:
+    try:
+        w = np.asarray(weights, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"weights must be numbers, got {weights!r}") from None
+    if w.shape != (n_tasks,):
+        raise ValueError(f"weights must have one entry per task ({n_tasks}), got shape {w.shape}")
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise ValueError(f"weights must be finite and >= 0, got {w.tolist()}")
+    if not np.any(w > 0):
+        raise ValueError("at least one weight must be positive")
+    return w

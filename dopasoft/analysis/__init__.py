@@ -5,7 +5,8 @@ Every ``plot_*`` function takes data (DataFrames or simulation results) and retu
 ``save="path/name"`` to write PNG, PDF and SVG. See ``docs/analysis.md``.
 """
 
-from dopasoft.analysis import dopamine, model_comparison, model_fits, style, two_step
+from dopasoft.analysis import composition, dopamine, model_comparison, model_fits, style, two_step
+from dopasoft.analysis.composition import plot_composition
 from dopasoft.analysis.dopamine import (
     aligned_traces,
     convolve_photometry,
@@ -55,6 +56,7 @@ __all__ = [
     "bms",
     "check_fits",
     "compare_models",
+    "composition",
     "convolve_photometry",
     "dopamine",
     "exceedance_probabilities",
@@ -67,6 +69,7 @@ __all__ = [
     "parameter_table",
     "photometry_kernel",
     "plot_blocking",
+    "plot_composition",
     "plot_heatmap",
     "plot_model_comparison",
     "plot_parameters",

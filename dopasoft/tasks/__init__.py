@@ -13,7 +13,7 @@ from dopasoft.tasks.conditioning import (
     parse_trial_type,
     protocol_names,
 )
-from dopasoft.tasks.mdp import TabularMDP, chain_mdp, random_mdp
+from dopasoft.tasks.mdp import GRID_ACTIONS, TabularMDP, chain_mdp, gridworld_mdp, random_mdp
 from dopasoft.tasks.two_step import (
     HybridTwoStepAgent,
     TwoStepTask,
@@ -24,6 +24,7 @@ from dopasoft.tasks.two_step import (
 )
 
 __all__ = [
+    "GRID_ACTIONS",
     "PROTOCOLS",
     "ConditioningTask",
     "HybridTwoStepAgent",
@@ -34,6 +35,7 @@ __all__ = [
     "conditioning",
     "cue_value",
     "drifting_reward_probs",
+    "gridworld_mdp",
     "get_protocol",
     "make_protocol",
     "parse_trial_type",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import gymnasium as gym
@@ -10,7 +11,10 @@ from numpy.typing import ArrayLike
 
 from dopasoft.soft import SoftValueIterationResult, soft_value_iteration
 
-__all__ = ["TabularMDP", "random_mdp", "chain_mdp"]
+__all__ = ["TabularMDP", "random_mdp", "chain_mdp", "gridworld_mdp", "GRID_ACTIONS"]
+
+GRID_ACTIONS = ("up", "right", "down", "left")
+_MOVES = ((-1, 0), (0, 1), (1, 0), (0, -1))
 
 
 class TabularMDP(gym.Env):
@@ -157,3 +161,96 @@ def chain_mdp(n_states: int, *, reward: float = 1.0, slip: float = 0.0) -> Tabul
     start = np.zeros(n_states)
     start[0] = 1.0
     return TabularMDP(P, R, start=start, terminal=[n_states - 1])
+
+
+def gridworld_mdp(
+    layout: Sequence[str],
+    goal_rewards: Mapping[str, float],
+    *,
+    step_reward: float = -0.1,
+    slip: float = 0.0,
+) -> TabularMDP:
+    """A gridworld whose goals are absorbing: the first-exit tasks of value composition.
+
+    Each free cell is a state; actions 0-3 move up, right, down, left (``GRID_ACTIONS``); a move into a wall
+    or off the grid stays put. Every move costs ``step_reward``; entering goal ``g`` also pays
+    ``goal_rewards[g]`` and ends the episode. With ``slip > 0`` the move goes, with probability ``slip``,
+    in one of the other three directions at random (stochastic transitions).
+
+    Parameters
+    ----------
+    layout : sequence of str
+        Rows of the grid: ``.`` a free cell, ``#`` a wall, ``S`` a start cell (free; several allowed,
+        uniform; every free non-goal cell if none), an upper-case letter other than ``S`` a goal.
+    goal_rewards : mapping of str to float
+        Reward on entering each goal (every goal letter of the layout must have one).
+    step_reward : float, default -0.1
+        Reward of every move (the same in every task; composition needs that).
+    slip : float, default 0.0
+        Probability in [0, 1) that a move goes in another direction.
+
+    Returns
+    -------
+    TabularMDP
+        With extra attributes ``cells`` (state -> (row, column)), ``goals`` (letter -> state) and
+        ``layout``.
+
+    Examples
+    --------
+    >>> from dopasoft.tasks import gridworld_mdp
+    >>> env = gridworld_mdp(["S.A", "..B"], {"A": 1.0, "B": 0.0})
+    >>> env.n_states, env.n_actions, env.goals
+    (6, 4, {'A': 2, 'B': 5})
+    """
+    rows = [str(r) for r in layout]
+    if not rows or any(len(r) != len(rows[0]) for r in rows) or not rows[0]:
+        raise ValueError("layout must be non-empty rows of equal length")
+    if not 0.0 <= slip < 1.0:
+        raise ValueError(f"slip must be in [0, 1), got {slip!r}")
+    cells, goals, starts = [], {}, []
+    index = {}
+    for i, row in enumerate(rows):
+        for j, ch in enumerate(row):
+            if ch == "#":
+                continue
+            if not (ch in ".S" or (ch.isalpha() and ch.isupper())):
+                raise ValueError(f"layout row {i}, column {j}: unknown cell {ch!r} (use . # S or a goal letter)")
+            index[(i, j)] = len(cells)
+            if ch == "S":
+                starts.append(len(cells))
+            elif ch != ".":
+                if ch in goals:
+                    raise ValueError(f"layout: goal {ch!r} appears twice")
+                goals[ch] = len(cells)
+            cells.append((i, j))
+    if not goals:
+        raise ValueError("layout has no goal (an upper-case letter other than S)")
+    missing = sorted(set(goals) - set(goal_rewards))
+    extra = sorted(set(goal_rewards) - set(goals))
+    if missing or extra:
+        raise ValueError(f"goal_rewards: missing {missing}, unknown {extra}; goals are {sorted(goals)}")
+    n = len(cells)
+    terminal = np.zeros(n, bool)
+    terminal[list(goals.values())] = True
+    goal_r = np.zeros(n)
+    for g, st in goals.items():
+        goal_r[st] = float(goal_rewards[g])
+    P = np.zeros((n, 4, n))
+    for s, (i, j) in enumerate(cells):
+        if terminal[s]:
+            P[s, :, s] = 1.0
+            continue
+        for a in range(4):
+            for b, (di, dj) in enumerate(_MOVES):
+                p = 1.0 - slip if b == a else slip / 3.0
+                if p == 0.0:
+                    continue
+                P[s, a, index.get((i + di, j + dj), s)] += p
+    R = np.where(terminal[:, None], 0.0, float(step_reward) + P @ goal_r)
+    if not starts:
+        starts = [s for s in range(n) if not terminal[s]]
+    start = np.zeros(n)
+    start[starts] = 1.0 / len(starts)
+    env = TabularMDP(P, R, start=start, terminal=np.flatnonzero(terminal))
+    env.cells, env.goals, env.layout = cells, goals, tuple(rows)
+    return env
