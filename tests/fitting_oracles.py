@@ -146,3 +146,40 @@ def random_two_step(n_subjects=3, n_trials=60, seed=0, missing=0.0) -> pd.DataFr
                 )
             )
     return pd.DataFrame(rows)
+
+
+def daw_hybrid_oracle(df: pd.DataFrame, *, a1, beta1, a2, beta2, pi, w, lam, trans_prob=0.7) -> pd.Series:
+    """hBayesDM ts_par7 on canonical two-step data, with dopasoft's rules for missing choices
+    (docs/maths.md): a missing ``choice1`` skips the trial (the perseveration keeps the last choice
+    made); a missing ``choice2`` counts stage 1's choice (and makes it the perseveration's previous
+    choice) but makes no update, since the stage-1 target ``Q_MF(state2, choice2)`` is undefined.
+
+    Plain 0-based rewrite of the Stan model block: ``q[0]`` first stage, ``q[1 + state2]`` second.
+    """
+    out = {}
+    for subj, g in df.groupby("subject", sort=False):
+        g = g.sort_values("trial")
+        q = [[0.0, 0.0], [0.0, 0.0], [0.0, 0.0]]
+        prev = None
+        nll = 0.0
+        for row in g.itertuples():
+            if pd.isna(row.choice1):
+                continue
+            c1 = int(row.choice1)
+            m1, m2 = max(q[1]), max(q[2])
+            mb = [trans_prob * m1 + (1 - trans_prob) * m2, (1 - trans_prob) * m1 + trans_prob * m2]
+            h = [w * mb[b] + (1 - w) * q[0][b] for b in range(2)]
+            x = beta1 * (h[1] - h[0]) + (0.0 if prev is None else pi * (2 * prev - 1))
+            p1 = _inv_logit(x)
+            nll -= math.log(p1) if c1 == 1 else math.log(1.0 - p1)
+            prev = c1
+            if pd.isna(row.choice2):
+                continue
+            s, c2, r = 1 + int(row.state2), int(row.choice2), float(row.reward)
+            q[0][c1] += a1 * (q[s][c2] - q[0][c1])
+            p2 = _inv_logit(beta2 * (q[s][1] - q[s][0]))
+            nll -= math.log(p2) if c2 == 1 else math.log(1.0 - p2)
+            q[s][c2] += a2 * (r - q[s][c2])
+            q[0][c1] += lam * a1 * (r - q[s][c2])
+        out[subj] = nll
+    return pd.Series(out)
