@@ -218,9 +218,10 @@ def _codes(
     if not ok.all():
         i = int(np.flatnonzero(~ok)[0])
         expect = f"one of {list(allowed)} or missing" if allowed else "an integer >= 0 or missing"
-        raise ValueError(
-            f"{_where(df, i, subject_col)}, column {col!r}: {_py(df[col].iloc[i])!r} is not {expect}"
-        )
+        shown = _py(df[col].iloc[i])
+        if isinstance(shown, float) and shown.is_integer() and abs(shown) < 1e15:
+            shown = int(shown)  # "2 is not one of [0, 1]", also from a float column
+        raise ValueError(f"{_where(df, i, subject_col)}, column {col!r}: {shown!r} is not {expect}")
     return num
 
 
@@ -532,6 +533,8 @@ def to_transitions(data: pd.DataFrame | Transitions, *, n_actions: int | None = 
     if isinstance(data, Transitions):
         return data
     df = _validate_any(data)
+    if len(df) == 0:
+        raise ValueError(f"{df.attrs['task']} data: no rows (the table has its columns but no trials)")
     if df.attrs["task"] == "two-step":
         return _two_step_transitions(df)
     return _bandit_transitions(df, n_actions)
