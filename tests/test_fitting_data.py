@@ -207,6 +207,8 @@ def test_two_step_codes_are_fixed_by_the_format():
     # two options per stage by definition: a subject who only ever picks option 0 is valid data
     df = _canon().assign(choice1=0, choice2=0)
     assert F.to_transitions(df).n_actions == 2
+    with pytest.raises(ValueError, match="n_actions=3: two-step data have two options per stage"):
+        F.to_transitions(df, n_actions=3)
     for col, val in (("choice1", 1000000), ("state2", 2), ("choice2", 1.5)):
         bad = _canon().astype({col: float})
         bad.loc[3, col] = val

@@ -488,7 +488,7 @@ def _count_codes(df: pd.DataFrame, col: str, what: str, given: int | None, optio
         raise ValueError(
             f"{col} {_code(code)} at {_where(df, i)}: codes must run 0..K-1 without gaps; "
             f"codes present: {_code_list(present)}{hint}; if some {what} were never chosen, "
-            f"give their number ({option})"
+            f"give their number (to_transitions(data, {option}=K))"
         )
     return int(present[-1]) + 1
 
@@ -505,7 +505,8 @@ def _bandit_transitions(df: pd.DataFrame, n_actions: int | None) -> Transitions:
     if k < 2:
         raise ValueError(
             "bandit data: every choice is 0, so the data hold a single option and nothing to fit; "
-            "a choice model needs at least two options (give n_actions if the others were never chosen)"
+            "a choice model needs at least two options (if the others were never chosen, give their "
+            "number: to_transitions(data, n_actions=K))"
         )
     n_states = max(_count_codes(df, "state", "states", None, "n_states"), 1) if has_state else 1
     subjects, per = [], []
@@ -528,7 +529,14 @@ def to_transitions(data: pd.DataFrame | Transitions, *, n_actions: int | None = 
     data : pandas.DataFrame or Transitions
         Canonical two-step, hBayesDM two-step or bandit data (see module docstring).
     n_actions : int, optional
-        Bandit only: number of options when not all were chosen in the data.
+        Bandit only: number of options when not all were chosen in the data (codes must then be
+        below it); without it the codes present must run 0..K-1 without gaps, K ≥ 2.
+
+    Raises
+    ------
+    ValueError
+        Anything :func:`validate_two_step` / :func:`validate_bandit` refuse; no rows; bandit codes
+        (``choice``, ``state``) with a gap, naming subject, row and code; fewer than two options.
     """
     if isinstance(data, Transitions):
         return data
@@ -536,5 +544,7 @@ def to_transitions(data: pd.DataFrame | Transitions, *, n_actions: int | None = 
     if len(df) == 0:
         raise ValueError(f"{df.attrs['task']} data: no rows (the table has its columns but no trials)")
     if df.attrs["task"] == "two-step":
+        if n_actions is not None and n_actions != 2:
+            raise ValueError(f"n_actions={n_actions!r}: two-step data have two options per stage")
         return _two_step_transitions(df)
     return _bandit_transitions(df, n_actions)
