@@ -509,3 +509,23 @@ def test_figures_refuse_a_fits_table_with_invalid_parameters(tmp_path, capsys, c
     assert len(err.splitlines()) == 1 and "Traceback" not in err
     assert re.search(pattern, err), err
     assert not (out / "posterior_predictive.png").exists()
+
+
+def test_figures_check_skips_subjects_with_nothing_to_fit():
+    from dopasoft.cli.figures import _check_fitted_parameters
+
+    m = F.get_model("soft-q-lambda")
+    fits = pd.DataFrame(
+        {
+            "subject": ["s0", "s1"],
+            "alpha": [0.3, np.nan],
+            "tau": [0.2, np.nan],
+            "lam": [0.5, np.nan],
+            "nll": [10.0, np.nan],
+            "n_choices": [40, 0],
+        }
+    )
+    _check_fitted_parameters(fits, m, "fits.csv")  # s1 had no choices: NaN is its honest result
+    fits.loc[1, "n_choices"] = 40
+    with pytest.raises(ValueError, match=r"fits.csv, column 'alpha' is missing \(NaN\) for subject 's1'"):
+        _check_fitted_parameters(fits, m, "fits.csv")
