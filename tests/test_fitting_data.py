@@ -216,6 +216,11 @@ def test_two_step_codes_are_fixed_by_the_format():
             ValueError, match=rf"subject 'b', row 3, column '{col}': .* is not one of \[0, 1\]"
         ):
             F.to_transitions(bad)
+    one_based = _canon().assign(choice1=_canon()["choice1"] + 1)
+    with pytest.raises(
+        ValueError, match=r"row 1, column 'choice1': 2 is not one of \[0, 1\] or missing \(1-based"
+    ):
+        F.to_transitions(one_based)
     hb = pd.DataFrame(
         {"subjID": ["A", "A"], "level1_choice": [0, 1], "level2_choice": [1, 2], "reward": [1, 0]}
     )

@@ -221,7 +221,10 @@ def _codes(
         shown = _py(df[col].iloc[i])
         if isinstance(shown, float) and shown.is_integer() and abs(shown) < 1e15:
             shown = int(shown)  # "2 is not one of [0, 1]", also from a float column
-        raise ValueError(f"{_where(df, i, subject_col)}, column {col!r}: {shown!r} is not {expect}")
+        hint = ""
+        if allowed is not None and min(allowed) == 0 and num[i] == max(allowed) + 1 and not (num == 0).any():
+            hint = f" (1-based codes? subtract 1 from column {col!r})"
+        raise ValueError(f"{_where(df, i, subject_col)}, column {col!r}: {shown!r} is not {expect}{hint}")
     return num
 
 
