@@ -47,7 +47,7 @@ def softq_two_step_oracle(
             r = float(row.reward)
             z = [q[s][b] / t2_ for b in range(2)]
             pi = [math.exp(zb - _lse(z)) for zb in z]
-            nll -= math.log(pi[c2])
+            nll -= z[c2] - _lse(z)  # log pi[c2], without underflow
             d2 = r - q[s][c2]
             if trace == "tree-backup":
                 stage1 = a2_ * gamma * lam * pi[c2] * d2
@@ -146,3 +146,44 @@ def random_two_step(n_subjects=3, n_trials=60, seed=0, missing=0.0) -> pd.DataFr
                 )
             )
     return pd.DataFrame(rows)
+
+
+def _log_inv_logit(x):
+    """log(1 / (1 + e^-x)) without overflow for large |x|."""
+    return -math.log1p(math.exp(-x)) if x >= 0 else x - math.log1p(math.exp(x))
+
+
+def daw_hybrid_oracle(df: pd.DataFrame, *, a1, beta1, a2, beta2, pi, w, lam, trans_prob=0.7) -> pd.Series:
+    """hBayesDM ts_par7 on canonical two-step data, with dopasoft's rules for missing choices
+    (docs/maths.md): a missing ``choice1`` skips the trial (the perseveration keeps the last choice
+    made); a missing ``choice2`` counts stage 1's choice (and makes it the perseveration's previous
+    choice) but makes no update, since the stage-1 target ``Q_MF(state2, choice2)`` is undefined.
+
+    Plain 0-based rewrite of the Stan model block: ``q[0]`` first stage, ``q[1 + state2]`` second.
+    """
+    out = {}
+    for subj, g in df.groupby("subject", sort=False):
+        g = g.sort_values("trial")
+        q = [[0.0, 0.0], [0.0, 0.0], [0.0, 0.0]]
+        prev = None
+        nll = 0.0
+        for row in g.itertuples():
+            if pd.isna(row.choice1):
+                continue
+            c1 = int(row.choice1)
+            m1, m2 = max(q[1]), max(q[2])
+            mb = [trans_prob * m1 + (1 - trans_prob) * m2, (1 - trans_prob) * m1 + trans_prob * m2]
+            h = [w * mb[b] + (1 - w) * q[0][b] for b in range(2)]
+            x = beta1 * (h[1] - h[0]) + (0.0 if prev is None else pi * (2 * prev - 1))
+            nll -= _log_inv_logit(x if c1 == 1 else -x)
+            prev = c1
+            if pd.isna(row.choice2):
+                continue
+            s, c2, r = 1 + int(row.state2), int(row.choice2), float(row.reward)
+            q[0][c1] += a1 * (q[s][c2] - q[0][c1])
+            x = beta2 * (q[s][1] - q[s][0])
+            nll -= _log_inv_logit(x if c2 == 1 else -x)
+            q[s][c2] += a2 * (r - q[s][c2])
+            q[0][c1] += lam * a1 * (r - q[s][c2])
+        out[subj] = nll
+    return pd.Series(out)

@@ -8,6 +8,7 @@ import pytest
 from fitting_oracles import random_two_step
 
 import dopasoft.fitting as F
+from dopasoft.fitting.data import hbayesdm_to_canonical
 
 
 def _canon():
@@ -126,3 +127,104 @@ def test_bandit_format():
         F.log_likelihood(
             df, "daw-hybrid", dict(alpha1=0.5, beta1=1, alpha2=0.5, beta2=1, pers=0, w=0.5, lam=0.5)
         )
+
+
+# ----------------------------------------------------------------------------------------------
+# item 7: bandit codes run 0..K-1 without gaps; at least two options
+
+
+def _bandit(choices, subject="s1", **extra):
+    n = len(choices)
+    return pd.DataFrame(
+        {"subject": subject, "trial": np.arange(1, n + 1), "choice": choices, "reward": np.ones(n), **extra}
+    )
+
+
+def test_bandit_code_gap_is_an_error_naming_subject_row_and_code():
+    choices = [0, 1] * 8 + [0, 1000000, 1, 0]
+    df = _bandit(choices)
+    df.index = pd.RangeIndex(1, len(df) + 1)  # rows numbered as read from a file
+    with pytest.raises(
+        ValueError,
+        match=r"choice 1000000 at subject 's1', row 18: codes must run 0..K-1 without gaps; "
+        r"codes present: 0, 1, 1000000",
+    ):
+        F.to_transitions(df)
+    with pytest.raises(ValueError, match="choice 1000000 at subject 's1', row 18"):
+        F.log_likelihood(df, "soft-q", dict(alpha=0.3, tau=0.2))
+
+
+def test_bandit_gap_across_subjects_and_one_based_codes():
+    df = pd.concat([_bandit([0, 1, 0], "a"), _bandit([3, 1], "b")], ignore_index=True)
+    with pytest.raises(ValueError, match=r"choice 3 at subject 'b', row 3: .*codes present: 0, 1, 3"):
+        F.to_transitions(df)
+    with pytest.raises(
+        ValueError, match=r"choice 1 at subject 's1', row 0: .*codes present: 1, 2 \(1-based codes\?"
+    ):
+        F.to_transitions(_bandit([1, 2, 2, 1]))
+
+
+def test_bandit_needs_two_options():
+    with pytest.raises(ValueError, match="every choice is 0.*at least two options"):
+        F.to_transitions(_bandit([0, 0, 0]))
+    with pytest.raises(ValueError, match="every choice is 0"):
+        F.log_likelihood(_bandit([0, 0, 0]), "soft-q", dict(alpha=0.3, tau=0.2))
+    with pytest.raises(ValueError, match="no choice was made in any row"):
+        F.to_transitions(_bandit([np.nan, np.nan]))
+    with pytest.raises(ValueError, match="n_actions must be an integer >= 2, got 1"):
+        F.to_transitions(_bandit([0, 0]), n_actions=1)
+
+
+def test_bandit_explicit_number_of_options():
+    df = _bandit([0, 2, 2, 0, 2], reward=[1.0, 0.0, 1.0, 0.0, 1.0])
+    tr = F.to_transitions(df, n_actions=4)
+    assert tr.n_actions == 4
+    # a never-chosen option still takes probability: plain softmax-RW oracle over 4 options
+    alpha, tau = 0.4, 0.5
+    q, nll = np.zeros(4), 0.0
+    for c, r in zip(df["choice"], df["reward"], strict=True):
+        z = q / tau
+        nll -= z[c] - np.log(np.exp(z).sum())
+        q[c] += alpha * (r - q[c])
+    got = F.log_likelihood(tr, "soft-q", dict(alpha=alpha, tau=tau)).iloc[0]
+    assert abs(got - nll) < 1e-12
+    assert F.to_transitions(_bandit([0, 0]), n_actions=2).n_actions == 2
+    with pytest.raises(
+        ValueError, match=r"choice 4 at subject 's1', row 1: codes must run 0..3 \(n_actions=4\)"
+    ):
+        F.to_transitions(_bandit([0, 4, 1]), n_actions=4)
+
+
+def test_bandit_state_codes_run_without_gaps():
+    with pytest.raises(
+        ValueError, match=r"state 7 at subject 's1', row 2: codes must run 0..K-1.*codes present: 0, 7"
+    ):
+        F.to_transitions(_bandit([0, 1, 1], state=[0, 0, 7]))
+    assert F.to_transitions(_bandit([0, 1, 1], state=[0, 1, 1])).n_states == 2
+
+
+def test_two_step_codes_are_fixed_by_the_format():
+    # two options per stage by definition: a subject who only ever picks option 0 is valid data
+    df = _canon().assign(choice1=0, choice2=0)
+    assert F.to_transitions(df).n_actions == 2
+    with pytest.raises(ValueError, match="n_actions=3: two-step data have two options per stage"):
+        F.to_transitions(df, n_actions=3)
+    for col, val in (("choice1", 1000000), ("state2", 2), ("choice2", 1.5)):
+        bad = _canon().astype({col: float})
+        bad.loc[3, col] = val
+        with pytest.raises(
+            ValueError, match=rf"subject 'b', row 3, column '{col}': .* is not one of \[0, 1\]"
+        ):
+            F.to_transitions(bad)
+    one_based = _canon().assign(choice1=_canon()["choice1"] + 1)
+    with pytest.raises(
+        ValueError, match=r"row 1, column 'choice1': 2 is not one of \[0, 1\] or missing \(1-based"
+    ):
+        F.to_transitions(one_based)
+    hb = pd.DataFrame(
+        {"subjID": ["A", "A"], "level1_choice": [0, 1], "level2_choice": [1, 2], "reward": [1, 0]}
+    )
+    with pytest.raises(
+        ValueError, match=r"subject 'A', row 0, column 'level1_choice': 0 is not one of \[1, 2\]"
+    ):
+        hbayesdm_to_canonical(hb)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
 from fitting_oracles import (
+    daw_hybrid_oracle,
     hbayesdm_ts_oracle,
     random_two_step,
     softq_two_step_oracle,
@@ -300,3 +304,228 @@ def test_forward_mode_gradient(name, opts):
         e[j] = h
         num = (m.nll_pairs(tr, subj, th + e) - m.nll_pairs(tr, subj, th - e)) / (2 * h)
         np.testing.assert_allclose(g[:, j], num, rtol=1e-6, atol=1e-4)
+
+
+# ----------------------------------------------------------------------------------------------
+# item 9: the Daw hybrid with a missing choice2 in the middle of a sequence (docs/maths.md)
+
+
+def test_hybrid_missing_second_choice_mid_sequence_matches_oracle():
+    df = random_two_step(n_subjects=2, n_trials=40, seed=12)
+    df.loc[df.index[10], "choice2"] = np.nan  # s0, trial 11: stage 1 counted, no update
+    df.loc[df.index[11], "choice1"] = np.nan  # s0, trial 12: skipped (perseveration keeps trial 11)
+    df.loc[df.index[55], "choice2"] = np.nan  # s1, mid-sequence too
+    want = daw_hybrid_oracle(df, a1=0.4, beta1=3.0, a2=0.6, beta2=2.0, pi=0.8, w=0.35, lam=0.55)
+    got = log_likelihood(df, "daw-hybrid", HYB)
+    np.testing.assert_allclose(got.to_numpy(), want.loc[got.index].to_numpy(), rtol=0, atol=1e-10)
+    # the oracle holds on complete data too (it is hBayesDM's ts_par7)
+    full = random_two_step(n_subjects=2, n_trials=40, seed=12)
+    stan = hbayesdm_ts_oracle(
+        to_hbayesdm(full), a1=0.4, beta1=3.0, a2=0.6, beta2=2.0, pi=0.8, w=0.35, lam=0.55
+    )
+    plain = daw_hybrid_oracle(full, a1=0.4, beta1=3.0, a2=0.6, beta2=2.0, pi=0.8, w=0.35, lam=0.55)
+    np.testing.assert_allclose(plain.to_numpy(), stan.to_numpy(), rtol=0, atol=1e-10)
+    # and the rule is not hBayesDM's row deletion (which drops stage 1 of that trial as well)
+    dropped = df[df["choice2"].notna()]
+    assert np.all(np.abs(log_likelihood(dropped, "daw-hybrid", HYB).to_numpy() - got.to_numpy()) > 1e-3)
+
+
+# ----------------------------------------------------------------------------------------------
+# item 5/6: parameters, bounds and fixed values are checked against each parameter's domain
+
+
+def _narrow_tau(model):
+    """The model with a default lower bound on tau above the domain's end (as a default may be)."""
+    pars = tuple(dataclasses.replace(p, lower=0.05) if p.name == "tau" else p for p in model.params)
+    return dataclasses.replace(model, params=pars)
+
+
+@pytest.mark.parametrize(
+    ("params", "pattern"),
+    [
+        (
+            dict(alpha=np.nan, tau=0.5, lam=0.5),
+            r"params: 'alpha' is missing \(NaN\) for subject 's0'.*\[0, 1\]",
+        ),
+        (
+            dict(alpha=0.5, tau=-1.0, lam=0.5),
+            r"params: 'tau' = -1 for subject 's0' is outside its domain \(0, inf\)",
+        ),
+        (dict(alpha=0.5, tau=0.0, lam=0.5), r"'tau' = 0 for subject 's0' is outside its domain \(0, inf\)"),
+        (dict(alpha=0.5, tau=np.inf, lam=0.5), r"'tau' = inf for subject 's0' is outside its domain"),
+        (dict(alpha=0.5, tau=0.5, lam=3.0), r"'lam' = 3 for subject 's0' is outside its domain \[0, 1\]"),
+        (dict(alpha=0.5, tau=0.5, lam=0.5, beta=2), r"unknown parameter\(s\) \['beta'\]"),
+        (dict(alpha="high", tau=0.5, lam=0.5), r"params: 'alpha' must be a number, got 'high'"),
+    ],
+)
+def test_log_likelihood_params_outside_domain(params, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        log_likelihood(random_two_step(seed=3), "soft-q-lambda", params)
+
+
+def test_log_likelihood_names_the_subject_and_uses_the_domain_not_default_bounds():
+    df = random_two_step(seed=3)
+    per = pd.DataFrame({"subject": ["s0", "s1", "s2"], "alpha": [0.1, 0.5, 0.9], "tau": [0.2, -0.5, 1.0],
+                        "lam": [0.0, 0.5, 1.0]})  # fmt: skip
+    with pytest.raises(ValueError, match=r"'tau' = -0.5 for subject 's1' is outside its domain \(0, inf\)"):
+        log_likelihood(df, "soft-q-lambda", per)
+    # a temperature below a (narrower) default fitting bound is still a valid likelihood argument
+    m = _narrow_tau(F.get_model("soft-q-lambda"))
+    got = log_likelihood(df, m, dict(alpha=0.3, tau=0.01, lam=0.5))
+    want = softq_two_step_oracle(df, alpha=0.3, tau=0.01, lam=0.5)
+    np.testing.assert_allclose(got.to_numpy(), want.loc[got.index].to_numpy(), rtol=1e-9)
+    hyb = dict(HYB, beta1=-1.0)
+    with pytest.raises(ValueError, match=r"'beta1' = -1 for subject 's0' is outside its domain \[0, inf\)"):
+        log_likelihood(df, "daw-hybrid", hyb)
+
+
+@pytest.mark.parametrize(
+    ("bounds", "pattern"),
+    [
+        ({"lam": (0, 3)}, r"bounds\['lam'\] = \(0, 3\) is not inside the domain of 'lam', \[0, 1\]"),
+        (
+            {"alpha": (-0.2, 1)},
+            r"bounds\['alpha'\] = \(-0.2, 1\) is not inside the domain of 'alpha', \[0, 1\]",
+        ),
+        ({"tau": (-1, 5)}, r"bounds\['tau'\] = \(-1, 5\) is not inside the domain of 'tau', \(0, inf\)"),
+        ({"alpha": (0, np.inf)}, r"bounds\['alpha'\] = \(0, inf\) is not inside"),
+        ({"tau": (np.nan, 5)}, r"bounds\['tau'\]: lower nan must be below upper 5"),
+        ({"tau": "0:5"}, r"bounds\['tau'\] must be a pair"),
+    ],
+)
+def test_fit_bounds_must_lie_in_the_domain(bounds, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        F.fit(random_two_step(n_subjects=1, n_trials=10), "soft-q-lambda", n_starts=1, bounds=bounds)
+
+
+@pytest.mark.parametrize(
+    ("fixed", "pattern"),
+    [
+        ({"tau": 0}, r"fixed\['tau'\] = 0.0 is outside the domain of 'tau', \(0, inf\)"),
+        ({"tau": -1}, r"fixed\['tau'\] = -1.0 is outside the domain of 'tau', \(0, inf\)"),
+        ({"lam": 1.5}, r"fixed\['lam'\] = 1.5 is outside the domain of 'lam', \[0, 1\]"),
+        ({"alpha": np.nan}, r"fixed\['alpha'\] = nan is outside the domain"),
+        ({"alpha": None}, r"fixed\['alpha'\] must be a number, got None"),
+    ],
+)
+def test_fit_fixed_values_must_lie_in_the_domain(fixed, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        F.fit(random_two_step(n_subjects=1, n_trials=10), "soft-q-lambda", n_starts=1, fixed=fixed)
+
+
+def test_fixed_and_bounds_use_the_domain_not_the_default_bounds():
+    df = random_two_step(n_subjects=1, n_trials=20, seed=5)
+    m = _narrow_tau(F.get_model("soft-q-lambda"))
+    res = F.fit(df, m, n_starts=1, fixed={"tau": 0.02, "lam": 0.5})
+    assert res.params["tau"].iloc[0] == 0.02
+    nll = log_likelihood(df, m, dict(alpha=res.params["alpha"].iloc[0], tau=0.02, lam=0.5)).iloc[0]
+    assert abs(res.params["nll"].iloc[0] - nll) < 1e-9
+    # a bound may reach an open end of the domain (the transforms never evaluate it)
+    res = F.fit(df, m, n_starts=1, bounds={"tau": (0.0, 5.0)}, fixed={"lam": 0.5})
+    assert 0.0 < res.params["tau"].iloc[0] < 5.0
+
+
+def test_cli_bound_and_fix_outside_the_domain_exit_2(tmp_path, capsys):
+    from dopasoft.cli import main
+
+    data = tmp_path / "d.csv"
+    random_two_step(n_subjects=1, n_trials=10).to_csv(data, index=False)
+    base = ["fit", str(data), "--model", "soft-q-lambda", "--n-starts", "1", "--quiet", "--out"]
+    for k, (opt, pattern) in enumerate(
+        [
+            (
+                ["--bound", "lam=0:3"],
+                r"bounds\['lam'\] = \(0, 3\) is not inside the domain of 'lam', \[0, 1\]",
+            ),
+            (["--bound", "alpha=-1:1"], r"bounds\['alpha'\] = \(-1, 1\) is not inside"),
+            (["--fix", "tau=0"], r"fixed\['tau'\] = 0.0 is outside the domain of 'tau', \(0, inf\)"),
+        ]
+    ):
+        out = tmp_path / f"fits{k}.csv"
+        assert main([*base, str(out), *opt]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "Traceback" not in err
+        assert re.search(pattern, err), err
+        assert not out.exists() or pd.read_csv(out).empty
+
+
+@pytest.mark.parametrize(
+    ("params", "pattern"),
+    [
+        (
+            dict(alpha=1.5, tau=0.2, lam=0.5),
+            r"params: 'alpha' = 1.5 for subject 'sub000' is outside its domain \[0, 1\]",
+        ),
+        (dict(alpha=np.nan, tau=0.2, lam=0.5), r"'alpha' is missing \(NaN\) for subject 'sub000'"),
+        (
+            dict(alpha=0.5, tau=-1.0, lam=0.5),
+            r"'tau' = -1 for subject 'sub000' is outside its domain \(0, inf\)",
+        ),
+        (dict(alpha=0.5, tau=0.2, lam=3.0), r"'lam' = 3 for subject 'sub000' is outside its domain \[0, 1\]"),
+        (dict(alpha=0.5, tau=0.2, lam=0.5, beta=1.0), r"unknown parameter\(s\) \['beta'\]"),
+        (dict(alpha="x", tau=0.2, lam=0.5), r"params: 'alpha' = 'x' for subject 'sub000' is not a number"),
+    ],
+)
+def test_simulate_checks_parameters_as_the_likelihood_does(params, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        F.simulate("soft-q-lambda", params, n_trials=5, n_subjects=2)
+
+
+def test_simulate_names_the_subject_of_a_bad_row():
+    pars = pd.DataFrame({"subject": ["a", "b"], "alpha": [0.5, 0.5], "tau": [0.2, 0.3], "lam": [0.5, -0.1]})
+    with pytest.raises(ValueError, match=r"'lam' = -0.1 for subject 'b' is outside its domain \[0, 1\]"):
+        F.simulate("soft-q-lambda", pars, n_trials=5)
+    hyb = pd.DataFrame([dict(HYB, w=1.2)])
+    with pytest.raises(ValueError, match=r"'w' = 1.2 for subject 'sub000' is outside its domain \[0, 1\]"):
+        F.simulate("daw-hybrid", hyb, n_trials=5)
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "pattern"),
+    [
+        (
+            "alpha",
+            np.nan,
+            r"fits.csv, column 'alpha' is missing \(NaN\) for subject 's1'; it must be a number in \[0, 1\]",
+        ),
+        ("tau", -1.0, r"fits.csv, column 'tau' = -1 for subject 's1' is outside its domain \(0, inf\)"),
+        ("lam", 3.0, r"fits.csv, column 'lam' = 3 for subject 's1' is outside its domain \[0, 1\]"),
+        ("alpha", "abc", r"fits.csv, column 'alpha' = 'abc' for subject 's1' is not a number"),
+    ],
+)
+def test_figures_refuse_a_fits_table_with_invalid_parameters(tmp_path, capsys, column, value, pattern):
+    from dopasoft.cli import main
+
+    data = tmp_path / "data.csv"
+    random_two_step(n_subjects=2, n_trials=20).to_csv(data, index=False)
+    fits = pd.DataFrame({"subject": ["s0", "s1"], "alpha": [0.3, 0.4], "tau": [0.2, 0.3], "lam": [0.5, 0.5],
+                         "nll": [10.0, 11.0], "model": "soft-q-lambda"}).astype({column: object})  # fmt: skip
+    fits.loc[1, column] = value
+    path = tmp_path / "fits.csv"
+    fits.to_csv(path, index=False)
+    out = tmp_path / "figs"
+    assert main(["figures", str(data), str(path), "--out", str(out), "--format", "png"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert re.search(pattern, err), err
+    assert not (out / "posterior_predictive.png").exists()
+
+
+def test_figures_check_skips_subjects_with_nothing_to_fit():
+    from dopasoft.cli.figures import _check_fitted_parameters
+
+    m = F.get_model("soft-q-lambda")
+    fits = pd.DataFrame(
+        {
+            "subject": ["s0", "s1"],
+            "alpha": [0.3, np.nan],
+            "tau": [0.2, np.nan],
+            "lam": [0.5, np.nan],
+            "nll": [10.0, np.nan],
+            "n_choices": [40, 0],
+        }
+    )
+    _check_fitted_parameters(fits, m, "fits.csv")  # s1 had no choices: NaN is its honest result
+    fits.loc[1, "n_choices"] = 40
+    with pytest.raises(ValueError, match=r"fits.csv, column 'alpha' is missing \(NaN\) for subject 's1'"):
+        _check_fitted_parameters(fits, m, "fits.csv")

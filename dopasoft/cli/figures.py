@@ -118,6 +118,23 @@ def _canonical(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+def _check_fitted_parameters(df: pd.DataFrame, model: Any, name: str) -> None:
+    """Check a fits table's parameters as the likelihood does (one message naming column and
+    subject); rows of subjects with nothing to fit (``n_choices`` 0) are not checked."""
+    from dopasoft.fitting.mle import check_parameters
+
+    rows = df if "n_choices" not in df.columns else df[pd.to_numeric(df["n_choices"], errors="coerce") != 0]
+    raw = rows[list(model.param_names)]
+    values = raw.apply(pd.to_numeric, errors="coerce")
+    text = values.isna().to_numpy() & raw.notna().to_numpy()
+    subjects = rows["subject"].tolist()
+    if text.any():
+        i, j = (int(v[0]) for v in text.nonzero())
+        raise ValueError(f"{name}, column {raw.columns[j]!r} = {raw.iloc[i, j]!r} for subject "
+                         f"{subjects[i]!r} is not a number")  # fmt: skip
+    check_parameters(model, values.to_numpy(dtype=float), subjects, what=f"{name}, column")
+
+
 def make_figures(
     out: str | os.PathLike,
     *,
@@ -191,6 +208,7 @@ def make_figures(
     fitted: dict[str, pd.DataFrame] = {}
     for path, df in tables["fits"]:
         m = an.fits_model(df, model if "model" not in df.columns else None)
+        _check_fitted_parameters(df, m, path)
         label = m.name if m.name not in fitted else Path(path).stem
         fitted[label] = df.assign(model=m.name) if "model" not in df.columns else df
         table(an.parameter_table(df, m), f"parameters_{label}")

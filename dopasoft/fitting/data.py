@@ -218,9 +218,13 @@ def _codes(
     if not ok.all():
         i = int(np.flatnonzero(~ok)[0])
         expect = f"one of {list(allowed)} or missing" if allowed else "an integer >= 0 or missing"
-        raise ValueError(
-            f"{_where(df, i, subject_col)}, column {col!r}: {_py(df[col].iloc[i])!r} is not {expect}"
-        )
+        shown = _py(df[col].iloc[i])
+        if isinstance(shown, float) and shown.is_integer() and abs(shown) < 1e15:
+            shown = int(shown)  # "2 is not one of [0, 1]", also from a float column
+        hint = ""
+        if allowed is not None and min(allowed) == 0 and num[i] == max(allowed) + 1 and not (num == 0).any():
+            hint = f" (1-based codes? subtract 1 from column {col!r})"
+        raise ValueError(f"{_where(df, i, subject_col)}, column {col!r}: {shown!r} is not {expect}{hint}")
     return num
 
 
@@ -455,14 +459,59 @@ def _two_step_transitions(df: pd.DataFrame) -> Transitions:
                  n_actions=2, task="two-step")  # fmt: skip
 
 
+def _code(c: float) -> str:
+    return str(int(c)) if abs(c) < 1e15 else f"{c:g}"
+
+
+def _code_list(codes: NDArray[np.float64], limit: int = 12) -> str:
+    shown = ", ".join(_code(c) for c in codes[:limit])
+    return shown + (f", ... ({len(codes)} codes)" if len(codes) > limit else "")
+
+
+def _count_codes(df: pd.DataFrame, col: str, what: str, given: int | None, option: str) -> int:
+    """Number of ``what`` (actions, states) coded in ``col``: ``given``, or max code + 1 when the
+    codes present run 0..K-1 without gaps; raise naming subject, row and code otherwise."""
+    vals = df[col].to_numpy(dtype=float)
+    present = np.unique(vals[~np.isnan(vals)])
+    if given is not None:
+        if present.size and present[-1] >= given:
+            i = int(np.flatnonzero(vals == present[-1])[0])
+            raise ValueError(
+                f"{col} {_code(present[-1])} at {_where(df, i)}: codes must run 0..{given - 1} "
+                f"({option}={given}); codes present: {_code_list(present)}"
+            )
+        return given
+    if present.size == 0:
+        return 0
+    gap = np.flatnonzero(present != np.arange(present.size))
+    if gap.size:
+        code = present[gap[0]]
+        i = int(np.flatnonzero(vals == code)[0])
+        hint = " (1-based codes? subtract 1)" if present[0] == 1 and gap[0] == 0 else ""
+        raise ValueError(
+            f"{col} {_code(code)} at {_where(df, i)}: codes must run 0..K-1 without gaps; "
+            f"codes present: {_code_list(present)}{hint}; if some {what} were never chosen, "
+            f"give their number (to_transitions(data, {option}=K))"
+        )
+    return int(present[-1]) + 1
+
+
 def _bandit_transitions(df: pd.DataFrame, n_actions: int | None) -> Transitions:
+    if n_actions is not None and (
+        isinstance(n_actions, bool) or not isinstance(n_actions, int | np.integer) or n_actions < 2
+    ):
+        raise ValueError(f"n_actions must be an integer >= 2, got {n_actions!r}")
     has_state = "state" in df.columns
-    k = int(np.nanmax(df["choice"].to_numpy())) + 1 if df["choice"].notna().any() else 1
-    if n_actions is not None:
-        if k > n_actions:
-            raise ValueError(f"data contain choice {k - 1} but n_actions={n_actions}")
-        k = n_actions
-    n_states = int(np.nanmax(df["state"].to_numpy())) + 1 if has_state else 1
+    k = _count_codes(df, "choice", "options", n_actions, "n_actions")
+    if k == 0:
+        raise ValueError("bandit data: no choice was made in any row (column 'choice' is empty)")
+    if k < 2:
+        raise ValueError(
+            "bandit data: every choice is 0, so the data hold a single option and nothing to fit; "
+            "a choice model needs at least two options (if the others were never chosen, give their "
+            "number: to_transitions(data, n_actions=K))"
+        )
+    n_states = max(_count_codes(df, "state", "states", None, "n_states"), 1) if has_state else 1
     subjects, per = [], []
     for subj, g in df.groupby("subject", sort=False):
         g = g[g["choice"].notna()]
@@ -483,11 +532,22 @@ def to_transitions(data: pd.DataFrame | Transitions, *, n_actions: int | None = 
     data : pandas.DataFrame or Transitions
         Canonical two-step, hBayesDM two-step or bandit data (see module docstring).
     n_actions : int, optional
-        Bandit only: number of options when not all were chosen in the data.
+        Bandit only: number of options when not all were chosen in the data (codes must then be
+        below it); without it the codes present must run 0..K-1 without gaps, K ≥ 2.
+
+    Raises
+    ------
+    ValueError
+        Anything :func:`validate_two_step` / :func:`validate_bandit` refuse; no rows; bandit codes
+        (``choice``, ``state``) with a gap, naming subject, row and code; fewer than two options.
     """
     if isinstance(data, Transitions):
         return data
     df = _validate_any(data)
+    if len(df) == 0:
+        raise ValueError(f"{df.attrs['task']} data: no rows (the table has its columns but no trials)")
     if df.attrs["task"] == "two-step":
+        if n_actions is not None and n_actions != 2:
+            raise ValueError(f"n_actions={n_actions!r}: two-step data have two options per stage")
         return _two_step_transitions(df)
     return _bandit_transitions(df, n_actions)

@@ -102,34 +102,50 @@ def _as_data(data) -> Transitions:
 
 
 def _resolve_bounds(model: ChoiceModel, bounds: Mapping[str, tuple[float, float]] | None):
+    """Default bounds with the user's replacements; each pair must lie inside the parameter's domain.
+
+    A bound may equal an end of the domain even where the domain is open there (``tau`` bounded
+    below by 0): the transforms never reach a bound (``θ = lo + e^z > lo``)."""
     b = model.default_bounds()
+    params = {p.name: p for p in model.params}
     for name, val in (bounds or {}).items():
         if name not in b:
             raise ValueError(f"bounds: unknown parameter {name!r} of model {model.name!r}; "
                              f"parameters are {list(model.param_names)}")  # fmt: skip
         try:
+            if isinstance(val, str) or len(val) != 2:
+                raise TypeError
             lo, hi = (float(val[0]), float(val[1]))
         except (TypeError, ValueError, IndexError):
             raise ValueError(f"bounds[{name!r}] must be a pair (lower, upper), got {val!r}") from None
         if not lo < hi:
             raise ValueError(f"bounds[{name!r}]: lower {lo} must be below upper {hi}")
+        dlo, dhi = params[name].domain
+        if lo < dlo or hi > dhi:
+            raise ValueError(f"bounds[{name!r}] = ({lo:g}, {hi:g}) is not inside the domain of {name!r}, "
+                             f"{params[name].domain_text()}")  # fmt: skip
         b[name] = (lo, hi)
     return b
 
 
 def _resolve_fixed(model: ChoiceModel, fixed: Mapping[str, float] | None, bounds) -> dict:
+    """Fixed values, each checked against its parameter's domain (not the default fitting bounds:
+    a fixed parameter is not searched, so its bounds do not apply)."""
     out = {}
+    params = {p.name: p for p in model.params}
     for name, val in (fixed or {}).items():
         if name not in model.param_names:
             raise ValueError(f"fixed: unknown parameter {name!r} of model {model.name!r}; "
                              f"parameters are {list(model.param_names)}")  # fmt: skip
         try:
+            if isinstance(val, bool):
+                raise TypeError
             v = float(val)
         except (TypeError, ValueError):
             raise ValueError(f"fixed[{name!r}] must be a number, got {val!r}") from None
-        lo, hi = bounds[name]
-        if not (lo <= v <= hi) or not math.isfinite(v):
-            raise ValueError(f"fixed[{name!r}] = {v} is outside the bounds ({lo}, {hi})")
+        if not params[name].in_domain(v):
+            raise ValueError(f"fixed[{name!r}] = {v} is outside the domain of {name!r}, "
+                             f"{params[name].domain_text()}")  # fmt: skip
         out[name] = v
     return out
 
@@ -164,11 +180,53 @@ def _resolve_prior(model: ChoiceModel, prior: Prior | None, fixed: dict) -> dict
     return out
 
 
+def check_parameters(model: ChoiceModel, values: NDArray[np.float64], subjects, *,
+                     what: str = "params:") -> None:  # fmt: skip
+    """Raise ``ValueError`` unless every value lies in its parameter's domain.
+
+    The one check of parameter values shared by :func:`log_likelihood`,
+    :func:`dopasoft.fitting.simulate` and ``dopasoft figures``.
+
+    Parameters
+    ----------
+    model : ChoiceModel
+    values : array_like, shape (n_subjects, n_params)
+        Natural-scale parameters, columns in the order of ``model.param_names``.
+    subjects : sequence
+        Subject identifiers of the rows (named in the message).
+    what : str
+        What holds the values, starting the message (``"params:"``, ``"fits.csv, column"``).
+
+    Raises
+    ------
+    ValueError
+        Naming the parameter, the subject, the value and the domain, e.g. ``params: 'tau' = -1 for
+        subject 's1' is outside its domain (0, inf)``.
+    """
+    values = np.asarray(values, dtype=float)
+    for j, par in enumerate(model.params):
+        col = values[:, j]
+        bad = np.array([not par.in_domain(v) for v in col], dtype=bool)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            v, who = col[i], _subject_text(subjects[i])
+            if np.isnan(v):
+                raise ValueError(f"{what} {par.name!r} is missing (NaN) for subject {who}; it must be a "
+                                 f"number in {par.domain_text()}")  # fmt: skip
+            raise ValueError(f"{what} {par.name!r} = {v:g} for subject {who} is outside its domain "
+                             f"{par.domain_text()}")  # fmt: skip
+
+
+def _subject_text(s) -> str:
+    return repr(s.item() if isinstance(s, np.generic) else s)
+
+
 def _params_matrix(model: ChoiceModel, tr: Transitions, params) -> NDArray[np.float64]:
     """Per-subject natural parameter matrix (n_subjects, n_params) from a dict or a DataFrame.
 
     A DataFrame is matched on its ``subject`` column (or index); one with neither (a plain
-    RangeIndex) is taken row by row in subject order."""
+    RangeIndex) is taken row by row in subject order. Values are checked against each parameter's
+    domain (:func:`check_parameters`)."""
     names = model.param_names
     n = tr.n_subjects
     if (
@@ -191,7 +249,18 @@ def _params_matrix(model: ChoiceModel, tr: Transitions, params) -> NDArray[np.fl
         absent = [k for k in keys if k not in df.index]
         if absent:
             raise ValueError(f"params: no row for subject {absent[0]!r}")
-        mat = df.loc[keys, list(names)].to_numpy(dtype=float)
+        if df.index.duplicated().any():
+            dup = df.index[df.index.duplicated()][0]
+            raise ValueError(f"params: subject {dup!r} has more than one row")
+        sub = df.loc[keys, list(names)]
+        for name in names:
+            num = pd.to_numeric(sub[name], errors="coerce")
+            bad = num.isna() & sub[name].notna()
+            if bad.any():
+                k = int(np.flatnonzero(bad.to_numpy())[0])
+                raise ValueError(f"params: {name!r} = {sub[name].iloc[k]!r} for subject {keys[k]!r} "
+                                 "is not a number")  # fmt: skip
+        mat = sub.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
     elif isinstance(params, Mapping):
         unknown = [k for k in params if k not in names]
         missing = [p for p in names if p not in params]
@@ -200,24 +269,26 @@ def _params_matrix(model: ChoiceModel, tr: Transitions, params) -> NDArray[np.fl
                              f"parameters are {list(names)}")  # fmt: skip
         if missing:
             raise ValueError(f"params: missing parameter(s) {missing} of model {model.name!r}")
-        mat = np.tile(np.array([float(params[p]) for p in names]), (n, 1))
+        vals = []
+        for p in names:
+            try:
+                if isinstance(params[p], bool | str):
+                    raise TypeError
+                vals.append(float(params[p]))
+            except (TypeError, ValueError):
+                raise ValueError(f"params: {p!r} must be a number, got {params[p]!r}") from None
+        mat = np.tile(np.array(vals), (n, 1))
     else:
-        mat = np.asarray(params, dtype=float)
+        try:
+            mat = np.asarray(params, dtype=float)
+        except (TypeError, ValueError):
+            raise ValueError(f"params: expected a dict, a DataFrame or an array of numbers, got "
+                             f"{type(params).__name__}") from None  # fmt: skip
         if mat.ndim == 1:
             mat = np.tile(mat, (n, 1))
         if mat.shape != (n, len(names)):
             raise ValueError(f"params: expected shape ({n}, {len(names)}), got {mat.shape}")
-    bounds = model.default_bounds()
-    for j, name in enumerate(names):
-        lo, hi = bounds[name]
-        col = mat[:, j]
-        bad = ~np.isfinite(col) | (col < lo) | (col > hi)
-        if name.startswith(("tau", "beta")):
-            bad |= col <= 0
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise ValueError(f"parameter {name!r} = {col[i]!r} for subject {tr.subjects[i]!r} is "
-                             f"outside its bounds ({lo}, {hi})")  # fmt: skip
+    check_parameters(model, mat, list(tr.subjects))
     return mat
 
 

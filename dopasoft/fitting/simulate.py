@@ -7,10 +7,13 @@ reversal bandit), so that whole populations are simulated in one compiled call.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from dopasoft.fitting.mle import check_parameters
 from dopasoft.fitting.models import ChoiceModel, get_model
 
 __all__ = ["two_step_reward_probabilities", "reversal_probabilities", "simulate", "sample_parameters"]
@@ -82,23 +85,42 @@ def simulate(
     pandas.DataFrame
         Canonical data (two-step: ``subject, trial, choice1, state2, choice2, reward``; bandit:
         ``subject, trial, choice, reward``) with the reward probabilities as extra columns.
+
+    Raises
+    ------
+    ValueError
+        Unknown, missing, non-numeric or out-of-domain parameters (checked as
+        :func:`~dopasoft.fitting.log_likelihood` checks them), naming the parameter and subject.
     """
     model = get_model(model)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    if isinstance(params, dict):
-        params = pd.DataFrame([params] * (n_subjects or 1))
+    if isinstance(params, Mapping):
+        unknown = [k for k in params if k not in model.param_names and k != "subject"]
+        if unknown:
+            raise ValueError(f"params: unknown parameter(s) {unknown} of model {model.name!r}; "
+                             f"parameters are {list(model.param_names)}")  # fmt: skip
+        params = pd.DataFrame([dict(params)] * (n_subjects or 1))
+    if not isinstance(params, pd.DataFrame):
+        raise ValueError(f"params must be a dict or a DataFrame, got {type(params).__name__}")
     missing = [p for p in model.param_names if p not in params.columns]
     if missing:
         raise ValueError(f"params: missing parameter(s) {missing} of model {model.name!r}")
-    if n_trials < 1:
-        raise ValueError(f"n_trials must be positive, got {n_trials!r}")
-    theta = params[list(model.param_names)].to_numpy(dtype=float)
-    n = len(theta)
+    if isinstance(n_trials, bool) or not isinstance(n_trials, int | np.integer) or n_trials < 1:
+        raise ValueError(f"n_trials must be a positive integer, got {n_trials!r}")
+    n = len(params)
     subjects = (
         params["subject"].astype(str).to_numpy()
         if "subject" in params.columns
         else np.array([f"{subject_prefix}{i:03d}" for i in range(n)])
     )
+    raw = params[list(model.param_names)]
+    theta = raw.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    text = np.isnan(theta) & raw.notna().to_numpy()
+    if text.any():
+        i, j = (int(v[0]) for v in np.nonzero(text))
+        raise ValueError(f"params: {model.param_names[j]!r} = {raw.iloc[i, j]!r} for subject "
+                         f"{str(subjects[i])!r} is not a number")  # fmt: skip
+    check_parameters(model, theta, list(subjects))
     trial = np.tile(np.arange(1, n_trials + 1), n)
     if task == "two-step":
         probs = two_step_reward_probabilities(n, n_trials, rng)
