@@ -455,3 +455,11 @@ def test_conditioning_task_refuses_grid_through_the_python_api():
     with pytest.raises(ValueError, match="dt=1e-06 s .* would need about"):
         ConditioningTask("acquisition", dt=1e-6)
     assert ConditioningTask("acquisition", dt=0.05).n_bins == 61  # 1 s + 1.5 s + 0.5 s, +1 pre-cue bin
+
+
+def test_trace_out_equal_to_out_is_refused(tmp_path, capsys):
+    out = tmp_path / "c.csv"
+    argv = ["simulate", "conditioning", "--out", str(out), "--trace-out", str(tmp_path / "." / "c.csv")]
+    assert main(argv) == 2
+    assert "--trace-out" in _one_line_error(capsys, "simulate")
+    assert not out.exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
@@ -98,6 +99,8 @@ def _run_conditioning(args: argparse.Namespace) -> int:
 
     out = output_file(args.out)
     trace_out = output_file(args.trace_out, "--trace-out") if args.trace_out else None
+    if trace_out is not None and os.path.abspath(trace_out) == os.path.abspath(out):
+        raise ValueError(f"--trace-out {args.trace_out} is the same file as --out; give two file names")
     # the task refuses a trial grid that cannot fit in memory; the session's step table is checked here
     task = ConditioningTask(args.protocol, representation=args.representation, dt=args.dt, isi=args.isi)
     n_steps = task.n_trials * task.n_bins
