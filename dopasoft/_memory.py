@@ -13,23 +13,40 @@ import os
 __all__ = ["available_bytes", "format_bytes", "require_memory"]
 
 
-def available_bytes() -> int | None:
+def _read_int(path: str) -> int | None:
+    try:
+        with open(path, encoding="ascii") as fh:
+            return int(fh.read().strip())
+    except (OSError, ValueError):  # missing, unreadable, or "max" (no limit)
+        return None
+
+
+def available_bytes(meminfo: str = "/proc/meminfo", cgroup: str = "/sys/fs/cgroup") -> int | None:
     """Memory the system can give a new allocation without swapping, in bytes (``None`` if unknown).
 
-    Linux's ``MemAvailable`` (free memory plus reclaimable caches) when ``/proc/meminfo`` is readable,
-    otherwise free physical pages from ``os.sysconf`` (``SC_AVPHYS_PAGES`` x ``SC_PAGE_SIZE``).
+    Linux's ``MemAvailable`` (free memory plus reclaimable caches) when ``meminfo`` is readable,
+    otherwise free physical pages from ``os.sysconf`` (``SC_AVPHYS_PAGES`` x ``SC_PAGE_SIZE``); in a
+    container with a cgroup-v2 memory limit, at most ``memory.max - memory.current``.
     """
+    avail = None
     try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
+        with open(meminfo, encoding="ascii") as fh:
             for line in fh:
                 if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
+                    avail = int(line.split()[1]) * 1024
+                    break
     except (OSError, ValueError, IndexError):
         pass
-    try:
-        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
-    except (AttributeError, ValueError, OSError):
-        return None
+    if avail is None:
+        try:
+            avail = int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+        except (AttributeError, ValueError, OSError):
+            pass
+    limit = _read_int(os.path.join(cgroup, "memory.max"))
+    if limit is not None:
+        room = max(0, limit - (_read_int(os.path.join(cgroup, "memory.current")) or 0))
+        avail = room if avail is None else min(avail, room)
+    return avail
 
 
 def format_bytes(n: float) -> str:

@@ -463,3 +463,16 @@ def test_trace_out_equal_to_out_is_refused(tmp_path, capsys):
     assert main(argv) == 2
     assert "--trace-out" in _one_line_error(capsys, "simulate")
     assert not out.exists()
+
+
+def test_available_memory_reads_meminfo_and_cgroup_limit(tmp_path):
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:  1000 kB\nMemFree:  10 kB\nMemAvailable:  600 kB\n")
+    cg = tmp_path / "cgroup"
+    cg.mkdir()
+    assert _memory.available_bytes(str(meminfo), str(cg)) == 600 * 1024
+    (cg / "memory.max").write_text("max\n")  # no limit
+    assert _memory.available_bytes(str(meminfo), str(cg)) == 600 * 1024
+    (cg / "memory.max").write_text(f"{500 * 1024}\n")
+    (cg / "memory.current").write_text(f"{200 * 1024}\n")
+    assert _memory.available_bytes(str(meminfo), str(cg)) == 300 * 1024
