@@ -63,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, OSError) as err:  # bad input, options or files: one line, no traceback
         print(f"dopasoft {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

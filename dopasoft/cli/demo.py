@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from dopasoft.cli import parse_formats, report_written
+from dopasoft.cli.outputs import output_dir
 
 __all__ = ["DEMO_DEFAULTS", "QUICK_DEFAULTS", "DEMO_MODELS", "run_demo", "register"]
 
@@ -103,8 +104,12 @@ def run_demo(
         raise ValueError(f"the demo needs at least 3 subjects, got n_subjects={cfg['n_subjects']}")
     if len(cfg["models"]) < 2:
         raise ValueError(f"the demo compares at least two models, got {list(cfg['models'])}")
-    outdir = Path(out)
-    outdir.mkdir(parents=True, exist_ok=True)
+    from dopasoft.cli.fit import check_fit_memory
+
+    for name in cfg["models"]:  # the demo fits all subjects in one batch
+        k = len(_model(name).param_names)
+        check_fit_memory(cfg["n_subjects"], None, cfg["n_starts"], k, k)
+    outdir = output_dir(out)
     written: list[Path] = []
     ss = np.random.SeedSequence(seed)
     seeds = iter(ss.spawn(16))

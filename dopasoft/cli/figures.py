@@ -28,6 +28,7 @@ from typing import Any
 import pandas as pd
 
 from dopasoft.cli import parse_formats, report_written
+from dopasoft.cli.outputs import output_dir
 
 __all__ = ["KINDS", "detect_table", "read_table", "make_figures", "register"]
 
@@ -52,16 +53,15 @@ _DESCRIPTIONS = {
 
 
 def read_table(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a CSV (``.csv``), TSV (``.tsv``, ``.txt``) or Parquet (``.parquet``) table."""
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"no such file: {p}")
-    suffix = p.suffix.lower()
-    if suffix == ".parquet":
-        return pd.read_parquet(p)
-    if suffix in (".tsv", ".txt"):
-        return pd.read_csv(p, sep="\t")
-    return pd.read_csv(p)
+    """Read a CSV (``.csv``), TSV (``.tsv``, ``.txt``) or Parquet (``.parquet``) table.
+
+    Subject identifiers are kept as written; a folder, an unreadable, binary (Excel) or empty file,
+    or one with a header but no rows, is an error naming the file
+    (:func:`dopasoft.fitting.data.read_table`).
+    """
+    from dopasoft.fitting.data import read_table as read_any
+
+    return read_any(path, what="table")
 
 
 def _parameter_names() -> set[str]:
@@ -192,8 +192,7 @@ def make_figures(
         raise ValueError("no input: give files (kind detected from columns) or --data/--fits/--true/--conditioning")
     if len(tables["two-step"]) > 1 or len(tables["true"]) > 1 or len(tables["steps"]) > 1:
         raise ValueError("give at most one two-step data file, one true-parameter file and one step file")
-    outdir = Path(out)
-    outdir.mkdir(parents=True, exist_ok=True)
+    outdir = output_dir(out)
     written: list[Path] = []
 
     def save(fig: Any, name: str) -> None:

@@ -9,7 +9,16 @@ import sys
 import numpy as np
 import pandas as pd
 
-from dopasoft.fitting.data import read_choices, to_transitions
+from dopasoft._memory import require_memory
+from dopasoft.cli.manifest import (
+    fit_manifest,
+    manifest_differences,
+    manifest_path,
+    read_manifest,
+    write_manifest,
+)
+from dopasoft.cli.outputs import output_file
+from dopasoft.fitting.data import read_choices, read_csv_keeping_ids, to_transitions
 from dopasoft.fitting.mle import iter_fit
 from dopasoft.fitting.models import MODEL_NAMES, get_model
 
@@ -103,26 +112,85 @@ def priors_from_args(items: list[str]) -> dict[str, tuple[float, float]] | None:
     return prior or None
 
 
-def _read_done(out: str, model_name: str, seed: int, n_starts: int) -> pd.DataFrame | None:
-    """Finished rows of a previous run (a partial last line from an interrupted write is dropped)."""
-    if not os.path.exists(out) or os.path.getsize(out) == 0:
-        return None
+def fit_memory_bytes(n_subjects: int, n_starts: int, n_free: int, n_params: int) -> float:
+    """Estimated bytes held at once while fitting one batch of ``n_subjects`` (all starts together).
+
+    Per problem (subject x start): the BFGS inverse Hessian and its update temporaries
+    (about 5 k x k matrices), about 15 vectors of length k, parameter and gradient arrays of the
+    likelihood kernel, and a row of the per-start table (~100 bytes); per subject, the start-merging
+    step compares every pair of starts (an ``n_starts x n_starts x k`` array of differences and its
+    absolute value, plus a few boolean masks).
+    """
+    n = float(n_subjects) * n_starts
+    k, p = n_free, n_params
+    per_problem = 8.0 * (5 * k * k + 15 * k + 4 * p + 15) + 100.0
+    merge = float(n_subjects) * n_starts * n_starts * (16.0 * k + 12.0) if n_starts > 1 else 0.0
+    return n * per_problem + merge
+
+
+def check_fit_memory(
+    n_subjects: int, chunk_size: int | None, n_starts: int, n_free: int, n_params: int
+) -> None:
+    """Refuse (``ValueError`` with the estimate) a fit whose batches cannot fit in memory.
+
+    ``chunk_size`` is the ``--chunk-size`` (``None``: all subjects in one batch, no such option).
+    """
+    batch = max(1, n_subjects if chunk_size is None else min(n_subjects, chunk_size))
+    require_memory(
+        fit_memory_bytes(batch, n_starts, n_free, n_params),
+        f"--n-starts {n_starts} ({batch} subjects per batch x {n_starts} starts x {n_free} free parameters)",
+        "use fewer starts (10 to 50 is usual)" + ("" if chunk_size is None else " or a smaller --chunk-size"),
+    )
+
+
+def _read_fits(path: str | os.PathLike) -> pd.DataFrame:
+    """A fits CSV with subject identifiers exactly as written."""
+    return read_csv_keeping_ids(path)
+
+
+def _check_fits_header(out: str) -> None:
+    """Refuse to resume into or replace a file that is not a fits table (even with ``--overwrite``)."""
+    with open(out, "rb") as fh:
+        first = fh.readline(65536)
+    if not first or (not first.endswith(b"\n") and manifest_path(out).exists()):
+        return  # empty, or the first write of a run cut short (its manifest exists): nothing finished
+    header = first.rstrip(b"\r\n").decode("utf-8", "replace").split(",")
+    if header[:1] != ["subject"] or "nll" not in header:
+        raise ValueError(f"--out {out} exists and is not a dopasoft fits file (its header starts "
+                         f"{header[:5]}); it is left untouched, give another --out")  # fmt: skip
+
+
+def _resume(out: str, manifest: dict) -> pd.DataFrame | None:
+    """Finished rows of a previous run with the same manifest (``None``: start afresh).
+
+    Refuses (``ValueError`` naming what differs) a fits file made with other data or options, a
+    non-empty file without a manifest (an older dopasoft, or not a fits file) and a file whose header
+    is not that of a fits file. A torn last line (a write cut short) is dropped.
+    """
+    mpath = manifest_path(out)
+    if not os.path.exists(out):
+        return None  # a manifest without fits (stopped before the first batch) is rewritten
+    _check_fits_header(out)
+    if os.path.getsize(out) == 0 and not mpath.exists():
+        return None  # an empty file holds nothing to lose
+    if not mpath.exists():
+        raise ValueError(f"{out} has no run manifest ({mpath.name}): it was made by an older dopasoft, so the "
+                         "data and options behind it are unknown and it cannot be resumed; use another --out, "
+                         "or --overwrite to replace it")  # fmt: skip
+    old = read_manifest(mpath)
+    diffs = manifest_differences(old, manifest)
+    if diffs:
+        raise ValueError(f"{out} was made with {'; and with '.join(diffs)}; use the same data and options to "
+                         "resume, or --overwrite to start afresh")  # fmt: skip
     with open(out, "rb") as fh:
         raw = fh.read()
     if not raw.endswith(b"\n"):
         raw = raw[: raw.rfind(b"\n") + 1]
         with open(out, "wb") as fh:
             fh.write(raw)
-        if not raw:
-            return None
-    done = pd.read_csv(out, dtype={"subject": str})
-    for col, want in (("model", model_name), ("seed", seed), ("n_starts", n_starts)):
-        if col in done.columns and len(done) and (done[col] != want).any():
-            raise ValueError(
-                f"{out} holds fits with {col}={done[col].iloc[0]!r}, not {want!r}; "
-                "use another --out or the same options to resume"
-            )
-    return done
+    if not raw:
+        return None
+    return _read_fits(out)
 
 
 def _append(out: str, rows: pd.DataFrame, header: bool) -> None:
@@ -133,16 +201,52 @@ def _append(out: str, rows: pd.DataFrame, header: bool) -> None:
         os.fsync(fh.fileno())
 
 
+def _tidy(out: str, subjects) -> pd.DataFrame:
+    """Rewrite ``out`` atomically in data order; every row already written is kept.
+
+    Rows of subjects not in ``subjects`` (none when the manifest matched) stay, after the others, in
+    file order.
+    """
+    res = _read_fits(out)
+    order = {str(s): i for i, s in enumerate(subjects)}
+    key = res["subject"].astype(str).map(order).fillna(len(order)).to_numpy()
+    res = res.iloc[np.argsort(key, kind="stable")]
+    tmp = out + ".tmp"
+    res.to_csv(tmp, index=False)
+    os.replace(tmp, out)
+    return res
+
+
 def run_fit(args: argparse.Namespace) -> int:
     """Fit every subject not yet in ``--out``; append each finished batch; sort at the end."""
     model, fixed, bounds = model_from_args(args)
     prior = priors_from_args(args.prior)
+    if args.chunk_size < 1:
+        raise ValueError(f"--chunk-size must be a positive integer, got {args.chunk_size}")
+    if args.n_starts < 1:
+        raise ValueError(f"--n-starts must be a positive integer, got {args.n_starts}")
     data = read_choices(args.data)
+    out = os.fspath(output_file(args.out, inputs=[args.data]))
     tr = to_transitions(data)
     model.check_task(tr)
-    out = args.out
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    done = _read_done(out, model.spec, args.seed, args.n_starts)
+    n_free = len([p for p in model.param_names if p not in fixed])
+    check_fit_memory(tr.n_subjects, args.chunk_size, args.n_starts, n_free, len(model.param_names))
+    manifest = fit_manifest(data, args.data, model.spec, n_starts=args.n_starts, seed=args.seed,
+                            fixed=fixed, bounds=bounds, prior=prior)  # fmt: skip
+    mpath = manifest_path(out)
+    if args.overwrite:
+        if os.path.exists(out):
+            _check_fits_header(out)
+        for path in (out, mpath):
+            if os.path.exists(path):
+                os.remove(path)
+        done = None
+    else:
+        done = _resume(out, manifest)
+    if done is None:
+        if os.path.exists(out):
+            os.remove(out)  # empty, or only a torn header line
+        write_manifest(mpath, manifest)
     finished = set() if done is None else set(done["subject"].astype(str))
     todo = [s for s in tr.subjects if str(s) not in finished]
     if finished:
@@ -161,14 +265,7 @@ def run_fit(args: argparse.Namespace) -> int:
             _append(out, rows, header)
             header = False
             bar.update(len(rows))
-    # final tidy file: data order, written atomically
-    res = pd.read_csv(out, dtype={"subject": str})
-    order = {str(s): i for i, s in enumerate(tr.subjects)}
-    res = res[res["subject"].isin(order)]
-    res = res.iloc[np.argsort(res["subject"].map(order).to_numpy(), kind="stable")]
-    tmp = out + ".tmp"
-    res.to_csv(tmp, index=False)
-    os.replace(tmp, out)
+    res = _tidy(out, tr.subjects)
     if not args.quiet:
         print(
             f"{len(res)} subjects, total NLL {res['nll'].sum():.3f}, "
@@ -183,11 +280,18 @@ def register(subparsers) -> None:
         "fit",
         help="fit a choice model to each subject (maximum likelihood, resumable)",
         description="Fit a choice model per subject. Finished subjects are appended to --out as "
-        "they finish; re-running the same command resumes after an interruption.",
+        "they finish, and <out>.manifest.json records the data and options; re-running the same "
+        "command resumes after an interruption, other data or options are refused (--overwrite "
+        "starts afresh).",
     )
     p.add_argument("data", help="choice data: CSV/TSV/Parquet (two-step, hBayesDM or bandit)")
     p.add_argument("--out", required=True, help="output CSV, one row per subject")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start afresh: delete --out and its run manifest instead of resuming (see docs/reliability.md)",
+    )
     p.add_argument(
         "--prior",
         action="append",

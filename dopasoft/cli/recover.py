@@ -12,8 +12,10 @@ import os
 
 import numpy as np
 
-from dopasoft.cli.fit import add_model_options, model_from_args
+from dopasoft.cli.fit import add_model_options, check_fit_memory, model_from_args
+from dopasoft.cli.outputs import output_dir
 from dopasoft.fitting.mle import fit
+from dopasoft.fitting.models import get_model
 from dopasoft.fitting.recovery import model_recovery, recovery_table
 from dopasoft.fitting.simulate import sample_parameters, simulate
 
@@ -34,10 +36,13 @@ def run_model_recovery(args: argparse.Namespace) -> int:
         raise ValueError("with --models, give gamma / trans_prob in the specs (soft-q-lambda+gamma=0.9, "
                          "daw-hybrid+trans_prob=0.8)")  # fmt: skip
     _check_n_subjects(args, 1)
+    output_dir(args.out)
+    for name in names:
+        m = get_model(name)
+        check_fit_memory(args.n_subjects, args.chunk_size, args.n_starts, len(m.param_names), len(m.param_names))
     res = model_recovery(names, args.n_subjects, n_trials=args.n_trials, seed=args.seed,
                          n_starts=args.n_starts, criterion=args.criterion, task=args.task,
                          chunk_size=args.chunk_size)  # fmt: skip
-    os.makedirs(args.out, exist_ok=True)
     res.confusion.to_csv(os.path.join(args.out, "confusion.csv"))
     res.inversion.to_csv(os.path.join(args.out, "inversion.csv"))
     res.counts.to_csv(os.path.join(args.out, "counts.csv"))
@@ -60,6 +65,9 @@ def run_recover(args: argparse.Namespace) -> int:
         return run_model_recovery(args)
     model, fixed, bounds = model_from_args(args)
     _check_n_subjects(args, 2)
+    output_dir(args.out)
+    n_free = len([p for p in model.param_names if p not in fixed])
+    check_fit_memory(args.n_subjects, args.chunk_size, args.n_starts, n_free, len(model.param_names))
     rng = np.random.default_rng(args.seed)
     true = sample_parameters(model, args.n_subjects, rng)
     for k, v in fixed.items():
@@ -70,7 +78,6 @@ def run_recover(args: argparse.Namespace) -> int:
               chunk_size=args.chunk_size)  # fmt: skip
     free = [p for p in model.param_names if p not in fixed]
     table = recovery_table(true, res.params, free)
-    os.makedirs(args.out, exist_ok=True)
     true.to_csv(os.path.join(args.out, "true_params.csv"), index=False)
     data.to_csv(os.path.join(args.out, "data.csv"), index=False)
     res.params.to_csv(os.path.join(args.out, "fits.csv"), index=False)

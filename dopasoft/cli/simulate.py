@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
+from dopasoft.cli.outputs import output_file
 from dopasoft.tasks.conditioning.experiment import CONDITIONING_DEFAULTS
 from dopasoft.tasks.conditioning.protocols import PROTOCOLS
 from dopasoft.tasks.conditioning.representations import REPRESENTATIONS
 from dopasoft.tasks.two_step import TWO_STEP_MODELS
 
+# bytes per simulated time step held until the end (the step table: ~150 bytes a row, measured)
+_STEP_BYTES = 200.0
 _TRIAL_COLUMNS = ("trial", "phase", "trial_type", "rewarded", "learn", "reward", "cue_rpe", "reward_rpe")
 
 
@@ -89,8 +93,22 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 
 def _run_conditioning(args: argparse.Namespace) -> int:
+    from dopasoft._memory import require_memory
     from dopasoft.tasks.conditioning.experiment import simulate_conditioning
+    from dopasoft.tasks.conditioning.task import ConditioningTask
 
+    out = output_file(args.out)
+    trace_out = output_file(args.trace_out, "--trace-out") if args.trace_out else None
+    if trace_out is not None and os.path.abspath(trace_out) == os.path.abspath(out):
+        raise ValueError(f"--trace-out {args.trace_out} is the same file as --out; give two file names")
+    # the task refuses a trial grid that cannot fit in memory; the session's step table is checked here
+    task = ConditioningTask(args.protocol, representation=args.representation, dt=args.dt, isi=args.isi)
+    n_steps = task.n_trials * task.n_bins
+    require_memory(
+        _STEP_BYTES * n_steps,
+        f"--dt {args.dt:g} with --isi {args.isi:g} ({task.n_trials} trials x {task.n_bins} bins = {n_steps} steps)",
+        "use a larger --dt or a shorter --isi",
+    )
     params = {name: getattr(args, name) for name in CONDITIONING_DEFAULTS}
     result = simulate_conditioning(
         args.protocol,
@@ -103,15 +121,16 @@ def _run_conditioning(args: argparse.Namespace) -> int:
     )
     trials = result.trials
     first = [c for c in _TRIAL_COLUMNS if c in trials.columns]
-    trials[first + [c for c in trials.columns if c not in first]].to_csv(args.out, index=False)
-    if args.trace_out:
-        result.steps.to_csv(args.trace_out, index=False)
+    trials[first + [c for c in trials.columns if c not in first]].to_csv(out, index=False)
+    if trace_out is not None:
+        result.steps.to_csv(trace_out, index=False)
     return 0
 
 
 def _run_two_step(args: argparse.Namespace) -> int:
     from dopasoft.tasks.two_step import simulate_two_step
 
+    out = output_file(args.out)
     params = {k: getattr(args, k) for k in ("alpha", "tau", "lam", "kappa", "w")}
     data = simulate_two_step(
         args.n_subjects,
@@ -123,5 +142,5 @@ def _run_two_step(args: argparse.Namespace) -> int:
         deterministic=args.deterministic,
         seed=args.seed,
     )
-    data.to_csv(args.out, index=False)
+    data.to_csv(out, index=False)
     return 0

@@ -34,6 +34,8 @@ __all__ = [
     "Transitions",
     "read_choices",
     "read_hbayesdm",
+    "read_csv_keeping_ids",
+    "read_table",
     "write_hbayesdm",
     "validate_two_step",
     "validate_bandit",
@@ -50,17 +52,114 @@ HBAYESDM_COLUMNS = ("subjID", "level1_choice", "level2_choice", "reward")
 # reading
 
 
-def _read_table(path: str | os.PathLike, *, sep: str | None = None) -> pd.DataFrame:
-    path = os.fspath(path)
+# first bytes of file formats that are not text tables (``_sniff_binary``)
+_MAGIC = (
+    (b"PK\x03\x04", "an Excel workbook (.xlsx) or another zip archive"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel 97-2003 workbook (.xls) or another Office file"),
+    (b"%PDF", "a PDF document"),
+    (b"\x89HDF", "an HDF5 file"),
+    (b"\x1f\x8b", "a gzip archive"),
+)
+_SUBJECT_COLUMNS = ("subject", "subjID")
+# pandas' documented default missing-value markers (read_csv ``na_values``)
+_NA_MARKERS = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+               "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null")  # fmt: skip
+
+
+def _sniff_binary(path: str, head: bytes, what: str = "data file") -> None:
+    """Raise ``ValueError`` if ``head`` (the file's first bytes) is not a text table."""
+    for magic, kind in _MAGIC:
+        if head.startswith(magic):
+            raise ValueError(
+                f"{what} {path} is {kind}, not a text table; save it as CSV (UTF-8) and read that"
+            )
+    if path.lower().endswith((".xlsx", ".xls", ".xlsm", ".ods")):
+        raise ValueError(f"{what} {path} is a spreadsheet; save it as CSV (UTF-8) and read that")
+    if b"\x00" in head:
+        raise ValueError(
+            f"{what} {path} is a binary file (or UTF-16 text), not a CSV/TSV table; save it as CSV (UTF-8)"
+        )
+
+
+def _open_check(path: str, what: str = "data file") -> bytes:
+    """First 64 KiB of ``path``; ``FileNotFoundError`` / ``IsADirectoryError`` / ``PermissionError``
+    with a message naming the file."""
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{what} {path} is a folder; give the path of a CSV/TSV/Parquet file in it")
     if not os.path.exists(path):
-        raise FileNotFoundError(f"no such data file: {path}")
-    if path.endswith((".parquet", ".pq")):
-        df = pd.read_parquet(path)
+        raise FileNotFoundError(f"no such {what}: {path}")
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(65536)
+    except PermissionError:
+        raise PermissionError(f"{what} {path} cannot be read (permission denied)") from None
+    except OSError as err:
+        raise OSError(f"{what} {path} cannot be read ({err.strerror or err})") from None
+
+
+def read_csv_keeping_ids(path: str | os.PathLike, *, sep: str = ",") -> pd.DataFrame:
+    """Read a CSV/TSV file with subject identifiers exactly as written.
+
+    The columns ``subject`` and ``subjID`` are read as text and only an empty cell counts as missing
+    there, so ``007``, ``NA`` or ``None`` stay those strings; in every other column pandas' usual
+    markers (``NA``, ``nan``, empty, ...) mean missing.
+
+    Raises
+    ------
+    ValueError
+        An empty file, or one that is not UTF-8 text in CSV/TSV layout (naming the file).
+    """
+    path = os.fspath(path)
+    try:
+        header = pd.read_csv(path, sep=sep, nrows=0).columns
+        na_values = {c: ([""] if c in _SUBJECT_COLUMNS else list(_NA_MARKERS)) for c in header}
+        dtype = {c: str for c in _SUBJECT_COLUMNS if c in header}
+        return pd.read_csv(path, sep=sep, dtype=dtype, keep_default_na=False, na_values=na_values)
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"{path} is empty (no header, no rows)") from None
+    except (UnicodeDecodeError, pd.errors.ParserError) as err:
+        raise ValueError(f"{path} is not a readable CSV/TSV table (UTF-8): {err}") from None
+
+
+def read_table(path: str | os.PathLike, *, sep: str | None = None, what: str = "data file") -> pd.DataFrame:
+    """Read a CSV (``.csv``), TSV (``.tsv``, ``.txt``) or Parquet table; rows indexed from 1.
+
+    Subject columns (``subject``, ``subjID``) are read as text with only an empty cell counting as
+    missing, so identifiers such as ``007``, ``NA`` or ``None`` are kept exactly as written. Parquet
+    is recognised by its suffix or its first bytes.
+
+    Parameters
+    ----------
+    path : path
+        The file.
+    sep : str, optional
+        Field separator of a text file (default: tab for ``.tsv``/``.txt``, comma otherwise).
+    what : str
+        What the file is, for messages (``"data file"``).
+
+    Raises
+    ------
+    FileNotFoundError, IsADirectoryError, PermissionError
+        No such file, a folder, or an unreadable file (the message names it).
+    ValueError
+        Excel or other binary files ("save as CSV"), empty or header-only files, malformed text.
+    """
+    path = os.fspath(path)
+    head = _open_check(path, what)
+    if path.endswith((".parquet", ".pq")) or head.startswith(b"PAR1"):
+        try:
+            df = pd.read_parquet(path)
+        except (OSError, ValueError) as err:
+            raise ValueError(f"{what} {path} is not a readable Parquet file: {err}") from None
     else:
+        _sniff_binary(path, head, what)
         if sep is None:
             sep = "\t" if path.endswith((".tsv", ".txt")) else ","
-        # subject identifiers are kept exactly as written (e.g. "007" stays "007")
-        df = pd.read_csv(path, sep=sep, dtype={"subject": str, "subjID": str})
+        df = read_csv_keeping_ids(path, sep=sep)
+    if len(df) == 0:
+        raise ValueError(
+            f"{what} {path} has a header but no data rows (columns {list(map(str, df.columns))})"
+        )
     df.index = pd.RangeIndex(1, len(df) + 1)
     return df
 
@@ -91,7 +190,7 @@ def read_hbayesdm(path: str | os.PathLike) -> pd.DataFrame:
         Missing columns or malformed values, naming subject, row and column.
     """
     path = os.fspath(path)
-    df = _read_table(path, sep="," if path.endswith(".csv") else "\t")
+    df = read_table(path, sep="," if path.endswith(".csv") else "\t")
     return hbayesdm_to_canonical(df)
 
 
@@ -139,7 +238,7 @@ def read_choices(path: str | os.PathLike) -> pd.DataFrame:
     pandas.DataFrame
         Validated canonical data; ``df.attrs["task"]`` is ``"two-step"`` or ``"bandit"``.
     """
-    df = _read_table(path)
+    df = read_table(path)
     if "level1_choice" in df.columns:
         return hbayesdm_to_canonical(df)
     return _validate_any(df)

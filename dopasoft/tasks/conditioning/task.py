@@ -35,6 +35,7 @@ import gymnasium as gym
 import numpy as np
 from numpy.typing import NDArray
 
+from dopasoft._memory import require_memory
 from dopasoft.tasks.conditioning.protocols import (
     Protocol,
     TrialType,
@@ -151,6 +152,13 @@ class ConditioningTask(gym.Env):
         self.n_bins = max(t.reward_bin for t in self.timings.values()) + 1 + self.post_bins
         self.n_per_cue = self.representation.n_per_cue(self.n_bins)
         self.n_features = max(1, len(self.cues) * self.n_per_cue)
+        # one (n_bins, n_features) matrix per trial type: refuse a grid that cannot fit in memory
+        require_memory(
+            8.0 * self.n_bins * self.n_features * max(1, len(self.protocol.trial_types)),
+            f"dt={self.dt:g} s with isi={isi!r} s (trials of {self.n_bins} bins, {self.n_features} features "
+            f"with the {self.representation.name!r} representation)",
+            "use a larger dt or shorter intervals (isi, cue_onset, post_reward, serial_gap)",
+        )
         self.feature_names = [
             f"{c}:{label}" for c in self.cues for label in self.representation.labels(self.n_bins, dt)
         ] or ["none"]
