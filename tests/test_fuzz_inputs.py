@@ -195,7 +195,7 @@ def test_bad_data_file_gives_one_clear_error(tmp_path, frame, pattern):
     frame.to_csv(path, index=False)
     if frame.empty:  # an empty frame writes an empty file
         path.write_text("subject,trial\n")
-        pattern = r"missing column|cannot tell the task"
+        pattern = r"missing column|cannot tell the task|no data rows"
     # in a file the rows are numbered from 1 (the first line after the header)
     shifted = re.sub(r"row (\d+)", lambda m: f"row {int(m.group(1)) + 1}", pattern)
     with pytest.raises(ValueError) as err:
@@ -420,7 +420,7 @@ BAD_CLI = [
     ("nocols", [], r"cannot tell the task from the columns \['a', 'b'\]"),
     ("hb", [], r"subject 'A', row 1, column 'level2_choice': 7"),
     ("missing", [], r"no such data file"),
-    ("header", [], r"two-step data: no rows"),
+    ("header", [], r"header but no data rows"),
     # file-level problems (the readers' messages): exit 2 and one line
     ("empty", [], r"."),
     ("binary", [], r"."),
@@ -441,8 +441,8 @@ BAD_CLI = [
     ("good", ["--fix", "alpha=nan"], r"fixed\['alpha'\] = nan is outside the domain"),
     ("good", ["--fix", "alpha=x"], r"--fix 'alpha=x': 'x' is not a number"),
     ("good", ["--fix", "kappa=1"], r"fixed: unknown parameter 'kappa'"),
-    ("good", ["--n-starts", "0"], r"n_starts must be a positive integer, got 0"),
-    ("good", ["--n-starts", "-3"], r"n_starts must be a positive integer, got -3"),
+    ("good", ["--n-starts", "0"], r"n.starts must be a positive integer, got 0"),
+    ("good", ["--n-starts", "-3"], r"n.starts must be a positive integer, got -3"),
     ("good", ["--prior", "lam=0"], r"--prior"),
     ("good", ["--prior", "lam=0,-1"], r"prior\['lam'\]: sd must be positive"),
 ]
