@@ -228,3 +228,15 @@ def test_two_step_codes_are_fixed_by_the_format():
         ValueError, match=r"subject 'A', row 0, column 'level1_choice': 0 is not one of \[1, 2\]"
     ):
         hbayesdm_to_canonical(hb)
+
+
+def test_rows_with_more_fields_than_the_header(tmp_path):
+    # pandas' default would make the first column an index and shift every value one column left
+    trailing = tmp_path / "trailing.csv"
+    trailing.write_text("subject,trial,choice,reward\ns1,1,0,1,\ns1,2,1,0,\n")
+    df = F.read_choices(trailing)
+    assert df["subject"].tolist() == ["s1", "s1"] and df["reward"].tolist() == [1.0, 0.0]
+    extra = tmp_path / "extra.csv"
+    extra.write_text("subject,trial,choice,reward\ns1,1,0,1\ns1,2,1,0,7\n")
+    with pytest.raises(ValueError, match=r"extra.csv, row 2: more values than the header"):
+        F.read_choices(extra)

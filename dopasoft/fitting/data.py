@@ -22,6 +22,7 @@ Rows named in error messages are the DataFrame's index labels; files read here a
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -114,11 +115,32 @@ def read_csv_keeping_ids(path: str | os.PathLike, *, sep: str = ",") -> pd.DataF
         header = pd.read_csv(path, sep=sep, nrows=0).columns
         na_values = {c: ([""] if c in _SUBJECT_COLUMNS else list(_NA_MARKERS)) for c in header}
         dtype = {c: str for c in _SUBJECT_COLUMNS if c in header}
-        return pd.read_csv(path, sep=sep, dtype=dtype, keep_default_na=False, na_values=na_values)
+        # index_col=False: a row with more fields than the header must not turn the first column into an
+        # index (pandas' default), which would shift every value one column to the left; trailing empty
+        # fields are dropped, extra values are an error
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", pd.errors.ParserWarning)
+            df = pd.read_csv(path, sep=sep, dtype=dtype, keep_default_na=False, na_values=na_values,
+                             index_col=False)  # fmt: skip
+        if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
+            _refuse_extra_values(path, sep, list(header))
+        return df
     except pd.errors.EmptyDataError:
         raise ValueError(f"{path} is empty (no header, no rows)") from None
     except (UnicodeDecodeError, pd.errors.ParserError) as err:
         raise ValueError(f"{path} is not a readable CSV/TSV table (UTF-8): {err}") from None
+
+
+def _refuse_extra_values(path: str, sep: str, header: list[str]) -> None:
+    """Raise ``ValueError`` naming the first row with a non-empty value beyond the header's columns
+    (empty trailing fields, as spreadsheet exports write them, are accepted)."""
+    raw = pd.read_csv(path, sep=sep, header=None, skiprows=1, dtype=str, keep_default_na=False)
+    extra = raw.iloc[:, len(header) :]
+    filled = (extra != "").any(axis=1).to_numpy()
+    if filled.any():
+        row = int(filled.argmax()) + 1
+        raise ValueError(f"{path}, row {row}: more values than the header has columns ({len(header)}: "
+                         f"{header}); check the separator or remove the extra values")  # fmt: skip
 
 
 def read_table(path: str | os.PathLike, *, sep: str | None = None, what: str = "data file") -> pd.DataFrame:
