@@ -237,6 +237,10 @@ def test_rows_with_more_fields_than_the_header(tmp_path):
     df = F.read_choices(trailing)
     assert df["subject"].tolist() == ["s1", "s1"] and df["reward"].tolist() == [1.0, 0.0]
     extra = tmp_path / "extra.csv"
-    extra.write_text("subject,trial,choice,reward\ns1,1,0,1\ns1,2,1,0,7\n")
-    with pytest.raises(ValueError, match=r"extra.csv, row 2: more values than the header"):
+    extra.write_text("subject,trial,choice,reward\ns1,1,0,1,8\ns1,2,1,0,\n")
+    with pytest.raises(ValueError, match=r"extra.csv, row 1: more values than the header"):
         F.read_choices(extra)
+    ragged = tmp_path / "ragged.csv"  # only some rows too long: pandas' own error, on one line
+    ragged.write_text("subject,trial,choice,reward\ns1,1,0,1\ns1,2,1,0,7\n")
+    with pytest.raises(ValueError, match=r"Expected 4 fields in line 3, saw 5$"):
+        F.read_choices(ragged)

@@ -128,7 +128,7 @@ def read_csv_keeping_ids(path: str | os.PathLike, *, sep: str = ",") -> pd.DataF
     except pd.errors.EmptyDataError:
         raise ValueError(f"{path} is empty (no header, no rows)") from None
     except (UnicodeDecodeError, pd.errors.ParserError) as err:
-        raise ValueError(f"{path} is not a readable CSV/TSV table (UTF-8): {err}") from None
+        raise ValueError(f"{path} is not a readable CSV/TSV table (UTF-8): {str(err).strip()}") from None
 
 
 def _refuse_extra_values(path: str, sep: str, header: list[str]) -> None:
