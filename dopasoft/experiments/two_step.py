@@ -1,0 +1,373 @@
+r"""Two-step cohorts: one compiled simulator, the canonical table and stay probabilities.
+
+:func:`simulate_two_step` runs every model of :data:`TWO_STEP_MODELS` through a compiled generator
+with the ``simulate_arrays(theta, probs, u, p_common)`` interface: the Soft Q(λ) models through the
+fitting models' own generators (:meth:`dopasoft.fitting.models.SoftQLambdaModel.simulate_arrays`, the
+same step functions as their likelihood), the soft ``hybrid`` and ``model-based`` agents through
+:func:`soft_hybrid_generate_two_step`. Each model also has a step-by-step Python agent
+(:func:`make_two_step_agent`, for :func:`dopasoft.simulation.simulate` with model-dopamine signals);
+the tests check that both make the same choices from the same uniforms.
+
+Random numbers are drawn exactly as the per-trial Python loop drew them (see
+:func:`simulate_two_step`), so a seed gives the same cohort as that loop.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numba import njit
+from numpy.typing import ArrayLike, NDArray
+
+from dopasoft import kernel as _k
+from dopasoft.agents import Agent, HybridTwoStepAgent, StickyChoice
+from dopasoft.fitting.models import get_model, softq_sample, tabular_step
+from dopasoft.learners import SoftQLambda
+from dopasoft.simulation import SimulationResult
+from dopasoft.tasks.two_step import (
+    CANONICAL_COLUMNS,
+    _check_count,
+    check_reward_probs,
+    check_task_settings,
+    reflected_walk,
+)
+
+__all__ = [
+    "TWO_STEP_MODELS",
+    "make_two_step_agent",
+    "simulate_two_step",
+    "soft_hybrid_generate_two_step",
+    "stay_probabilities",
+    "to_canonical",
+]
+
+TWO_STEP_MODELS: dict[str, dict[str, float]] = {
+    "soft-q-lambda": {"alpha": 0.5, "tau": 0.2, "lam": 0.9, "kappa": 0.0},
+    "soft-q-lambda-on-policy": {"alpha": 0.5, "tau": 0.2, "lam": 0.9, "kappa": 0.0},
+    "soft-q-lambda-uncorrected": {"alpha": 0.5, "tau": 0.2, "lam": 0.9, "kappa": 0.0},
+    "hybrid": {"alpha": 0.5, "tau": 0.2, "lam": 0.9, "w": 0.5, "kappa": 0.0},
+    "model-based": {"alpha": 0.5, "tau": 0.2, "kappa": 0.0},
+}
+"""Generative models of :func:`simulate_two_step` with their parameters and defaults."""
+
+_TRACES = {
+    "soft-q-lambda": "tree-backup",
+    "soft-q-lambda-on-policy": "on-policy",
+    "soft-q-lambda-uncorrected": "uncorrected",
+}
+_UNCORRECTED = _k.TRACE_CODES["uncorrected"]
+
+
+def _merge_params(model: str, params: Mapping[str, float] | None) -> dict[str, float]:
+    if model not in TWO_STEP_MODELS:
+        raise ValueError(f"unknown model {model!r}; valid models: {', '.join(TWO_STEP_MODELS)}")
+    merged = dict(TWO_STEP_MODELS[model])
+    for name, value in (params or {}).items():
+        if name not in merged:
+            raise ValueError(
+                f"unknown parameter {name!r} for model {model!r}; its parameters: {', '.join(merged)}"
+            )
+        try:
+            merged[name] = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"parameter {name!r} must be a number, got {value!r}") from None
+    return merged
+
+
+def make_two_step_agent(
+    model: str, params: Mapping[str, float] | None = None, p_common: float = 0.7
+) -> Agent:
+    """The step-by-step Python agent of a :data:`TWO_STEP_MODELS` model (for :func:`~dopasoft.simulate`).
+
+    Parameters
+    ----------
+    model : str
+        A key of :data:`TWO_STEP_MODELS`.
+    params : mapping, optional
+        Parameters overriding the model's defaults; a non-zero ``kappa`` wraps the agent in
+        :class:`~dopasoft.agents.StickyChoice`.
+    p_common : float, default 0.7
+        Transition probability the model-based agents assume.
+
+    Returns
+    -------
+    Agent
+
+    Raises
+    ------
+    ValueError
+        For an unknown model or parameter, or a parameter out of its range (named).
+    """
+    merged = _merge_params(model, params)
+    if model in _TRACES:
+        agent: Agent = SoftQLambda(
+            3, 2, alpha=merged["alpha"], tau=merged["tau"], lam=merged["lam"], trace=_TRACES[model]
+        )
+    elif model == "hybrid":
+        agent = HybridTwoStepAgent(
+            alpha=merged["alpha"], tau=merged["tau"], lam=merged["lam"], w=merged["w"], p_common=p_common
+        )
+    else:
+        agent = HybridTwoStepAgent(alpha=merged["alpha"], tau=merged["tau"], w=1.0, p_common=p_common)
+    if not np.isfinite(merged["kappa"]):
+        raise ValueError(f"kappa must be finite, got {merged['kappa']!r}")
+    return StickyChoice(agent, merged["kappa"]) if merged["kappa"] else agent
+
+
+# ----------------------------------------------------------------------------------------------
+# compiled generators
+
+SH_ALPHA, SH_TAU, SH_LAM, SH_W, SH_KAPPA = range(5)
+
+
+@njit(cache=True)
+def _soft_value_row(W, s, tau, log_prior):  # pragma: no cover - compiled
+    """``V(s) = τ log Σ_b π0(b) exp(W[s, b]/τ)`` for two actions with ``log π0 = log_prior``."""
+    z0 = W[s, 0] / tau + log_prior
+    z1 = W[s, 1] / tau + log_prior
+    m = max(z0, z1)
+    return tau * (math.log(math.exp(z0 - m) + math.exp(z1 - m)) + m)
+
+
+@njit(cache=True)
+def soft_hybrid_generate_two_step(theta, probs, u, p_common, gamma):  # pragma: no cover - compiled
+    r"""Simulate :class:`~dopasoft.agents.HybridTwoStepAgent` (optionally sticky) on the two-step task.
+
+    ``theta``: (n_subjects, 5) columns ``alpha, tau, lam, w, kappa``; ``probs``: (n_subjects, n_trials,
+    2, 2) reward probabilities; ``u``: (n_subjects, n_trials, 4) uniforms for the stage-1 choice, the
+    transition, the stage-2 choice and the reward. The model-free values learn through the fitting
+    models' Soft Q(λ) step (:func:`dopasoft.fitting.models.tabular_step`, uncorrected trace,
+    accumulating, uniform π0); the stage-1 choice is Boltzmann at ``tau`` on
+    :math:`w\,\gamma \sum_{s_2} T(s_2|a) V(1 + s_2) + (1 - w) Q_{MF}(0, a)` plus ``kappa`` on the
+    previous stage-1 choice. Returns int arrays c1, s2, c2 and float rewards, each (n_subjects,
+    n_trials).
+    """
+    n_sub, n_tr = probs.shape[0], probs.shape[1]
+    c1 = np.empty((n_sub, n_tr), np.int64)
+    s2 = np.empty((n_sub, n_tr), np.int64)
+    c2 = np.empty((n_sub, n_tr), np.int64)
+    rew = np.empty((n_sub, n_tr))
+    log_n = math.log(2.0)
+    lp = np.full(2, -log_n)
+    net = np.zeros((1, 2))
+    for i in range(n_sub):
+        alpha, tau, lam = theta[i, SH_ALPHA], theta[i, SH_TAU], theta[i, SH_LAM]
+        w, kappa = theta[i, SH_W], theta[i, SH_KAPPA]
+        W = np.zeros((3, 2))
+        E = np.zeros((3, 2))
+        last = -1
+        for t in range(n_tr):
+            # soft values of the two second-stage states (uniform default policy)
+            v1 = _soft_value_row(W, 1, tau, -log_n)
+            v2 = _soft_value_row(W, 2, tau, -log_n)
+            mb0 = gamma * (p_common * v1 + (1.0 - p_common) * v2)
+            mb1 = gamma * ((1.0 - p_common) * v1 + p_common * v2)
+            net[0, 0] = w * mb0 + (1.0 - w) * W[0, 0]
+            net[0, 1] = w * mb1 + (1.0 - w) * W[0, 1]
+            a1 = softq_sample(net, 0, tau, kappa, last, lp, u[i, t, 0])
+            st = a1 if u[i, t, 1] < p_common else 1 - a1
+            tabular_step(W, E, 0, a1, 0.0, 1 + st, False, alpha, tau, gamma, lam, log_n, _UNCORRECTED, False)
+            a2 = softq_sample(W, 1 + st, tau, 0.0, -1, lp, u[i, t, 2])
+            r = 1.0 if u[i, t, 3] < probs[i, t, st, a2] else 0.0
+            tabular_step(W, E, 1 + st, a2, r, -1, True, alpha, tau, gamma, lam, log_n, _UNCORRECTED, False)
+            last = a1
+            c1[i, t], s2[i, t], c2[i, t], rew[i, t] = a1, st, a2, r
+    return c1, s2, c2, rew
+
+
+class _SoftHybridGenerator:
+    """``simulate_arrays`` of the soft hybrid agent (columns ``alpha, tau, lam, w, kappa``)."""
+
+    param_names = ("alpha", "tau", "lam", "w", "kappa")
+
+    def simulate_arrays(self, theta, probs, u, p_common=0.7):
+        return soft_hybrid_generate_two_step(
+            np.ascontiguousarray(theta, dtype=float), probs, u, float(p_common), 1.0
+        )
+
+
+def _generator(model: str, merged: Mapping[str, float]) -> tuple[Any, NDArray[np.float64]]:
+    """The compiled generator of ``model`` and its parameter row."""
+    if model in _TRACES:
+        gen = get_model(model, kappa=True)  # alpha, tau, lam, kappa; kappa = 0 is plain Boltzmann
+        row = [merged[name] for name in gen.param_names]
+    else:
+        gen = _SoftHybridGenerator()
+        values = {**merged, "lam": merged.get("lam", 1.0), "w": merged.get("w", 1.0)}
+        row = [values[name] for name in gen.param_names]
+    return gen, np.asarray(row, dtype=float)
+
+
+def _cohort_streams(
+    rng: np.random.Generator,
+    n_subjects: int,
+    n_trials: int,
+    drift_sd: float,
+    bounds: tuple[float, float],
+    draw_schedule: bool,
+) -> tuple[NDArray[np.float64], NDArray[np.float64] | None]:
+    """Uniforms ``u`` (n_subjects, n_trials, 4) and the drawn schedules, in the Python loop's order."""
+    u = np.empty((n_subjects, n_trials, 4))
+    p0 = np.empty((n_subjects, 2, 2))
+    steps = np.empty((n_subjects, n_trials - 1, 2, 2))
+    low, high = bounds
+    for i in range(n_subjects):
+        subject_rng = np.random.default_rng(int(rng.integers(2**32)))  # simulate(agent, task, seed=...)
+        task_seed = int(subject_rng.integers(2**32))
+        u[i, :, 0::2] = subject_rng.random(2 * n_trials).reshape(n_trials, 2)  # agent: a1, a2
+        u[i, :, 1::2] = np.random.default_rng(task_seed).random(2 * n_trials).reshape(n_trials, 2)  # task
+        if draw_schedule:  # TwoStepTask.reset(seed=task_seed) -> drifting_reward_probs
+            schedule_rng = np.random.default_rng([task_seed, 1])
+            p0[i] = schedule_rng.uniform(low, high, size=(2, 2))
+            steps[i] = schedule_rng.normal(0.0, drift_sd, size=(n_trials - 1, 2, 2))
+    return u, (reflected_walk(p0, steps, low, high) if draw_schedule else None)
+
+
+def simulate_two_step(
+    n_subjects: int,
+    n_trials: int,
+    *,
+    model: str = "soft-q-lambda",
+    params: Mapping[str, float] | None = None,
+    p_common: float = 0.7,
+    drift_sd: float = 0.025,
+    bounds: tuple[float, float] = (0.25, 0.75),
+    reward_probs: ArrayLike | None = None,
+    deterministic: bool = False,
+    seed: int | np.random.Generator | None = None,
+) -> pd.DataFrame:
+    """Simulate a cohort on the two-step task in one compiled call; return canonical data.
+
+    Each subject has its own agent and (unless ``reward_probs`` is given) its own drifting schedule.
+    The random numbers are those of running :func:`make_two_step_agent` on a
+    :class:`~dopasoft.tasks.TwoStepTask` with :func:`dopasoft.simulate` subject by subject: subject
+    ``i`` gets ``seed_i = rng.integers(2**32)``; from ``default_rng(seed_i)`` a task seed ``s`` and then
+    the agent's two uniforms per trial; from ``default_rng(s)`` the transition and reward uniforms; from
+    ``default_rng([s, 1])`` the schedule. So a seed gives the same data as that loop.
+
+    Parameters
+    ----------
+    n_subjects, n_trials : int
+        Positive counts.
+    model : str, default "soft-q-lambda"
+        One of :data:`TWO_STEP_MODELS`: Soft Q(λ) (``tree-backup``, ``on-policy``, ``uncorrected``
+        traces, γ = 1, uniform default policy), the soft ``hybrid`` (with weight ``w``) or
+        ``model-based`` (:class:`~dopasoft.agents.HybridTwoStepAgent` with ``w = 1``).
+    params : mapping, optional
+        Model parameters overriding the defaults of :data:`TWO_STEP_MODELS` (``kappa`` is the stage-1
+        stickiness of :class:`~dopasoft.agents.StickyChoice`).
+    p_common, drift_sd, bounds, reward_probs, deterministic
+        Task settings (:class:`~dopasoft.tasks.TwoStepTask`); an explicit ``reward_probs`` is shared by
+        all subjects.
+    seed : int or Generator, optional
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``subject, trial, choice1, state2, choice2, reward``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown model or parameter (named), a parameter out of range, non-positive counts, bad
+        task settings or a mismatched schedule.
+
+    Examples
+    --------
+    >>> data = simulate_two_step(2, 3, model="hybrid", params={"w": 0.7}, seed=1)
+    >>> list(data.columns), len(data)
+    (['subject', 'trial', 'choice1', 'state2', 'choice2', 'reward'], 6)
+    """
+    n_sub = _check_count(n_subjects, "n_subjects")
+    n_tr = _check_count(n_trials, "n_trials")
+    merged = _merge_params(model, params)
+    p_common, drift_sd, bounds = check_task_settings(p_common, drift_sd, bounds, deterministic=deterministic)
+    make_two_step_agent(model, merged, p_common)  # checks every parameter's range, naming it
+    if reward_probs is not None:
+        reward_probs = check_reward_probs(reward_probs, n_tr)
+    rng = np.random.default_rng(seed)
+    u, drawn = _cohort_streams(rng, n_sub, n_tr, drift_sd, bounds, reward_probs is None)
+    if drawn is None:
+        probs = np.ascontiguousarray(np.broadcast_to(reward_probs, (n_sub, n_tr, 2, 2)))
+    else:
+        probs = drawn
+        if deterministic:
+            probs[..., 1] = probs[..., 0]
+    gen, row = _generator(model, merged)
+    theta = np.ascontiguousarray(np.broadcast_to(row, (n_sub, row.size)))
+    c1, s2, c2, r = gen.simulate_arrays(theta, probs, u, p_common=p_common)
+    out = pd.DataFrame(
+        {
+            "subject": np.repeat(np.arange(n_sub, dtype=np.int64), n_tr),
+            "trial": np.tile(np.arange(1, n_tr + 1, dtype=np.int64), n_sub),
+            "choice1": c1.ravel(),
+            "state2": s2.ravel(),
+            "choice2": c2.ravel(),
+            "reward": r.ravel(),
+        }
+    )
+    return out[list(CANONICAL_COLUMNS)]
+
+
+# ----------------------------------------------------------------------------------------------
+# tables
+
+
+def to_canonical(result: SimulationResult | pd.DataFrame, subject: int | str = 0) -> pd.DataFrame:
+    """Canonical two-step data from a step-by-step two-step simulation (:func:`dopasoft.simulate`).
+
+    Returns one row per trial with exactly the columns ``subject, trial, choice1, state2, choice2,
+    reward`` (integers, and a float reward); ``trial`` is numbered from 1 (the simulation's trial + 1),
+    as in :mod:`dopasoft.fitting`.
+    """
+    steps = result.steps if isinstance(result, SimulationResult) else result
+    if "stage" not in steps.columns:
+        raise ValueError("not a two-step simulation: the step table has no 'stage' column")
+    s1 = steps[steps["stage"] == 1].set_index("trial")
+    s2 = steps[steps["stage"] == 2].set_index("trial")
+    out = pd.DataFrame(
+        {
+            "subject": subject,
+            "trial": s1.index.to_numpy(dtype=int) + 1,
+            "choice1": s1["action"].to_numpy(dtype=int),
+            "state2": s1["state2"].to_numpy(dtype=int),
+            "choice2": s2["action"].reindex(s1.index).to_numpy(dtype=int),
+            "reward": s2["reward"].reindex(s1.index).to_numpy(dtype=float),
+        }
+    )
+    return out[list(CANONICAL_COLUMNS)]
+
+
+def stay_probabilities(data: pd.DataFrame) -> pd.DataFrame:
+    """Probability of repeating the stage-1 choice by previous reward and transition (Daw et al. 2011).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Canonical two-step data (several subjects allowed; trials are paired within subject).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``rewarded`` (bool), columns ``common``/``rare``: mean stay probabilities.
+    """
+    missing = [c for c in CANONICAL_COLUMNS if c not in data.columns]
+    if missing:
+        raise ValueError(f"data is missing the canonical column(s) {missing}")
+    d = data.dropna(subset=["choice1", "state2"]).sort_values(["subject", "trial"])
+    previous = d.groupby("subject")[["choice1", "state2", "reward"]].shift(1)
+    keep = previous["choice1"].notna()
+    frame = pd.DataFrame(
+        {
+            "rewarded": previous.loc[keep, "reward"].to_numpy() > 0,
+            "transition": np.where(
+                previous.loc[keep, "choice1"] == previous.loc[keep, "state2"], "common", "rare"
+            ),
+            "stay": (d.loc[keep, "choice1"] == previous.loc[keep, "choice1"]).to_numpy(dtype=float),
+        }
+    )
+    return frame.pivot_table(index="rewarded", columns="transition", values="stay", aggfunc="mean")
