@@ -25,6 +25,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from dopasoft import kernel as _k
 from dopasoft.agents import Agent, HybridTwoStepAgent, StickyChoice
+from dopasoft.experiments.streams import seeded_generators
 from dopasoft.fitting.models import get_model, softq_sample, tabular_step
 from dopasoft.learners import SoftQLambda
 from dopasoft.simulation import SimulationResult
@@ -212,18 +213,23 @@ def _cohort_streams(
 ) -> tuple[NDArray[np.float64], NDArray[np.float64] | None]:
     """Uniforms ``u`` (n_subjects, n_trials, 4) and the drawn schedules, in the Python loop's order."""
     u = np.empty((n_subjects, n_trials, 4))
+    low, high = bounds
+    # simulate(agent, task, seed=seed_i): its generator gives the task seed, then the agent's uniforms
+    seeds = [int(rng.integers(2**32)) for _ in range(n_subjects)]
+    task_seeds = np.empty(n_subjects, np.int64)
+    for i, subject_rng in enumerate(seeded_generators(seeds)):
+        task_seeds[i] = subject_rng.integers(2**32)
+        u[i, :, 0::2] = subject_rng.random(2 * n_trials).reshape(n_trials, 2)  # a1, a2
+    # TwoStepTask.reset(seed=task_seed): transitions and rewards, and the schedule from [task_seed, 1]
+    for i, task_rng in enumerate(seeded_generators(task_seeds)):
+        u[i, :, 1::2] = task_rng.random(2 * n_trials).reshape(n_trials, 2)
+    if not draw_schedule:
+        return u, None
     p0 = np.empty((n_subjects, 2, 2))
     steps = np.empty((n_subjects, n_trials - 1, 2, 2))
-    low, high = bounds
-    for i in range(n_subjects):
-        subject_rng = np.random.default_rng(int(rng.integers(2**32)))  # simulate(agent, task, seed=...)
-        task_seed = int(subject_rng.integers(2**32))
-        u[i, :, 0::2] = subject_rng.random(2 * n_trials).reshape(n_trials, 2)  # agent: a1, a2
-        u[i, :, 1::2] = np.random.default_rng(task_seed).random(2 * n_trials).reshape(n_trials, 2)  # task
-        if draw_schedule:  # TwoStepTask.reset(seed=task_seed) -> drifting_reward_probs
-            schedule_rng = np.random.default_rng([task_seed, 1])
-            p0[i] = schedule_rng.uniform(low, high, size=(2, 2))
-            steps[i] = schedule_rng.normal(0.0, drift_sd, size=(n_trials - 1, 2, 2))
+    for i, schedule_rng in enumerate(seeded_generators(task_seeds, suffix=(1,))):
+        p0[i] = schedule_rng.uniform(low, high, size=(2, 2))  # drifting_reward_probs
+        steps[i] = schedule_rng.normal(0.0, drift_sd, size=(n_trials - 1, 2, 2))
     return u, (reflected_walk(p0, steps, low, high) if draw_schedule else None)
 
 

@@ -39,6 +39,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from numba import njit
 from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
@@ -73,6 +74,42 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+@njit(cache=True)
+def _reflect_one(x: float, low: float, high: float) -> float:  # pragma: no cover - compiled
+    y = x
+    if y > high:
+        y = 2.0 * high - y
+    if y < low:
+        y = 2.0 * low - y
+        if y > high:  # past the band twice: fold by the period of the repeated reflection
+            width = high - low
+            z = (x - low) % (2.0 * width)
+            y = low + (2.0 * width - z if z > width else z)
+    return y
+
+
+@njit(cache=True)
+def _reflect_flat(x, low, high):  # pragma: no cover - compiled
+    out = np.empty_like(x)
+    for i in range(x.size):
+        out[i] = _reflect_one(x[i], low, high)
+    return out
+
+
+@njit(cache=True)
+def _walk_flat(p0, steps, low, high):  # pragma: no cover - compiled
+    n, n_steps, k = steps.shape
+    out = np.empty((n, n_steps + 1, k))
+    for i in range(n):
+        for j in range(k):
+            p = p0[i, j]
+            out[i, 0, j] = p
+            for t in range(n_steps):
+                p = _reflect_one(p + steps[i, t, j], low, high)
+                out[i, t + 1, j] = p
+    return out
+
+
 def reflect(x: ArrayLike, low: float, high: float) -> NDArray[np.float64]:
     """Reflect values into ``[low, high]`` at both bounds, as often as needed (exact for any distance).
 
@@ -86,21 +123,14 @@ def reflect(x: ArrayLike, low: float, high: float) -> NDArray[np.float64]:
     [0.7, 0.3, 0.5, 0.3, 0.7]
     """
     x = np.asarray(x, dtype=float)
-    y = np.where(x > high, 2.0 * high - x, x)
-    y = np.where(y < low, 2.0 * low - y, y)
-    outside = (y < low) | (y > high)
-    if np.any(outside):  # a step longer than the band: fold by the period
-        width = high - low
-        z = np.mod(x - low, 2.0 * width)
-        y = np.where(outside, low + np.where(z > width, 2.0 * width - z, z), y)
-    return y
+    return _reflect_flat(np.ascontiguousarray(x).ravel(), float(low), float(high)).reshape(x.shape)
 
 
 def reflected_walk(
     initial: ArrayLike, steps: ArrayLike, low: float, high: float
 ) -> NDArray[np.float64]:
     r"""Random walks reflected into ``[low, high]``: :math:`p_0 = ` ``initial``,
-    :math:`p_{t+1} = \operatorname{reflect}(p_t + 	ext{steps}_t)`.
+    :math:`p_{t+1} = \operatorname{reflect}(p_t + \text{steps}_t)` (:func:`reflect`), compiled.
 
     Parameters
     ----------
@@ -115,13 +145,12 @@ def reflected_walk(
     -------
     ndarray, shape (..., n_trials, 2, 2)
     """
-    p0 = np.asarray(initial, dtype=float)
     d = np.asarray(steps, dtype=float)
-    out = np.empty(d.shape[:-3] + (d.shape[-3] + 1,) + d.shape[-2:])
-    out[..., 0, :, :] = p0
-    for t in range(d.shape[-3]):
-        out[..., t + 1, :, :] = reflect(out[..., t, :, :] + d[..., t, :, :], low, high)
-    return out
+    lead, n_steps, cell = d.shape[:-3], d.shape[-3], d.shape[-2:]
+    flat_steps = np.ascontiguousarray(d).reshape(-1, n_steps, cell[0] * cell[1])
+    p0 = np.ascontiguousarray(np.broadcast_to(np.asarray(initial, dtype=float), lead + cell))
+    walk = _walk_flat(p0.reshape(-1, cell[0] * cell[1]), flat_steps, float(low), float(high))
+    return walk.reshape(lead + (n_steps + 1,) + cell)
 
 
 def _check_bounds(bounds: tuple[float, float]) -> tuple[float, float]:
