@@ -219,3 +219,28 @@ def test_simulate_gives_off_policy_learners_their_behaviour_probabilities(make):
     result = ds.simulate(agent, chain_mdp(4), n_trials=20, seed=0)
     assert result.trials["n_steps"].min() >= 3
     assert agent.q[:3, 1].min() > 0  # the rewarded move was learnt back along the chain
+
+
+def test_learners_and_two_step_agents_satisfy_the_agent_protocol():
+    from dopasoft.agents import Agent, HybridTwoStepAgent, StickyChoice
+
+    agents = [
+        ds.SoftQLambda(3, 2, alpha=0.5, tau=0.2, lam=0.9),
+        ds.NStepSoftQ(3, 2, alpha=0.5, tau=0.2, n=2),
+        HybridTwoStepAgent(alpha=0.5, tau=0.2),
+        StickyChoice(HybridTwoStepAgent(alpha=0.5, tau=0.2), kappa=1.0),
+    ]
+    for agent in agents:
+        assert isinstance(agent, Agent), type(agent).__name__
+        result = simulate(agent, TwoStepTask(5), seed=0)  # the loop runs every one of them
+        assert len(result.trials) == 5
+
+    class NoLearning:  # acts but cannot learn: not an agent
+        gamma = 1.0
+        last_step = None
+
+        def act(self, state, rng):
+            return 0
+
+    assert not isinstance(NoLearning(), Agent)
+    assert ds.Agent is Agent and ds.agents.HybridTwoStepAgent is HybridTwoStepAgent
