@@ -135,7 +135,9 @@ def test_cohort_drift_is_the_reflected_walk_of_its_draws():
         expected[:, t] = cur
         cur = np.vectorize(reflect_by_hand)(cur + steps[t], 0.25, 0.75)
     np.testing.assert_allclose(p, expected, atol=1e-12)
-    np.testing.assert_allclose(reflected_walk(p0, np.stack(steps[:-1], axis=1), 0.25, 0.75), expected, atol=1e-12)
+    np.testing.assert_allclose(
+        reflected_walk(p0, np.stack(steps[:-1], axis=1), 0.25, 0.75), expected, atol=1e-12
+    )
 
 
 @pytest.mark.parametrize(
@@ -374,13 +376,17 @@ def python_loop(n_subjects, n_trials, model, params, seed, **task):
 )
 def test_same_seed_same_cohort_as_the_python_loop(model, params, task):
     expected = python_loop(4, 40, model, params, 7, **task)
-    pd.testing.assert_frame_equal(simulate_two_step(4, 40, model=model, params=params, seed=7, **task), expected)
+    pd.testing.assert_frame_equal(
+        simulate_two_step(4, 40, model=model, params=params, seed=7, **task), expected
+    )
 
 
 def test_explicit_schedule_is_shared_and_matches_the_python_loop():
     probs = np.random.default_rng(1).uniform(0, 1, size=(30, 2, 2))
     expected = python_loop(3, 30, "hybrid", {}, 4, reward_probs=probs)
-    pd.testing.assert_frame_equal(simulate_two_step(3, 30, model="hybrid", reward_probs=probs, seed=4), expected)
+    pd.testing.assert_frame_equal(
+        simulate_two_step(3, 30, model="hybrid", reward_probs=probs, seed=4), expected
+    )
 
 
 @given(st.lists(st.integers(0, 2**32 - 1), min_size=1, max_size=20), st.sampled_from([(), (1,), (7, 3)]))

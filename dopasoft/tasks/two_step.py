@@ -126,9 +126,7 @@ def reflect(x: ArrayLike, low: float, high: float) -> NDArray[np.float64]:
     return _reflect_flat(np.ascontiguousarray(x).ravel(), float(low), float(high)).reshape(x.shape)
 
 
-def reflected_walk(
-    initial: ArrayLike, steps: ArrayLike, low: float, high: float
-) -> NDArray[np.float64]:
+def reflected_walk(initial: ArrayLike, steps: ArrayLike, low: float, high: float) -> NDArray[np.float64]:
     r"""Random walks reflected into ``[low, high]``: :math:`p_0 = ` ``initial``,
     :math:`p_{t+1} = \operatorname{reflect}(p_t + \text{steps}_t)` (:func:`reflect`), compiled.
 
@@ -239,7 +237,9 @@ def check_task_settings(
         raise ValueError(f"p_common must be in [0.5, 1], got {p_common!r}")
     low_high = _check_bounds(bounds)
     if isinstance(drift_sd, bool) or not (
-        isinstance(drift_sd, int | float | np.integer | np.floating) and np.isfinite(drift_sd) and drift_sd >= 0
+        isinstance(drift_sd, int | float | np.integer | np.floating)
+        and np.isfinite(drift_sd)
+        and drift_sd >= 0
     ):
         raise ValueError(f"drift_sd must be >= 0, got {drift_sd!r}")
     return (1.0 if deterministic else float(p_common)), float(drift_sd), low_high
@@ -374,5 +374,3 @@ class TwoStepTask(gym.Env):
             self._stage = 0
             return 0, reward, True, False, {"stage": 2, "event": "stage2", "reward_prob": p}
         raise RuntimeError("call reset() before step()")
-
-
