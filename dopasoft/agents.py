@@ -8,16 +8,24 @@ here satisfy it. Environments live in :mod:`dopasoft.tasks`; cohort runners in
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
 
-from dopasoft.learners import StepSignals
+from dopasoft.learners import SoftQLambda, StepSignals
 from dopasoft.simulation import td_signals
 from dopasoft.soft import boltzmann_policy, soft_value
 
-__all__ = ["Agent", "HybridTwoStepAgent", "StickyChoice"]
+__all__ = [
+    "Agent",
+    "HybridTwoStepAgent",
+    "StickyChoice",
+    "TWO_STEP_MODELS",
+    "make_two_step_agent",
+    "merge_two_step_params",
+]
 
 
 @runtime_checkable
@@ -88,7 +96,7 @@ class HybridTwoStepAgent:
     with the soft value ``V`` at temperature ``tau`` (uniform default policy); choices are Boltzmann at
     ``tau``. ``w = 1`` is purely model-based, ``w = 0`` model-free. The recorded signals
     (``last_step``) are those of the net values. Satisfies :class:`Agent`. Its compiled cohort form is
-    :func:`dopasoft.experiments.two_step.soft_hybrid_generate_two_step` (tested equal step by step).
+    :func:`dopasoft.experiments.generators.soft_hybrid_generate_two_step` (tested equal step by step).
     """
 
     n_states = 3
@@ -202,3 +210,79 @@ class StickyChoice:
         if state == 0:
             self._previous = action
         return action
+
+
+TWO_STEP_MODELS: dict[str, dict[str, float]] = {
+    "soft-q-lambda": {"alpha": 0.5, "tau": 0.2, "lam": 0.9, "kappa": 0.0},
+    "soft-q-lambda-on-policy": {"alpha": 0.5, "tau": 0.2, "lam": 0.9, "kappa": 0.0},
+    "soft-q-lambda-uncorrected": {"alpha": 0.5, "tau": 0.2, "lam": 0.9, "kappa": 0.0},
+    "hybrid": {"alpha": 0.5, "tau": 0.2, "lam": 0.9, "w": 0.5, "kappa": 0.0},
+    "model-based": {"alpha": 0.5, "tau": 0.2, "kappa": 0.0},
+}
+"""Two-step agent models (of :func:`make_two_step_agent` and
+:func:`dopasoft.experiments.simulate_two_step`) with their parameters and defaults."""
+
+_TRACES = {
+    "soft-q-lambda": "tree-backup",
+    "soft-q-lambda-on-policy": "on-policy",
+    "soft-q-lambda-uncorrected": "uncorrected",
+}
+
+
+def merge_two_step_params(model: str, params: Mapping[str, float] | None) -> dict[str, float]:
+    """The model's default parameters updated by ``params`` (unknown names and non-numbers rejected)."""
+    if model not in TWO_STEP_MODELS:
+        raise ValueError(f"unknown model {model!r}; valid models: {', '.join(TWO_STEP_MODELS)}")
+    merged = dict(TWO_STEP_MODELS[model])
+    for name, value in (params or {}).items():
+        if name not in merged:
+            raise ValueError(
+                f"unknown parameter {name!r} for model {model!r}; its parameters: {', '.join(merged)}"
+            )
+        try:
+            merged[name] = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"parameter {name!r} must be a number, got {value!r}") from None
+    return merged
+
+
+def make_two_step_agent(
+    model: str, params: Mapping[str, float] | None = None, p_common: float = 0.7
+) -> Agent:
+    """The step-by-step Python agent of a :data:`TWO_STEP_MODELS` model (for :func:`~dopasoft.simulate`).
+
+    Its compiled cohort form is :func:`dopasoft.experiments.simulate_two_step`.
+
+    Parameters
+    ----------
+    model : str
+        A key of :data:`TWO_STEP_MODELS`.
+    params : mapping, optional
+        Parameters overriding the model's defaults; a non-zero ``kappa`` wraps the agent in
+        :class:`~dopasoft.agents.StickyChoice`.
+    p_common : float, default 0.7
+        Transition probability the model-based agents assume.
+
+    Returns
+    -------
+    Agent
+
+    Raises
+    ------
+    ValueError
+        For an unknown model or parameter, or a parameter out of its range (named).
+    """
+    merged = merge_two_step_params(model, params)
+    if model in _TRACES:
+        agent: Agent = SoftQLambda(
+            3, 2, alpha=merged["alpha"], tau=merged["tau"], lam=merged["lam"], trace=_TRACES[model]
+        )
+    elif model == "hybrid":
+        agent = HybridTwoStepAgent(
+            alpha=merged["alpha"], tau=merged["tau"], lam=merged["lam"], w=merged["w"], p_common=p_common
+        )
+    else:
+        agent = HybridTwoStepAgent(alpha=merged["alpha"], tau=merged["tau"], w=1.0, p_common=p_common)
+    if not np.isfinite(merged["kappa"]):
+        raise ValueError(f"kappa must be finite, got {merged['kappa']!r}")
+    return StickyChoice(agent, merged["kappa"]) if merged["kappa"] else agent

@@ -18,8 +18,8 @@ from dopasoft.experiments import (
     stay_probabilities,
     to_canonical,
 )
+from dopasoft.experiments.generators import generator_for
 from dopasoft.experiments.streams import seeded_generators
-from dopasoft.experiments.two_step import _generator
 from dopasoft.fitting.simulate import two_step_reward_probabilities
 from dopasoft.simulation import simulate
 from dopasoft.tasks.two_step import (
@@ -348,7 +348,7 @@ def test_compiled_generator_chooses_as_the_python_agent_step_by_step(model, para
         agent, merged["kappa"], probs, rng.random(n), rng.random(n), p_common, 1e-9, rng
     )
     assert 0 < expected[:, 0].mean() < 1 and 0 < expected[:, 2].mean() < 1  # both actions are taken
-    gen, row = _generator(model, merged)
+    gen, row = generator_for(model, merged)
     c1, s2, c2, r = gen.simulate_arrays(row[None, :], probs[None], u[None], p_common=p_common)
     np.testing.assert_array_equal(np.stack([c1[0], s2[0], c2[0], r[0]], axis=1), expected)
 

@@ -4,20 +4,13 @@
 gives the step-by-step agent of the same model for :func:`dopasoft.simulate`.
 """
 
-from dopasoft.experiments.two_step import (
-    TWO_STEP_MODELS,
-    make_two_step_agent,
-    simulate_two_step,
-    soft_hybrid_generate_two_step,
-    stay_probabilities,
-    to_canonical,
-)
+from dopasoft.agents import TWO_STEP_MODELS, make_two_step_agent
+from dopasoft.experiments.two_step import simulate_two_step, stay_probabilities, to_canonical
 
 __all__ = [
     "TWO_STEP_MODELS",
     "make_two_step_agent",
     "simulate_two_step",
-    "soft_hybrid_generate_two_step",
     "stay_probabilities",
     "to_canonical",
 ]

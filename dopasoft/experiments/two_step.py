@@ -4,8 +4,9 @@ r"""Two-step cohorts: one compiled simulator, the canonical table and stay proba
 with the ``simulate_arrays(theta, probs, u, p_common)`` interface: the Soft Q(λ) models through the
 fitting models' own generators (:meth:`dopasoft.fitting.models.SoftQLambdaModel.simulate_arrays`, the
 same step functions as their likelihood), the soft ``hybrid`` and ``model-based`` agents through
-:func:`soft_hybrid_generate_two_step`. Each model also has a step-by-step Python agent
-(:func:`make_two_step_agent`, for :func:`dopasoft.simulation.simulate` with model-dopamine signals);
+:func:`~dopasoft.experiments.generators.soft_hybrid_generate_two_step`. Each model also has a
+step-by-step Python agent (:func:`~dopasoft.agents.make_two_step_agent`, for
+:func:`dopasoft.simulation.simulate` with model-dopamine signals);
 the tests check that both make the same choices from the same uniforms.
 
 Random numbers are drawn exactly as the per-trial Python loop drew them (see
@@ -14,20 +15,14 @@ Random numbers are drawn exactly as the per-trial Python loop drew them (see
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 import pandas as pd
-from numba import njit
 from numpy.typing import ArrayLike, NDArray
 
-from dopasoft import kernel as _k
-from dopasoft.agents import Agent, HybridTwoStepAgent, StickyChoice
+from dopasoft.agents import TWO_STEP_MODELS, make_two_step_agent, merge_two_step_params
 from dopasoft.experiments.streams import seeded_generators
-from dopasoft.fitting.models import get_model, softq_sample, tabular_step
-from dopasoft.learners import SoftQLambda
 from dopasoft.simulation import SimulationResult
 from dopasoft.tasks.two_step import (
     CANONICAL_COLUMNS,
@@ -41,166 +36,9 @@ __all__ = [
     "TWO_STEP_MODELS",
     "make_two_step_agent",
     "simulate_two_step",
-    "soft_hybrid_generate_two_step",
     "stay_probabilities",
     "to_canonical",
 ]
-
-TWO_STEP_MODELS: dict[str, dict[str, float]] = {
-    "soft-q-lambda": {"alpha": 0.5, "tau": 0.2, "lam": 0.9, "kappa": 0.0},
-    "soft-q-lambda-on-policy": {"alpha": 0.5, "tau": 0.2, "lam": 0.9, "kappa": 0.0},
-    "soft-q-lambda-uncorrected": {"alpha": 0.5, "tau": 0.2, "lam": 0.9, "kappa": 0.0},
-    "hybrid": {"alpha": 0.5, "tau": 0.2, "lam": 0.9, "w": 0.5, "kappa": 0.0},
-    "model-based": {"alpha": 0.5, "tau": 0.2, "kappa": 0.0},
-}
-"""Generative models of :func:`simulate_two_step` with their parameters and defaults."""
-
-_TRACES = {
-    "soft-q-lambda": "tree-backup",
-    "soft-q-lambda-on-policy": "on-policy",
-    "soft-q-lambda-uncorrected": "uncorrected",
-}
-_UNCORRECTED = _k.TRACE_CODES["uncorrected"]
-
-
-def _merge_params(model: str, params: Mapping[str, float] | None) -> dict[str, float]:
-    if model not in TWO_STEP_MODELS:
-        raise ValueError(f"unknown model {model!r}; valid models: {', '.join(TWO_STEP_MODELS)}")
-    merged = dict(TWO_STEP_MODELS[model])
-    for name, value in (params or {}).items():
-        if name not in merged:
-            raise ValueError(
-                f"unknown parameter {name!r} for model {model!r}; its parameters: {', '.join(merged)}"
-            )
-        try:
-            merged[name] = float(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"parameter {name!r} must be a number, got {value!r}") from None
-    return merged
-
-
-def make_two_step_agent(
-    model: str, params: Mapping[str, float] | None = None, p_common: float = 0.7
-) -> Agent:
-    """The step-by-step Python agent of a :data:`TWO_STEP_MODELS` model (for :func:`~dopasoft.simulate`).
-
-    Parameters
-    ----------
-    model : str
-        A key of :data:`TWO_STEP_MODELS`.
-    params : mapping, optional
-        Parameters overriding the model's defaults; a non-zero ``kappa`` wraps the agent in
-        :class:`~dopasoft.agents.StickyChoice`.
-    p_common : float, default 0.7
-        Transition probability the model-based agents assume.
-
-    Returns
-    -------
-    Agent
-
-    Raises
-    ------
-    ValueError
-        For an unknown model or parameter, or a parameter out of its range (named).
-    """
-    merged = _merge_params(model, params)
-    if model in _TRACES:
-        agent: Agent = SoftQLambda(
-            3, 2, alpha=merged["alpha"], tau=merged["tau"], lam=merged["lam"], trace=_TRACES[model]
-        )
-    elif model == "hybrid":
-        agent = HybridTwoStepAgent(
-            alpha=merged["alpha"], tau=merged["tau"], lam=merged["lam"], w=merged["w"], p_common=p_common
-        )
-    else:
-        agent = HybridTwoStepAgent(alpha=merged["alpha"], tau=merged["tau"], w=1.0, p_common=p_common)
-    if not np.isfinite(merged["kappa"]):
-        raise ValueError(f"kappa must be finite, got {merged['kappa']!r}")
-    return StickyChoice(agent, merged["kappa"]) if merged["kappa"] else agent
-
-
-# ----------------------------------------------------------------------------------------------
-# compiled generators
-
-SH_ALPHA, SH_TAU, SH_LAM, SH_W, SH_KAPPA = range(5)
-
-
-@njit(cache=True)
-def _soft_value_row(W, s, tau, log_prior):  # pragma: no cover - compiled
-    """``V(s) = τ log Σ_b π0(b) exp(W[s, b]/τ)`` for two actions with ``log π0 = log_prior``."""
-    z0 = W[s, 0] / tau + log_prior
-    z1 = W[s, 1] / tau + log_prior
-    m = max(z0, z1)
-    return tau * (math.log(math.exp(z0 - m) + math.exp(z1 - m)) + m)
-
-
-@njit(cache=True)
-def soft_hybrid_generate_two_step(theta, probs, u, p_common, gamma):  # pragma: no cover - compiled
-    r"""Simulate :class:`~dopasoft.agents.HybridTwoStepAgent` (optionally sticky) on the two-step task.
-
-    ``theta``: (n_subjects, 5) columns ``alpha, tau, lam, w, kappa``; ``probs``: (n_subjects, n_trials,
-    2, 2) reward probabilities; ``u``: (n_subjects, n_trials, 4) uniforms for the stage-1 choice, the
-    transition, the stage-2 choice and the reward. The model-free values learn through the fitting
-    models' Soft Q(λ) step (:func:`dopasoft.fitting.models.tabular_step`, uncorrected trace,
-    accumulating, uniform π0); the stage-1 choice is Boltzmann at ``tau`` on
-    :math:`w\,\gamma \sum_{s_2} T(s_2|a) V(1 + s_2) + (1 - w) Q_{MF}(0, a)` plus ``kappa`` on the
-    previous stage-1 choice. Returns int arrays c1, s2, c2 and float rewards, each (n_subjects,
-    n_trials).
-    """
-    n_sub, n_tr = probs.shape[0], probs.shape[1]
-    c1 = np.empty((n_sub, n_tr), np.int64)
-    s2 = np.empty((n_sub, n_tr), np.int64)
-    c2 = np.empty((n_sub, n_tr), np.int64)
-    rew = np.empty((n_sub, n_tr))
-    log_n = math.log(2.0)
-    lp = np.full(2, -log_n)
-    net = np.zeros((1, 2))
-    for i in range(n_sub):
-        alpha, tau, lam = theta[i, SH_ALPHA], theta[i, SH_TAU], theta[i, SH_LAM]
-        w, kappa = theta[i, SH_W], theta[i, SH_KAPPA]
-        W = np.zeros((3, 2))
-        E = np.zeros((3, 2))
-        last = -1
-        for t in range(n_tr):
-            # soft values of the two second-stage states (uniform default policy)
-            v1 = _soft_value_row(W, 1, tau, -log_n)
-            v2 = _soft_value_row(W, 2, tau, -log_n)
-            mb0 = gamma * (p_common * v1 + (1.0 - p_common) * v2)
-            mb1 = gamma * ((1.0 - p_common) * v1 + p_common * v2)
-            net[0, 0] = w * mb0 + (1.0 - w) * W[0, 0]
-            net[0, 1] = w * mb1 + (1.0 - w) * W[0, 1]
-            a1 = softq_sample(net, 0, tau, kappa, last, lp, u[i, t, 0])
-            st = a1 if u[i, t, 1] < p_common else 1 - a1
-            tabular_step(W, E, 0, a1, 0.0, 1 + st, False, alpha, tau, gamma, lam, log_n, _UNCORRECTED, False)
-            a2 = softq_sample(W, 1 + st, tau, 0.0, -1, lp, u[i, t, 2])
-            r = 1.0 if u[i, t, 3] < probs[i, t, st, a2] else 0.0
-            tabular_step(W, E, 1 + st, a2, r, -1, True, alpha, tau, gamma, lam, log_n, _UNCORRECTED, False)
-            last = a1
-            c1[i, t], s2[i, t], c2[i, t], rew[i, t] = a1, st, a2, r
-    return c1, s2, c2, rew
-
-
-class _SoftHybridGenerator:
-    """``simulate_arrays`` of the soft hybrid agent (columns ``alpha, tau, lam, w, kappa``)."""
-
-    param_names = ("alpha", "tau", "lam", "w", "kappa")
-
-    def simulate_arrays(self, theta, probs, u, p_common=0.7):
-        return soft_hybrid_generate_two_step(
-            np.ascontiguousarray(theta, dtype=float), probs, u, float(p_common), 1.0
-        )
-
-
-def _generator(model: str, merged: Mapping[str, float]) -> tuple[Any, NDArray[np.float64]]:
-    """The compiled generator of ``model`` and its parameter row."""
-    if model in _TRACES:
-        gen = get_model(model, kappa=True)  # alpha, tau, lam, kappa; kappa = 0 is plain Boltzmann
-        row = [merged[name] for name in gen.param_names]
-    else:
-        gen = _SoftHybridGenerator()
-        values = {**merged, "lam": merged.get("lam", 1.0), "w": merged.get("w", 1.0)}
-        row = [values[name] for name in gen.param_names]
-    return gen, np.asarray(row, dtype=float)
 
 
 def _cohort_streams(
@@ -290,7 +128,7 @@ def simulate_two_step(
     """
     n_sub = _check_count(n_subjects, "n_subjects")
     n_tr = _check_count(n_trials, "n_trials")
-    merged = _merge_params(model, params)
+    merged = merge_two_step_params(model, params)
     p_common, drift_sd, bounds = check_task_settings(p_common, drift_sd, bounds, deterministic=deterministic)
     make_two_step_agent(model, merged, p_common)  # checks every parameter's range, naming it
     if reward_probs is not None:
@@ -303,7 +141,9 @@ def simulate_two_step(
         probs = drawn
         if deterministic:
             probs[..., 1] = probs[..., 0]
-    gen, row = _generator(model, merged)
+    from dopasoft.experiments.generators import generator_for  # compiled; loads the fitting models
+
+    gen, row = generator_for(model, merged)
     theta = np.ascontiguousarray(np.broadcast_to(row, (n_sub, row.size)))
     c1, s2, c2, r = gen.simulate_arrays(theta, probs, u, p_common=p_common)
     out = pd.DataFrame(

@@ -58,7 +58,7 @@ CANONICAL_COLUMNS = ("subject", "trial", "choice1", "state2", "choice2", "reward
 _MOVED = {
     "HybridTwoStepAgent": "dopasoft.agents",
     "StickyChoice": "dopasoft.agents",
-    "TWO_STEP_MODELS": "dopasoft.experiments.two_step",
+    "TWO_STEP_MODELS": "dopasoft.agents",
     "simulate_two_step": "dopasoft.experiments.two_step",
     "stay_probabilities": "dopasoft.experiments.two_step",
     "to_canonical": "dopasoft.experiments.two_step",
