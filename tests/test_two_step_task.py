@@ -123,6 +123,13 @@ def test_both_drift_functions_stay_in_the_band_for_any_step_size(sd):
     np.testing.assert_array_equal(cohort, again)
 
 
+def test_one_trial_sessions_and_cohorts():
+    p = drifting_reward_probs(1, seed=0)
+    assert p.shape == (1, 2, 2) and p.min() >= 0.25 and p.max() <= 0.75
+    assert two_step_reward_probabilities(3, 1, np.random.default_rng(0)).shape == (3, 1, 2, 2)
+    pd.testing.assert_frame_equal(simulate_two_step(3, 1, seed=2), python_loop(3, 1, "soft-q-lambda", {}, 2))
+
+
 def test_cohort_drift_is_the_reflected_walk_of_its_draws():
     rng = np.random.default_rng(5)
     p = two_step_reward_probabilities(3, 50, rng, sd=0.3)

@@ -95,7 +95,23 @@ class _SoftHybridGenerator:
 
 
 def generator_for(model: str, merged: Mapping[str, float]) -> tuple[Any, NDArray[np.float64]]:
-    """The compiled generator of ``model`` and its parameter row."""
+    """The compiled generator of a :data:`~dopasoft.agents.TWO_STEP_MODELS` model and its parameter row.
+
+    Parameters
+    ----------
+    model : str
+        A key of :data:`~dopasoft.agents.TWO_STEP_MODELS`.
+    merged : mapping
+        All of the model's parameters (:func:`~dopasoft.agents.merge_two_step_params`).
+
+    Returns
+    -------
+    generator : object
+        Has ``param_names`` and ``simulate_arrays(theta, probs, u, p_common=...)`` returning
+        ``c1, s2, c2, reward`` arrays (n_subjects, n_trials).
+    row : ndarray
+        The parameters in the order of ``param_names``.
+    """
     if model in _TRACES:
         gen = get_model(model, kappa=True)  # alpha, tau, lam, kappa; kappa = 0 is plain Boltzmann
         row = [merged[name] for name in gen.param_names]

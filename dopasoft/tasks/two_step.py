@@ -145,9 +145,10 @@ def reflected_walk(initial: ArrayLike, steps: ArrayLike, low: float, high: float
     """
     d = np.asarray(steps, dtype=float)
     lead, n_steps, cell = d.shape[:-3], d.shape[-3], d.shape[-2:]
-    flat_steps = np.ascontiguousarray(d).reshape(-1, n_steps, cell[0] * cell[1])
+    n, k = int(np.prod(lead)), cell[0] * cell[1]  # explicit sizes: a walk may have no steps
+    flat_steps = np.ascontiguousarray(d).reshape(n, n_steps, k)
     p0 = np.ascontiguousarray(np.broadcast_to(np.asarray(initial, dtype=float), lead + cell))
-    walk = _walk_flat(p0.reshape(-1, cell[0] * cell[1]), flat_steps, float(low), float(high))
+    walk = _walk_flat(p0.reshape(n, k), flat_steps, float(low), float(high))
     return walk.reshape(lead + (n_steps + 1,) + cell)
 
 
@@ -277,7 +278,7 @@ class TwoStepTask(gym.Env):
     -----
     Observations: 0 (stage 1), 1 + state2 (stage 2); after the second step the episode terminates and
     the returned observation is 0. Step ``info``: ``stage``, ``event`` (``"stage1"``/``"stage2"``, which
-    name the per-trial signal columns ``stage1_rpe``, ``stage2_rpe`` of :func:`simulate`), ``state2``
+    name the per-trial signal columns ``stage1_rpe``, ``stage2_rpe`` of :func:`dopasoft.simulate`), ``state2``
     and ``common`` after stage 1, ``reward_prob`` after stage 2.
 
     Examples
