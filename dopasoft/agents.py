@@ -184,8 +184,8 @@ class StickyChoice:
     r"""Wrap an agent so that its stage-1 choices repeat: ``kappa`` is added to the previous choice's logit.
 
     :math:`P(a_1) \propto \pi(a_1|0)\, e^{\kappa [a_1 = a_1^{prev}]}`: behaviour only, the learning
-    target is untouched. Every other attribute is the wrapped agent's (so it satisfies :class:`Agent`
-    when the wrapped agent does).
+    target is untouched (:meth:`policy` is this behaviour; values, ``update`` and every other attribute
+    are the wrapped agent's, so it satisfies :class:`Agent` when the wrapped agent does).
     """
 
     def __init__(self, agent: Agent, kappa: float) -> None:
@@ -193,22 +193,44 @@ class StickyChoice:
             raise ValueError(f"kappa must be finite, got {kappa!r}")
         self.agent = agent
         self.kappa = float(kappa)
-        self._previous: int | None = None
+        self._previous: int | None = None  # the stage-1 choice that is sticky now
+        self._latest: int | None = None  # this trial's stage-1 choice
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.agent, name)
 
-    def act(self, state: int, rng: np.random.Generator) -> int:
-        """Sample from the sticky stage-1 policy (the plain policy at stage 2)."""
+    def policy(self, state: int) -> NDArray[np.float64]:
+        """The behaviour policy: sticky at stage 1 (state 0), the wrapped agent's elsewhere.
+
+        The stickiness is towards the previous trial's choice until the next trial starts
+        (:meth:`reset_traces` or the next stage-1 :meth:`act`), so right after a choice this is the
+        ``b(a|s)`` that choice was drawn from, which :func:`~dopasoft.simulate` hands to an off-policy
+        learner.
+        """
         p = self.agent.policy(state)
         if state == 0 and self._previous is not None and self.kappa != 0.0:
             logits = np.log(np.maximum(p, 1e-300))
             logits[self._previous] += self.kappa
             p = np.exp(logits - logits.max())
             p /= p.sum()
-        action = _sample(p, rng)
+        return p
+
+    def _new_trial(self) -> None:
+        if self._latest is not None:
+            self._previous, self._latest = self._latest, None
+
+    def reset_traces(self) -> None:
+        """Start a new trial: the last stage-1 choice becomes the sticky one; reset the wrapped agent."""
+        self._new_trial()
+        self.agent.reset_traces()
+
+    def act(self, state: int, rng: np.random.Generator) -> int:
+        """Sample from :meth:`policy` (a stage-1 choice is the next trial's sticky choice)."""
         if state == 0:
-            self._previous = action
+            self._new_trial()
+        action = _sample(self.policy(state), rng)
+        if state == 0:
+            self._latest = action
         return action
 
 
