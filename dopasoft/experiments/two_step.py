@@ -156,7 +156,7 @@ def simulate_two_step(
             "reward": r.ravel(),
         }
     )
-    return out[list(CANONICAL_COLUMNS)]
+    return out  # columns in CANONICAL_COLUMNS order
 
 
 # ----------------------------------------------------------------------------------------------
