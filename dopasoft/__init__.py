@@ -1,8 +1,9 @@
 """dopasoft: Soft Q(λ) agents, model dopamine signals and maximum-likelihood fitting of choice data.
 
 The soft operators (:mod:`dopasoft.soft`), the learners (:mod:`dopasoft.learners`) and the compiled
-learning step they share (:mod:`dopasoft.kernel`) are at the top level; tasks, fitting and analysis
-live in sub-packages.
+learning step they share (:mod:`dopasoft.kernel`) are at the top level; the :class:`~dopasoft.agents.Agent`
+protocol and the two-step agents in :mod:`dopasoft.agents`; environments (:mod:`dopasoft.tasks`),
+cohort runners (:mod:`dopasoft.experiments`), fitting and analysis live in sub-packages.
 """
 
 from dopasoft.learners import NStepSoftQ, SoftQLambda, StepSignals
@@ -42,8 +43,10 @@ def __getattr__(name: str):
     # Sub-packages load on first use so that `import dopasoft` stays light.
     import importlib
 
-    if name in ("tasks", "fitting", "analysis"):
+    if name in ("tasks", "fitting", "analysis", "agents", "experiments"):
         return importlib.import_module(f"dopasoft.{name}")
+    if name in ("Agent", "HybridTwoStepAgent", "StickyChoice"):
+        return getattr(importlib.import_module("dopasoft.agents"), name)
     if name == "simulate":
         from dopasoft.simulation import simulate
 

@@ -1,8 +1,8 @@
 r"""One agent loop for every task: run an agent trial by trial and record the model-dopamine signals.
 
-:func:`simulate` drives any agent with the learner interface (``act``, ``update``, ``last_step``,
-``reset_traces``, ``q_values``, ``value``, ``gamma``) on any gymnasium-style episodic task (one episode
-is one trial) and returns a :class:`SimulationResult` with a tidy per-step table and a per-trial summary.
+:func:`simulate` drives any :class:`~dopasoft.agents.Agent` (``act``, ``policy``, ``update``,
+``last_step``, ``reset_traces``, ``q_values``, ``value``, ``gamma``) on any gymnasium-style episodic task
+(one episode is one trial) and returns a :class:`SimulationResult` with a tidy per-step table and a per-trial summary.
 
 Every step emits (SPEC §4)
 
@@ -20,12 +20,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from dopasoft.learners import StepSignals
+
+if TYPE_CHECKING:  # dopasoft.agents imports this module
+    from dopasoft.agents import Agent
 
 __all__ = ["simulate", "SimulationResult", "td_signals", "SIGNALS"]
 
@@ -34,7 +37,7 @@ _SCALARS = (str, int, float, bool, np.integer, np.floating, np.bool_)
 
 
 def td_signals(
-    agent: Any, state: Any, action: int, reward: float, next_state: Any, terminated: bool
+    agent: Agent, state: Any, action: int, reward: float, next_state: Any, terminated: bool
 ) -> StepSignals:
     r"""The step's signals from the agent's current values, without learning.
 
@@ -64,7 +67,7 @@ class SimulationResult:
         One row per trial: ``trial``, the reset info, ``n_steps``, ``reward`` (sum) and, for every step
         whose info has a non-empty ``event`` (e.g. ``"cue"``, ``"reward"``),
         ``<event>_rpe`` (its ``delta``), ``<event>_value_rpe`` and ``<event>_action_term``.
-    agent : object
+    agent : Agent
         The agent after the run (it is modified in place).
     task : object
         The task.
@@ -72,7 +75,7 @@ class SimulationResult:
 
     steps: pd.DataFrame
     trials: pd.DataFrame
-    agent: Any
+    agent: Agent
     task: Any
 
     def traces(self, signal: str = "delta", align: str = "time") -> pd.DataFrame:
@@ -112,7 +115,7 @@ def _scalar_items(info: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def simulate(
-    agent: Any,
+    agent: Agent,
     task: Any,
     n_trials: int | None = None,
     *,
@@ -131,7 +134,9 @@ def simulate(
 
     Parameters
     ----------
-    agent : SoftQLambda, NStepSoftQ or any object with the same interface
+    agent : Agent
+        :class:`~dopasoft.SoftQLambda`, :class:`~dopasoft.NStepSoftQ`, the agents of :mod:`dopasoft.agents`
+        or any object with the methods of the :class:`~dopasoft.agents.Agent` protocol.
     task : gymnasium.Env
         Episodic task; its ``n_trials`` attribute (if any) is the session length.
     n_trials : int, optional

@@ -30,3 +30,17 @@ def test_task_passes_the_gymnasium_env_checker(name):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a checker warning is a failure here
         check_env(TASKS[name](), skip_render_check=True)
+
+
+def test_the_tasks_package_exports_environments_only():
+    import inspect
+
+    import gymnasium as gym
+
+    import dopasoft.tasks as tasks
+
+    classes = {name: obj for name in tasks.__all__ if inspect.isclass(obj := getattr(tasks, name))}
+    assert {"TwoStepTask", "ConditioningTask", "InstrumentalConditioningTask", "TabularMDP"} <= set(classes)
+    for name, cls in classes.items():
+        assert issubclass(cls, gym.Env), name
+        assert not hasattr(cls, "act") and not hasattr(cls, "update"), f"{name} looks like an agent"

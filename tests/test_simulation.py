@@ -219,3 +219,51 @@ def test_simulate_gives_off_policy_learners_their_behaviour_probabilities(make):
     result = ds.simulate(agent, chain_mdp(4), n_trials=20, seed=0)
     assert result.trials["n_steps"].min() >= 3
     assert agent.q[:3, 1].min() > 0  # the rewarded move was learnt back along the chain
+
+
+def test_learners_and_two_step_agents_satisfy_the_agent_protocol():
+    from dopasoft.agents import Agent, HybridTwoStepAgent, StickyChoice
+
+    agents = [
+        ds.SoftQLambda(3, 2, alpha=0.5, tau=0.2, lam=0.9),
+        ds.NStepSoftQ(3, 2, alpha=0.5, tau=0.2, n=2),
+        HybridTwoStepAgent(alpha=0.5, tau=0.2),
+        StickyChoice(HybridTwoStepAgent(alpha=0.5, tau=0.2), kappa=1.0),
+    ]
+    for agent in agents:
+        assert isinstance(agent, Agent), type(agent).__name__
+        result = simulate(agent, TwoStepTask(5), seed=0)  # the loop runs every one of them
+        assert len(result.trials) == 5
+
+    class NoLearning:  # acts but cannot learn: not an agent
+        gamma = 1.0
+        last_step = None
+
+        def act(self, state, rng):
+            return 0
+
+    assert not isinstance(NoLearning(), Agent)
+    assert ds.Agent is Agent and ds.agents.HybridTwoStepAgent is HybridTwoStepAgent
+
+
+def test_sticky_off_policy_learner_gets_the_sticky_behaviour_probability():
+    from dopasoft.agents import StickyChoice
+
+    inner = ds.SoftQLambda(3, 2, alpha=0.5, tau=0.5, lam=0.9, trace="retrace")
+    sticky = StickyChoice(inner, kappa=2.0)
+    seen = []
+    original = inner.update
+
+    def spy(state, action, reward, next_state, terminated, behaviour_prob=None):
+        seen.append((state, action, behaviour_prob, inner.policy(state)[action]))
+        return original(state, action, reward, next_state, terminated, behaviour_prob=behaviour_prob)
+
+    inner.update = spy
+    simulate(sticky, TwoStepTask(20), seed=1)
+    stage1 = [s for s in seen if s[0] == 0]
+    assert stage1[0][2] == pytest.approx(stage1[0][3])  # no previous choice on the first trial
+    for (_, previous, _, _), (_, action, b, plain) in zip(stage1, stage1[1:], strict=False):
+        # b(a|0) = pi(a) e^{kappa [a = previous]} / Z, by hand from the plain pi(a)
+        w_action = plain * np.exp(2.0 * (action == previous))
+        w_other = (1.0 - plain) * np.exp(2.0 * (action != previous))
+        assert b == pytest.approx(w_action / (w_action + w_other))

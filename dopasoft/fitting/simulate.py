@@ -29,15 +29,16 @@ def two_step_reward_probabilities(
     high: float = 0.75,
 ) -> NDArray[np.float64]:
     """Reward probabilities (n_subjects, n_trials, 2, 2): Gaussian random walks reflected into
-    ``[low, high]`` (Daw et al. 2011), starting uniformly in that range."""
-    p = np.empty((n_subjects, n_trials, 2, 2))
-    cur = rng.uniform(low, high, size=(n_subjects, 2, 2))
-    for t in range(n_trials):
-        p[:, t] = cur
-        cur = cur + rng.normal(0.0, sd, size=cur.shape)
-        cur = np.where(cur > high, 2 * high - cur, cur)
-        cur = np.where(cur < low, 2 * low - cur, cur)
-    return p
+    ``[low, high]`` (Daw et al. 2011), starting uniformly in that range.
+
+    The walk is :func:`dopasoft.tasks.two_step.reflected_walk` (the package's one drift; reflection is
+    exact for any ``sd``). Draws: the starts, then one ``(n_subjects, 2, 2)`` block of steps per trial.
+    """
+    from dopasoft.tasks.two_step import reflected_walk  # deferred: gymnasium loads on first use
+
+    p0 = rng.uniform(low, high, size=(n_subjects, 2, 2))
+    steps = rng.normal(0.0, sd, size=(n_trials, n_subjects, 2, 2))  # the last block is drawn, unused
+    return reflected_walk(p0, np.moveaxis(steps[:-1], 0, 1), low, high)
 
 
 def reversal_probabilities(

@@ -1,6 +1,12 @@
 """Tasks, gymnasium-style (``reset(seed=...) -> (obs, info)``, ``step(a) -> (obs, r, terminated,
 truncated, info)``), one episode per trial: the two-step task, classical conditioning and tabular MDPs.
+
+Environments only. Agents live in :mod:`dopasoft.agents`, cohort runners in :mod:`dopasoft.experiments`;
+``simulate_two_step``, ``to_canonical``, ``stay_probabilities`` and ``HybridTwoStepAgent`` stay
+importable from here for existing scripts.
 """
+
+from typing import Any
 
 from dopasoft.tasks import conditioning
 from dopasoft.tasks.conditioning import (
@@ -14,20 +20,12 @@ from dopasoft.tasks.conditioning import (
     protocol_names,
 )
 from dopasoft.tasks.mdp import GRID_ACTIONS, TabularMDP, chain_mdp, gridworld_mdp, random_mdp
-from dopasoft.tasks.two_step import (
-    HybridTwoStepAgent,
-    TwoStepTask,
-    drifting_reward_probs,
-    simulate_two_step,
-    stay_probabilities,
-    to_canonical,
-)
+from dopasoft.tasks.two_step import TwoStepTask, drifting_reward_probs, reflected_walk
 
 __all__ = [
     "GRID_ACTIONS",
     "PROTOCOLS",
     "ConditioningTask",
-    "HybridTwoStepAgent",
     "InstrumentalConditioningTask",
     "TabularMDP",
     "TwoStepTask",
@@ -41,7 +39,16 @@ __all__ = [
     "parse_trial_type",
     "protocol_names",
     "random_mdp",
-    "simulate_two_step",
-    "stay_probabilities",
-    "to_canonical",
+    "reflected_walk",
 ]
+
+_MOVED = ("HybridTwoStepAgent", "simulate_two_step", "stay_probabilities", "to_canonical")
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy: the experiments layer imports the tasks, so it cannot be imported here at the top.
+    if name in _MOVED:
+        from dopasoft.tasks import two_step
+
+        return getattr(two_step, name)
+    raise AttributeError(f"module 'dopasoft.tasks' has no attribute {name!r}")

@@ -1,6 +1,7 @@
-r"""The two-step task (Daw et al. 2011), its deterministic variant (Kool et al. 2016) and cohort simulation.
+r"""The two-step task (Daw et al. 2011) and its deterministic variant (Kool et al. 2016): the environment.
 
-Each trial is one episode of two steps, seen by the agent as three tabular states (SPEC §2–3):
+Each trial is one episode of two steps, seen by the agent as three tabular states (docs/tasks.md,
+"Two-step task"):
 
 - state 0 (stage 1): choice ``a1 ∈ {0, 1}``; a *common* transition (probability ``p_common``, 0.7) leads
   to second-stage state ``state2 = a1``, a *rare* one to ``1 - a1``; the agent observes ``1 + state2``;
@@ -13,9 +14,16 @@ into ``bounds``,
    \varepsilon_t \sim \mathcal{N}(0, \sigma^2), \ \sigma = 0.025, \ [l, u] = [0.25, 0.75],
 
 or are given explicitly as an array ``(n_trials, 2, 2)`` indexed ``[trial, state2, choice2]``.
+:func:`reflected_walk` is the package's one implementation of this drift (the cohort simulators of
+:mod:`dopasoft.experiments` and :mod:`dopasoft.fitting.simulate` call it too).
 
 With ``deterministic=True`` (Kool, Cushman & Gershman 2016) the transition is always common and the
 second-stage choice has no consequence (the reward probability depends on the state only).
+
+Agents (:class:`~dopasoft.agents.HybridTwoStepAgent`, :class:`~dopasoft.agents.StickyChoice`) live in
+:mod:`dopasoft.agents`; the cohort simulator :func:`~dopasoft.experiments.simulate_two_step`,
+:func:`~dopasoft.experiments.to_canonical` and :func:`~dopasoft.experiments.stay_probabilities` in
+:mod:`dopasoft.experiments`. Those names stay importable from here for existing scripts.
 
 References
 ----------
@@ -27,40 +35,121 @@ Kool, W., Cushman, F. A. & Gershman, S. J. (2016). When does model-based control
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
-import pandas as pd
+from numba import njit
 from numpy.typing import ArrayLike, NDArray
-
-from dopasoft.learners import SoftQLambda, StepSignals
-from dopasoft.simulation import SimulationResult, simulate, td_signals
-from dopasoft.soft import boltzmann_policy, soft_value
 
 __all__ = [
     "TwoStepTask",
     "drifting_reward_probs",
+    "reflected_walk",
     "check_reward_probs",
+    "check_task_settings",
     "reflect",
-    "HybridTwoStepAgent",
-    "StickyChoice",
-    "to_canonical",
-    "simulate_two_step",
-    "stay_probabilities",
-    "TWO_STEP_MODELS",
     "CANONICAL_COLUMNS",
 ]
 
 CANONICAL_COLUMNS = ("subject", "trial", "choice1", "state2", "choice2", "reward")
 
+# names that moved to the agents / experiments layers, still importable from here
+_MOVED = {
+    "HybridTwoStepAgent": "dopasoft.agents",
+    "StickyChoice": "dopasoft.agents",
+    "TWO_STEP_MODELS": "dopasoft.agents",
+    "simulate_two_step": "dopasoft.experiments.two_step",
+    "stay_probabilities": "dopasoft.experiments.two_step",
+    "to_canonical": "dopasoft.experiments.two_step",
+}
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy: the experiments layer imports this module, so it cannot be imported at the top.
+    if name in _MOVED:
+        import importlib
+
+        return getattr(importlib.import_module(_MOVED[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+@njit(cache=True)
+def _reflect_one(x: float, low: float, high: float) -> float:  # pragma: no cover - compiled
+    y = x
+    if y > high:
+        y = 2.0 * high - y
+    if y < low:
+        y = 2.0 * low - y
+        if y > high:  # past the band twice: fold by the period of the repeated reflection
+            width = high - low
+            z = (x - low) % (2.0 * width)
+            y = low + (2.0 * width - z if z > width else z)
+    return y
+
+
+@njit(cache=True)
+def _reflect_flat(x, low, high):  # pragma: no cover - compiled
+    out = np.empty_like(x)
+    for i in range(x.size):
+        out[i] = _reflect_one(x[i], low, high)
+    return out
+
+
+@njit(cache=True)
+def _walk_flat(p0, steps, low, high):  # pragma: no cover - compiled
+    n, n_steps, k = steps.shape
+    out = np.empty((n, n_steps + 1, k))
+    for i in range(n):
+        for j in range(k):
+            p = p0[i, j]
+            out[i, 0, j] = p
+            for t in range(n_steps):
+                p = _reflect_one(p + steps[i, t, j], low, high)
+                out[i, t + 1, j] = p
+    return out
+
 
 def reflect(x: ArrayLike, low: float, high: float) -> NDArray[np.float64]:
-    """Reflect values into ``[low, high]`` at both bounds (repeatedly if needed)."""
-    width = high - low
-    y = np.mod(np.asarray(x, dtype=float) - low, 2.0 * width)
-    return low + np.where(y > width, 2.0 * width - y, y)
+    """Reflect values into ``[low, high]`` at both bounds, as often as needed (exact for any distance).
+
+    Values inside the bounds are returned unchanged (bit for bit); a value that one reflection brings
+    inside (``2 high - x`` or ``2 low - x``) gets exactly that; farther values are folded with the
+    period ``2 (high - low)`` of the repeated reflection.
+
+    Examples
+    --------
+    >>> reflect([0.8, 0.2, 0.5, 1.3, -0.3], 0.25, 0.75).round(12).tolist()
+    [0.7, 0.3, 0.5, 0.3, 0.7]
+    """
+    x = np.asarray(x, dtype=float)
+    return _reflect_flat(np.ascontiguousarray(x).ravel(), float(low), float(high)).reshape(x.shape)
+
+
+def reflected_walk(initial: ArrayLike, steps: ArrayLike, low: float, high: float) -> NDArray[np.float64]:
+    r"""Random walks reflected into ``[low, high]``: :math:`p_0 = ` ``initial``,
+    :math:`p_{t+1} = \operatorname{reflect}(p_t + \text{steps}_t)` (:func:`reflect`), compiled.
+
+    Parameters
+    ----------
+    initial : array_like, shape (..., 2, 2)
+        First values (any leading axes, e.g. subjects).
+    steps : array_like, shape (..., n_trials - 1, 2, 2)
+        Increments; the time axis is third from the end.
+    low, high : float
+        Reflecting bounds.
+
+    Returns
+    -------
+    ndarray, shape (..., n_trials, 2, 2)
+    """
+    d = np.asarray(steps, dtype=float)
+    lead, n_steps, cell = d.shape[:-3], d.shape[-3], d.shape[-2:]
+    n, k = int(np.prod(lead)), cell[0] * cell[1]  # explicit sizes: a walk may have no steps
+    flat_steps = np.ascontiguousarray(d).reshape(n, n_steps, k)
+    p0 = np.ascontiguousarray(np.broadcast_to(np.asarray(initial, dtype=float), lead + cell))
+    walk = _walk_flat(p0.reshape(n, k), flat_steps, float(low), float(high))
+    return walk.reshape(lead + (n_steps + 1,) + cell)
 
 
 def _check_bounds(bounds: tuple[float, float]) -> tuple[float, float]:
@@ -112,11 +201,7 @@ def drifting_reward_probs(
         if p0.shape != (2, 2) or np.any(p0 < low) or np.any(p0 > high):
             raise ValueError(f"initial must be a (2, 2) array within bounds {bounds}, got {initial!r}")
     steps = rng.normal(0.0, sd, size=(n - 1, 2, 2))
-    out = np.empty((n, 2, 2))
-    out[0] = p0
-    for t in range(1, n):
-        out[t] = reflect(out[t - 1] + steps[t - 1], low, high)
-    return out
+    return reflected_walk(p0, steps, low, high)
 
 
 def check_reward_probs(reward_probs: ArrayLike, n_trials: int | None = None) -> NDArray[np.float64]:
@@ -135,6 +220,30 @@ def check_reward_probs(reward_probs: ArrayLike, n_trials: int | None = None) -> 
     if not np.all(np.isfinite(p)) or np.any(p < 0) or np.any(p > 1):
         raise ValueError("reward_probs must be probabilities in [0, 1]")
     return p
+
+
+def check_task_settings(
+    p_common: float, drift_sd: float, bounds: tuple[float, float], *, deterministic: bool = False
+) -> tuple[float, float, tuple[float, float]]:
+    """Validate the settings of :class:`TwoStepTask`; return ``(p_common, drift_sd, bounds)``.
+
+    ``p_common`` is returned as 1 when ``deterministic``.
+
+    Raises
+    ------
+    ValueError
+        Naming ``p_common`` (not in [0.5, 1]), ``drift_sd`` (negative or not finite) or ``bounds``.
+    """
+    if isinstance(p_common, bool) or not (isinstance(p_common, int | float) and 0.5 <= p_common <= 1.0):
+        raise ValueError(f"p_common must be in [0.5, 1], got {p_common!r}")
+    low_high = _check_bounds(bounds)
+    if isinstance(drift_sd, bool) or not (
+        isinstance(drift_sd, int | float | np.integer | np.floating)
+        and np.isfinite(drift_sd)
+        and drift_sd >= 0
+    ):
+        raise ValueError(f"drift_sd must be >= 0, got {drift_sd!r}")
+    return (1.0 if deterministic else float(p_common)), float(drift_sd), low_high
 
 
 def _check_count(value: Any, name: str) -> int:
@@ -169,7 +278,7 @@ class TwoStepTask(gym.Env):
     -----
     Observations: 0 (stage 1), 1 + state2 (stage 2); after the second step the episode terminates and
     the returned observation is 0. Step ``info``: ``stage``, ``event`` (``"stage1"``/``"stage2"``, which
-    name the per-trial signal columns ``stage1_rpe``, ``stage2_rpe`` of :func:`simulate`), ``state2``
+    name the per-trial signal columns ``stage1_rpe``, ``stage2_rpe`` of :func:`dopasoft.simulate`), ``state2``
     and ``common`` after stage 1, ``reward_prob`` after stage 2.
 
     Examples
@@ -196,14 +305,10 @@ class TwoStepTask(gym.Env):
         deterministic: bool = False,
         seed: int | None = None,
     ) -> None:
-        if not (isinstance(p_common, int | float) and 0.5 <= p_common <= 1.0):
-            raise ValueError(f"p_common must be in [0.5, 1], got {p_common!r}")
         self.deterministic = bool(deterministic)
-        self.p_common = 1.0 if self.deterministic else float(p_common)
-        self.bounds = _check_bounds(bounds)
-        if not (np.isfinite(drift_sd) and drift_sd >= 0):
-            raise ValueError(f"drift_sd must be >= 0, got {drift_sd!r}")
-        self.drift_sd = float(drift_sd)
+        self.p_common, self.drift_sd, self.bounds = check_task_settings(
+            p_common, drift_sd, bounds, deterministic=self.deterministic
+        )
         self.explicit_schedule = reward_probs is not None
         if reward_probs is not None:
             if n_trials is not None:
@@ -270,285 +375,3 @@ class TwoStepTask(gym.Env):
             self._stage = 0
             return 0, reward, True, False, {"stage": 2, "event": "stage2", "reward_prob": p}
         raise RuntimeError("call reset() before step()")
-
-
-class HybridTwoStepAgent:
-    r"""A small soft hybrid model-based / model-free agent for the two-step task (Daw et al. 2011).
-
-    Model-free values ``Q_MF`` (3 states × 2 actions) learn as in SPEC §3 with an uncorrected trace:
-    :math:`\delta_1 = \gamma V(s_2) - Q_{MF}(0, a_1)`, :math:`\delta_2 = r - Q(s_2, a_2)`,
-    :math:`Q(s_2, a_2) \mathrel{+}= \alpha\delta_2`, :math:`Q_{MF}(0, a_1) \mathrel{+}= \alpha\delta_1
-    + \alpha\gamma\lambda\delta_2`. Model-based stage-1 values use the known transition matrix ``T``,
-
-    .. math:: Q_{MB}(0, a) = \gamma \sum_{s_2} T(s_2 | a)\, V(1 + s_2), \qquad
-       Q(0, a) = w\, Q_{MB}(0, a) + (1 - w)\, Q_{MF}(0, a),
-
-    with the soft value ``V`` at temperature ``tau``; choices are Boltzmann at ``tau``. ``w = 1`` is
-    purely model-based, ``w = 0`` model-free. The recorded signals (``last_step``) are those of the net
-    values. Same interface as :class:`~dopasoft.SoftQLambda`.
-    """
-
-    n_states = 3
-    n_actions = 2
-
-    def __init__(
-        self,
-        *,
-        alpha: float,
-        tau: float,
-        lam: float = 1.0,
-        w: float = 1.0,
-        p_common: float = 0.7,
-        gamma: float = 1.0,
-    ) -> None:
-        for name, value in (("alpha", alpha), ("lam", lam), ("w", w), ("gamma", gamma)):
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1], got {value!r}")
-        if not tau > 0:
-            raise ValueError(f"tau must be > 0, got {tau!r}")
-        self.alpha, self.tau, self.lam, self.w, self.gamma = alpha, tau, lam, w, gamma
-        self.transitions = np.array([[p_common, 1 - p_common], [1 - p_common, p_common]])
-        self.q_mf = np.zeros((3, 2))
-        self._first: int | None = None
-        self.last_step: StepSignals | None = None
-
-    @property
-    def q(self) -> NDArray[np.float64]:
-        """Net action values ``(3, 2)`` (stage 1 mixed, stage 2 model-free)."""
-        return np.stack([self.q_values(s) for s in range(3)])
-
-    def q_values(self, state: int) -> NDArray[np.float64]:
-        """Net ``Q(s, .)``."""
-        if state != 0:
-            return self.q_mf[state].copy()
-        v2 = soft_value(self.q_mf[1:], self.tau)
-        q_mb = self.gamma * self.transitions @ v2
-        return self.w * q_mb + (1.0 - self.w) * self.q_mf[0]
-
-    def value(self, state: int) -> float:
-        """Soft value of the net action values."""
-        return float(soft_value(self.q_values(state), self.tau))
-
-    def policy(self, state: int) -> NDArray[np.float64]:
-        """Boltzmann policy of the net action values."""
-        return boltzmann_policy(self.q_values(state), self.tau)
-
-    def act(self, state: int, rng: np.random.Generator) -> int:
-        """Sample an action from :meth:`policy`."""
-        return _sample(self.policy(state), rng)
-
-    def reset_traces(self) -> None:
-        """Forget the stage-1 pair awaiting the stage-2 error."""
-        self._first = None
-
-    def update(
-        self,
-        state: int,
-        action: int,
-        reward: float,
-        next_state: int,
-        terminated: bool,
-        behaviour_prob: float | None = None,
-    ) -> float:
-        """Learn from one step; return the net TD error (signals in :attr:`last_step`)."""
-        self.last_step = td_signals(self, state, action, reward, next_state, terminated)
-        v_next = 0.0 if terminated else float(soft_value(self.q_mf[next_state], self.tau))
-        delta = reward + self.gamma * v_next - self.q_mf[state, action]
-        self.q_mf[state, action] += self.alpha * delta
-        if state == 0:
-            self._first = action
-        elif self._first is not None:
-            self.q_mf[0, self._first] += self.alpha * self.gamma * self.lam * delta
-        if terminated:
-            self._first = None
-        return self.last_step.delta
-
-
-def _sample(p: NDArray[np.float64], rng: np.random.Generator) -> int:
-    return int(min(np.searchsorted(np.cumsum(p), rng.random(), side="right"), len(p) - 1))
-
-
-class StickyChoice:
-    r"""Wrap an agent so that its stage-1 choices repeat: ``kappa`` is added to the previous choice's logit.
-
-    :math:`P(a_1) \propto \pi(a_1|0)\, e^{\kappa [a_1 = a_1^{prev}]}` (SPEC §3): behaviour only, the
-    learning target is untouched. Every other attribute is the wrapped agent's.
-    """
-
-    def __init__(self, agent: Any, kappa: float) -> None:
-        if not np.isfinite(kappa):
-            raise ValueError(f"kappa must be finite, got {kappa!r}")
-        self.agent = agent
-        self.kappa = float(kappa)
-        self._previous: int | None = None
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.agent, name)
-
-    def act(self, state: int, rng: np.random.Generator) -> int:
-        """Sample from the sticky stage-1 policy (the plain policy at stage 2)."""
-        p = self.agent.policy(state)
-        if state == 0 and self._previous is not None and self.kappa != 0.0:
-            logits = np.log(np.maximum(p, 1e-300))
-            logits[self._previous] += self.kappa
-            p = np.exp(logits - logits.max())
-            p /= p.sum()
-        action = _sample(p, rng)
-        if state == 0:
-            self._previous = action
-        return action
-
-
-def to_canonical(result: SimulationResult | pd.DataFrame, subject: int | str = 0) -> pd.DataFrame:
-    """Canonical two-step data (SPEC §3) from a two-step simulation.
-
-    Returns one row per trial with exactly the columns ``subject, trial, choice1, state2, choice2,
-    reward`` (integers, and a float reward); ``trial`` is numbered from 1 (the simulation's trial + 1),
-    as in :mod:`dopasoft.fitting`.
-    """
-    steps = result.steps if isinstance(result, SimulationResult) else result
-    if "stage" not in steps.columns:
-        raise ValueError("not a two-step simulation: the step table has no 'stage' column")
-    s1 = steps[steps["stage"] == 1].set_index("trial")
-    s2 = steps[steps["stage"] == 2].set_index("trial")
-    out = pd.DataFrame(
-        {
-            "subject": subject,
-            "trial": s1.index.to_numpy(dtype=int) + 1,
-            "choice1": s1["action"].to_numpy(dtype=int),
-            "state2": s1["state2"].to_numpy(dtype=int),
-            "choice2": s2["action"].reindex(s1.index).to_numpy(dtype=int),
-            "reward": s2["reward"].reindex(s1.index).to_numpy(dtype=float),
-        }
-    )
-    return out[list(CANONICAL_COLUMNS)]
-
-
-TWO_STEP_MODELS: dict[str, dict[str, float]] = {
-    "soft-q-lambda": {"alpha": 0.5, "tau": 0.2, "lam": 0.9, "kappa": 0.0},
-    "soft-q-lambda-on-policy": {"alpha": 0.5, "tau": 0.2, "lam": 0.9, "kappa": 0.0},
-    "soft-q-lambda-uncorrected": {"alpha": 0.5, "tau": 0.2, "lam": 0.9, "kappa": 0.0},
-    "hybrid": {"alpha": 0.5, "tau": 0.2, "lam": 0.9, "w": 0.5, "kappa": 0.0},
-    "model-based": {"alpha": 0.5, "tau": 0.2, "kappa": 0.0},
-}
-"""Generative models of :func:`simulate_two_step` with their parameters and defaults."""
-
-_TRACES = {
-    "soft-q-lambda": "tree-backup",
-    "soft-q-lambda-on-policy": "on-policy",
-    "soft-q-lambda-uncorrected": "uncorrected",
-}
-
-
-def _make_agent(model: str, params: Mapping[str, float], p_common: float) -> Any:
-    if model in _TRACES:
-        agent: Any = SoftQLambda(
-            3, 2, alpha=params["alpha"], tau=params["tau"], lam=params["lam"], trace=_TRACES[model]
-        )
-    elif model == "hybrid":
-        agent = HybridTwoStepAgent(
-            alpha=params["alpha"], tau=params["tau"], lam=params["lam"], w=params["w"],
-            p_common=p_common,
-        )  # fmt: skip
-    else:
-        agent = HybridTwoStepAgent(alpha=params["alpha"], tau=params["tau"], w=1.0, p_common=p_common)
-    return StickyChoice(agent, params["kappa"]) if params["kappa"] else agent
-
-
-def simulate_two_step(
-    n_subjects: int,
-    n_trials: int,
-    *,
-    model: str = "soft-q-lambda",
-    params: Mapping[str, float] | None = None,
-    p_common: float = 0.7,
-    drift_sd: float = 0.025,
-    bounds: tuple[float, float] = (0.25, 0.75),
-    reward_probs: ArrayLike | None = None,
-    deterministic: bool = False,
-    seed: int | np.random.Generator | None = None,
-) -> pd.DataFrame:
-    """Simulate a cohort on the two-step task; return canonical data (SPEC §3).
-
-    Each subject has its own agent and (unless ``reward_probs`` is given) its own drifting schedule.
-
-    Parameters
-    ----------
-    n_subjects, n_trials : int
-        Positive counts.
-    model : str, default "soft-q-lambda"
-        One of :data:`TWO_STEP_MODELS`: Soft Q(λ) (``tree-backup``, ``on-policy``, ``uncorrected``
-        traces, γ = 1, uniform default policy), the soft ``hybrid`` (with weight ``w``) or
-        ``model-based`` (:class:`HybridTwoStepAgent` with ``w = 1``).
-    params : mapping, optional
-        Model parameters overriding the defaults of :data:`TWO_STEP_MODELS` (``kappa`` is the stage-1
-        stickiness of :class:`StickyChoice`).
-    p_common, drift_sd, bounds, reward_probs, deterministic
-        Task settings (:class:`TwoStepTask`); an explicit ``reward_probs`` is shared by all subjects.
-    seed : int or Generator, optional
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``subject, trial, choice1, state2, choice2, reward``.
-
-    Raises
-    ------
-    ValueError
-        For an unknown model or parameter (named), non-positive counts or a mismatched schedule.
-    """
-    n_sub = _check_count(n_subjects, "n_subjects")
-    n_tr = _check_count(n_trials, "n_trials")
-    if model not in TWO_STEP_MODELS:
-        raise ValueError(f"unknown model {model!r}; valid models: {', '.join(TWO_STEP_MODELS)}")
-    merged = dict(TWO_STEP_MODELS[model])
-    for name, value in (params or {}).items():
-        if name not in merged:
-            raise ValueError(
-                f"unknown parameter {name!r} for model {model!r}; its parameters: {', '.join(merged)}"
-            )
-        merged[name] = float(value)
-    if reward_probs is not None:
-        reward_probs = check_reward_probs(reward_probs, n_tr)
-    rng = np.random.default_rng(seed)
-    frames = []
-    for subject in range(n_sub):
-        task = TwoStepTask(
-            n_tr, p_common=p_common, drift_sd=drift_sd, bounds=bounds, reward_probs=reward_probs,
-            deterministic=deterministic,
-        )  # fmt: skip
-        agent = _make_agent(model, merged, task.p_common)
-        result = simulate(agent, task, seed=int(rng.integers(2**32)))
-        frames.append(to_canonical(result, subject=subject))
-    return pd.concat(frames, ignore_index=True)
-
-
-def stay_probabilities(data: pd.DataFrame) -> pd.DataFrame:
-    """Probability of repeating the stage-1 choice by previous reward and transition (Daw et al. 2011).
-
-    Parameters
-    ----------
-    data : pandas.DataFrame
-        Canonical two-step data (several subjects allowed; trials are paired within subject).
-
-    Returns
-    -------
-    pandas.DataFrame
-        Index ``rewarded`` (bool), columns ``common``/``rare``: mean stay probabilities.
-    """
-    missing = [c for c in CANONICAL_COLUMNS if c not in data.columns]
-    if missing:
-        raise ValueError(f"data is missing the canonical column(s) {missing}")
-    d = data.dropna(subset=["choice1", "state2"]).sort_values(["subject", "trial"])
-    previous = d.groupby("subject")[["choice1", "state2", "reward"]].shift(1)
-    keep = previous["choice1"].notna()
-    frame = pd.DataFrame(
-        {
-            "rewarded": previous.loc[keep, "reward"].to_numpy() > 0,
-            "transition": np.where(
-                previous.loc[keep, "choice1"] == previous.loc[keep, "state2"], "common", "rare"
-            ),
-            "stay": (d.loc[keep, "choice1"] == previous.loc[keep, "choice1"]).to_numpy(dtype=float),
-        }
-    )
-    return frame.pivot_table(index="rewarded", columns="transition", values="stay", aggfunc="mean")

@@ -1,0 +1,219 @@
+r"""Two-step cohorts: one compiled simulator, the canonical table and stay probabilities.
+
+:func:`simulate_two_step` runs every model of :data:`TWO_STEP_MODELS` through a compiled generator
+with the ``simulate_arrays(theta, probs, u, p_common)`` interface: the Soft Q(λ) models through the
+fitting models' own generators (:meth:`dopasoft.fitting.models.SoftQLambdaModel.simulate_arrays`, the
+same step functions as their likelihood), the soft ``hybrid`` and ``model-based`` agents through
+:func:`~dopasoft.experiments.generators.soft_hybrid_generate_two_step`. Each model also has a
+step-by-step Python agent (:func:`~dopasoft.agents.make_two_step_agent`, for
+:func:`dopasoft.simulation.simulate` with model-dopamine signals);
+the tests check that both make the same choices from the same uniforms.
+
+Random numbers are drawn exactly as the per-trial Python loop drew them (see
+:func:`simulate_two_step`), so a seed gives the same cohort as that loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
+
+from dopasoft.agents import TWO_STEP_MODELS, make_two_step_agent, merge_two_step_params
+from dopasoft.experiments.streams import seeded_generators
+from dopasoft.simulation import SimulationResult
+from dopasoft.tasks.two_step import (
+    CANONICAL_COLUMNS,
+    _check_count,
+    check_reward_probs,
+    check_task_settings,
+    reflected_walk,
+)
+
+__all__ = [
+    "TWO_STEP_MODELS",
+    "make_two_step_agent",
+    "simulate_two_step",
+    "stay_probabilities",
+    "to_canonical",
+]
+
+
+def _cohort_streams(
+    rng: np.random.Generator,
+    n_subjects: int,
+    n_trials: int,
+    drift_sd: float,
+    bounds: tuple[float, float],
+    draw_schedule: bool,
+) -> tuple[NDArray[np.float64], NDArray[np.float64] | None]:
+    """Uniforms ``u`` (n_subjects, n_trials, 4) and the drawn schedules, in the Python loop's order."""
+    u = np.empty((n_subjects, n_trials, 4))
+    low, high = bounds
+    # simulate(agent, task, seed=seed_i): its generator gives the task seed, then the agent's uniforms
+    seeds = [int(rng.integers(2**32)) for _ in range(n_subjects)]
+    task_seeds = np.empty(n_subjects, np.int64)
+    for i, subject_rng in enumerate(seeded_generators(seeds)):
+        task_seeds[i] = subject_rng.integers(2**32)
+        u[i, :, 0::2] = subject_rng.random(2 * n_trials).reshape(n_trials, 2)  # a1, a2
+    # TwoStepTask.reset(seed=task_seed): transitions and rewards, and the schedule from [task_seed, 1]
+    for i, task_rng in enumerate(seeded_generators(task_seeds)):
+        u[i, :, 1::2] = task_rng.random(2 * n_trials).reshape(n_trials, 2)
+    if not draw_schedule:
+        return u, None
+    p0 = np.empty((n_subjects, 2, 2))
+    steps = np.empty((n_subjects, n_trials - 1, 2, 2))
+    for i, schedule_rng in enumerate(seeded_generators(task_seeds, suffix=(1,))):
+        p0[i] = schedule_rng.uniform(low, high, size=(2, 2))  # drifting_reward_probs
+        steps[i] = schedule_rng.normal(0.0, drift_sd, size=(n_trials - 1, 2, 2))
+    return u, (reflected_walk(p0, steps, low, high) if draw_schedule else None)
+
+
+def simulate_two_step(
+    n_subjects: int,
+    n_trials: int,
+    *,
+    model: str = "soft-q-lambda",
+    params: Mapping[str, float] | None = None,
+    p_common: float = 0.7,
+    drift_sd: float = 0.025,
+    bounds: tuple[float, float] = (0.25, 0.75),
+    reward_probs: ArrayLike | None = None,
+    deterministic: bool = False,
+    seed: int | np.random.Generator | None = None,
+) -> pd.DataFrame:
+    """Simulate a cohort on the two-step task in one compiled call; return canonical data.
+
+    Each subject has its own agent and (unless ``reward_probs`` is given) its own drifting schedule.
+    The random numbers are those of running :func:`make_two_step_agent` on a
+    :class:`~dopasoft.tasks.TwoStepTask` with :func:`dopasoft.simulate` subject by subject: subject
+    ``i`` gets ``seed_i = rng.integers(2**32)``; from ``default_rng(seed_i)`` a task seed ``s`` and then
+    the agent's two uniforms per trial; from ``default_rng(s)`` the transition and reward uniforms; from
+    ``default_rng([s, 1])`` the schedule. So a seed gives the same data as that loop.
+
+    Parameters
+    ----------
+    n_subjects, n_trials : int
+        Positive counts.
+    model : str, default "soft-q-lambda"
+        One of :data:`TWO_STEP_MODELS`: Soft Q(λ) (``tree-backup``, ``on-policy``, ``uncorrected``
+        traces, γ = 1, uniform default policy), the soft ``hybrid`` (with weight ``w``) or
+        ``model-based`` (:class:`~dopasoft.agents.HybridTwoStepAgent` with ``w = 1``).
+    params : mapping, optional
+        Model parameters overriding the defaults of :data:`TWO_STEP_MODELS` (``kappa`` is the stage-1
+        stickiness of :class:`~dopasoft.agents.StickyChoice`).
+    p_common, drift_sd, bounds, reward_probs, deterministic
+        Task settings (:class:`~dopasoft.tasks.TwoStepTask`); an explicit ``reward_probs`` is shared by
+        all subjects.
+    seed : int or Generator, optional
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``subject, trial, choice1, state2, choice2, reward``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown model or parameter (named), a parameter out of range, non-positive counts, bad
+        task settings or a mismatched schedule.
+
+    Examples
+    --------
+    >>> data = simulate_two_step(2, 3, model="hybrid", params={"w": 0.7}, seed=1)
+    >>> list(data.columns), len(data)
+    (['subject', 'trial', 'choice1', 'state2', 'choice2', 'reward'], 6)
+    """
+    n_sub = _check_count(n_subjects, "n_subjects")
+    n_tr = _check_count(n_trials, "n_trials")
+    merged = merge_two_step_params(model, params)
+    p_common, drift_sd, bounds = check_task_settings(p_common, drift_sd, bounds, deterministic=deterministic)
+    make_two_step_agent(model, merged, p_common)  # checks every parameter's range, naming it
+    if reward_probs is not None:
+        reward_probs = check_reward_probs(reward_probs, n_tr)
+    rng = np.random.default_rng(seed)
+    u, drawn = _cohort_streams(rng, n_sub, n_tr, drift_sd, bounds, reward_probs is None)
+    if drawn is None:
+        probs = np.ascontiguousarray(np.broadcast_to(reward_probs, (n_sub, n_tr, 2, 2)))
+    else:
+        probs = drawn
+        if deterministic:
+            probs[..., 1] = probs[..., 0]
+    from dopasoft.experiments.generators import generator_for  # compiled; loads the fitting models
+
+    gen, row = generator_for(model, merged)
+    theta = np.ascontiguousarray(np.broadcast_to(row, (n_sub, row.size)))
+    c1, s2, c2, r = gen.simulate_arrays(theta, probs, u, p_common=p_common)
+    out = pd.DataFrame(
+        {
+            "subject": np.repeat(np.arange(n_sub, dtype=np.int64), n_tr),
+            "trial": np.tile(np.arange(1, n_tr + 1, dtype=np.int64), n_sub),
+            "choice1": c1.ravel(),
+            "state2": s2.ravel(),
+            "choice2": c2.ravel(),
+            "reward": r.ravel(),
+        }
+    )
+    return out  # columns in CANONICAL_COLUMNS order
+
+
+# ----------------------------------------------------------------------------------------------
+# tables
+
+
+def to_canonical(result: SimulationResult | pd.DataFrame, subject: int | str = 0) -> pd.DataFrame:
+    """Canonical two-step data from a step-by-step two-step simulation (:func:`dopasoft.simulate`).
+
+    Returns one row per trial with exactly the columns ``subject, trial, choice1, state2, choice2,
+    reward`` (integers, and a float reward); ``trial`` is numbered from 1 (the simulation's trial + 1),
+    as in :mod:`dopasoft.fitting`.
+    """
+    steps = result.steps if isinstance(result, SimulationResult) else result
+    if "stage" not in steps.columns:
+        raise ValueError("not a two-step simulation: the step table has no 'stage' column")
+    s1 = steps[steps["stage"] == 1].set_index("trial")
+    s2 = steps[steps["stage"] == 2].set_index("trial")
+    out = pd.DataFrame(
+        {
+            "subject": subject,
+            "trial": s1.index.to_numpy(dtype=int) + 1,
+            "choice1": s1["action"].to_numpy(dtype=int),
+            "state2": s1["state2"].to_numpy(dtype=int),
+            "choice2": s2["action"].reindex(s1.index).to_numpy(dtype=int),
+            "reward": s2["reward"].reindex(s1.index).to_numpy(dtype=float),
+        }
+    )
+    return out[list(CANONICAL_COLUMNS)]
+
+
+def stay_probabilities(data: pd.DataFrame) -> pd.DataFrame:
+    """Probability of repeating the stage-1 choice by previous reward and transition (Daw et al. 2011).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Canonical two-step data (several subjects allowed; trials are paired within subject).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``rewarded`` (bool), columns ``common``/``rare``: mean stay probabilities.
+    """
+    missing = [c for c in CANONICAL_COLUMNS if c not in data.columns]
+    if missing:
+        raise ValueError(f"data is missing the canonical column(s) {missing}")
+    d = data.dropna(subset=["choice1", "state2"]).sort_values(["subject", "trial"])
+    previous = d.groupby("subject")[["choice1", "state2", "reward"]].shift(1)
+    keep = previous["choice1"].notna()
+    frame = pd.DataFrame(
+        {
+            "rewarded": previous.loc[keep, "reward"].to_numpy() > 0,
+            "transition": np.where(
+                previous.loc[keep, "choice1"] == previous.loc[keep, "state2"], "common", "rare"
+            ),
+            "stay": (d.loc[keep, "choice1"] == previous.loc[keep, "choice1"]).to_numpy(dtype=float),
+        }
+    )
+    return frame.pivot_table(index="rewarded", columns="transition", values="stay", aggfunc="mean")
