@@ -37,15 +37,17 @@ def _natural_hessian(f, theta, idx, h=1e-4):
             eb = np.zeros(len(theta))
             ea[idx[a]] = h
             eb[idx[b]] = h
-            hess[a, b] = (f(theta + ea + eb) - f(theta + ea - eb) - f(theta - ea + eb) + f(theta - ea - eb)) / (
-                4 * h * h
-            )
+            hess[a, b] = (
+                f(theta + ea + eb) - f(theta + ea - eb) - f(theta - ea + eb) + f(theta - ea - eb)
+            ) / (4 * h * h)
     return hess
 
 
 def _bandit(choices, rewards, subject="s"):
     n = len(choices)
-    return pd.DataFrame({"subject": subject, "trial": np.arange(1, n + 1), "choice": choices, "reward": rewards})
+    return pd.DataFrame(
+        {"subject": subject, "trial": np.arange(1, n + 1), "choice": choices, "reward": rewards}
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -85,7 +87,9 @@ def test_subject_without_choices_is_nan_not_converged_and_named(bandit_with_empt
 
 def test_two_step_subject_without_choices(bandit_with_empty):
     model = F.get_model("soft-q-lambda")
-    data = F.simulate(model, pd.DataFrame({"alpha": [0.4, 0.4], "tau": [0.2, 0.2], "lam": [0.5, 0.5]}), n_trials=40)
+    data = F.simulate(
+        model, pd.DataFrame({"alpha": [0.4, 0.4], "tau": [0.2, 0.2], "lam": [0.5, 0.5]}), n_trials=40
+    )
     data.loc[data["subject"] == "sub001", ["choice1", "choice2"]] = np.nan
     with pytest.warns(UserWarning, match="'sub001'"):
         p = F.fit(data, model, n_starts=2).params
@@ -287,7 +291,9 @@ def test_default_prior_is_weak_tied_to_the_bounds_and_optional(bandit_cohort):
     model, data = bandit_cohort
     pr = mle.default_prior(model)
     assert pr == {"tau": (pytest.approx(math.log(0.18)), 1.5)}  # median tau = 0.2 = 10 x lower bound
-    assert mle.default_prior(model, bounds={"tau": (2.0, math.inf)})["tau"][0] == pytest.approx(math.log(18.0))
+    assert mle.default_prior(model, bounds={"tau": (2.0, math.inf)})["tau"][0] == pytest.approx(
+        math.log(18.0)
+    )
     assert mle.default_prior(model, fixed={"tau": 0.2}) == {}
     assert mle.default_prior(model, bounds={"tau": (0.0, math.inf)}) == {}
     hyb = mle.default_prior("daw-hybrid-4")

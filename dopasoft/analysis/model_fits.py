@@ -324,7 +324,8 @@ def posterior_predictive(
     """Simulate every subject of ``data`` from its fitted parameters (posterior predictive check).
 
     Each subject is simulated ``n_sims`` times for as many trials as it has in ``data`` (the longest
-    session is used for all, the task's reward schedule is a fresh random walk). Use
+    session is used for all, the task's reward schedule is a fresh random walk). Subjects without a
+    fit (:func:`fitted_rows`) are not simulated. Use
     :func:`posterior_predictive_table` or :func:`plot_posterior_predictive` to compare stay
     probabilities with the data.
 
@@ -352,7 +353,8 @@ def posterior_predictive(
     two_step._check_columns(data, ("subject", "trial"))
     if not isinstance(n_sims, int) or n_sims < 1:
         raise ValueError(f"n_sims must be a positive integer, got {n_sims!r}")
-    f = fits.assign(subject=fits["subject"].astype(str)).drop_duplicates("subject").set_index("subject")
+    f = fits[fitted_rows(fits)]
+    f = f.assign(subject=f["subject"].astype(str)).drop_duplicates("subject").set_index("subject")
     subjects = [s for s in pd.unique(data["subject"].astype(str)) if s in f.index]
     if not subjects:
         raise ValueError("no subject of the data has fitted parameters")

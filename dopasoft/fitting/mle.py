@@ -8,9 +8,10 @@ grouped, on the executor, or on finishing order.
 
 Bounded parameters are optimised on an unconstrained scale ``z`` through smooth transforms (Wilson &
 Collins 2019, rule 6): ``θ = lo + (hi − lo) σ(z)`` (both bounds), ``θ = lo + e^z`` (lower only),
-``θ = hi − e^{−z}`` (upper only). Standard errors come from the Hessian of the NLL in ``z`` at the
-optimum (central differences) mapped to ``θ`` by the delta method, which equals the inverse of the
-natural-scale Hessian at an interior optimum; they are NaN at a bound or for a singular Hessian.
+``θ = hi − e^{−z}`` (upper only). Standard errors are the square roots of the diagonal of the inverse
+natural-scale Hessian, obtained exactly from the central-difference Hessian and gradient in ``z``
+(:func:`_standard_errors`); they are NaN at a bound (``at_bound``) or for a Hessian that is not
+positive definite. ``converged`` is the optimiser's own criterion (:func:`_bfgs`).
 
 MAP fitting (``prior=``): independent Gaussian priors on the unconstrained scale,
 ``z_j ~ N(m_j, s_j²)`` (a logit-normal prior for a parameter with two bounds, a log-normal one for a
@@ -1010,13 +1011,23 @@ def fit(data, model: str | ChoiceModel, *, n_starts: int = 10, seed: int = 0,
                   \frac{(z_j - m_j)^2}{2 s_j^2} + \log s_j + \tfrac12\log 2\pi \Big],
 
         and standard errors are the Laplace posterior standard deviations (Hessian of the NLP).
+        Default (``None``): the weak prior on temperatures of :func:`default_prior`, which keeps
+        near-deterministic subjects from running off; ``{}`` fits by maximum likelihood; a dict
+        gives exactly those priors (no default added).
+    maxiter : int, default 200
+        BFGS iterations per start; a start stopped by it is not converged.
 
     Returns
     -------
     FitResult
         ``.params`` has one row per subject in data order: ``subject``, parameters, ``nll`` (and
         ``nlp`` with a prior), ``aic = 2 nll + 2k``, ``bic = 2 nll + k log n_choices`` (from the NLL
-        also under a prior), ``n_choices``, ``converged``, ``se_<param>``.
+        also under a prior), ``n_choices``, ``converged`` (the optimiser's own criterion was met:
+        largest gradient component on the unconstrained scale below 1e−4, or below 1e−3 when no
+        further decrease was possible), ``at_bound`` (a free parameter within 1e−3 of its scale of a
+        bound), ``se_<param>`` (NaN for fixed parameters and at a bound), ``n_starts`` and ``notes``.
+        Subjects with no valid choices get NaN parameters, ``nll``, ``aic``, ``bic`` and
+        ``converged = False``, and a ``UserWarning`` names them.
 
     Raises
     ------
