@@ -104,3 +104,14 @@ def test_posterior_predictive_simulates_each_subject():
     assert table.loc[table["source"] == "sq", "n_subjects"].max() == 6
     with pytest.raises(ValueError, match="no subject of the data"):
         mf.posterior_predictive(data.assign(subject="zz"), f)
+
+
+def test_posterior_predictive_leaves_out_subjects_without_fit():
+    data = pd.DataFrame({"subject": np.repeat(["s0", "s1", "s2"], 30), "trial": np.tile(np.arange(1, 31), 3)})
+    f = _fits(n=3)
+    f.loc[1, ["alpha", "tau", "lam", "kappa", "nll"]] = np.nan
+    f.loc[1, "n_choices"] = 0
+    sim = mf.posterior_predictive(data, f, n_sims=1, seed=3)
+    assert set(sim["subject"]) == {"s0", "s2"}
+    assert mf.fitted_rows(f).tolist() == [True, False, True]
+    assert mf.fitted_rows(f.assign(n_choices=400)).tolist() == [True, False, True]  # NaN nll alone

@@ -6,6 +6,9 @@ CSV of ``dopasoft fit``: ``subject``, one column per parameter, ``nll``, ``aic``
 the ``model`` argument, else the ``model`` column; the model's options (``kappa``, separate learning
 rates or temperatures) are read from the parameter columns present.
 
+Subjects with nothing fitted (no valid choices: ``n_choices == 0``, or a non-finite ``nll``) are left
+out of every group table and figure here, and each says how many it left out (``n_left_out``).
+
 Model comparison sums AIC/BIC over subjects (ΔAIC/ΔBIC relative to the best model, lower is better)
 and runs random-effects Bayesian model selection (:func:`dopasoft.fitting.model_selection.bms`) on
 :math:`-\mathrm{BIC}/2` (a Laplace-free approximation of each subject's log evidence; ``criterion="aic"``
@@ -29,6 +32,7 @@ __all__ = [
     "PARAM_LABELS",
     "fits_model",
     "check_fits",
+    "fitted_rows",
     "parameter_table",
     "recovery_table",
     "compare_models",
@@ -121,6 +125,26 @@ def check_fits(fits: pd.DataFrame, model: Any) -> None:
         )
 
 
+def fitted_rows(fits: pd.DataFrame) -> np.ndarray:
+    """Boolean mask of the rows of a fits table that hold a fit.
+
+    A row holds no fit when its subject had no valid choices (``n_choices == 0``) or its ``nll``
+    is missing or not finite (e.g. NaN, as :func:`dopasoft.fitting.fit` reports for such subjects).
+    """
+    ok = np.ones(len(fits), bool)
+    if "nll" in fits.columns:
+        ok &= np.isfinite(pd.to_numeric(fits["nll"], errors="coerce").to_numpy(float))
+    if "n_choices" in fits.columns:
+        ok &= pd.to_numeric(fits["n_choices"], errors="coerce").fillna(0).to_numpy(float) > 0
+    return ok
+
+
+def _left_out_note(fig, n: int) -> None:
+    if n:
+        fig.text(0.99, 0.005, f"{n} subject(s) without a fit (no valid choices) left out", ha="right",
+                 va="bottom", fontsize=6.5, color=COLORS["rare"])  # fmt: skip
+
+
 def parameter_table(fits: pd.DataFrame, model: Any = None) -> pd.DataFrame:
     """Summary of fitted parameters over subjects.
 
@@ -135,9 +159,13 @@ def parameter_table(fits: pd.DataFrame, model: Any = None) -> pd.DataFrame:
     -------
     pandas.DataFrame
         One row per parameter: ``param``, ``mean``, ``sd``, ``median``, ``q25``, ``q75``, ``min``,
-        ``max``, ``median_se`` (median Hessian standard error, NaN if absent) and ``n``.
+        ``max``, ``median_se`` (median Hessian standard error, NaN if absent), ``n`` and
+        ``n_left_out`` (subjects without a fit, see :func:`fitted_rows`).
     """
     m = fits_model(fits, model)
+    ok = fitted_rows(fits)
+    n_out = int((~ok).sum())
+    fits = fits[ok]
     rows = []
     for p in m.param_names:
         v = pd.to_numeric(fits[p], errors="coerce").dropna()
@@ -145,7 +173,7 @@ def parameter_table(fits: pd.DataFrame, model: Any = None) -> pd.DataFrame:
         rows.append({
             "param": p, "mean": v.mean(), "sd": v.std(ddof=1), "median": v.median(),
             "q25": v.quantile(0.25), "q75": v.quantile(0.75), "min": v.min(), "max": v.max(),
-            "median_se": se.median() if se.notna().any() else np.nan, "n": len(v),
+            "median_se": se.median() if se.notna().any() else np.nan, "n": len(v), "n_left_out": n_out,
         })  # fmt: skip
     return pd.DataFrame(rows)
 
@@ -177,11 +205,14 @@ def recovery_table(true: pd.DataFrame, fitted: pd.DataFrame, params: Sequence[st
     Returns
     -------
     pandas.DataFrame
-        ``param, n, pearson_r, spearman_r, bias, rmse``.
+        ``param, n, n_left_out, pearson_r, spearman_r, bias, rmse``; subjects without a fit
+        (:func:`fitted_rows`) or with a non-finite value are left out and counted in ``n_left_out``.
     """
     t, f = _align(true, fitted)
+    ok_fit = fitted_rows(f)
     if params is None:
-        skip = {"nll", "aic", "bic", "n_choices", "converged", "n_starts", "model", "seed"}
+        skip = {"nll", "nlp", "aic", "bic", "n_choices", "converged", "at_bound", "n_starts", "model", "seed",
+                "notes"}  # fmt: skip
         params = [c for c in f.columns if c in t.columns and c not in skip and not str(c).startswith("se_")]
     missing = [p for p in params if p not in t.columns or p not in f.columns]
     if missing:
@@ -189,12 +220,13 @@ def recovery_table(true: pd.DataFrame, fitted: pd.DataFrame, params: Sequence[st
     rows = []
     for p in params:
         x, y = t[p].to_numpy(float), f[p].to_numpy(float)
-        ok = np.isfinite(x) & np.isfinite(y)
+        ok = np.isfinite(x) & np.isfinite(y) & ok_fit
         x, y = x[ok], y[ok]
         r = float(np.corrcoef(x, y)[0, 1]) if len(x) > 2 and x.std() > 0 and y.std() > 0 else np.nan
         rho = float(pd.Series(x).corr(pd.Series(y), method="spearman")) if len(x) > 2 else np.nan
-        rows.append({"param": p, "n": len(x), "pearson_r": r, "spearman_r": rho,
-                     "bias": float(np.mean(y - x)), "rmse": float(np.sqrt(np.mean((y - x) ** 2)))})  # fmt: skip
+        rows.append({"param": p, "n": len(x), "n_left_out": int((~ok).sum()), "pearson_r": r, "spearman_r": rho,
+                     "bias": float(np.mean(y - x)) if len(x) else np.nan,
+                     "rmse": float(np.sqrt(np.mean((y - x) ** 2))) if len(x) else np.nan})  # fmt: skip
     return pd.DataFrame(rows)
 
 
@@ -223,7 +255,9 @@ def compare_models(
     Returns
     -------
     table : pandas.DataFrame
-        One row per model: ``model``, ``n_params``, ``n_subjects``, ``nll``, ``aic``, ``bic`` (sums),
+        One row per model: ``model``, ``n_params``, ``n_subjects``, ``n_left_out`` (subjects common to
+        the tables but without a fit in at least one of them, see :func:`fitted_rows`; they are not
+        compared), ``nll``, ``aic``, ``bic`` (sums),
         ``delta_aic``, ``delta_bic`` (to the best), ``n_best`` (subjects for which the model has the
         lowest criterion), ``expected_frequency``, ``exceedance``, ``protected_exceedance``, ``bor``.
     bms : BMSResult
@@ -252,6 +286,13 @@ def compare_models(
     subjects = sorted(set.intersection(*(set(t.index) for t in tables.values())), key=str)
     if not subjects:
         raise ValueError("the fits tables share no subject")
+    no_fit = set()
+    for t in tables.values():
+        no_fit |= set(t.index[~fitted_rows(t)])
+    n_out = len([s for s in subjects if s in no_fit])
+    subjects = [s for s in subjects if s not in no_fit]
+    if not subjects:
+        raise ValueError("no subject has a fit in every fits table (all lack valid choices or an nll)")
     names = list(tables)
     crit = pd.DataFrame({n: tables[n].loc[subjects, criterion].to_numpy(float) for n in names}, index=subjects)
     result = bms(-crit / 2.0, models=names)
@@ -259,14 +300,15 @@ def compare_models(
     rows = []
     for i, n in enumerate(names):
         t = tables[n].loc[subjects]
-        rows.append({"model": n, "n_params": _n_params(t), "n_subjects": len(subjects), "nll": t["nll"].sum(),
+        rows.append({"model": n, "n_params": _n_params(t), "n_subjects": len(subjects), "n_left_out": n_out,
+                     "nll": t["nll"].sum(),
                      "aic": t["aic"].sum(), "bic": t["bic"].sum(), "n_best": int(np.sum(best == i))})  # fmt: skip
     table = pd.DataFrame(rows)
     table["delta_aic"] = table["aic"] - table["aic"].min()
     table["delta_bic"] = table["bic"] - table["bic"].min()
     bt = result.table().drop(columns=["model", "alpha"])
     table = pd.concat([table, bt], axis=1)
-    order = ["model", "n_params", "n_subjects", "nll", "aic", "bic", "delta_aic", "delta_bic", "n_best",
+    order = ["model", "n_params", "n_subjects", "n_left_out", "nll", "aic", "bic", "delta_aic", "delta_bic", "n_best",
              "expected_frequency", "exceedance", "protected_exceedance", "bor"]  # fmt: skip
     return table[order], result
 
@@ -282,7 +324,8 @@ def posterior_predictive(
     """Simulate every subject of ``data`` from its fitted parameters (posterior predictive check).
 
     Each subject is simulated ``n_sims`` times for as many trials as it has in ``data`` (the longest
-    session is used for all, the task's reward schedule is a fresh random walk). Use
+    session is used for all, the task's reward schedule is a fresh random walk). Subjects without a
+    fit (:func:`fitted_rows`) are not simulated. Use
     :func:`posterior_predictive_table` or :func:`plot_posterior_predictive` to compare stay
     probabilities with the data.
 
@@ -310,7 +353,8 @@ def posterior_predictive(
     two_step._check_columns(data, ("subject", "trial"))
     if not isinstance(n_sims, int) or n_sims < 1:
         raise ValueError(f"n_sims must be a positive integer, got {n_sims!r}")
-    f = fits.assign(subject=fits["subject"].astype(str)).drop_duplicates("subject").set_index("subject")
+    f = fits[fitted_rows(fits)]
+    f = f.assign(subject=f["subject"].astype(str)).drop_duplicates("subject").set_index("subject")
     subjects = [s for s in pd.unique(data["subject"].astype(str)) if s in f.index]
     if not subjects:
         raise ValueError("no subject of the data has fitted parameters")
@@ -368,12 +412,17 @@ def _grid(n: int) -> tuple[int, int]:
 def plot_parameters(fits: pd.DataFrame, model: Any = None, *, save: str | os.PathLike | None = None):
     """Distribution of fitted parameters over subjects (one strip + box per parameter).
 
+    Subjects without a fit (:func:`fitted_rows`) are left out; the figure says how many.
+
     Returns
     -------
     matplotlib.figure.Figure
     """
     m = fits_model(fits, model)
     names = list(m.param_names)
+    ok = fitted_rows(fits)
+    n_out = int((~ok).sum())
+    fits = fits[ok]
     nrows, ncols = _grid(len(names))
     rng = np.random.default_rng(0)
     with style_context():
@@ -389,6 +438,7 @@ def plot_parameters(fits: pd.DataFrame, model: Any = None, *, save: str | os.Pat
         for ax in axes.ravel()[len(names):]:
             ax.set_visible(False)
         panel_letters([ax for ax in axes.ravel()[: len(names)]])
+        _left_out_note(fig, n_out)
     return finish(fig, save)
 
 
@@ -403,7 +453,8 @@ def plot_recovery(
 
     Axes span the true values (and the central 90 % of the estimates); estimates beyond them (e.g. at a
     bound for a subject whose choices are nearly deterministic) are drawn at the edge as open triangles
-    and counted ("k off scale"); non-converged fits are crosses. ``r`` uses all finite pairs.
+    and counted ("k off scale"); non-converged fits are crosses. ``r`` uses all finite pairs;
+    subjects without a fit (:func:`fitted_rows`) are left out and counted below the panels.
 
     Parameters
     ----------
@@ -424,11 +475,12 @@ def plot_recovery(
         raise ValueError("no parameter column shared by the true and fitted tables")
     nrows, ncols = _grid(len(names))
     converged = f["converged"].astype(bool).to_numpy() if "converged" in f.columns else np.ones(len(f), bool)
+    has_fit = fitted_rows(f)
     with style_context():
         fig, axes = new_figure(nrows, ncols, width=1.75 * ncols + 0.3, height=1.85 * nrows + 0.15, squeeze=False)
         for ax, p in zip(axes.ravel(), names, strict=False):
             x, y = t[p].to_numpy(float), f[p].to_numpy(float)
-            ok = np.isfinite(x) & np.isfinite(y)
+            ok = np.isfinite(x) & np.isfinite(y) & has_fit
             # axes cover the true range (padded); estimates far outside are drawn at the edge as triangles
             span = float(np.ptp(x[ok])) if ok.any() and np.ptp(x[ok]) > 0 else 1.0
             lo = float(min(x[ok].min(), np.quantile(y[ok], 0.05))) - 0.12 * span if ok.any() else 0.0
@@ -459,6 +511,7 @@ def plot_recovery(
         for ax in axes.ravel()[len(names):]:
             ax.set_visible(False)
         panel_letters([ax for ax in axes.ravel()[: len(names)]], offset=(-24.0, 14.0))
+        _left_out_note(fig, int((~has_fit).sum()))
     return finish(fig, save)
 
 

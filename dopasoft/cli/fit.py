@@ -19,7 +19,7 @@ from dopasoft.cli.manifest import (
 )
 from dopasoft.cli.outputs import output_file
 from dopasoft.fitting.data import read_choices, read_csv_keeping_ids, to_transitions
-from dopasoft.fitting.mle import iter_fit
+from dopasoft.fitting.mle import default_prior, iter_fit
 from dopasoft.fitting.models import MODEL_NAMES, get_model
 
 
@@ -221,6 +221,10 @@ def run_fit(args: argparse.Namespace) -> int:
     """Fit every subject not yet in ``--out``; append each finished batch; sort at the end."""
     model, fixed, bounds = model_from_args(args)
     prior = priors_from_args(args.prior)
+    if args.ml:
+        if prior:
+            raise ValueError("--ml (maximum likelihood, no prior) and --prior exclude each other")
+        prior = {}
     if args.chunk_size < 1:
         raise ValueError(f"--chunk-size must be a positive integer, got {args.chunk_size}")
     if args.n_starts < 1:
@@ -232,7 +236,8 @@ def run_fit(args: argparse.Namespace) -> int:
     n_free = len([p for p in model.param_names if p not in fixed])
     check_fit_memory(tr.n_subjects, args.chunk_size, args.n_starts, n_free, len(model.param_names))
     manifest = fit_manifest(data, args.data, model.spec, n_starts=args.n_starts, seed=args.seed,
-                            fixed=fixed, bounds=bounds, prior=prior)  # fmt: skip
+                            fixed=fixed, bounds=bounds,
+                            prior=default_prior(model, bounds, fixed) if prior is None else prior)  # fmt: skip
     mpath = manifest_path(out)
     if args.overwrite:
         if os.path.exists(out):
@@ -297,7 +302,13 @@ def register(subparsers) -> None:
         action="append",
         default=[],
         metavar="NAME=MEAN,SD",
-        help="MAP fit: Gaussian prior on the parameter's unbounded scale (repeatable; see docs/fitting.md)",
+        help="MAP fit: Gaussian prior on the parameter's unbounded scale, replacing the default weak prior on "
+        "temperatures (repeatable; see docs/fitting.md)",
+    )
+    p.add_argument(
+        "--ml",
+        action="store_true",
+        help="plain maximum likelihood: no prior at all (not even the default weak prior on temperatures)",
     )
     add_model_options(p)
     p.set_defaults(func=run_fit)

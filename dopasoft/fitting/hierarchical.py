@@ -40,6 +40,7 @@ from dopasoft.fitting.mle import (
     _hessian,
     _Objective,
     _prepare,
+    _warn_empty,
 )
 from dopasoft.fitting.models import ChoiceModel
 
@@ -54,7 +55,8 @@ class HierarchicalResult:
     ----------
     params : pandas.DataFrame
         Per subject: MAP parameters (natural scale), ``nll`` (data NLL at the MAP),
-        ``log_evidence`` (Laplace), ``n_choices``, ``converged``.
+        ``log_evidence`` (Laplace), ``n_choices``, ``converged``. Subjects with no valid choices
+        are left out of the EM (they say nothing about the group) and get NaN, ``converged = False``.
     group : pandas.DataFrame
         Per free parameter: ``mean_z``, ``sd_z`` (unconstrained scale) and ``median`` (the natural
         value at ``mean_z``).
@@ -73,7 +75,9 @@ class HierarchicalResult:
 
     def summary(self) -> str:
         """Plain-text summary."""
-        return (f"hierarchical fit of {self.model.name!r}: {len(self.params)} subjects, "
+        n_out = int((self.params["n_choices"] == 0).sum())
+        left = f" ({n_out} with no valid choices left out)" if n_out else ""
+        return (f"hierarchical fit of {self.model.name!r}: {len(self.params) - n_out} subjects{left}, "
                 f"{self.n_iter} EM iterations ({'converged' if self.converged else 'not converged'})"
                 f", iBIC {self.ibic:.2f}, total log evidence "
                 f"{self.params['log_evidence'].sum():.2f}\n"
@@ -84,12 +88,12 @@ def _map_step(obj, n_sub, z0):
     """Batched MAP from starts z0 (n_sub, n_starts, k): best z, f, converged, hessian."""
     n_starts, k = z0.shape[1], z0.shape[2]
     subj = np.repeat(np.arange(n_sub, dtype=np.int64), n_starts)
-    z, f, conv, _ = _bfgs(obj, subj, z0.reshape(-1, k), n_starts=n_starts)
-    best = np.argmin(np.where(np.isfinite(f), f, np.inf).reshape(n_sub, n_starts), axis=1)
+    run = _bfgs(obj, subj, z0.reshape(-1, k), n_starts=n_starts)
+    best = np.argmin(np.where(np.isfinite(run.f), run.f, np.inf).reshape(n_sub, n_starts), axis=1)
     rows = np.arange(n_sub) * n_starts + best
-    zb = z[rows]
+    zb = run.z[rows]
     hess = _hessian(obj, np.arange(n_sub, dtype=np.int64), zb)
-    return zb, f[rows], conv[rows], hess
+    return zb, run.f[rows], run.converged[rows], hess
 
 
 def _laplace(hess, k):
@@ -127,11 +131,17 @@ def fit_hierarchical(data, model: str | ChoiceModel, *, n_starts: int = 5, seed:
     -------
     HierarchicalResult
     """
-    model, tr, b, fx = _prepare(data, model, n_starts, fixed, bounds)
+    model, tr_all, b, fx = _prepare(data, model, n_starts, fixed, bounds)
     names = list(model.param_names)
     free = [j for j, nm in enumerate(names) if nm not in fx]
     if not free:
         raise ValueError("fit_hierarchical: every parameter is fixed")
+    # subjects with no valid choices carry no information about the group: leave them out of EM
+    keep = np.flatnonzero(tr_all.n_choices > 0)
+    _warn_empty([s for s, n in zip(tr_all.subjects, tr_all.n_choices, strict=True) if n == 0])
+    if keep.size == 0:
+        raise ValueError("fit_hierarchical: no subject has a valid choice")
+    tr = tr_all.take(keep)
     base = np.array([fx.get(nm, np.nan) for nm in names])
     lo = np.array([b[names[j]][0] for j in free], float)
     hi = np.array([b[names[j]][1] for j in free], float)
@@ -163,13 +173,22 @@ def fit_hierarchical(data, model: str | ChoiceModel, *, n_starts: int = 5, seed:
     obj.prior = None
     theta = obj.natural(z)
     nll = obj(np.arange(n_sub, dtype=np.int64), z)
-    out = pd.DataFrame({"subject": list(tr.subjects)})
+    n_all = tr_all.n_subjects
+
+    def spread(values, fill):  # fitted subjects' values into rows of all subjects
+        full = np.full((n_all,) + np.shape(values)[1:], fill, dtype=np.asarray(values).dtype)
+        full[keep] = values
+        return full
+
+    theta_all = spread(theta, np.nan)
+    theta_all[:, [j for j, nm in enumerate(names) if nm in fx]] = [fx[nm] for nm in names if nm in fx]
+    out = pd.DataFrame({"subject": list(tr_all.subjects)})
     for j, nm in enumerate(names):
-        out[nm] = theta[:, j]
-    out["nll"] = nll
-    out["log_evidence"] = log_ev
-    out["n_choices"] = tr.n_choices
-    out["converged"] = conv
+        out[nm] = theta_all[:, j]
+    out["nll"] = spread(nll, np.nan)
+    out["log_evidence"] = spread(log_ev, np.nan)
+    out["n_choices"] = tr_all.n_choices
+    out["converged"] = spread(np.asarray(conv, bool), False)
     group = pd.DataFrame({"mean_z": mu, "sd_z": sd, "median": transform.to_natural(mu)},
                          index=pd.Index([names[j] for j in free], name="param"))  # fmt: skip
     n_total = max(int(tr.n_choices.sum()), 1)

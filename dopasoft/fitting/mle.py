@@ -8,9 +8,10 @@ grouped, on the executor, or on finishing order.
 
 Bounded parameters are optimised on an unconstrained scale ``z`` through smooth transforms (Wilson &
 Collins 2019, rule 6): ``θ = lo + (hi − lo) σ(z)`` (both bounds), ``θ = lo + e^z`` (lower only),
-``θ = hi − e^{−z}`` (upper only). Standard errors come from the Hessian of the NLL in ``z`` at the
-optimum (central differences) mapped to ``θ`` by the delta method, which equals the inverse of the
-natural-scale Hessian at an interior optimum; they are NaN at a bound or for a singular Hessian.
+``θ = hi − e^{−z}`` (upper only). Standard errors are the square roots of the diagonal of the inverse
+natural-scale Hessian, obtained exactly from the central-difference Hessian and gradient in ``z``
+(:func:`_standard_errors`); they are NaN at a bound (``at_bound``) or for a Hessian that is not
+positive definite. ``converged`` is the optimiser's own criterion (:func:`_bfgs`).
 
 MAP fitting (``prior=``): independent Gaussian priors on the unconstrained scale,
 ``z_j ~ N(m_j, s_j²)`` (a logit-normal prior for a parameter with two bounds, a log-normal one for a
@@ -26,6 +27,7 @@ minimised in ``z``; the table reports both ``nlp`` and ``nll`` and AIC/BIC stay 
 from __future__ import annotations
 
 import math
+import warnings
 import zlib
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Executor, as_completed
@@ -38,7 +40,7 @@ from numpy.typing import NDArray
 from dopasoft.fitting.data import Transitions, to_transitions
 from dopasoft.fitting.models import ChoiceModel, get_model
 
-__all__ = ["log_likelihood", "fit", "iter_fit", "FitResult", "Transform"]
+__all__ = ["log_likelihood", "fit", "iter_fit", "default_prior", "FitResult", "Transform"]
 
 Prior = Mapping[str, tuple[float, float]]
 
@@ -79,6 +81,18 @@ class Transform:
             d = np.where(both, (hi - lo) * sig * (1.0 - sig), 1.0)
         d = np.where(low, theta - lo, d)
         return np.where(up, hi - theta, d)
+
+    def derivative_ratio(self, z: NDArray[np.float64]) -> NDArray[np.float64]:
+        """``(d²θ/dz²) / (dθ/dz)``: ``1 − 2σ(z)`` with two bounds, ``1`` (lower only), ``−1`` (upper
+        only), ``0`` (unbounded). Converts a Hessian in ``z`` into one in ``θ`` away from a
+        stationary point (see :func:`_standard_errors`)."""
+        lo, hi = self.lower, self.upper
+        both = np.isfinite(lo) & np.isfinite(hi)
+        low = np.isfinite(lo) & ~np.isfinite(hi)
+        up = ~np.isfinite(lo) & np.isfinite(hi)
+        r = np.where(both, -np.tanh(0.5 * z), 0.0)  # 1 - 2 sigma(z)
+        r = np.where(low, 1.0, r)
+        return np.where(up, -1.0, r)
 
     def to_unconstrained(self, theta: NDArray[np.float64]) -> NDArray[np.float64]:
         """``z`` from ``θ`` (θ strictly inside its bounds)."""
@@ -150,10 +164,63 @@ def _resolve_fixed(model: ChoiceModel, fixed: Mapping[str, float] | None, bounds
     return out
 
 
-def _resolve_prior(model: ChoiceModel, prior: Prior | None, fixed: dict) -> dict[str, tuple[float, float]]:
-    """Validate ``prior``: ``{name: (mean, sd)}`` of a Gaussian on the unconstrained scale ``z``."""
+# Default weak priors (used when ``fit(prior=None)``): a temperature (reward units) with lower bound
+# ``lo > 0`` gets ``log(τ − lo) ~ N(log(9 lo), 1.5²)`` (median ``10 lo``: 0.2 for the default
+# ``lo = 0.02``); an inverse temperature with bounds ``(0, hi)`` gets ``logit(β / hi) ~ N(−log 9,
+# 1.5²)`` (median ``hi / 10``: 5 for the default ``hi = 50``). Tied to the bounds so that a user who
+# rescales the bounds for another reward scale rescales the prior with them. See docs/fitting.md.
+TEMPERATURES = ("tau", "tau1", "tau2")
+INVERSE_TEMPERATURES = ("beta", "beta1", "beta2")
+DEFAULT_PRIOR_SD = 1.5
+DEFAULT_PRIOR_RATIO = 10.0
+
+
+def default_prior(model: str | ChoiceModel, bounds: Mapping[str, tuple[float, float]] | None = None,
+                  fixed: Mapping[str, float] | None = None) -> dict[str, tuple[float, float]]:  # fmt: skip
+    """The weak prior :func:`fit` uses when not given one: ``{name: (mean, sd)}`` on the ``z`` scale.
+
+    Parameters
+    ----------
+    model : str or ChoiceModel
+    bounds : dict, optional
+        Fitting bounds (natural scale) replacing the model's defaults, as in :func:`fit`.
+    fixed : dict, optional
+        Fixed parameters (they get no prior).
+
+    Returns
+    -------
+    dict
+        For each free temperature ``τ`` with bounds ``(lo, hi)``, ``lo > 0``, ``10 lo < hi``: a
+        Gaussian on ``z`` with mean ``z(10 lo)`` and sd 1.5 (log-normal on ``τ − lo`` when
+        ``hi = ∞``); for each free inverse temperature ``β`` with bounds ``(0, hi)``, ``hi`` finite: mean
+        ``z(hi / 10)``, sd 1.5 (logit-normal on ``β / hi``). Other parameters get none (flat in ``z``).
+    """
+    model = get_model(model)
+    b = model.default_bounds()
+    b.update(bounds or {})
+    out: dict[str, tuple[float, float]] = {}
+    for name in model.param_names:
+        if name in (fixed or {}):
+            continue
+        lo, hi = (float(v) for v in b[name])
+        if name in TEMPERATURES and lo > 0 and DEFAULT_PRIOR_RATIO * lo < hi:
+            median = DEFAULT_PRIOR_RATIO * lo
+        elif name in INVERSE_TEMPERATURES and lo == 0 and 0 < hi < math.inf:
+            median = hi / DEFAULT_PRIOR_RATIO
+        else:
+            continue
+        z = Transform(np.array([lo]), np.array([hi])).to_unconstrained(np.array([median]))[0]
+        out[name] = (float(z), DEFAULT_PRIOR_SD)
+    return out
+
+
+def _resolve_prior(model: ChoiceModel, prior: Prior | None, fixed: dict,
+                   bounds: Mapping[str, tuple[float, float]] | None = None) -> dict[str, tuple[float, float]]:  # fmt: skip
+    """Validate ``prior``: ``{name: (mean, sd)}`` of a Gaussian on the unconstrained scale ``z``.
+
+    ``None`` means the default weak prior (:func:`default_prior`); ``{}`` maximum likelihood."""
     if prior is None:
-        return {}
+        return default_prior(model, bounds, fixed)
     if not isinstance(prior, Mapping):
         raise ValueError(
             f"prior must be a dict {{name: (mean, sd)}} on the unconstrained scale, got {prior!r}"
@@ -424,13 +491,48 @@ def _merge_duplicates(z, f, active, n_starts, tol):
     return rows
 
 
-def _bfgs(obj, subj, z0, *, n_starts=1, maxiter=200, gtol=1e-4, ftol=1e-9, max_step=4.0, merge_tol=0.1):
+# why a problem stopped (``FitResult.starts["stop"]``); the first two count as converged
+STOP_GRADIENT, STOP_SMALL_CHANGE, STOP_STALLED, STOP_MAXITER, STOP_NONFINITE, STOP_MERGED, STOP_RUNNING = range(7)
+STOP_REASONS = ("gradient", "small_change", "stalled", "maxiter", "nonfinite", "merged", "running")
+#: with no further decrease possible (relative change below ``ftol`` or no Armijo step), a problem
+#: counts as converged only if its largest gradient component is below this multiple of ``gtol``
+SMALL_CHANGE_GTOL_FACTOR = 10.0
+
+
+@dataclass
+class _BFGSResult:
+    z: NDArray[np.float64]
+    f: NDArray[np.float64]
+    g: NDArray[np.float64]
+    stop: NDArray[np.int64]
+    n_iter: NDArray[np.int64]
+
+    @property
+    def converged(self) -> NDArray[np.bool_]:
+        """The optimiser's own criterion was met (see :func:`_bfgs`)."""
+        return (self.stop == STOP_GRADIENT) | (self.stop == STOP_SMALL_CHANGE)
+
+
+def _bfgs(obj, subj, z0, *, n_starts=1, maxiter=200, gtol=1e-4, ftol=1e-9, max_step=4.0,
+          merge_tol=0.1) -> _BFGSResult:  # fmt: skip
     """Batched BFGS with backtracking (Armijo) line search; independent per problem.
 
     Gradients are the model's analytic ones when it has them (``nll_grad_pairs``), otherwise
     forward differences.
     Starts of one subject that meet in the same basin are merged (see :func:`_merge_duplicates`).
-    Returns z, f, converged (bool), n_iter.
+
+    A problem stops, and is *converged*, when (``g`` the gradient in ``z``, max-norm):
+
+    * ``|g| < gtol`` (``"gradient"``), or
+    * no further decrease is possible — an iteration lowered ``f`` by less than
+      ``ftol · max(1, |f|)``, or no Armijo step was found in 30 halvings — while
+      ``|g| < SMALL_CHANGE_GTOL_FACTOR · gtol`` (``"small_change"``).
+
+    It stops *without* converging when no further decrease is possible but the gradient is larger
+    (``"stalled"``, e.g. a failed line search away from a stationary point), after ``maxiter``
+    iterations (``"maxiter"``), when the gradient is not finite (``"nonfinite"``), or when it has
+    joined a better start of the same subject (``"merged"``).
+    Returns a :class:`_BFGSResult` (``z, f, g, stop, n_iter``).
     """
     n, k = z0.shape
     z = z0.copy()
@@ -438,7 +540,8 @@ def _bfgs(obj, subj, z0, *, n_starts=1, maxiter=200, gtol=1e-4, ftol=1e-9, max_s
     f, g = obj.value_and_grad(subj, z)
     hinv = np.repeat(np.eye(k)[None], n, axis=0)
     active = np.isfinite(f) & np.all(np.isfinite(g), axis=1)
-    converged = np.zeros(n, bool)
+    stop = np.where(active, STOP_RUNNING, STOP_NONFINITE).astype(np.int64)
+    small_g = SMALL_CHANGE_GTOL_FACTOR * gtol
     n_iter = np.zeros(n, np.int64)
     first = np.ones(n, bool)
     for _ in range(maxiter):
@@ -476,12 +579,14 @@ def _bfgs(obj, subj, z0, *, n_starts=1, maxiter=200, gtol=1e-4, ftol=1e-9, max_s
             if todo.size == 0:
                 break
             t[todo] *= 0.5
-        # problems whose line search failed: stop (converged if gradient small)
+        # problems whose line search failed: no decrease possible from here
         fail = ~accepted
         if fail.any():
             idx = act[fail]
             active[idx] = False
-            converged[idx] = np.max(np.abs(g[idx]), axis=1) < 1e3 * gtol
+            gmax = np.max(np.abs(g[idx]), axis=1)
+            stop[idx] = np.where(gmax < gtol, STOP_GRADIENT,
+                                 np.where(gmax < small_g, STOP_SMALL_CHANGE, STOP_STALLED))  # fmt: skip
         ok_idx = np.flatnonzero(accepted)
         if ok_idx.size == 0:
             continue
@@ -515,18 +620,28 @@ def _bfgs(obj, subj, z0, *, n_starts=1, maxiter=200, gtol=1e-4, ftol=1e-9, max_s
         df = f[a] - fn
         z[a], f[a], g[a] = z_new, fn, gn
         n_iter[a] += 1
-        done = (np.max(np.abs(gn), axis=1) < gtol) | (df <= ftol * np.maximum(1.0, np.abs(fn)))
-        done |= ~np.all(np.isfinite(gn), axis=1)
-        converged[a[done]] = np.max(np.abs(gn[done]), axis=1) < 1e3 * gtol
+        gmax = np.max(np.abs(gn), axis=1)
+        finite = np.all(np.isfinite(gn), axis=1)
+        small = df <= ftol * np.maximum(1.0, np.abs(fn))
+        why = np.full(a.size, STOP_RUNNING)
+        why[small] = np.where(gmax[small] < small_g, STOP_SMALL_CHANGE, STOP_STALLED)
+        why[gmax < gtol] = STOP_GRADIENT
+        why[~finite] = STOP_NONFINITE
+        done = why != STOP_RUNNING
+        stop[a[done]] = why[done]
         active[a[done]] = False
         if n_starts > 1 and merge_tol > 0:
             merged = _merge_duplicates(z, f, active, n_starts, merge_tol)
             active[merged] = False
-    return z, f, converged, n_iter
+            stop[merged] = STOP_MERGED
+    stop[active] = STOP_MAXITER
+    return _BFGSResult(z=z, f=f, g=g, stop=stop, n_iter=n_iter)
 
 
-def _hessian(obj, subj, z, h=1e-4):
-    """Central-difference Hessian of every problem, in one compiled call (n, k, k)."""
+def _hessian(obj, subj, z, h=1e-4, *, with_gradient=False):
+    """Central-difference Hessian of every problem, in one compiled call (n, k, k).
+
+    With ``with_gradient`` also the central-difference gradient (n, k) from the same points."""
     n, k = z.shape
     pts, tags = [], []
     for i in range(k):
@@ -558,7 +673,10 @@ def _hessian(obj, subj, z, h=1e-4):
         hess[:, i, i] -= 2 * f0 / h**2
         for j in range(i + 1, k):
             hess[:, j, i] = hess[:, i, j]
-    return hess
+    if not with_gradient:
+        return hess
+    grad = (fv[:, 0 : 2 * k : 2] - fv[:, 1 : 2 * k : 2]) / (2 * h)
+    return hess, grad
 
 
 # ----------------------------------------------------------------------------------------------
@@ -573,12 +691,19 @@ class FitResult:
     ----------
     params : pandas.DataFrame
         One row per subject: ``subject``, each parameter, ``nll`` (and ``nlp``, the negative log
-        posterior, with a prior), ``aic``, ``bic``, ``n_choices``, ``converged``, ``se_<param>`` (NaN
-        for fixed parameters), ``n_starts``.
+        posterior, with a prior), ``aic``, ``bic``, ``n_choices``, ``converged`` (the optimiser's own
+        stopping criterion was met), ``at_bound`` (a free parameter lies at one of its bounds),
+        ``se_<param>`` (NaN for fixed parameters and at a bound), ``n_starts`` and ``notes`` (why a
+        fit is not converged, which parameter is at which bound, why standard errors are missing;
+        empty when there is nothing to report). A subject with no valid choices has NaN parameters,
+        ``nll``, ``aic``, ``bic`` and ``converged = False``.
     model : ChoiceModel
     fixed : dict
     starts : pandas.DataFrame
-        Every start's final NLL (``subject``, ``start``, ``nll``, [``nlp``,] ``converged``, ``n_iter``).
+        Every start's final NLL (``subject``, ``start``, ``nll``, [``nlp``,] ``converged``,
+        ``n_iter``, ``stop`` — why it stopped: ``gradient``, ``small_change``, ``stalled``,
+        ``maxiter``, ``nonfinite``, ``merged`` or ``no_choices`` — and ``max_gradient``, the
+        largest gradient component on the unconstrained scale where it stopped).
     prior : dict
         The prior ``{name: (mean, sd)}`` on the unconstrained scale (empty: maximum likelihood).
     """
@@ -590,21 +715,32 @@ class FitResult:
     prior: dict = field(default_factory=dict)
 
     def summary(self) -> str:
-        """Plain-text summary: parameter distribution, total NLL/AIC/BIC, convergence."""
+        """Plain-text summary: parameter distribution, total NLL/AIC/BIC, convergence.
+
+        Subjects with no valid choices are left out of the totals and the distribution (and
+        counted)."""
         p = self.params
         names = list(self.model.param_names)
-        desc = p[names].describe().T[["mean", "std", "min", "50%", "max"]]
-        lines = [
-            f"model {self.model.name!r}: {len(p)} subjects, {int(p['converged'].sum())} converged",
-            f"total NLL {p['nll'].sum():.3f}, AIC {p['aic'].sum():.3f}, BIC {p['bic'].sum():.3f}",
-        ]
+        fitted = p[p["n_choices"] > 0]
+        n_out = len(p) - len(fitted)
+        desc = fitted[names].describe().T[["mean", "std", "min", "50%", "max"]]
+        head = f"model {self.model.name!r}: {len(fitted)} subjects, {int(fitted['converged'].sum())} converged"
+        if "at_bound" in fitted.columns:
+            head += f", {int(fitted['at_bound'].sum())} at a bound"
+        lines = [head]
+        if n_out:
+            lines.append(f"{n_out} subject(s) with no valid choices left out")
+        lines.append(f"total NLL {fitted['nll'].sum():.3f}, AIC {fitted['aic'].sum():.3f}, "
+                     f"BIC {fitted['bic'].sum():.3f}")  # fmt: skip
         if self.fixed:
             lines.append("fixed: " + ", ".join(f"{k}={v:g}" for k, v in self.fixed.items()))
         if self.prior:
             lines.append(
-                f"MAP, total NLP {p['nlp'].sum():.3f}; prior on z: "
+                f"MAP, total NLP {fitted['nlp'].sum():.3f}; prior on z: "
                 + ", ".join(f"{k}~N({m:g}, {sd:g}^2)" for k, (m, sd) in self.prior.items())
             )
+        else:
+            lines.append("maximum likelihood (no prior)")
         lines.append(desc.to_string(float_format=lambda x: f"{x:.4g}"))
         return "\n".join(lines)
 
@@ -636,11 +772,101 @@ def _draw_starts(model, tr, free, lo, hi, n_starts, seed):
     return np.clip(starts, lo + 1e-6 * span, hi - 1e-6 * span)
 
 
+#: a free parameter is *at a bound* when its estimate is within this fraction of its scale of a
+#: finite bound (natural scale); the scale is ``upper − lower`` with two finite bounds, else
+#: ``max(1, |bound|)``
+AT_BOUND_RTOL = 1e-3
+
+
+def _bound_mask(theta: NDArray[np.float64], lo: NDArray[np.float64], hi: NDArray[np.float64]):
+    """Which estimates (n, k) lie within :data:`AT_BOUND_RTOL` of their lower / upper bound."""
+    both = np.isfinite(lo) & np.isfinite(hi)
+    one = np.where(np.isfinite(lo), np.abs(lo), np.abs(hi))
+    with np.errstate(invalid="ignore"):
+        tol = AT_BOUND_RTOL * np.where(both, hi - lo, np.maximum(1.0, np.where(np.isfinite(one), one, 1.0)))
+        near_lo = np.isfinite(lo) & (theta - lo <= tol)
+        near_hi = np.isfinite(hi) & (hi - theta <= tol)
+    return near_lo, near_hi
+
+
+def _snap_to_bounds(obj, z, f, lo, hi):
+    """Move estimates onto their nearest finite bound where the objective is lower there.
+
+    A likelihood that keeps falling towards a bound flattens out near it, so the optimiser stops
+    short, at an arbitrary point of the flat stretch (e.g. τ = 0.023 for a near-deterministic subject
+    whose likelihood is highest at the lower bound 0.02). Each free parameter in turn is tried at its
+    nearest finite bound (``z = ±∞``) with the others held; the move is kept if the objective is no
+    higher there (to 1e-9 relative: the flat stretch is often flat to rounding). Bounds outside the
+    domain the likelihood accepts (τ = 0) are not tried. Returns the new ``z`` and objective values."""
+    z, f = z.copy(), f.copy()
+    n, k = z.shape
+    subj = np.arange(n, dtype=np.int64)
+    theta = obj.transform.to_natural(z)
+    params = [obj.model.params[int(j)] for j in obj.free_idx]
+    for j in range(k):
+        fin_lo = bool(np.isfinite(lo[j])) and params[j].in_domain(float(lo[j]))
+        fin_hi = bool(np.isfinite(hi[j])) and params[j].in_domain(float(hi[j]))
+        if not (fin_lo or fin_hi):
+            continue
+        if fin_lo and fin_hi:
+            to_lo = theta[:, j] - lo[j] <= hi[j] - theta[:, j]
+        else:
+            to_lo = np.full(n, fin_lo)
+        cand = z.copy()
+        cand[:, j] = np.where(to_lo, -np.inf, np.inf)
+        rows = np.flatnonzero(np.isfinite(f))
+        if rows.size == 0:
+            break
+        fc = obj(subj[rows], cand[rows])
+        better = fc <= f[rows] + 1e-9 * np.maximum(1.0, np.abs(f[rows]))
+        idx = rows[better]
+        z[idx], f[idx] = cand[idx], fc[better]
+        theta[idx] = obj.transform.to_natural(z[idx])
+    return z, f
+
+
+def _standard_errors(hess, grad, z, transform, at_bound):
+    """Standard errors (natural scale) of the free parameters and a note per problem.
+
+    The Hessian of the objective in ``θ`` is recovered from the one in ``z`` exactly, also where
+    the gradient is not quite zero: ``H_θ = J⁻¹ (H_z − diag(g_z · θ''/θ')) J⁻¹`` with ``J = diag(θ')``,
+    so ``se(θ_j) = |θ'_j| sqrt([(H_z − diag(g_z θ''/θ'))⁻¹]_jj)``. Parameters at a bound get NaN
+    and are left out of the matrix (the others' SEs are those with them held at the bound): a
+    boundary optimum is not a stationary point, so the curvature there says nothing about its
+    uncertainty. NaN for all when that matrix is not positive definite.
+    """
+    n, k = z.shape
+    se = np.full((n, k), np.nan)
+    notes = [""] * n
+    jac = transform.derivative(z)
+    ratio = transform.derivative_ratio(z)
+    for i in range(n):
+        inner = ~at_bound[i]
+        if not inner.any():
+            continue
+        idx = np.flatnonzero(inner)
+        h = hess[i][np.ix_(idx, idx)] - np.diag(grad[i, idx] * ratio[i, idx])
+        if not np.all(np.isfinite(h)):
+            notes[i] = "Hessian not finite: no standard errors"
+            continue
+        h = 0.5 * (h + h.T)
+        w = np.linalg.eigvalsh(h)
+        if not w.min() > 0:
+            notes[i] = "Hessian not positive definite: no standard errors"
+            continue
+        cov = np.linalg.inv(h)
+        se[i, idx] = np.abs(jac[i, idx]) * np.sqrt(np.diag(cov))
+    return se, notes
+
+
 def _fit_block(model: ChoiceModel, tr: Transitions, n_starts: int, seed: int, fixed: dict,
-               bounds: dict, prior: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
+               bounds: dict, prior: dict | None = None,
+               maxiter: int = 200) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
     """Fit every subject of ``tr`` (all starts at once); returns (per-subject rows, per-start rows).
 
-    With ``prior`` (resolved ``{name: (mean, sd)}``) the objective is the negative log posterior."""
+    With ``prior`` (resolved ``{name: (mean, sd)}``) the objective is the negative log posterior.
+    Subjects without choices are optimised like the others (their objective is flat, so this costs
+    nothing and keeps every other subject's path unchanged) and then reported as NaN."""
     names = list(model.param_names)
     free = [j for j, nm in enumerate(names) if nm not in fixed]
     base = np.array([fixed.get(nm, np.nan) for nm in names])
@@ -657,40 +883,61 @@ def _fit_block(model: ChoiceModel, tr: Transitions, n_starts: int, seed: int, fi
     subj_idx = np.repeat(np.arange(n_sub, dtype=np.int64), n_starts)
     if k:
         z0 = transform.to_unconstrained(starts).reshape(n_sub * n_starts, k)
-        z, f, conv, n_iter = _bfgs(obj, subj_idx, z0, n_starts=n_starts)
+        run = _bfgs(obj, subj_idx, z0, n_starts=n_starts, maxiter=maxiter)
+        z, f, stop, n_iter = run.z, run.f, run.stop, run.n_iter
+        gmax = np.max(np.abs(run.g), axis=1)
     else:
         z = np.zeros((n_sub * n_starts, 0))
         f = obj(subj_idx, z)
-        conv, n_iter = np.ones(len(f), bool), np.zeros(len(f), np.int64)
+        stop, n_iter = np.full(len(f), STOP_GRADIENT, np.int64), np.zeros(len(f), np.int64)
+        gmax = np.zeros(len(f))
+    conv = (stop == STOP_GRADIENT) | (stop == STOP_SMALL_CHANGE)
     f2 = np.where(np.isfinite(f), f, np.inf).reshape(n_sub, n_starts)
     best = np.argmin(f2, axis=1)  # ties -> lowest start index
     rows = np.arange(n_sub) * n_starts + best
-    zb = z[rows]
+    zb, fb = z[rows], f[rows]
+    if k:
+        zb, fb = _snap_to_bounds(obj, zb, fb, lo, hi)
     theta = obj.natural(zb)
-    nll = f[rows]
+    nll = fb
     if prior:  # f is the negative log posterior; the NLL of every start follows from it
         nlp_all = f
         f = np.where(np.isfinite(f), f - obj.neg_log_prior(z), np.inf)
         nlp = nll
         nll = np.where(np.isfinite(nlp), model.nll_pairs(tr, np.arange(n_sub, dtype=np.int64), theta), np.inf)
     se = np.full((n_sub, len(names)), np.nan)
+    near_lo, near_hi = _bound_mask(theta[:, free], lo, hi)
+    at_bound = near_lo | near_hi
+    se_notes = [""] * n_sub
     if k:
-        hess = _hessian(obj, np.arange(n_sub, dtype=np.int64), zb)
-        jac = transform.derivative(zb)
-        for i in range(n_sub):
-            hz = hess[i]
-            if not np.all(np.isfinite(hz)):
-                continue
-            try:
-                w, _ = np.linalg.eigh(hz)
-                if w.min() <= 0:
-                    continue
-                cov = np.linalg.inv(hz)
-            except np.linalg.LinAlgError:
-                continue
-            se_z = np.sqrt(np.diag(cov))
-            at_bound = np.abs(zb[i]) > 15
-            se[i, free] = np.where(at_bound, np.nan, np.abs(jac[i]) * se_z)
+        hess, grad = _hessian(obj, np.arange(n_sub, dtype=np.int64), zb, with_gradient=True)
+        se[:, free], se_notes = _standard_errors(hess, grad, zb, transform, at_bound)
+    empty = tr.n_choices == 0
+    converged = conv[rows] & np.isfinite(nll) & ~empty
+    notes_col = []
+    for i in range(n_sub):
+        if empty[i]:
+            notes_col.append("no valid choices")
+            continue
+        notes = []
+        if not converged[i]:
+            why = STOP_REASONS[stop[rows[i]]]
+            notes.append(f"not converged ({why}, gradient {gmax[rows[i]]:.1e})")
+        for jj, j in enumerate(free):
+            if near_lo[i, jj]:
+                notes.append(f"{names[j]} at lower bound {lo[jj]:g}")
+            elif near_hi[i, jj]:
+                notes.append(f"{names[j]} at upper bound {hi[jj]:g}")
+        if se_notes[i]:
+            notes.append(se_notes[i])
+        notes_col.append("; ".join(notes))
+    if empty.any():  # nothing to fit: no made-up estimate
+        theta[np.ix_(empty, free)] = np.nan
+        se[empty] = np.nan
+        nll = np.where(empty, np.nan, nll)
+        if prior:
+            nlp = np.where(empty, np.nan, nlp)
+        at_bound[empty] = False
     n_ch = tr.n_choices.astype(float)
     out = pd.DataFrame({"subject": list(tr.subjects)})
     for j, nm in enumerate(names):
@@ -701,17 +948,22 @@ def _fit_block(model: ChoiceModel, tr: Transitions, n_starts: int, seed: int, fi
     out["aic"] = 2 * nll + 2 * k
     out["bic"] = 2 * nll + k * np.log(np.maximum(n_ch, 1.0))
     out["n_choices"] = tr.n_choices
-    out["converged"] = conv[rows] & np.isfinite(nll)
+    out["converged"] = converged
+    out["at_bound"] = at_bound.any(axis=1)
     for j, nm in enumerate(names):
         out[f"se_{nm}"] = se[:, j]
     out["n_starts"] = n_starts
+    out["notes"] = notes_col
+    empty_starts = np.repeat(empty, n_starts)
     st = pd.DataFrame({
         "subject": np.repeat(np.array(list(tr.subjects), dtype=object), n_starts),
         "start": np.tile(np.arange(n_starts), n_sub),
-        "nll": f, "converged": conv, "n_iter": n_iter,
+        "nll": np.where(empty_starts, np.nan, f), "converged": conv & ~empty_starts, "n_iter": n_iter,
+        "stop": np.where(empty_starts, "no_choices", np.array(STOP_REASONS, dtype=object)[stop]),
+        "max_gradient": np.where(empty_starts, np.nan, gmax),
     })  # fmt: skip
     if prior:
-        st.insert(3, "nlp", nlp_all)
+        st.insert(3, "nlp", np.where(empty_starts, np.nan, nlp_all))
     return out, st
 
 
@@ -726,24 +978,44 @@ def _prepare(data, model, n_starts, fixed, bounds):
     return model, tr, b, fx
 
 
+def _warn_empty(subjects: list) -> None:
+    """One ``UserWarning`` naming the subjects that have no valid choices (nothing to fit)."""
+    if not subjects:
+        return
+    shown = ", ".join(repr(str(x)) for x in subjects[:10])
+    more = f" and {len(subjects) - 10} more" if len(subjects) > 10 else ""
+    warnings.warn(
+        f"fit: subject(s) {shown}{more} have no valid choices: nothing to fit, so their parameters, "
+        "nll, aic and bic are NaN, converged is False, and group summaries leave them out",
+        UserWarning,
+        stacklevel=3,
+    )
+
+
 def iter_fit(data, model: str | ChoiceModel, *, n_starts: int = 10, seed: int = 0,
              fixed: Mapping[str, float] | None = None,
              bounds: Mapping[str, tuple[float, float]] | None = None,
              executor: Executor | None = None, chunk_size: int | None = None,
              skip: set | None = None,
-             prior: Prior | None = None) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:  # fmt: skip
+             prior: Prior | None = None,
+             maxiter: int = 200) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:  # fmt: skip
     """Fit subjects in chunks, yielding ``(params_rows, start_rows)`` as each chunk finishes.
 
     Same arguments as :func:`fit`, plus ``chunk_size`` (subjects per compiled batch; default all
     subjects in one batch without an executor, or about 4 chunks per worker with one) and ``skip``
     (subject identifiers, compared as strings, not to fit — used for resuming).
+
+    Warns (``UserWarning``, once, naming them) about subjects with no valid choices.
     """
     model, tr, b, fx = _prepare(data, model, n_starts, fixed, bounds)
-    pr = _resolve_prior(model, prior, fx)
+    pr = _resolve_prior(model, prior, fx, b)
+    if not isinstance(maxiter, int | np.integer) or isinstance(maxiter, bool) or maxiter < 0:
+        raise ValueError(f"maxiter must be a non-negative integer, got {maxiter!r}")
     skip_s = {str(s) for s in (skip or ())}
     rows = np.array([i for i, s in enumerate(tr.subjects) if str(s) not in skip_s], np.int64)
     if rows.size == 0:
         return
+    _warn_empty([tr.subjects[i] for i in rows if tr.n_choices[i] == 0])
     if chunk_size is None:
         if executor is None:
             chunk_size = rows.size
@@ -762,9 +1034,9 @@ def iter_fit(data, model: str | ChoiceModel, *, n_starts: int = 10, seed: int = 
         )
     if executor is None:
         for c in chunks:
-            yield _fit_block(model, tr.take(c), n_starts, seed, fx, b, pr)
+            yield _fit_block(model, tr.take(c), n_starts, seed, fx, b, pr, maxiter)
     else:
-        futures = [executor.submit(_fit_block, model, tr.take(c), n_starts, seed, fx, b, pr)
+        futures = [executor.submit(_fit_block, model, tr.take(c), n_starts, seed, fx, b, pr, maxiter)
                    for c in chunks]  # fmt: skip
         try:
             for fut in as_completed(futures):
@@ -778,7 +1050,7 @@ def fit(data, model: str | ChoiceModel, *, n_starts: int = 10, seed: int = 0,
         fixed: Mapping[str, float] | None = None,
         bounds: Mapping[str, tuple[float, float]] | None = None,
         executor: Executor | None = None, chunk_size: int | None = None,
-        prior: Prior | None = None) -> FitResult:  # fmt: skip
+        prior: Prior | None = None, maxiter: int = 200) -> FitResult:  # fmt: skip
     r"""Fit a choice model to each subject by maximum likelihood or MAP (multi-start).
 
     Parameters
@@ -810,13 +1082,23 @@ def fit(data, model: str | ChoiceModel, *, n_starts: int = 10, seed: int = 0,
                   \frac{(z_j - m_j)^2}{2 s_j^2} + \log s_j + \tfrac12\log 2\pi \Big],
 
         and standard errors are the Laplace posterior standard deviations (Hessian of the NLP).
+        Default (``None``): the weak prior on temperatures of :func:`default_prior`, which keeps
+        near-deterministic subjects from running off; ``{}`` fits by maximum likelihood; a dict
+        gives exactly those priors (no default added).
+    maxiter : int, default 200
+        BFGS iterations per start; a start stopped by it is not converged.
 
     Returns
     -------
     FitResult
         ``.params`` has one row per subject in data order: ``subject``, parameters, ``nll`` (and
         ``nlp`` with a prior), ``aic = 2 nll + 2k``, ``bic = 2 nll + k log n_choices`` (from the NLL
-        also under a prior), ``n_choices``, ``converged``, ``se_<param>``.
+        also under a prior), ``n_choices``, ``converged`` (the optimiser's own criterion was met:
+        largest gradient component on the unconstrained scale below 1e−4, or below 1e−3 when no
+        further decrease was possible), ``at_bound`` (a free parameter within 1e−3 of its scale of a
+        bound), ``se_<param>`` (NaN for fixed parameters and at a bound), ``n_starts`` and ``notes``.
+        Subjects with no valid choices get NaN parameters, ``nll``, ``aic``, ``bic`` and
+        ``converged = False``, and a ``UserWarning`` names them.
 
     Raises
     ------
@@ -832,9 +1114,9 @@ def fit(data, model: str | ChoiceModel, *, n_starts: int = 10, seed: int = 0,
     >>> fit(data, "soft-q-lambda", prior={"alpha": (0.0, 1.5), "tau": (np.log(0.2), 1.0)})  # doctest: +SKIP
     """
     model, tr, b, fx = _prepare(data, model, n_starts, fixed, bounds)
-    pr = _resolve_prior(model, prior, fx)
+    pr = _resolve_prior(model, prior, fx, b)
     parts = list(iter_fit(tr, model, n_starts=n_starts, seed=seed, fixed=fx, bounds=b,
-                          executor=executor, chunk_size=chunk_size, prior=pr))  # fmt: skip
+                          executor=executor, chunk_size=chunk_size, prior=pr, maxiter=maxiter))  # fmt: skip
     order = {str(s): i for i, s in enumerate(tr.subjects)}
     params = pd.concat([p for p, _ in parts], ignore_index=True)
     params = params.iloc[np.argsort(params["subject"].map(lambda s: order[str(s)]).to_numpy(),

@@ -989,15 +989,20 @@ _HYBRIDS = {"daw-hybrid": 7, "daw-hybrid-6": 6, "daw-hybrid-4": 4}
 MODEL_NAMES = tuple(_TRACES) + tuple(_HYBRIDS)
 
 # (default lower, default upper, start range, domain, open ends of the domain)
+# Temperatures are in reward units (rewards in [0, 1]): the default fitting bounds keep tau >= 0.02
+# (beta <= 50), below which 200 choices cannot tell a near-deterministic subject from a greedy one,
+# while the domain (what the likelihood accepts) stays tau > 0, beta >= 0. Rescale both bounds with
+# the rewards (rewards in points 0-100: tau >= 2, beta <= 0.5); fit() also puts a weak default prior
+# on them, tied to these bounds (mle.default_prior). See docs/fitting.md, "Defaults for temperatures".
 _UNIT = ((0.0, 1.0), (False, False))
 _POSITIVE = ((0.0, INF), (True, True))
 _NONNEG = ((0.0, INF), (False, True))
 _REAL = ((-INF, INF), (True, True))
 _ALPHA = (0.0, 1.0, (0.05, 0.95), *_UNIT)
-_TAU = (0.0, INF, (0.05, 0.5), *_POSITIVE)
+_TAU = (0.02, INF, (0.05, 0.5), *_POSITIVE)
 _LAM = (0.0, 1.0, (0.05, 0.95), *_UNIT)
 _KAPPA = (-10.0, 10.0, (-1.0, 1.0), *_REAL)
-_BETA = (0.0, INF, (0.5, 10.0), *_NONNEG)
+_BETA = (0.0, 50.0, (0.5, 10.0), *_NONNEG)
 _PERS = (0.0, 5.0, (0.05, 2.0), *_REAL)
 
 

@@ -43,17 +43,39 @@ __all__ = ["recovery_table", "model_recovery", "ModelRecoveryResult"]
 def recovery_table(true: pd.DataFrame, est: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
     """Pearson and Spearman correlation, bias and RMSE of estimates against true values.
 
-    ``true`` and ``est`` hold one row per subject in the same order, with a column per name.
+    Parameters
+    ----------
+    true, est : pandas.DataFrame
+        One row per subject in the same order, with a column per name. Subjects without a fit
+        (``n_choices == 0`` or a non-finite ``nll`` in ``est``, when it has those columns) or with a
+        non-finite value are left out.
+    names : sequence of str
+        Parameters to compare.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``param, n, n_left_out, pearson_r, spearman_r, bias, rmse``.
     """
+    has_fit = np.ones(len(est), bool)
+    if "nll" in est.columns:
+        has_fit &= np.isfinite(est["nll"].to_numpy(float))
+    if "n_choices" in est.columns:
+        has_fit &= est["n_choices"].to_numpy(float) > 0
     rows = []
     for p in names:
         t, e = true[p].to_numpy(float), est[p].to_numpy(float)
+        ok = has_fit & np.isfinite(t) & np.isfinite(e)
+        t, e = t[ok], e[ok]
+        enough = len(t) > 2 and t.std() > 0 and e.std() > 0
         rows.append({
             "param": p,
-            "pearson_r": float(np.corrcoef(t, e)[0, 1]),
-            "spearman_r": float(pd.Series(t).corr(pd.Series(e), method="spearman")),
-            "bias": float(np.mean(e - t)),
-            "rmse": float(np.sqrt(np.mean((e - t) ** 2))),
+            "n": int(ok.sum()),
+            "n_left_out": int((~ok).sum()),
+            "pearson_r": float(np.corrcoef(t, e)[0, 1]) if enough else np.nan,
+            "spearman_r": float(pd.Series(t).corr(pd.Series(e), method="spearman")) if enough else np.nan,
+            "bias": float(np.mean(e - t)) if len(t) else np.nan,
+            "rmse": float(np.sqrt(np.mean((e - t) ** 2))) if len(t) else np.nan,
         })  # fmt: skip
     return pd.DataFrame(rows)
 
