@@ -115,7 +115,8 @@ def test_same_data_as_parquet_resumes(files, tmp_path, capsys):
         (["--seed", "1"], "--seed 0, not --seed 1"),
         (["--fix", "tau=1"], "no --fix, not --fix tau=1"),
         (["--bound", "alpha=0.1:0.9"], "no --bound, not --bound alpha=0.1:0.9"),
-        (["--prior", "alpha=0,1"], "no --prior, not --prior alpha=0,1"),
+        (["--prior", "alpha=0,1"], "no --prior (the default weak prior on temperatures), not --prior alpha=0,1"),
+        (["--ml"], "no --prior (the default weak prior on temperatures), not --ml (no prior)"),
         (["--model", "soft-q-lambda"], "--model soft-q, not --model soft-q-lambda"),
     ],
 )

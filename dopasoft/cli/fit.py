@@ -19,7 +19,7 @@ from dopasoft.cli.manifest import (
 )
 from dopasoft.cli.outputs import output_file
 from dopasoft.fitting.data import read_choices, read_csv_keeping_ids, to_transitions
-from dopasoft.fitting.mle import default_prior, iter_fit
+from dopasoft.fitting.mle import iter_fit
 from dopasoft.fitting.models import MODEL_NAMES, get_model
 
 
@@ -236,8 +236,7 @@ def run_fit(args: argparse.Namespace) -> int:
     n_free = len([p for p in model.param_names if p not in fixed])
     check_fit_memory(tr.n_subjects, args.chunk_size, args.n_starts, n_free, len(model.param_names))
     manifest = fit_manifest(data, args.data, model.spec, n_starts=args.n_starts, seed=args.seed,
-                            fixed=fixed, bounds=bounds,
-                            prior=default_prior(model, bounds, fixed) if prior is None else prior)  # fmt: skip
+                            fixed=fixed, bounds=bounds, prior=prior)  # fmt: skip
     mpath = manifest_path(out)
     if args.overwrite:
         if os.path.exists(out):

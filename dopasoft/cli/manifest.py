@@ -85,7 +85,8 @@ def fit_manifest(
         "seed": int(seed),
         "fixed": _sorted_floats(fixed),
         "bounds": _sorted_floats(bounds),
-        "prior": _sorted_floats(prior),
+        # None: fit's default weak prior on temperatures (fixed by the version); {}: --ml, no prior at all
+        "prior": "default" if prior is None else ("none" if not prior else _sorted_floats(prior)),
     }
 
 
@@ -122,6 +123,10 @@ def _options(kind: str, value: Any) -> str:
         return f"--n-starts {value}"
     if kind == "seed":
         return f"--seed {value}"
+    if kind == "prior" and value == "default":
+        return "no --prior (the default weak prior on temperatures)"
+    if kind == "prior" and value == "none":
+        return "--ml (no prior)"
     if kind in ("fixed", "bounds", "prior"):
         opt = {"fixed": "--fix", "bounds": "--bound", "prior": "--prior"}[kind]
         if not value:
