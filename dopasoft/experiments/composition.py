@@ -130,9 +130,9 @@ def composition_experiment(
     Examples
     --------
     >>> from dopasoft.experiments.composition import composition_experiment
-    >>> res = composition_experiment(n_steps=3000, seed=0)
-    >>> res.exact_error < 1e-8, res.composed_error < 0.1
-    (True, True)
+    >>> res = composition_experiment(n_steps=8000, seed=0)
+    >>> bool(res.exact_error < 1e-8), round(res.composed_error, 3), res.steps_to_match
+    (True, 0.023, 8000)
     """
     if len(rewards) != len(weights) or len(rewards) < 2:
         raise ValueError("rewards and weights need one entry per component task (at least two)")

@@ -1108,10 +1108,16 @@ def fit(data, model: str | ChoiceModel, *, n_starts: int = 10, seed: int = 0,
 
     Examples
     --------
-    A weak logit-normal prior on ``alpha`` centred at 0.5 and a log-normal one on ``tau`` with
-    median 0.2:
+    Three simulated subjects, with a weak logit-normal prior on ``alpha`` centred at 0.5 and a log-normal
+    one on ``tau − 0.02`` (the default lower bound) with median 0.18:
 
-    >>> fit(data, "soft-q-lambda", prior={"alpha": (0.0, 1.5), "tau": (np.log(0.2), 1.0)})  # doctest: +SKIP
+    >>> import numpy as np, dopasoft as ds
+    >>> data = ds.experiments.simulate_two_step(3, 100, seed=1)
+    >>> res = fit(data, "soft-q-lambda", n_starts=2, prior={"alpha": (0.0, 1.5), "tau": (np.log(0.18), 1.0)})
+    >>> res.params[["subject", "converged", "at_bound"]].to_string(index=False)
+    ' subject  converged  at_bound\n       0       True     False\n       1       True     False\n       2       True     False'
+    >>> fit(data, "soft-q-lambda", n_starts=2, prior={}).params.columns.tolist()[:6]   # plain ML: no nlp
+    ['subject', 'alpha', 'tau', 'lam', 'nll', 'aic']
     """
     model, tr, b, fx = _prepare(data, model, n_starts, fixed, bounds)
     pr = _resolve_prior(model, prior, fx, b)
