@@ -3,17 +3,28 @@
 :func:`simulate_two_step` is the one two-step cohort simulator (compiled); :func:`make_two_step_agent`
 gives the step-by-step agent of the same model for :func:`dopasoft.simulate`;
 :func:`~dopasoft.experiments.composition.composition_experiment` learns gridworld goals apart and composes
-them (:func:`dopasoft.compose`).
+them (:func:`dopasoft.compose`); :func:`~dopasoft.experiments.conditioning.simulate_conditioning` runs a
+Pavlovian protocol or a lab's own session file (:func:`~dopasoft.experiments.conditioning.read_session`).
 """
 
 from dopasoft.agents import TWO_STEP_MODELS, make_two_step_agent
 from dopasoft.experiments.composition import composition_experiment
+from dopasoft.experiments.conditioning import (
+    CONDITIONING_DEFAULTS,
+    conditioning_agent,
+    read_session,
+    simulate_conditioning,
+)
 from dopasoft.experiments.two_step import simulate_two_step, stay_probabilities, to_canonical
 
 __all__ = [
+    "CONDITIONING_DEFAULTS",
     "TWO_STEP_MODELS",
     "composition_experiment",
+    "conditioning_agent",
     "make_two_step_agent",
+    "read_session",
+    "simulate_conditioning",
     "simulate_two_step",
     "stay_probabilities",
     "to_canonical",

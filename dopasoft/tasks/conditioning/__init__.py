@@ -1,8 +1,12 @@
 """Classical (Pavlovian) conditioning: protocols, stimulus representations and the trial-by-trial task.
 
+Environments only: the runner :func:`~dopasoft.experiments.conditioning.simulate_conditioning` lives in
+:mod:`dopasoft.experiments.conditioning` and stays importable from here for existing scripts.
 See ``docs/tasks.md`` for the timing conventions, the representations' equations, the protocol table and
 the definitions of the per-trial dopamine signals ``cue_rpe`` and ``reward_rpe``.
 """
+
+from typing import Any
 
 from dopasoft.tasks.conditioning.protocols import (
     PROTOCOLS,
@@ -23,6 +27,7 @@ from dopasoft.tasks.conditioning.representations import (
     make_representation,
     microstimulus_basis,
 )
+from dopasoft.tasks.conditioning.session import SESSION_COLUMNS, Session, make_session
 from dopasoft.tasks.conditioning.task import (
     ConditioningTask,
     InstrumentalConditioningTask,
@@ -42,14 +47,28 @@ __all__ = [
     "Presence",
     "Protocol",
     "Representation",
+    "SESSION_COLUMNS",
+    "Session",
     "TrialTiming",
     "TrialType",
     "cue_value",
     "get_protocol",
     "make_protocol",
     "make_representation",
+    "make_session",
     "microstimulus_basis",
     "parse_trial_type",
     "protocol_names",
     "trial_timing",
 ]
+
+_MOVED = ("CONDITIONING_DEFAULTS", "conditioning_agent", "read_session", "simulate_conditioning")
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy: the experiments layer imports the tasks, so it cannot be imported here at the top.
+    if name in _MOVED:
+        from dopasoft.experiments import conditioning
+
+        return getattr(conditioning, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,6 +16,11 @@ is the reward *of* bin ``t + 1``):
 - every trial of a task has the same length: the longest reward time plus ``round(post_reward / dt)``
   bins; the step out of the last bin terminates the episode (terminal features ``x = 0``, ``V = 0``).
 
+A protocol fixes these bins per trial type; a lab's session (:class:`~dopasoft.tasks.conditioning.Session`,
+one row per trial, run in file order) may set the cue onset, the reward time (from the first cue onset),
+the reward size and whether the reward was delivered per trial, so every trial has its own
+:class:`TrialTiming`.
+
 The step ``info`` carries ``time`` (seconds of the entered bin relative to the first cue onset),
 ``bin`` and ``event``: ``"cue"`` on the step entering the first cue-onset bin, ``"cue2"``, ... for later
 serial onsets, ``"reward"`` on the step entering the reward bin (also when the reward is omitted or the
@@ -42,6 +47,7 @@ from dopasoft.tasks.conditioning.protocols import (
     get_protocol,
     parse_trial_type,
 )
+from dopasoft.tasks.conditioning.session import Session
 from dopasoft.tasks.conditioning.representations import Representation, make_representation
 
 __all__ = ["ConditioningTask", "InstrumentalConditioningTask", "TrialTiming", "cue_value"]
@@ -49,7 +55,7 @@ __all__ = ["ConditioningTask", "InstrumentalConditioningTask", "TrialTiming", "c
 
 @dataclass(frozen=True)
 class TrialTiming:
-    """Bins of one trial type: cue ``(onset, offset)`` per cue letter, onset bins and reward bin."""
+    """Bins of one trial: cue ``(onset, offset)`` per cue letter, onset bins and reward bin."""
 
     cues: dict[str, tuple[int, int]]
     onsets: tuple[int, ...]
@@ -67,11 +73,18 @@ def _bins(seconds: float, dt: float, name: str, minimum: int) -> int:
     return n
 
 
-def trial_timing(trial_type: TrialType, onset: int, isi: int, gap: int) -> TrialTiming:
-    """Onset/offset bins of each cue and the reward bin of a trial type (pure function of bin counts)."""
+def trial_timing(
+    trial_type: TrialType, onset: int, isi: int, gap: int, reward_bin: int | None = None
+) -> TrialTiming:
+    """Onset/offset bins of each cue and the reward bin of a trial (pure function of bin counts).
+
+    The reward bin is ``isi`` bins after the last cue onset unless ``reward_bin`` is given (a session's
+    own reward time); the last cue group stays on until the reward bin.
+    """
     n_groups = max(1, len(trial_type.groups))
     onsets = tuple(onset + g * gap for g in range(n_groups))
-    reward_bin = onsets[-1] + isi
+    if reward_bin is None:
+        reward_bin = onsets[-1] + isi
     cues: dict[str, tuple[int, int]] = {}
     for g, group in enumerate(trial_type.groups):
         offset = onsets[g + 1] if g + 1 < n_groups else reward_bin
@@ -85,16 +98,18 @@ class ConditioningTask(gym.Env):
 
     Parameters
     ----------
-    protocol : str or Protocol, default "acquisition"
-        A shipped protocol name (see :data:`dopasoft.tasks.conditioning.PROTOCOLS`) or a
-        :class:`Protocol` built with :func:`make_protocol`.
+    protocol : str, Protocol or Session, default "acquisition"
+        A shipped protocol name (see :data:`dopasoft.tasks.conditioning.PROTOCOLS`), a
+        :class:`Protocol` built with :func:`make_protocol`, or a lab's :class:`Session` (rows in file
+        order, each with its own timing; its times override ``cue_onset`` and ``isi`` where given).
     representation : {"csc", "presence", "microstimuli"} or Representation, default "csc"
     dt : float, default 0.25
         Bin width in seconds.
     cue_onset : float, default 1.0
         Time of the first cue onset after trial start (>= one bin: the pre-cue state precedes it).
     isi : float, default 1.5
-        Interval from the last cue onset to the reward (>= one bin).
+        Interval from the last cue onset to the reward (>= one bin); a session's ``reward_time`` column
+        replaces it.
     post_reward : float, default 0.5
         Time after the latest reward time before the trial ends.
     serial_gap : float, default 1.0
@@ -125,7 +140,7 @@ class ConditioningTask(gym.Env):
 
     def __init__(
         self,
-        protocol: str | Protocol = "acquisition",
+        protocol: str | Protocol | Session = "acquisition",
         *,
         representation: str | Representation = "csc",
         dt: float = 0.25,
@@ -135,7 +150,8 @@ class ConditioningTask(gym.Env):
         serial_gap: float = 1.0,
         seed: int | None = None,
     ) -> None:
-        self.protocol = get_protocol(protocol)
+        self.session = protocol if isinstance(protocol, Session) else None
+        self.protocol = self.session if self.session is not None else get_protocol(protocol)
         self.representation = make_representation(representation)
         if not (isinstance(dt, int | float) and np.isfinite(dt) and dt > 0):
             raise ValueError(f"dt must be a positive number of seconds, got {dt!r}")
@@ -149,20 +165,29 @@ class ConditioningTask(gym.Env):
             tt.name: trial_timing(tt, self.onset_bin, self.isi_bins, self.gap_bins)
             for tt in self.protocol.trial_types
         }
-        self.n_bins = max(t.reward_bin for t in self.timings.values()) + 1 + self.post_bins
+        # per trial (sessions) or per trial type (protocols: the same bins for every trial of a type)
+        self.trial_timings = None if self.session is None else self._session_timings(self.session)
+        latest = self.trial_timings if self.trial_timings is not None else list(self.timings.values())
+        self.n_bins = max(t.reward_bin for t in latest) + 1 + self.post_bins
         self.n_per_cue = self.representation.n_per_cue(self.n_bins)
         self.n_features = max(1, len(self.cues) * self.n_per_cue)
-        # one (n_bins, n_features) matrix per trial type: refuse a grid that cannot fit in memory
-        require_memory(
-            8.0 * self.n_bins * self.n_features * max(1, len(self.protocol.trial_types)),
-            f"dt={self.dt:g} s with isi={isi!r} s (trials of {self.n_bins} bins, {self.n_features} features "
-            f"with the {self.representation.name!r} representation)",
-            "use a larger dt or shorter intervals (isi, cue_onset, post_reward, serial_gap)",
-        )
+        if self.session is None:
+            # one (n_bins, n_features) matrix per trial type: refuse a grid that cannot fit in memory
+            require_memory(
+                8.0 * self.n_bins * self.n_features * max(1, len(self.protocol.trial_types)),
+                f"dt={self.dt:g} s with isi={isi!r} s (trials of {self.n_bins} bins, {self.n_features} "
+                f"features with the {self.representation.name!r} representation)",
+                "use a larger dt or shorter intervals (isi, cue_onset, post_reward, serial_gap)",
+            )
+        else:
+            self._require_session_memory(self.session)
         self.feature_names = [
             f"{c}:{label}" for c in self.cues for label in self.representation.labels(self.n_bins, dt)
         ] or ["none"]
-        self._features = {tt.name: self.trial_features(tt) for tt in self.protocol.trial_types}
+        # a session's trials may each have their own bins: their features are built at reset
+        self._features = (
+            {tt.name: self.trial_features(tt) for tt in self.protocol.trial_types} if self.session is None else {}
+        )
         self.n_trials = self.protocol.n_trials
         self.observation_space = gym.spaces.Box(0.0, 1.0, shape=(self.n_features,), dtype=np.float64)
         self.action_space = gym.spaces.Discrete(self.n_actions)
@@ -171,12 +196,60 @@ class ConditioningTask(gym.Env):
         self._trial = -1
         self._t = 0
         self._current: TrialType | None = None
+        self._timing: TrialTiming | None = None
+        self._trial_x: NDArray[np.float64] | None = None
+        self._reward_size = 0.0
         self._rewarded = False
 
+    def _session_timings(self, session: Session) -> list[TrialTiming]:
+        """Bins of every row of a session; rows whose times do not fit the grid are named."""
+        out = []
+        for i, tt in enumerate(session.types):
+            onset = self.onset_bin
+            if session.cue_onset is not None:
+                onset = int(round(session.cue_onset[i] / self.dt))
+                if onset < 1:
+                    raise ValueError(
+                        f"{session.where(i, 'cue_onset')}: {session.cue_onset[i]:g} s is less than one bin "
+                        f"(dt={self.dt:g} s) after the trial start; the pre-cue state needs at least one bin"
+                    )
+            reward_bin = None
+            if session.reward_time is not None:
+                reward_bin = onset + int(round(session.reward_time[i] / self.dt))
+                last = onset + (max(1, len(tt.groups)) - 1) * self.gap_bins
+                if tt.groups and reward_bin <= last:
+                    which = "cue onset" if len(tt.groups) == 1 else f"last cue onset ({(last - onset) * self.dt:g} s)"
+                    raise ValueError(
+                        f"{session.where(i, 'reward_time')}: the reward at {session.reward_time[i]:g} s after "
+                        f"the first cue onset is not after the {which} of {tt.name!r}; it must come at least "
+                        f"one bin (dt={self.dt:g} s) after it"
+                    )
+            out.append(trial_timing(tt, onset, self.isi_bins, self.gap_bins, reward_bin))
+        return out
+
+    def _require_session_memory(self, session: Session) -> None:
+        """Refuse trials too long for memory, naming the row that sets their length."""
+        i = int(np.argmax([t.reward_bin for t in self.trial_timings]))
+        if session.reward_time is not None:
+            where = f"{session.where(i, 'reward_time')}: {session.reward_time[i]:g} s"
+        elif session.cue_onset is not None:
+            where = f"{session.where(i, 'cue_onset')}: {session.cue_onset[i]:g} s"
+        else:
+            where = f"{session.name}: dt={self.dt:g} s"
+        # the current trial's (n_bins, n_features) matrix, and the agent's weights of the same order
+        require_memory(
+            16.0 * self.n_bins * self.n_features,
+            f"{where} makes trials of {self.n_bins} bins ({self.n_features} features with the "
+            f"{self.representation.name!r} representation), which",
+            "times are in seconds (milliseconds?); otherwise use a larger dt",
+        )
+
     # -- features ----------------------------------------------------------------------------------
-    def trial_features(self, trial_type: TrialType) -> NDArray[np.float64]:
-        """Observation matrix ``(n_bins, n_features)`` of a trial type."""
-        timing = trial_timing(trial_type, self.onset_bin, self.isi_bins, self.gap_bins)
+    def trial_features(self, trial_type: TrialType, timing: TrialTiming | None = None) -> NDArray[np.float64]:
+        """Observation matrix ``(n_bins, n_features)`` of a trial type (with the task's default bins,
+        or with ``timing``)."""
+        if timing is None:
+            timing = trial_timing(trial_type, self.onset_bin, self.isi_bins, self.gap_bins)
         x = np.zeros((self.n_bins, self.n_features))
         for i, cue in enumerate(self.cues):
             if cue in timing.cues:
@@ -211,7 +284,20 @@ class ConditioningTask(gym.Env):
             )
         phase, tt = self._schedule[self._trial]
         self._current = tt
-        self._rewarded = tt.reinforced and bool(self.np_random.random() < tt.reward_prob)
+        session = self.session
+        if session is None:
+            self._timing = self.timings[tt.name]
+            self._trial_x = self._features[tt.name]
+        else:
+            self._timing = self.trial_timings[self._trial]
+            self._trial_x = self.trial_features(tt, self._timing)
+        self._reward_size = float(tt.reward)
+        if session is not None and session.reward is not None and tt.reinforced:
+            self._reward_size = float(session.reward[self._trial])
+        if session is not None and session.rewarded is not None:
+            self._rewarded = bool(session.rewarded[self._trial])  # the lab's outcome, no draw
+        else:
+            self._rewarded = tt.reinforced and bool(self.np_random.random() < tt.reward_prob)
         self._t = 0
         info = {
             "phase": phase,
@@ -219,12 +305,12 @@ class ConditioningTask(gym.Env):
             "learn": tt.learn,
             "rewarded": self._rewarded,
         }
-        return self._features[tt.name][0].copy(), info
+        return self._trial_x[0].copy(), info
 
     def _reward(self, action: int, entered: int, reward_bin: int) -> float:
         """Reward of entering bin ``entered`` after ``action``."""
         if entered == reward_bin and self._rewarded:
-            return float(self._current.reward)
+            return self._reward_size
         return 0.0
 
     def step(self, action: int) -> tuple[NDArray[np.float64], float, bool, bool, dict[str, Any]]:
@@ -235,16 +321,15 @@ class ConditioningTask(gym.Env):
             raise ValueError(f"action must be in 0..{self.n_actions - 1}, got {action!r}")
         if self._t >= self.n_bins:
             raise RuntimeError("the trial is over; call reset()")
-        timing = self.timings[self._current.name]
+        timing = self._timing
         entered = self._t + 1
         reward = self._reward(int(action), entered, timing.reward_bin)
         terminated = entered == self.n_bins
-        features = self._features[self._current.name]
-        obs = np.zeros(self.n_features) if terminated else features[entered].copy()
+        obs = np.zeros(self.n_features) if terminated else self._trial_x[entered].copy()
         self._t = entered
         info = {
             "bin": entered,
-            "time": round((entered - self.onset_bin) * self.dt, 10),
+            "time": round((entered - timing.onsets[0]) * self.dt, 10),
             "event": _event(entered, timing),
         }
         return obs, reward, terminated, False, info
@@ -282,7 +367,7 @@ class InstrumentalConditioningTask(ConditioningTask):
 
     def __init__(
         self,
-        protocol: str | Protocol = "acquisition",
+        protocol: str | Protocol | Session = "acquisition",
         *,
         lick_cost: float = 0.05,
         p_lick: float = 0.2,
