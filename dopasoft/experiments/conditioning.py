@@ -117,9 +117,7 @@ def simulate_conditioning(
     if protocol is not None and session is not None:
         raise ValueError("give a protocol or a session, not both")
     if session is not None and not isinstance(session, Session):
-        session = (
-            make_session(session) if isinstance(session, pd.DataFrame) else read_session(session)
-        )
+        session = make_session(session) if isinstance(session, pd.DataFrame) else read_session(session)
     cls = InstrumentalConditioningTask if instrumental else ConditioningTask
     source = session if session is not None else (protocol if protocol is not None else "acquisition")
     task = cls(source, representation=representation, **(task_options or {}))

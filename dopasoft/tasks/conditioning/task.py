@@ -47,8 +47,8 @@ from dopasoft.tasks.conditioning.protocols import (
     get_protocol,
     parse_trial_type,
 )
-from dopasoft.tasks.conditioning.session import Session
 from dopasoft.tasks.conditioning.representations import Representation, make_representation
+from dopasoft.tasks.conditioning.session import Session
 
 __all__ = ["ConditioningTask", "InstrumentalConditioningTask", "TrialTiming", "cue_value"]
 
@@ -186,7 +186,9 @@ class ConditioningTask(gym.Env):
         ] or ["none"]
         # a session's trials may each have their own bins: their features are built at reset
         self._features = (
-            {tt.name: self.trial_features(tt) for tt in self.protocol.trial_types} if self.session is None else {}
+            {tt.name: self.trial_features(tt) for tt in self.protocol.trial_types}
+            if self.session is None
+            else {}
         )
         self.n_trials = self.protocol.n_trials
         self.observation_space = gym.spaces.Box(0.0, 1.0, shape=(self.n_features,), dtype=np.float64)
@@ -218,7 +220,11 @@ class ConditioningTask(gym.Env):
                 reward_bin = onset + int(round(session.reward_time[i] / self.dt))
                 last = onset + (max(1, len(tt.groups)) - 1) * self.gap_bins
                 if tt.groups and reward_bin <= last:
-                    which = "cue onset" if len(tt.groups) == 1 else f"last cue onset ({(last - onset) * self.dt:g} s)"
+                    which = (
+                        "cue onset"
+                        if len(tt.groups) == 1
+                        else f"last cue onset ({(last - onset) * self.dt:g} s)"
+                    )
                     raise ValueError(
                         f"{session.where(i, 'reward_time')}: the reward at {session.reward_time[i]:g} s after "
                         f"the first cue onset is not after the {which} of {tt.name!r}; it must come at least "
