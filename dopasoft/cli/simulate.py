@@ -1,4 +1,5 @@
-"""``dopasoft simulate``: conditioning protocols (model dopamine) and two-step cohorts (choice data)."""
+"""``dopasoft simulate``: conditioning protocols or a lab's session file (model dopamine) and two-step
+cohorts (choice data)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import sys
 from typing import Any
 
 from dopasoft.cli.outputs import output_file
-from dopasoft.tasks.conditioning.experiment import CONDITIONING_DEFAULTS
+from dopasoft.experiments.conditioning import CONDITIONING_DEFAULTS
 from dopasoft.tasks.conditioning.protocols import PROTOCOLS
 from dopasoft.tasks.conditioning.representations import REPRESENTATIONS
 from dopasoft.tasks.two_step import TWO_STEP_MODELS
@@ -26,6 +27,10 @@ def _epilog() -> str:
         "",
         "examples:",
         "  dopasoft simulate conditioning --protocol blocking --seed 1 --out blocking.csv",
+        "  dopasoft simulate conditioning --session session.csv --out rpe.csv --trace-out steps.csv",
+        "    (session file: one row per trial, column trial_type ('A+', 'AB+', 'B?', 'C+ p=0.5'); optional",
+        "    trial, phase, cue_onset (s from trial start), reward_time (s from the first cue onset),",
+        "    reward (size), rewarded (0/1), iti (s; kept, no effect); other columns are kept)",
         "  dopasoft simulate two-step --n-subjects 20 --n-trials 200 --model hybrid --w 0.5 --out ts.csv",
     ]
     return "\n".join(lines)
@@ -46,11 +51,17 @@ def register(subparsers: Any) -> None:
 
     cond = tasks.add_parser(
         "conditioning",
-        help="a Pavlovian protocol; one row per trial with cue_rpe and reward_rpe",
+        help="a Pavlovian protocol or a lab's session file; one row per trial with cue_rpe and reward_rpe",
         epilog=_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    cond.add_argument("--protocol", default="acquisition", help="protocol name (listed below)")
+    cond.add_argument("--protocol", help="protocol name (listed below; default acquisition)")
+    cond.add_argument(
+        "--session",
+        metavar="FILE",
+        help="a lab's own session (CSV/TSV/Parquet, one row per trial, run in file order) instead of "
+        "--protocol; the output keeps its trial numbers and columns",
+    )
     cond.add_argument(
         "--representation", default="csc", help=f"stimulus representation: {', '.join(REPRESENTATIONS)}"
     )
@@ -61,7 +72,9 @@ def register(subparsers: Any) -> None:
         cond.add_argument(f"--{name}", type=float, default=value, help=f"default {value}")
     cond.add_argument("--trace", default="tree-backup", help="trace variant of Soft Q(lambda)")
     cond.add_argument("--dt", type=float, default=0.25, help="time bin in s (default 0.25)")
-    cond.add_argument("--isi", type=float, default=1.5, help="cue-to-reward interval in s")
+    cond.add_argument(
+        "--isi", type=float, default=1.5, help="cue-to-reward interval in s (sessions: unless reward_time)"
+    )
     cond.add_argument("--seed", type=int, default=0)
     cond.add_argument("--out", required=True, help="CSV file, one row per trial")
     cond.add_argument("--trace-out", help="CSV file, one row per time step (within-trial traces)")
@@ -94,24 +107,35 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 def _run_conditioning(args: argparse.Namespace) -> int:
     from dopasoft._memory import require_memory
-    from dopasoft.tasks.conditioning.experiment import simulate_conditioning
+    from dopasoft.experiments.conditioning import read_session, simulate_conditioning
     from dopasoft.tasks.conditioning.task import ConditioningTask
 
-    out = output_file(args.out)
-    trace_out = output_file(args.trace_out, "--trace-out") if args.trace_out else None
+    if args.session is not None and args.protocol is not None:
+        raise ValueError("--session and --protocol are mutually exclusive: give one of them")
+    session = read_session(args.session) if args.session is not None else None  # bad rows named first
+    inputs = [args.session] if args.session is not None else []
+    out = output_file(args.out, inputs=inputs)
+    trace_out = output_file(args.trace_out, "--trace-out", inputs=inputs) if args.trace_out else None
     if trace_out is not None and os.path.abspath(trace_out) == os.path.abspath(out):
         raise ValueError(f"--trace-out {args.trace_out} is the same file as --out; give two file names")
+    protocol = None if session is not None else (args.protocol or "acquisition")
     # the task refuses a trial grid that cannot fit in memory; the session's step table is checked here
-    task = ConditioningTask(args.protocol, representation=args.representation, dt=args.dt, isi=args.isi)
+    source = session if session is not None else protocol
+    task = ConditioningTask(source, representation=args.representation, dt=args.dt, isi=args.isi)
     n_steps = task.n_trials * task.n_bins
+    if session is not None:
+        grid = f"--session {args.session} with --dt {args.dt:g}"
+    else:
+        grid = f"--dt {args.dt:g} with --isi {args.isi:g}"
     require_memory(
         _STEP_BYTES * n_steps,
-        f"--dt {args.dt:g} with --isi {args.isi:g} ({task.n_trials} trials x {task.n_bins} bins = {n_steps} steps)",
-        "use a larger --dt or a shorter --isi",
+        f"{grid} ({task.n_trials} trials x {task.n_bins} bins = {n_steps} steps)",
+        "use a larger --dt or shorter times" + (" (times are in seconds)" if session is not None else ""),
     )
     params = {name: getattr(args, name) for name in CONDITIONING_DEFAULTS}
     result = simulate_conditioning(
-        args.protocol,
+        protocol,
+        session=session,
         representation=args.representation,
         instrumental=args.instrumental,
         seed=args.seed,

@@ -286,12 +286,12 @@ def make_session(table: pd.DataFrame, *, name: str = "session") -> Session:
 
 
 def _zero_one(value: Any) -> bool | None:
-    """True/False for 0/1 (numbers, booleans or the strings "0"/"1"), None for anything else."""
+    """True/False for 0/1 (numbers, booleans, "0"/"1", "true"/"false"), None for anything else."""
     if isinstance(value, bool | np.bool_):
         return bool(value)
     if isinstance(value, str):
-        value = value.strip()
-        return {"0": False, "1": True}.get(value)
+        text = value.strip().lower()
+        return {"0": False, "1": True, "0.0": False, "1.0": True, "false": False, "true": True}.get(text)
     try:
         number = float(value)
     except (TypeError, ValueError):

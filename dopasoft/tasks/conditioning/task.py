@@ -242,9 +242,10 @@ class ConditioningTask(gym.Env):
             where = f"{session.where(i, 'cue_onset')}: {session.cue_onset[i]:g} s"
         else:
             where = f"{session.name}: dt={self.dt:g} s"
-        # the current trial's (n_bins, n_features) matrix, and the agent's weights of the same order
+        # the current trial's (n_bins, n_features) matrix, the agent's weights of the same order, and
+        # the simulation's step table (about 200 bytes a step, as dopasoft simulate measures it)
         require_memory(
-            16.0 * self.n_bins * self.n_features,
+            16.0 * self.n_bins * self.n_features + 200.0 * session.n_trials * self.n_bins,
             f"{where} makes trials of {self.n_bins} bins ({self.n_features} features with the "
             f"{self.representation.name!r} representation), which",
             "times are in seconds (milliseconds?); otherwise use a larger dt",
