@@ -6,6 +6,11 @@ import numpy as np
 import pytest
 
 import dopasoft as ds
+from dopasoft.experiments.conditioning import (
+    CONDITIONING_DEFAULTS,
+    conditioning_agent,
+    simulate_conditioning,
+)
 from dopasoft.simulation import simulate
 from dopasoft.tasks.conditioning import (
     PROTOCOLS,
@@ -20,11 +25,6 @@ from dopasoft.tasks.conditioning import (
     make_representation,
     parse_trial_type,
     protocol_names,
-)
-from dopasoft.tasks.conditioning.experiment import (
-    CONDITIONING_DEFAULTS,
-    conditioning_agent,
-    simulate_conditioning,
 )
 
 GAMMA = CONDITIONING_DEFAULTS["gamma"]

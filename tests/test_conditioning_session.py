@@ -273,6 +273,12 @@ def test_session_and_protocol_are_mutually_exclusive(tmp_path, capsys):
     assert "session.csv" in _one_line_error(capsys) and not out.exists()
 
 
+def test_a_session_file_given_as_protocol_points_to_session(tmp_path, capsys):
+    argv = ["simulate", "conditioning", "--protocol", "session.csv", "--out", str(tmp_path / "o.csv")]
+    assert main(argv) == 2
+    assert "unknown protocol 'session.csv'" in (err := _one_line_error(capsys)) and "--session" in err
+
+
 def test_misspelt_column_is_flagged():
     with pytest.warns(UserWarning, match="'reward_tme' is not read by the model .*'reward_time'"):
         make_session(pd.DataFrame({"trial_type": ["A+"], "reward_tme": [2.0]}))

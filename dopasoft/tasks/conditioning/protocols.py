@@ -352,7 +352,10 @@ def get_protocol(name: str | Protocol) -> Protocol:
     if isinstance(name, Protocol):
         return name
     if not isinstance(name, str) or name not in _LIBRARY:
-        raise ValueError(f"unknown protocol {name!r}; valid protocols: {', '.join(_LIBRARY)}")
+        hint = ""
+        if isinstance(name, str) and name.lower().endswith((".csv", ".tsv", ".txt", ".parquet", ".pq")):
+            hint = " (a lab's session file goes to session=..., on the command line --session)"
+        raise ValueError(f"unknown protocol {name!r}; valid protocols: {', '.join(_LIBRARY)}{hint}")
     description, phases = _LIBRARY[name]
     return make_protocol(name, phases, description=description)
 
