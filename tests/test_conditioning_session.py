@@ -116,6 +116,16 @@ def test_session_matches_plain_td_lambda_oracle_with_per_trial_timing():
     assert result.trials["reward"].tolist() == [1.0, 2.0, 1.0, 0.0, 0.0, 0.0, 3.0, 0.5]
 
 
+def test_reward_size_may_be_blank_where_no_reward_was_delivered():
+    session = make_session(
+        pd.DataFrame({"trial_type": ["A+", "A+", "A-"], "rewarded": [1, 0, 0], "reward": [2.0, None, None]})
+    )
+    result = simulate_conditioning(session=session, seed=0)
+    assert result.trials["reward"].tolist() == [2.0, 0.0, 0.0]
+    with pytest.raises(ValueError, match="row 0, column 'reward': missing value"):
+        make_session(pd.DataFrame({"trial_type": ["A+"], "rewarded": [1], "reward": [None]}))
+
+
 def test_iti_is_kept_and_does_not_change_the_model():
     base = pd.DataFrame({"trial_type": ["A+", "A-", "A+", "A+"], "rewarded": [1, 0, 1, 0]})
     a = simulate_conditioning(session=base.assign(iti=[5.0, 30.0, 2.0, 0.0]), seed=0)

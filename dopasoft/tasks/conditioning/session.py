@@ -11,7 +11,8 @@ trial. Columns (only ``trial_type`` is required; docs/tasks.md, "A lab's own ses
 ``reward_time`` seconds from the first cue onset to the reward (to the scheduled reward on
                unrewarded trials, where the dip is read). Default: the task's ``isi`` after the last
                cue onset, as for protocols
-``reward``     reward size on ``+`` trials (overrides ``r=``); 0 or blank on other trials
+``reward``     reward size on ``+`` trials (overrides ``r=``); 0 or blank on other trials and where
+               ``rewarded`` is 0
 ``rewarded``   0/1: whether the reward was delivered (replays the lab's outcomes instead of drawing
                them with ``p=``); 1 only on ``+`` trials
 ``iti``        seconds; checked and kept in the output, no effect on the model (trials are separate
@@ -155,7 +156,7 @@ def make_session(table: pd.DataFrame, *, name: str = "session") -> Session:
     ValueError
         Naming the row and column: no ``trial_type`` column or no rows; a malformed or missing trial
         type; a time that is missing, not a number, negative or infinite; a reward size on a trial that
-        is not reinforced (``-``, ``?``) or missing on one that is; ``rewarded`` other than 0/1, or 1 on
+        is not reinforced (``-``, ``?``) or missing where a reward is delivered; ``rewarded`` other than 0/1, or 1 on
         a trial that is not reinforced; repeated trial numbers; several subjects in one table; a column
         named like an output column (``learn``, ``n_steps``, ``reward_size``, ``*_rpe``, ...).
 
@@ -242,17 +243,6 @@ def make_session(table: pd.DataFrame, *, name: str = "session") -> Session:
             raise ValueError(f"{name}, row {_py(rows[i])}, column {col!r}: negative time {values[i]:g} s")
         times[col] = values
 
-    reward = None
-    if "reward" in df.columns:
-        reward = _numbers(df, "reward", name, allow_missing=~reinforced)
-        for i, tt in enumerate(types):
-            if not tt.reinforced and not (np.isnan(reward[i]) or reward[i] == 0):
-                raise ValueError(
-                    f"{name}, row {_py(rows[i])}, column 'reward': reward size {reward[i]:g} on trial type "
-                    f"{tt.name!r}, which is not reinforced (only '+' trials deliver a reward); "
-                    "give 0 or leave it blank"
-                )
-
     rewarded = None
     if "rewarded" in df.columns:
         rewarded = np.zeros(len(df), dtype=bool)
@@ -267,6 +257,19 @@ def make_session(table: pd.DataFrame, *, name: str = "session") -> Session:
                     "(write it with '+', e.g. 'A+')"
                 )
             rewarded[i] = flag
+
+    reward = None
+    if "reward" in df.columns:
+        # a size is needed where a reward is delivered: blank is fine where none is
+        delivered = reinforced if rewarded is None else rewarded
+        reward = _numbers(df, "reward", name, allow_missing=~delivered)
+        for i, tt in enumerate(types):
+            if not tt.reinforced and not (np.isnan(reward[i]) or reward[i] == 0):
+                raise ValueError(
+                    f"{name}, row {_py(rows[i])}, column 'reward': reward size {reward[i]:g} on trial type "
+                    f"{tt.name!r}, which is not reinforced (only '+' trials deliver a reward); "
+                    "give 0 or leave it blank"
+                )
 
     extra = df.drop(columns=[c for c in ("trial", "trial_type", "phase", "rewarded") if c in df.columns])
     extra = extra.rename(columns={"reward": "reward_size"}).reset_index(drop=True)
