@@ -127,6 +127,12 @@ class ConditioningTask(gym.Env):
         Bins (= steps) per trial.
     feature_names : list of str
         ``"<cue>:<label>"`` per feature.
+    timings : dict of str to TrialTiming
+        Bins of each trial type of a protocol (empty for a session).
+    trial_timings : list of TrialTiming or None
+        Bins of each trial of a session, in file order (None for a protocol).
+    session : Session or None
+        The lab's session the task runs, if any.
 
     Examples
     --------
@@ -161,11 +167,16 @@ class ConditioningTask(gym.Env):
         self.post_bins = _bins(post_reward, self.dt, "post_reward", 0)
         self.gap_bins = _bins(serial_gap, self.dt, "serial_gap", 1)
         self.cues = self.protocol.cues
-        self.timings = {
-            tt.name: trial_timing(tt, self.onset_bin, self.isi_bins, self.gap_bins)
-            for tt in self.protocol.trial_types
-        }
-        # per trial (sessions) or per trial type (protocols: the same bins for every trial of a type)
+        # bins per trial type (protocols: every trial of a type has the same bins) or per trial (sessions;
+        # then ``timings`` is empty and ``trial_timings`` holds one TrialTiming per row)
+        self.timings = (
+            {
+                tt.name: trial_timing(tt, self.onset_bin, self.isi_bins, self.gap_bins)
+                for tt in self.protocol.trial_types
+            }
+            if self.session is None
+            else {}
+        )
         self.trial_timings = None if self.session is None else self._session_timings(self.session)
         latest = self.trial_timings if self.trial_timings is not None else list(self.timings.values())
         self.n_bins = max(t.reward_bin for t in latest) + 1 + self.post_bins
