@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from dopasoft.analysis import dopamine as dp
-from dopasoft.tasks.conditioning.experiment import simulate_conditioning
+from dopasoft.experiments.conditioning import simulate_conditioning
 
 
 def _steps() -> pd.DataFrame:

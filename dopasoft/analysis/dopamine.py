@@ -1,6 +1,6 @@
 r"""Model dopamine: per-trial cue and reward RPEs, within-trial traces, heatmaps and a photometry kernel.
 
-Inputs are the tables of :func:`dopasoft.simulate` / :func:`~dopasoft.tasks.conditioning.experiment.simulate_conditioning`
+Inputs are the tables of :func:`dopasoft.simulate` / :func:`~dopasoft.experiments.conditioning.simulate_conditioning`
 (a :class:`~dopasoft.simulation.SimulationResult`, or its ``trials`` / ``steps`` DataFrames, e.g. read
 back from the CSV files of ``dopasoft simulate conditioning --out --trace-out``):
 

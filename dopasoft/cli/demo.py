@@ -93,7 +93,7 @@ def run_demo(
     from dopasoft import analysis as an
     from dopasoft.fitting import fit, sample_parameters, simulate
     from dopasoft.tasks.conditioning import make_protocol
-    from dopasoft.tasks.conditioning.experiment import simulate_conditioning
+    from dopasoft.experiments.conditioning import simulate_conditioning
 
     cfg = dict(QUICK_DEFAULTS if quick else DEMO_DEFAULTS)
     for key, value in (("n_subjects", n_subjects), ("n_trials", n_trials), ("n_starts", n_starts),
