@@ -19,8 +19,8 @@ from matplotlib.figure import Figure  # noqa: E402
 import dopasoft as ds  # noqa: E402
 from dopasoft import analysis as an  # noqa: E402
 from dopasoft.cli import main  # noqa: E402
-from dopasoft.tasks.conditioning import make_protocol  # noqa: E402
 from dopasoft.experiments.conditioning import simulate_conditioning  # noqa: E402
+from dopasoft.tasks.conditioning import make_protocol  # noqa: E402
 
 # ------------------------------------------------------------------------------------------------
 # fixtures: small inputs

@@ -10,9 +10,9 @@ import pytest
 
 import dopasoft as ds
 from dopasoft.cli import main
+from dopasoft.experiments.conditioning import conditioning_agent, simulate_conditioning
 from dopasoft.simulation import SIGNALS, SimulationResult, simulate, td_signals
 from dopasoft.tasks.conditioning import ConditioningTask, make_protocol, protocol_names
-from dopasoft.experiments.conditioning import conditioning_agent, simulate_conditioning
 from dopasoft.tasks.mdp import chain_mdp
 from dopasoft.tasks.two_step import CANONICAL_COLUMNS, TwoStepTask
 

@@ -91,9 +91,9 @@ def run_demo(
     from tqdm.auto import tqdm
 
     from dopasoft import analysis as an
+    from dopasoft.experiments.conditioning import simulate_conditioning
     from dopasoft.fitting import fit, sample_parameters, simulate
     from dopasoft.tasks.conditioning import make_protocol
-    from dopasoft.experiments.conditioning import simulate_conditioning
 
     cfg = dict(QUICK_DEFAULTS if quick else DEMO_DEFAULTS)
     for key, value in (("n_subjects", n_subjects), ("n_trials", n_trials), ("n_starts", n_starts),
