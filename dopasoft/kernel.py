@@ -185,7 +185,7 @@ def log_normaliser(W, idx, val, lo, hi, inv_tau, log_prior, work, row):
     return m + math.log(total)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def clear_traces(E, live, dE):
     """Set the traces (and their tangents ``dE``, unless ``None``) to 0 on the live rows; empty ``live``."""
     for j in range(1, live[0] + 1):

@@ -26,7 +26,7 @@ SQ_COLUMNS = ("alpha0", "alpha1", "tau0", "tau1", "lam", "kappa")
 N_COLS = 6
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def softq_behaviour_logp(W, s, a, tau, kappa, last, log_prior):
     """``log P(a|s)``: Boltzmann at ``tau`` plus ``kappa`` on the action ``last`` (-1: none)."""
     n = W.shape[1]
@@ -49,7 +49,7 @@ def softq_behaviour_logp(W, s, a, tau, kappa, last, log_prior):
     return za - m - math.log(total)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def softq_behaviour_dlogp(W, dW, s, a, tau, kappa, last, log_prior, j_tau, out):
     """Subtract ``d log P(a|s)`` of :func:`softq_behaviour_logp` from ``out`` (per kernel column).
 
@@ -87,13 +87,7 @@ def softq_sample(W, s, tau, kappa, last, log_prior, u):
 @njit(cache=True)
 def _softq_subject(state, action, reward, next_state, terminal, is_choice, n, stage_of,
                    n_states, n_actions, p, gamma, trace, replacing, dW, dE, dpar, dlogp, grad):  # fmt: skip
-    """NLL of one subject: its steps replayed through :func:`dopasoft.kernel.soft_q_step`.
-
-    ``dW, dE, dpar, dlogp, grad``: ``None`` (value only; compiled without derivatives) or the step's
-    tangent arrays in the 6 kernel-column directions and ``grad`` (6,), which receives the gradient of
-    the NLL. The step reuses the log-sum-exp of ``V(s')`` as the next step's normaliser while that row
-    is unchanged and skips the decay pass when no trace is live (after a terminal step).
-    """
+    """Allocate the replay's arrays and run :func:`_softq_replay` (which runs without reference counting)."""
     W = np.zeros((n_states, n_actions))
     E = np.zeros((n_states, n_actions))
     live = np.zeros(n_states + 1, np.int64)
@@ -103,13 +97,27 @@ def _softq_subject(state, action, reward, next_state, terminal, is_choice, n, st
     work = np.empty((2, n_actions))
     cache = np.full(3, -1.0)
     last = np.full(n_states, -1, np.int64)
+    return _softq_replay(state, action, reward, next_state, terminal, is_choice, n, stage_of, p, gamma, trace,
+                         replacing, dW, dE, dpar, dlogp, grad, W, E, live, rows, ones, lp, work, cache, last)
+
+
+@njit(cache=True, _nrt=False)
+def _softq_replay(state, action, reward, next_state, terminal, is_choice, n, stage_of, p, gamma, trace,
+                  replacing, dW, dE, dpar, dlogp, grad, W, E, live, rows, ones, lp, work, cache, last):  # fmt: skip
+    """NLL of one subject: its steps replayed through :func:`dopasoft.kernel.soft_q_step`.
+
+    ``dW, dE, dpar, dlogp, grad``: ``None`` (value only; compiled without derivatives) or the step's
+    tangent arrays in the 6 kernel-column directions and ``grad`` (6,), which receives the gradient of
+    the NLL. The step reuses the log-sum-exp of ``V(s')`` as the next step's normaliser while that row
+    is unchanged and skips the decay pass when no trace is live (after a terminal step).
+    """
     kappa = p[SQ_KAPPA]
     lam = p[SQ_LAM]
     if dW is not None:
         dW[:] = 0.0
         dE[:] = 0.0
         grad[:] = 0.0
-        dpar[:3] = 0.0
+        dpar[:] = 0.0
         dpar[D_LAM, SQ_LAM] = 1.0
     stage = -1
     nll = 0.0
