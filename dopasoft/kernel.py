@@ -57,6 +57,10 @@ TRACE_CODES = {
 SIG_DELTA, SIG_VALUE_RPE, SIG_ACTION_TERM, SIG_VALUE, SIG_NEXT_VALUE, SIG_LOG_PI = range(6)
 N_SIGNALS = 6
 
+# Number of tangent directions the step carries (the likelihood's kernel columns); a compile-time
+# constant so that the tangent loops unroll.
+N_TANGENTS = 6
+
 # Tangents of the step's scalar parameters: rows of the ``dpar`` array of the tangent tuple.
 D_ALPHA, D_TAU, D_LAM = range(3)
 
@@ -162,11 +166,16 @@ def log_normaliser(W, idx, val, lo, hi, inv_tau, log_prior, work, row):
     max-shifted sum, skipping the ``exp(0)`` of the maximum. ``V = tau`` times the result.
     """
     n = W.shape[1]
-    for b in range(n):
-        acc = 0.0
-        for k in range(lo, hi):
-            acc += val[k] * W[idx[k], b]
-        work[row, b] = acc
+    if hi - lo == 1 and val[lo] == 1.0:  # one-hot (tabular) state
+        i = idx[lo]
+        for b in range(n):
+            work[row, b] = W[i, b]
+    else:
+        for b in range(n):
+            acc = 0.0
+            for k in range(lo, hi):
+                acc += val[k] * W[idx[k], b]
+            work[row, b] = acc
     if n == 2:
         z0 = work[row, 0] * inv_tau + log_prior[0]
         z1 = work[row, 1] * inv_tau + log_prior[1]
@@ -242,7 +251,8 @@ def soft_q_step(W, E, live, idx, val, lo, hi, a, r, next_idx, next_val, next_lo,
     signals : float64 array of length >= 6, or None
         Receives ``delta, value_rpe, action_term, V(x), V(x'), log pi(a|x)``.
     dW, dE : float64 arrays, shape (n_features, n_actions, K), or None
-        Forward-mode tangents of ``W`` and ``E`` in ``K`` directions, updated in place. ``None`` (with
+        Forward-mode tangents of ``W`` and ``E`` in ``K = N_TANGENTS`` directions (a compile-time
+        constant, so that the tangent loops unroll; pad unused directions with 0), updated in place. ``None`` (with
         ``dpar``, ``dlogp``): no derivatives, and numba compiles the step without them.
     dpar : float64 array, shape (2 * n_actions + 8, K), or None
         Rows ``D_ALPHA, D_TAU, D_LAM``: the tangents of ``alpha, tau, lam``; the other rows are scratch.
@@ -288,48 +298,54 @@ def soft_q_step(W, E, live, idx, val, lo, hi, a, r, next_idx, next_val, next_lo,
 
     if dW is not None:
         # scratch rows of dpar: dq_b at 3 + b, dz_b at 3 + n_actions + b, then _T_* at 3 + 2 n_actions
-        n_dir = dlogp.shape[0]
         o = 3 + 2 * n_actions
         # d log pi(a|x) = dz_a - sum_b pi_b dz_b,  z_b = q_b / tau + log pi0_b
-        for c_ in range(n_dir):
+        for c_ in range(N_TANGENTS):
             dlogp[c_] = 0.0
         for b in range(n_actions):
             pi_b = math.exp(work[0, b] * inv_tau + log_prior[b] - lse)
-            for c_ in range(n_dir):
-                acc = 0.0
-                for k in range(lo, hi):
-                    acc += val[k] * dW[idx[k], b, c_]
+            for c_ in range(N_TANGENTS):
+                if one_hot:
+                    acc = dW[idx[lo], b, c_]
+                else:
+                    acc = 0.0
+                    for k in range(lo, hi):
+                        acc += val[k] * dW[idx[k], b, c_]
                 dpar[3 + b, c_] = acc
                 dz = acc * inv_tau - work[0, b] * inv_tau * inv_tau * dpar[D_TAU, c_]
                 dpar[3 + n_actions + b, c_] = dz
                 dlogp[c_] -= pi_b * dz
-        for c_ in range(n_dir):
+        for c_ in range(N_TANGENTS):
             dlogp[c_] += dpar[3 + n_actions + a, c_]
         # d target = gamma dV(x'),  dV = sum_b pi'_b dq'_b + dtau (V - sum_b pi'_b q'_b) / tau
-        for c_ in range(n_dir):
+        for c_ in range(N_TANGENTS):
             dpar[o + _T_TARGET, c_] = 0.0
         if not terminated:
+            next_one_hot = next_hi - next_lo == 1 and next_val[next_lo] == 1.0
             eq = 0.0
             for b in range(n_actions):
                 pn_b = math.exp(work[1, b] * inv_tau + next_log_prior[b] - lse_next)
                 eq += pn_b * work[1, b]
-                for c_ in range(n_dir):
-                    acc = 0.0
-                    for k in range(next_lo, next_hi):
-                        acc += next_val[k] * dW[next_idx[k], b, c_]
+                for c_ in range(N_TANGENTS):
+                    if next_one_hot:
+                        acc = dW[next_idx[next_lo], b, c_]
+                    else:
+                        acc = 0.0
+                        for k in range(next_lo, next_hi):
+                            acc += next_val[k] * dW[next_idx[k], b, c_]
                     dpar[o + _T_TARGET, c_] += pn_b * acc
-            for c_ in range(n_dir):
+            for c_ in range(N_TANGENTS):
                 dpar[o + _T_TARGET, c_] = gamma * (
                     dpar[o + _T_TARGET, c_] + dpar[D_TAU, c_] * (v_next - eq) * inv_tau
                 )
-        for c_ in range(n_dir):
+        for c_ in range(N_TANGENTS):
             dd = dpar[o + _T_TARGET, c_] - dpar[3 + a, c_]
             dpar[o + _T_DELTA, c_] = dd
             dpar[o + _T_C, c_] = dc_dlam * dpar[D_LAM, c_] + dc_dlogpi * dlogp[c_]
             dpar[o + _T_CUR, c_] = dpar[D_ALPHA, c_] * delta + alpha * dd
             dpar[o + _T_STEP, c_] = dpar[o + _T_CUR, c_]
         if on_policy:  # d expected_q = sum_b (dpi_b q_b + pi_b dq_b),  dpi_b = pi_b (dz_b - dz_a + dlogp)
-            for c_ in range(n_dir):
+            for c_ in range(N_TANGENTS):
                 dexp = 0.0
                 for b in range(n_actions):
                     pi_b = math.exp(work[0, b] * inv_tau + log_prior[b] - lse)
@@ -348,7 +364,7 @@ def soft_q_step(W, E, live, idx, val, lo, hi, a, r, next_idx, next_val, next_lo,
                 e = e_old * c
                 if dW is not None:
                     o = 3 + 2 * n_actions
-                    for c_ in range(dlogp.shape[0]):
+                    for c_ in range(N_TANGENTS):
                         de = dpar[o + _T_C, c_] * e_old + c * dE[i, b, c_]
                         dE[i, b, c_] = de
                         dW[i, b, c_] += dpar[o + _T_STEP, c_] * e + step * de
@@ -362,7 +378,7 @@ def soft_q_step(W, E, live, idx, val, lo, hi, a, r, next_idx, next_val, next_lo,
         x = val[k]
         if dW is not None:
             o = 3 + 2 * n_actions
-            for c_ in range(dlogp.shape[0]):
+            for c_ in range(N_TANGENTS):
                 if replacing and not on_policy:  # W[i, a] += step (x - E[i, a])
                     dW[i, a, c_] += dpar[o + _T_STEP, c_] * (x - E[i, a]) - step * dE[i, a, c_]
                 else:

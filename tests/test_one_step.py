@@ -32,7 +32,8 @@ def run(steps, alpha, tau, lam, trace, replacing, *, gamma=0.9, features=None, t
         n_actions=N_A):  # fmt: skip
     """Drive kernel.soft_q_step; states are one-hot unless ``features`` (n_states, n_features) is given.
 
-    Returns W, and with ``tangents`` also dW/d(alpha, tau, lam) of shape (n_features, n_actions, 3).
+    Returns W, and with ``tangents`` also dW/d(alpha, tau, lam) of shape (n_features, n_actions, 3)
+    (the step carries kernel.N_TANGENTS directions; the others are 0 here).
     """
     n_in = N_S if features is None else features.shape[1]
     W, E = np.zeros((n_in, n_actions)), np.zeros((n_in, n_actions))
@@ -41,10 +42,11 @@ def run(steps, alpha, tau, lam, trace, replacing, *, gamma=0.9, features=None, t
     work = np.empty((2, n_actions))
     c = np.full(3, -1.0) if cache else None
     if tangents:
-        dW, dE = np.zeros((n_in, n_actions, 3)), np.zeros((n_in, n_actions, 3))
-        dpar = np.zeros((2 * n_actions + 8, 3))
+        k = kernel.N_TANGENTS
+        dW, dE = np.zeros((n_in, n_actions, k)), np.zeros((n_in, n_actions, k))
+        dpar = np.zeros((2 * n_actions + 8, k))
         dpar[kernel.D_ALPHA, 0] = dpar[kernel.D_TAU, 1] = dpar[kernel.D_LAM, 2] = 1.0
-        dlogp = np.empty(3)
+        dlogp = np.empty(k)
     else:
         dW = dE = dpar = dlogp = None
 
@@ -60,7 +62,7 @@ def run(steps, alpha, tau, lam, trace, replacing, *, gamma=0.9, features=None, t
         kernel.soft_q_step(W, E, live, idx, val, lo, hi, a, r, nidx, nval, nlo, nhi, term, alpha, tau, gamma,
                            lam, lp, lp, kernel.TRACE_CODES[trace], replacing, b, work, c, None, dW, dE, dpar,
                            dlogp)  # fmt: skip
-    return (W, dW) if tangents else W
+    return (W, dW[:, :, :3]) if tangents else W
 
 
 @pytest.mark.parametrize("trace", TRACES)

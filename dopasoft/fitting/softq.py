@@ -18,12 +18,12 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from dopasoft.kernel import D_ALPHA, D_LAM, D_TAU, clear_traces, soft_q_step
+from dopasoft.kernel import D_ALPHA, D_LAM, D_TAU, N_TANGENTS, clear_traces, soft_q_step
 
 # columns of the "full" parameter vector passed to the soft Q(λ) kernels
 SQ_ALPHA0, SQ_ALPHA1, SQ_TAU0, SQ_TAU1, SQ_LAM, SQ_KAPPA = range(6)
 SQ_COLUMNS = ("alpha0", "alpha1", "tau0", "tau1", "lam", "kappa")
-N_COLS = 6
+N_COLS = N_TANGENTS  # the step carries one tangent per kernel column
 
 
 @njit(cache=True, _nrt=False)
