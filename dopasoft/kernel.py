@@ -14,7 +14,7 @@ One step, with ``pi`` and ``V`` taken from the weights *before* this step's upda
 (``docs/maths.md`` §4)::
 
     delta = r + gamma V(x') - Q(x, a)                 (V(x') = 0 when terminated)
-    c     = trace_coefficient(trace, log pi(a|x), b(a|x), lam, gamma)
+    c     = trace_coefficient(trace, pi(a|x), b(a|x), lam, gamma)
     E <- c E ;  E[:, a] += x ;  W += alpha delta E     (tree-backup, uncorrected, retrace)
     E <- c E ;  W += alpha delta_bar E ;  W[:, a] += alpha delta x ;  E[:, a] += x    (on-policy)
 
@@ -66,7 +66,7 @@ D_ALPHA, D_TAU, D_LAM = range(3)
 
 
 @njit(cache=True, inline="always")
-def trace_coefficient(trace, log_pi_a, b_a, lam, gamma):
+def trace_coefficient(trace, pi_a, b_a, lam, gamma):
     r"""The factor ``c_t`` by which the traces decay at step ``t``, and its two partial derivatives.
 
     Every trace variant is the same backward-view update with another ``c_t`` (the off-policy return
@@ -92,8 +92,8 @@ def trace_coefficient(trace, log_pi_a, b_a, lam, gamma):
     ----------
     trace : int
         ``TREE_BACKUP``, ``ON_POLICY``, ``UNCORRECTED`` or ``RETRACE``.
-    log_pi_a : float
-        ``log pi(a_t|s_t)`` under the current (target) policy.
+    pi_a : float
+        ``pi(a_t|s_t)`` under the current (target) policy.
     b_a : float
         ``b(a_t|s_t)``, the probability with which the action was taken (Retrace only).
     lam, gamma : float
@@ -107,10 +107,10 @@ def trace_coefficient(trace, log_pi_a, b_a, lam, gamma):
         ``∂c/∂ log pi(a_t|s_t)`` (``b`` held fixed).
     """
     if trace == TREE_BACKUP:
-        rho = math.exp(log_pi_a)
+        rho = pi_a
         dlog = 1.0
     elif trace == RETRACE:
-        rho = math.exp(log_pi_a) / b_a
+        rho = pi_a / b_a
         dlog = 1.0
         if rho >= 1.0:
             rho = 1.0
@@ -159,11 +159,12 @@ def soft_value_and_policy(q, tau, log_prior, pi):
 
 @njit(cache=True, inline="always")
 def log_normaliser(W, idx, val, lo, hi, inv_tau, log_prior, work, row):
-    """Write ``Q(x, .)`` into ``work[row]``; return ``log sum_b exp(Q(x, b) / tau + log pi0_b)``.
+    """Write ``Q(x, .)`` into ``work[row]`` and ``pi(.|x)`` into ``work[row + 2]``; return the log-normaliser.
 
-    ``x`` is given by its features ``idx[lo:hi], val[lo:hi]`` (no slicing in the hot loop). Two
-    actions: ``z_max + log1p(exp(z_min - z_max))`` (one exp, one log1p); more actions: the
-    max-shifted sum, skipping the ``exp(0)`` of the maximum. ``V = tau`` times the result.
+    The log-normaliser is ``L = log sum_b exp(Q(x, b) / tau + log pi0_b)`` (``V = tau L``). ``x`` is
+    given by its features ``idx[lo:hi], val[lo:hi]`` (no slicing in the hot loop). Two actions:
+    ``L = z_max + log1p(exp(z_min - z_max))`` (one exp, one log1p); more actions: the max-shifted sum,
+    skipping the ``exp(0)`` of the maximum. The policy comes from the same exponentials.
     """
     n = W.shape[1]
     if hi - lo == 1 and val[lo] == 1.0:  # one-hot (tabular) state
@@ -180,8 +181,14 @@ def log_normaliser(W, idx, val, lo, hi, inv_tau, log_prior, work, row):
         z0 = work[row, 0] * inv_tau + log_prior[0]
         z1 = work[row, 1] * inv_tau + log_prior[1]
         if z0 >= z1:
-            return z0 + math.log1p(math.exp(z1 - z0))
-        return z1 + math.log1p(math.exp(z0 - z1))
+            e = math.exp(z1 - z0)
+            work[row + 2, 0] = 1.0 / (1.0 + e)
+            work[row + 2, 1] = e / (1.0 + e)
+            return z0 + math.log1p(e)
+        e = math.exp(z0 - z1)
+        work[row + 2, 0] = e / (1.0 + e)
+        work[row + 2, 1] = 1.0 / (1.0 + e)
+        return z1 + math.log1p(e)
     m = work[row, 0] * inv_tau + log_prior[0]
     for b in range(1, n):
         z = work[row, b] * inv_tau + log_prior[b]
@@ -190,7 +197,11 @@ def log_normaliser(W, idx, val, lo, hi, inv_tau, log_prior, work, row):
     total = 0.0
     for b in range(n):
         z = work[row, b] * inv_tau + log_prior[b]
-        total += 1.0 if z == m else math.exp(z - m)
+        e = 1.0 if z == m else math.exp(z - m)
+        work[row + 2, b] = e
+        total += e
+    for b in range(n):
+        work[row + 2, b] /= total
     return m + math.log(total)
 
 
@@ -240,13 +251,13 @@ def soft_q_step(W, E, live, idx, val, lo, hi, a, r, next_idx, next_val, next_lo,
     replacing : bool
     b_a : float
         ``b(a|x)``; used by ``RETRACE`` only.
-    work : float64 array, shape (2, n_actions)
-        Scratch space (no allocation in the step).
-    cache : float64 array of length 3, or None
-        ``(row, tau, lse)``: the log-normaliser ``lse`` of the one-hot state ``row`` at ``tau``, valid
-        while that row of ``W`` is unchanged; ``row = -1``: empty. When given, the step reuses it for
-        the current state and leaves there the next state's, computed for ``V(x')``, if the update
-        leaves that row unchanged (no live trace on it). It assumes that the log prior of a one-hot
+    work : float64 array, shape (4, n_actions)
+        Scratch space (no allocation in the step): ``Q`` and ``pi`` of the two states.
+    cache : float64 array of length 3 + n_actions, or None
+        ``(row, tau, lse, pi)``: the log-normaliser ``lse`` and policy ``pi`` of the one-hot state
+        ``row`` at ``tau``, valid while that row of ``W`` is unchanged; ``row = -1``: empty. When given,
+        the step reuses them for the current state and leaves there the next state's, computed for
+        ``V(x')``, if the update leaves that row unchanged (no live trace on it). It assumes that the log prior of a one-hot
         state depends on the state only.
     signals : float64 array of length >= 6, or None
         Receives ``delta, value_rpe, action_term, V(x), V(x'), log pi(a|x)``.
@@ -272,6 +283,7 @@ def soft_q_step(W, E, live, idx, val, lo, hi, a, r, next_idx, next_val, next_lo,
     if cache is not None and one_hot and cache[0] == idx[lo] and cache[1] == tau:
         for b in range(n_actions):
             work[0, b] = W[idx[lo], b]
+            work[2, b] = cache[3 + b]
         lse = cache[2]
     else:
         lse = log_normaliser(W, idx, val, lo, hi, inv_tau, log_prior, work, 0)
@@ -285,12 +297,12 @@ def soft_q_step(W, E, live, idx, val, lo, hi, a, r, next_idx, next_val, next_lo,
         v_next = tau * lse_next
     target = r + gamma * v_next
     delta = target - q_a
-    c, dc_dlam, dc_dlogpi = trace_coefficient(trace, log_pi_a, b_a, lam, gamma)
+    c, dc_dlam, dc_dlogpi = trace_coefficient(trace, work[2, a], b_a, lam, gamma)
     on_policy = trace == ON_POLICY
     if on_policy:  # earlier pairs learn from delta_bar = target - sum_b pi(b|x) Q(x, b)
         expected_q = 0.0
         for b in range(n_actions):
-            expected_q += math.exp(work[0, b] * inv_tau + log_prior[b] - lse) * work[0, b]
+            expected_q += work[2, b] * work[0, b]
         err = target - expected_q
     else:
         err = delta
@@ -303,7 +315,7 @@ def soft_q_step(W, E, live, idx, val, lo, hi, a, r, next_idx, next_val, next_lo,
         for c_ in range(N_TANGENTS):
             dlogp[c_] = 0.0
         for b in range(n_actions):
-            pi_b = math.exp(work[0, b] * inv_tau + log_prior[b] - lse)
+            pi_b = work[2, b]
             for c_ in range(N_TANGENTS):
                 if one_hot:
                     acc = dW[idx[lo], b, c_]
@@ -324,7 +336,7 @@ def soft_q_step(W, E, live, idx, val, lo, hi, a, r, next_idx, next_val, next_lo,
             next_one_hot = next_hi - next_lo == 1 and next_val[next_lo] == 1.0
             eq = 0.0
             for b in range(n_actions):
-                pn_b = math.exp(work[1, b] * inv_tau + next_log_prior[b] - lse_next)
+                pn_b = work[3, b]
                 eq += pn_b * work[1, b]
                 for c_ in range(N_TANGENTS):
                     if next_one_hot:
@@ -348,7 +360,7 @@ def soft_q_step(W, E, live, idx, val, lo, hi, a, r, next_idx, next_val, next_lo,
             for c_ in range(N_TANGENTS):
                 dexp = 0.0
                 for b in range(n_actions):
-                    pi_b = math.exp(work[0, b] * inv_tau + log_prior[b] - lse)
+                    pi_b = work[2, b]
                     dzb = dpar[3 + n_actions + b, c_] - dpar[3 + n_actions + a, c_] + dlogp[c_]
                     dexp += pi_b * (dzb * work[0, b] + dpar[3 + b, c_])
                 dpar[o + _T_STEP, c_] = dpar[D_ALPHA, c_] * err + alpha * (dpar[o + _T_TARGET, c_] - dexp)
@@ -415,6 +427,8 @@ def soft_q_step(W, E, live, idx, val, lo, hi, a, r, next_idx, next_val, next_lo,
                 cache[0] = ns
                 cache[1] = tau
                 cache[2] = lse_next
+                for b in range(n_actions):
+                    cache[3 + b] = work[3, b]
 
     if signals is not None:
         v = tau * lse

@@ -150,7 +150,7 @@ class _FeatureLearner:
             raise ValueError("q_init must be finite")
         self._one = np.ones(1)
         self._index = np.arange(self.n_states, dtype=np.int64)
-        self._work = np.empty((2, self.n_actions))
+        self._work = np.empty((4, self.n_actions))
         self._signals = np.zeros(kernel.N_SIGNALS)
         self._has_step = False
 

@@ -153,7 +153,7 @@ def test_backward_increments_sum_to_forward_lambda_return_error(trace, lam):
     w_fixed = q0.copy()
     e = np.zeros_like(w_fixed)
     total = np.zeros_like(w_fixed)
-    work, live = np.empty((2, N_A)), np.zeros(N_S + 1, np.int64)
+    work, live = np.empty((4, N_A)), np.zeros(N_S + 1, np.int64)
     rows, ones = np.arange(N_S), np.ones(N_S)
     for s, a, r, s2, term, b in episode:
         w = w_fixed.copy()  # every increment is computed from the same, fixed Q

@@ -39,8 +39,8 @@ def run(steps, alpha, tau, lam, trace, replacing, *, gamma=0.9, features=None, t
     W, E = np.zeros((n_in, n_actions)), np.zeros((n_in, n_actions))
     live = np.zeros(n_in + 1, np.int64)
     lp = np.log(np.linspace(1.0, 2.0, n_actions) / np.linspace(1.0, 2.0, n_actions).sum())
-    work = np.empty((2, n_actions))
-    c = np.full(3, -1.0) if cache else None
+    work = np.empty((4, n_actions))
+    c = np.full(3 + n_actions, -1.0) if cache else None
     if tangents:
         k = kernel.N_TANGENTS
         dW, dE = np.zeros((n_in, n_actions, k)), np.zeros((n_in, n_actions, k))
@@ -117,23 +117,23 @@ def test_shortcuts_are_exact(trace, n_actions):
 
 def test_trace_coefficient_table():
     g, lam, pi, b = 0.9, 0.8, 0.3, 0.6
-    lp = math.log(pi)
     cases = {
         kernel.TREE_BACKUP: g * lam * pi,
         kernel.ON_POLICY: g * lam,
         kernel.UNCORRECTED: g * lam,
         kernel.RETRACE: g * lam * min(1.0, pi / b),
     }
+    h = 1e-7
     for code, want in cases.items():
-        c, dc_dlam, dc_dlogpi = kernel.trace_coefficient(code, lp, b, lam, g)
+        c, dc_dlam, dc_dlogpi = kernel.trace_coefficient(code, pi, b, lam, g)
         assert c == pytest.approx(want, rel=1e-15)
-        h = 1e-7
-        up, down = kernel.trace_coefficient(code, lp, b, lam + h, g), kernel.trace_coefficient(code, lp, b, lam - h, g)
+        up, down = kernel.trace_coefficient(code, pi, b, lam + h, g), kernel.trace_coefficient(code, pi, b, lam - h, g)
         assert dc_dlam == pytest.approx((up[0] - down[0]) / (2 * h), rel=1e-7)
-        up, down = kernel.trace_coefficient(code, lp + h, b, lam, g), kernel.trace_coefficient(code, lp - h, b, lam, g)
+        up = kernel.trace_coefficient(code, pi * math.exp(h), b, lam, g)
+        down = kernel.trace_coefficient(code, pi * math.exp(-h), b, lam, g)
         assert dc_dlogpi == pytest.approx((up[0] - down[0]) / (2 * h), rel=1e-7, abs=1e-12)
     # Retrace truncates at 1: pi > b gives gamma * lam and no dependence on pi
-    c, _, dc_dlogpi = kernel.trace_coefficient(kernel.RETRACE, math.log(0.9), 0.5, lam, g)
+    c, _, dc_dlogpi = kernel.trace_coefficient(kernel.RETRACE, 0.9, 0.5, lam, g)
     assert (c, dc_dlogpi) == (g * lam, 0.0)
 
 

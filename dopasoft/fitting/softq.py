@@ -94,8 +94,8 @@ def _softq_subject(state, action, reward, next_state, terminal, is_choice, n, st
     rows = np.arange(n_states)  # state s is the one-hot feature rows[s:s+1], ones[s:s+1]
     ones = np.ones(n_states)
     lp = np.full(n_actions, -math.log(n_actions))
-    work = np.empty((2, n_actions))
-    cache = np.full(3, -1.0)
+    work = np.empty((4, n_actions))
+    cache = np.full(3 + n_actions, -1.0)
     last = np.full(n_states, -1, np.int64)
     return _softq_replay(state, action, reward, next_state, terminal, is_choice, n, stage_of, p, gamma, trace,
                          replacing, dW, dE, dpar, dlogp, grad, W, E, live, rows, ones, lp, work, cache, last)
@@ -229,7 +229,7 @@ def softq_generate_two_step(full, probs, u, p_common, gamma, trace, replacing):
     lp = np.full(2, -math.log(2.0))
     rows = np.arange(3)
     ones = np.ones(3)
-    work = np.empty((2, 2))
+    work = np.empty((4, 2))
     for i in range(n_sub):
         p = full[i]
         W = np.zeros((3, 2))
@@ -261,7 +261,7 @@ def softq_generate_bandit(full, probs, u, gamma, trace, replacing):
     lp = np.full(k, -math.log(k))
     rows = np.zeros(1, np.int64)
     ones = np.ones(1)
-    work = np.empty((2, k))
+    work = np.empty((4, k))
     for i in range(n_sub):
         p = full[i]
         W = np.zeros((1, k))
