@@ -182,12 +182,14 @@ def log_normaliser(W, idx, val, lo, hi, inv_tau, log_prior, work, row):
         z1 = work[row, 1] * inv_tau + log_prior[1]
         if z0 >= z1:
             e = math.exp(z1 - z0)
-            work[row + 2, 0] = 1.0 / (1.0 + e)
-            work[row + 2, 1] = e / (1.0 + e)
+            p_max = 1.0 / (1.0 + e)
+            work[row + 2, 0] = p_max
+            work[row + 2, 1] = e * p_max
             return z0 + math.log1p(e)
         e = math.exp(z0 - z1)
-        work[row + 2, 0] = e / (1.0 + e)
-        work[row + 2, 1] = 1.0 / (1.0 + e)
+        p_max = 1.0 / (1.0 + e)
+        work[row + 2, 0] = e * p_max
+        work[row + 2, 1] = p_max
         return z1 + math.log1p(e)
     m = work[row, 0] * inv_tau + log_prior[0]
     for b in range(1, n):
