@@ -127,7 +127,8 @@ def test_trace_coefficient_table():
     for code, want in cases.items():
         c, dc_dlam, dc_dlogpi = kernel.trace_coefficient(code, pi, b, lam, g)
         assert c == pytest.approx(want, rel=1e-15)
-        up, down = kernel.trace_coefficient(code, pi, b, lam + h, g), kernel.trace_coefficient(code, pi, b, lam - h, g)
+        up = kernel.trace_coefficient(code, pi, b, lam + h, g)
+        down = kernel.trace_coefficient(code, pi, b, lam - h, g)
         assert dc_dlam == pytest.approx((up[0] - down[0]) / (2 * h), rel=1e-7)
         up = kernel.trace_coefficient(code, pi * math.exp(h), b, lam, g)
         down = kernel.trace_coefficient(code, pi * math.exp(-h), b, lam, g)

@@ -3,9 +3,10 @@ r"""Choice models: each defined once, by compiled per-step functions shared by l
 Soft Q(λ) family (SPEC §3)
 --------------------------
 Learning is the one Soft Q(λ) step :func:`dopasoft.kernel.soft_q_step` on a tabular ``Q``
-(uniform default policy, ``Q ≡ 0`` at the start, ``γ = 1`` by default), applied to the data's steps by
-:mod:`dopasoft.fitting.softq` (the optimiser's gradient is the same step carrying forward-mode
-tangents); the probability of each observed choice is the Boltzmann policy at temperature ``τ`` before the step's update,
+(uniform default policy, ``Q ≡ 0`` at the start, ``γ = 1`` by default), applied to the data's steps
+by :mod:`dopasoft.fitting.softq` (the optimiser's gradient is the same step carrying forward-mode
+tangents); the probability of each observed choice is the Boltzmann policy at temperature ``τ``
+before the step's update,
 
 .. math:: P(a|s) = \frac{\exp(Q(s,a)/\tau + \kappa [a = a^{prev}_s])}
                         {\sum_b \exp(Q(s,b)/\tau + \kappa [b = a^{prev}_s])},

@@ -98,7 +98,8 @@ def _softq_subject(state, action, reward, next_state, terminal, is_choice, n, st
     cache = np.full(3 + n_actions, -1.0)
     last = np.full(n_states, -1, np.int64)
     return _softq_replay(state, action, reward, next_state, terminal, is_choice, n, stage_of, p, gamma, trace,
-                         replacing, dW, dE, dpar, dlogp, grad, W, E, live, rows, ones, lp, work, cache, last)
+                         replacing, dW, dE, dpar, dlogp, grad, W, E, live, rows, ones, lp, work, cache,
+                         last)  # fmt: skip
 
 
 @njit(cache=True, _nrt=False)
