@@ -1,7 +1,9 @@
 """Fitting benchmarks: likelihood throughput, batched fit vs a per-subject compiled reference.
 
 Run: ``python benchmarks/fitting.py [--subjects 200] [--trials 200] [--starts 10]``. Prints numbers
-only. The reference is the same compiled likelihood (single-threaded, one subject at a time)
+only. ``--against OLD/dopasoft/fitting/models.py`` instead compares the likelihood throughput with an
+older ``models.py`` (e.g. from ``git archive <commit>``), imported by path into the same process and
+timed alternately with the current one on the same data, so machine load affects both alike. The reference is the same compiled likelihood (single-threaded, one subject at a time)
 minimised by scipy's L-BFGS-B per subject per start on the natural scale with finite-difference
 gradients — the usual way such fits are written.
 """
@@ -51,7 +53,7 @@ def reference_fit(model, tr, n_starts, seed=0):
     that the reference is as lean as such a loop can be.
     """
     from dopasoft import kernel
-    from dopasoft.fitting.models import softq_nll_pairs_serial
+    from dopasoft.fitting.softq import softq_nll_pairs_serial
 
     bounds = [
         (max(p.lower, 1e-6), min(p.upper, 1 - 1e-6)) if p.upper == 1 else (max(p.lower, 1e-4), 20.0)
@@ -90,18 +92,65 @@ def reference_fit(model, tr, n_starts, seed=0):
     return best, params
 
 
+def against(path: str, tr, model, n_vectors: int = 10, rounds: int = 7) -> None:
+    """Print the throughput of the current and of an older ``models.py`` (by path), timed alternately."""
+    import importlib.util
+    import sys
+
+    from dopasoft import kernel
+    from dopasoft.fitting import softq
+
+    spec = importlib.util.spec_from_file_location("reference_models", path)
+    old = importlib.util.module_from_spec(spec)
+    sys.modules["reference_models"] = old
+    spec.loader.exec_module(old)
+    rng = np.random.default_rng(0)
+    theta = np.concatenate([F.sample_parameters(model, n_vectors, rng).to_numpy()] * tr.n_subjects)
+    subj = np.repeat(np.arange(tr.n_subjects, dtype=np.int64), n_vectors)
+    full = np.ascontiguousarray(model.full(theta))
+    args = (tr.state, tr.action, tr.reward, tr.next_state, tr.terminal, tr.is_choice, tr.n_steps,
+            tr.state_stage, tr.n_states, tr.n_actions, subj, full, float(model.gamma),
+            kernel.TRACE_CODES[model.trace], bool(model.replacing))  # fmt: skip
+    trials = (tr.n_choices.sum() / 2 if tr.task == "two-step" else tr.n_choices.sum()) * n_vectors
+    for threads in (1, numba.config.NUMBA_NUM_THREADS):
+        numba.set_num_threads(threads)
+        fns = {
+            "value, reference": old.softq_nll_pairs,
+            "value, current": softq.softq_nll_pairs,
+            "value + gradient, reference": old.softq_nll_grad_pairs,
+            "value + gradient, current": softq.softq_nll_grad_pairs,
+        }
+        best = dict.fromkeys(fns, np.inf)
+        for fn in fns.values():
+            fn(*args)  # compile
+        for _ in range(rounds):
+            for name, fn in fns.items():
+                t0 = time.perf_counter()
+                fn(*args)
+                best[name] = min(best[name], time.perf_counter() - t0)
+        for name in fns:
+            print(f"{model.spec} {name} ({threads} thread(s)): {trials / best[name] / 1e6:.2f} M subject-trials/s")
+        for kind in ("value", "value + gradient"):
+            print(f"  {kind}: current / reference = {best[kind + ', reference'] / best[kind + ', current']:.2f}")
+    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--subjects", type=int, default=200)
     ap.add_argument("--trials", type=int, default=200)
     ap.add_argument("--starts", type=int, default=10)
     ap.add_argument("--model", default="soft-q-lambda")
+    ap.add_argument("--against", metavar="MODELS_PY", help="compare throughput with an older models.py")
     args = ap.parse_args()
     model = F.get_model(args.model)
     rng = np.random.default_rng(1)
     true = F.sample_parameters(model, args.subjects, rng)
     data = F.simulate(model, true, n_trials=args.trials, seed=rng)
     tr = F.to_transitions(data)
+    if args.against:
+        against(args.against, tr, model)
+        return
     print(
         f"model {model.name}, {args.subjects} subjects x {args.trials} trials, "
         f"{args.starts} starts, numba threads {numba.get_num_threads()}"

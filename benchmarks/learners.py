@@ -5,12 +5,21 @@ decay, weight update as whole-array operations), the way a lab script would writ
 random transitions in the same process, one after the other.
 
 Run:  python benchmarks/learners.py [--steps N]
+      python benchmarks/learners.py --against DIR [--rounds 3]   # DIR holds an older dopasoft/ package
+
+``--against`` runs this script alternately on the current package and on the one in ``DIR`` (e.g. made by
+``git archive <commit> dopasoft | tar -x -C DIR``), each in its own process, and prints the best rate of
+each learner over the rounds side by side, so that machine load affects both alike.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -119,10 +128,35 @@ def rate(fn, n: int) -> float:
     return n / (time.perf_counter() - t0)
 
 
+def against(reference: str, steps: int, rounds: int) -> None:
+    """Alternate runs on the current and the reference package; print the best rate of each row."""
+    here = str(Path(__file__).resolve().parents[1])
+    best: dict[str, dict[str, float]] = {"current": {}, "reference": {}}
+    for _ in range(rounds):
+        for label, root in (("reference", reference), ("current", here)):
+            env = dict(os.environ, PYTHONPATH=root)
+            out = subprocess.run([sys.executable, __file__, "--steps", str(steps)], env=env, check=True,
+                                 capture_output=True, text=True).stdout  # fmt: skip
+            for line in out.splitlines():
+                if line.startswith(("SoftQLambda", "NStepSoftQ")):
+                    key, rate_ = line[:37].strip(), float(line[37:51].replace(",", ""))
+                    best[label][key] = max(best[label].get(key, 0.0), rate_)
+    print(f"best of {rounds} alternating runs, {steps} updates each")
+    print(f"{'learner':<37}{'current /s':>12}{'reference /s':>14}{'ratio':>8}")
+    for key, cur in best["current"].items():
+        ref = best["reference"].get(key, float("nan"))
+        print(f"{key:<37}{cur:>12,.0f}{ref:>14,.0f}{cur / ref:>8.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=50_000)
+    parser.add_argument("--against", metavar="DIR", help="compare with the dopasoft package in DIR")
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    if args.against:
+        against(args.against, args.steps, args.rounds)
+        return
     n = args.steps
     s, a, r, term, b, feats = transitions(n)
     onehot = np.eye(N_STATES)

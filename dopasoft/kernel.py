@@ -1,25 +1,30 @@
-r"""The compiled Soft Q(λ) step: one kernel for simulation, replay of data and likelihood.
+r"""The compiled Soft Q(λ) step: one function for learners, simulation, replay of data and likelihood.
 
-Every learner in dopasoft, every simulation and every likelihood evaluation goes through
-:func:`soft_q_lambda_step`. Action values are linear in sparse features,
+Every learner in dopasoft, every simulation, every replay of choice data and every likelihood
+evaluation (with or without derivatives) goes through :func:`soft_q_step`. Action values are linear
+in sparse features,
 
 .. math:: Q(x, a) = \sum_k x_k W[k, a],
 
 a state being given as the indices ``idx`` and values ``val`` of its non-zero features; a tabular
-state ``s`` is the one-hot feature ``idx = [s], val = [1]``, so the tabular learner is the linear one
-with one-hot inputs. Eligibility traces ``E`` have the shape of ``W``.
+state ``s`` is the one-hot feature ``idx = [s], val = [1]``. Eligibility traces ``E`` have the shape
+of ``W``.
 
-One step, with ``pi`` and ``V`` taken from the weights *before* this step's update (SPEC §1.2)::
+One step, with ``pi`` and ``V`` taken from the weights *before* this step's update
+(``docs/maths.md`` §4)::
 
-    delta   = r + gamma * V(x') - Q(x, a)                       (V(x') = 0 when terminated)
-    tree-backup : E <- gamma lam pi(a|x) E ;   E[:, a] += x ;   W += alpha delta E
-    uncorrected : E <- gamma lam E         ;   E[:, a] += x ;   W += alpha delta E
-    retrace     : E <- gamma lam min(1, pi(a|x) / b(a|x)) E ;  E[:, a] += x ;  W += alpha delta E
-    on-policy   : E <- gamma lam E ;  W += alpha delta_bar E ;  W[:, a] += alpha delta x ;  E[:, a] += x
-                  with delta_bar = r + gamma V(x') - sum_b pi(b|x) Q(x, b)
+    delta = r + gamma V(x') - Q(x, a)                 (V(x') = 0 when terminated)
+    c     = trace_coefficient(trace, pi(a|x), b(a|x), lam, gamma)
+    E <- c E ;  E[:, a] += x ;  W += alpha delta E     (tree-backup, uncorrected, retrace)
+    E <- c E ;  W += alpha delta_bar E ;  W[:, a] += alpha delta x ;  E[:, a] += x    (on-policy)
 
 (replacing traces set ``E[k, a] = x_k`` on the active features instead of adding). Traces are cleared
-after a terminal step. The derivations are in ``docs/maths.md``.
+after a terminal step.
+
+Derivatives ride along the same step: given tangent arrays (``dW``, ``dE`` and the tangents of
+``alpha, tau, lam``) the step also propagates them (forward mode, dual numbers stored as extra
+arrays). Passing ``None`` instead makes numba compile a specialisation without any tangent code, so
+learners and simulation pay nothing for it.
 
 References
 ----------
@@ -48,9 +53,73 @@ TRACE_CODES = {
     "retrace": RETRACE,
 }
 
-# Layout of the ``signals`` output array of :func:`soft_q_lambda_step`.
+# Layout of the ``signals`` output array of :func:`soft_q_step`.
 SIG_DELTA, SIG_VALUE_RPE, SIG_ACTION_TERM, SIG_VALUE, SIG_NEXT_VALUE, SIG_LOG_PI = range(6)
 N_SIGNALS = 6
+
+# Number of tangent directions the step carries (the likelihood's kernel columns); a compile-time
+# constant so that the tangent loops unroll.
+N_TANGENTS = 6
+
+# Tangents of the step's scalar parameters: rows of the ``dpar`` array of the tangent tuple.
+D_ALPHA, D_TAU, D_LAM = range(3)
+
+
+@njit(cache=True, inline="always")
+def trace_coefficient(trace, pi_a, b_a, lam, gamma):
+    r"""The factor ``c_t`` by which the traces decay at step ``t``, and its two partial derivatives.
+
+    Every trace variant is the same backward-view update with another ``c_t`` (the off-policy return
+    written once with a coefficient, as in Munos et al. 2016 and rlax's ``multistep``):
+
+    =================  ==================================  =====================================
+    ``trace``          ``c_t``                             reference
+    =================  ==================================  =====================================
+    ``TREE_BACKUP``    :math:`\gamma\lambda\,\pi(a_t|s_t)`   Precup, Sutton & Singh (2000)
+    ``ON_POLICY``      :math:`\gamma\lambda`                 Sutton & Barto (2018) §12.7, soft form
+    ``UNCORRECTED``    :math:`\gamma\lambda`                 Harutyunyan et al. (2016), Q(λ) with
+                                                             off-policy corrections
+    ``RETRACE``        :math:`\gamma\lambda\min(1, \pi(a_t|s_t)/b(a_t|s_t))`  Munos et al. (2016)
+    =================  ==================================  =====================================
+
+    ``ON_POLICY`` and ``UNCORRECTED`` share ``c_t`` but differ in the error the decayed traces
+    receive: on-policy gives earlier pairs :math:`\bar\delta_t = r + \gamma V(s') - \sum_b
+    \pi(b|s_t) Q(s_t, b)` and the current pair :math:`\delta_t`, because its λ-return averages over
+    the actions the Boltzmann policy would take (``docs/maths.md`` §4); every other variant gives all
+    pairs :math:`\delta_t`.
+
+    Parameters
+    ----------
+    trace : int
+        ``TREE_BACKUP``, ``ON_POLICY``, ``UNCORRECTED`` or ``RETRACE``.
+    pi_a : float
+        ``pi(a_t|s_t)`` under the current (target) policy.
+    b_a : float
+        ``b(a_t|s_t)``, the probability with which the action was taken (Retrace only).
+    lam, gamma : float
+
+    Returns
+    -------
+    c : float
+    dc_dlam : float
+        ``∂c/∂λ``.
+    dc_dlogpi : float
+        ``∂c/∂ log pi(a_t|s_t)`` (``b`` held fixed).
+    """
+    if trace == TREE_BACKUP:
+        rho = pi_a
+        dlog = 1.0
+    elif trace == RETRACE:
+        rho = pi_a / b_a
+        dlog = 1.0
+        if rho >= 1.0:
+            rho = 1.0
+            dlog = 0.0
+    else:
+        rho = 1.0
+        dlog = 0.0
+    c = gamma * lam * rho
+    return c, gamma * rho, c * dlog
 
 
 @njit(cache=True)
@@ -88,255 +157,291 @@ def soft_value_and_policy(q, tau, log_prior, pi):
     return tau * (m + math.log(total))
 
 
-@njit(cache=True)
-def soft_q_lambda_step(
-    W,
-    E,
-    idx,
-    val,
-    action,
-    reward,
-    next_idx,
-    next_val,
-    terminated,
-    alpha,
-    tau,
-    gamma,
-    lam,
-    log_prior,
-    next_log_prior,
-    trace,
-    replacing,
-    behaviour_prob,
-    work,
-    signals,
-):
-    """One online Soft Q(λ) update of ``W`` and ``E`` in place; returns the TD error ``delta``.
+@njit(cache=True, inline="always")
+def log_normaliser(W, idx, val, lo, hi, inv_tau, log_prior, work, row):
+    """Write ``Q(x, .)`` into ``work[row]`` and ``pi(.|x)`` into ``work[row + 2]``; return the log-normaliser.
+
+    The log-normaliser is ``L = log sum_b exp(Q(x, b) / tau + log pi0_b)`` (``V = tau L``). ``x`` is
+    given by its features ``idx[lo:hi], val[lo:hi]`` (no slicing in the hot loop). Two actions:
+    ``L = z_max + log1p(exp(z_min - z_max))`` (one exp, one log1p); more actions: the max-shifted sum,
+    skipping the ``exp(0)`` of the maximum. The policy comes from the same exponentials.
+    """
+    n = W.shape[1]
+    if hi - lo == 1 and val[lo] == 1.0:  # one-hot (tabular) state
+        i = idx[lo]
+        for b in range(n):
+            work[row, b] = W[i, b]
+    else:
+        for b in range(n):
+            acc = 0.0
+            for k in range(lo, hi):
+                acc += val[k] * W[idx[k], b]
+            work[row, b] = acc
+    if n == 2:
+        z0 = work[row, 0] * inv_tau + log_prior[0]
+        z1 = work[row, 1] * inv_tau + log_prior[1]
+        if z0 >= z1:
+            e = math.exp(z1 - z0)
+            p_max = 1.0 / (1.0 + e)
+            work[row + 2, 0] = p_max
+            work[row + 2, 1] = e * p_max
+            return z0 + math.log1p(e)
+        e = math.exp(z0 - z1)
+        p_max = 1.0 / (1.0 + e)
+        work[row + 2, 0] = e * p_max
+        work[row + 2, 1] = p_max
+        return z1 + math.log1p(e)
+    m = work[row, 0] * inv_tau + log_prior[0]
+    for b in range(1, n):
+        z = work[row, b] * inv_tau + log_prior[b]
+        if z > m:
+            m = z
+    total = 0.0
+    for b in range(n):
+        z = work[row, b] * inv_tau + log_prior[b]
+        e = 1.0 if z == m else math.exp(z - m)
+        work[row + 2, b] = e
+        total += e
+    for b in range(n):
+        work[row + 2, b] /= total
+    return m + math.log(total)
+
+
+@njit(cache=True, _nrt=False)
+def clear_traces(E, live, dE):
+    """Set the traces (and their tangents ``dE``, unless ``None``) to 0 on the live rows; empty ``live``."""
+    for j in range(1, live[0] + 1):
+        i = live[j]
+        for b in range(E.shape[1]):
+            E[i, b] = 0.0
+            if dE is not None:
+                for c in range(dE.shape[2]):
+                    dE[i, b, c] = 0.0
+    live[0] = 0
+
+
+# rows of the tangent scratch array (after 2 * n_actions rows for dq and dz)
+_T_TARGET, _T_DELTA, _T_C, _T_STEP, _T_CUR = range(5)
+
+
+@njit(cache=True, inline="always")
+def soft_q_step(W, E, live, idx, val, lo, hi, a, r, next_idx, next_val, next_lo, next_hi, terminated,
+                alpha, tau, gamma, lam, log_prior, next_log_prior, trace, replacing, b_a, work, cache,
+                signals, dW, dE, dpar, dlogp):  # fmt: skip
+    """One online Soft Q(λ) update of ``W`` and ``E`` in place (and of their tangents, if given).
 
     Parameters
     ----------
     W, E : float64 arrays, shape (n_features, n_actions)
         Weights and eligibility traces, updated in place.
-    idx, val : int64 and float64 arrays
-        Active features of the current state (tabular: ``[s]``, ``[1.0]``).
-    action : int
-    reward : float
-    next_idx, next_val : arrays
-        Active features of the next state (ignored when ``terminated``).
+    live : int64 array, shape (n_features + 1,)
+        Rows of ``E`` that may be non-zero: ``live[0]`` of them, in ``live[1:]``. Every other row of
+        ``E`` is exactly 0, so the decay pass skips it (all of them after a terminal step). Updated here.
+    idx, val : int64 and float64 arrays; lo, hi : int
+        The current state's active features are ``idx[lo:hi]`` with values ``val[lo:hi]`` (tabular
+        state ``s``: ``idx = arange(n_states)``, ``val = ones``, ``lo, hi = s, s + 1``).
+    a : int
+    r : float
+    next_idx, next_val, next_lo, next_hi
+        The next state's features, likewise (ignored when ``terminated``).
     terminated : bool
     alpha, tau, gamma, lam : float
     log_prior, next_log_prior : float64 arrays, shape (n_actions,)
         ``log pi0`` at the current and the next state.
     trace : int
-        One of ``TREE_BACKUP``, ``ON_POLICY``, ``UNCORRECTED``, ``RETRACE``.
+        ``TREE_BACKUP``, ``ON_POLICY``, ``UNCORRECTED`` or ``RETRACE`` (see :func:`trace_coefficient`).
     replacing : bool
-    behaviour_prob : float
+    b_a : float
         ``b(a|x)``; used by ``RETRACE`` only.
-    work : float64 array, length >= 3 * n_actions
-        Scratch space (no allocation in the hot loop).
-    signals : float64 array, length >= 6
+    work : float64 array, shape (4, n_actions)
+        Scratch space (no allocation in the step): ``Q`` and ``pi`` of the two states.
+    cache : float64 array of length 3 + n_actions, or None
+        ``(row, tau, lse, pi)``: the log-normaliser ``lse`` and policy ``pi`` of the one-hot state
+        ``row`` at ``tau``, valid while that row of ``W`` is unchanged; ``row = -1``: empty. When given,
+        the step reuses them for the current state and leaves there the next state's, computed for
+        ``V(x')``, if the update leaves that row unchanged (no live trace on it). It assumes that the log prior of a one-hot
+        state depends on the state only.
+    signals : float64 array of length >= 6, or None
         Receives ``delta, value_rpe, action_term, V(x), V(x'), log pi(a|x)``.
+    dW, dE : float64 arrays, shape (n_features, n_actions, K), or None
+        Forward-mode tangents of ``W`` and ``E`` in ``K = N_TANGENTS`` directions (a compile-time
+        constant, so that the tangent loops unroll; pad unused directions with 0), updated in place. ``None`` (with
+        ``dpar``, ``dlogp``): no derivatives, and numba compiles the step without them.
+    dpar : float64 array, shape (2 * n_actions + 8, K), or None
+        Rows ``D_ALPHA, D_TAU, D_LAM``: the tangents of ``alpha, tau, lam``; the other rows are scratch.
+    dlogp : float64 array, shape (K,), or None
+        Receives ``d log pi(a|x)``.
+
+    Returns
+    -------
+    log_pi_a : float
+        ``log pi(a|x)`` before the update.
+    delta : float
+        The soft TD error.
     """
     n_actions = W.shape[1]
-    q = work[0:n_actions]
-    pi = work[n_actions : 2 * n_actions]
-    q_next = work[2 * n_actions : 3 * n_actions]
-
-    action_values(W, idx, val, q)
-    v = soft_value_and_policy(q, tau, log_prior, pi)
+    inv_tau = 1.0 / tau
+    one_hot = hi - lo == 1 and val[lo] == 1.0
+    if cache is not None and one_hot and cache[0] == idx[lo] and cache[1] == tau:
+        for b in range(n_actions):
+            work[0, b] = W[idx[lo], b]
+            work[2, b] = cache[3 + b]
+        lse = cache[2]
+    else:
+        lse = log_normaliser(W, idx, val, lo, hi, inv_tau, log_prior, work, 0)
+    q_a = work[0, a]
+    log_pi_a = q_a * inv_tau + log_prior[a] - lse
     if terminated:
         v_next = 0.0
+        lse_next = math.nan
     else:
-        action_values(W, next_idx, next_val, q_next)
-        v_next = soft_value_and_policy(q_next, tau, next_log_prior, q_next)
-    target = reward + gamma * v_next
-    delta = target - q[action]
-    pi_a = pi[action]
-
-    if trace == TREE_BACKUP:
-        decay = gamma * lam * pi_a
-    elif trace == RETRACE:
-        ratio = pi_a / behaviour_prob
-        decay = gamma * lam * (ratio if ratio < 1.0 else 1.0)
-    else:
-        decay = gamma * lam
-
-    n_features = W.shape[0]
-    if decay == 0.0:
-        E[:, :] = 0.0
-    elif decay != 1.0:
-        for i in range(n_features):
-            for b in range(n_actions):
-                E[i, b] *= decay
-
-    if trace == ON_POLICY:
+        lse_next = log_normaliser(W, next_idx, next_val, next_lo, next_hi, inv_tau, next_log_prior, work, 1)
+        v_next = tau * lse_next
+    target = r + gamma * v_next
+    delta = target - q_a
+    c, dc_dlam, dc_dlogpi = trace_coefficient(trace, work[2, a], b_a, lam, gamma)
+    on_policy = trace == ON_POLICY
+    if on_policy:  # earlier pairs learn from delta_bar = target - sum_b pi(b|x) Q(x, b)
         expected_q = 0.0
         for b in range(n_actions):
-            expected_q += pi[b] * q[b]
-        delta_bar = target - expected_q
-        if decay != 0.0:
-            step = alpha * delta_bar
-            for i in range(n_features):
-                for b in range(n_actions):
-                    W[i, b] += step * E[i, b]
-        step = alpha * delta
-        for k in range(idx.shape[0]):
-            W[idx[k], action] += step * val[k]
-            if replacing:
-                E[idx[k], action] = val[k]
-            else:
-                E[idx[k], action] += val[k]
+            expected_q += work[2, b] * work[0, b]
+        err = target - expected_q
     else:
-        for k in range(idx.shape[0]):
-            if replacing:
-                E[idx[k], action] = val[k]
-            else:
-                E[idx[k], action] += val[k]
-        step = alpha * delta
-        if decay == 0.0:
-            for k in range(idx.shape[0]):
-                W[idx[k], action] += step * E[idx[k], action]
-        else:
-            for i in range(n_features):
-                for b in range(n_actions):
-                    W[i, b] += step * E[i, b]
+        err = delta
+    step = alpha * err
 
-    if terminated:
-        E[:, :] = 0.0
-
-    signals[SIG_DELTA] = delta
-    signals[SIG_VALUE_RPE] = target - v
-    signals[SIG_ACTION_TERM] = q[action] - v
-    signals[SIG_VALUE] = v
-    signals[SIG_NEXT_VALUE] = v_next
-    signals[SIG_LOG_PI] = (q[action] - v) / tau + log_prior[action]
-    return delta
-
-
-
-@njit(cache=True)
-def soft_q_lambda_tabular_step(
-    W,
-    E,
-    state,
-    action,
-    reward,
-    next_state,
-    terminated,
-    alpha,
-    tau,
-    gamma,
-    lam,
-    log_prior,
-    trace,
-    replacing,
-    behaviour_prob,
-    signals,
-):
-    """:func:`soft_q_lambda_step` for a tabular state: the same update with ``x`` one-hot at ``state``.
-
-    Indexing replaces the feature sums, and the log-sum-exps skip the ``exp(0)`` of their maximum; the
-    tests check it against the feature form step by step. This is the step that the tabular learners, the
-    replay of choice data and the likelihood of the fitted models run.
-
-    ``log_prior`` is ``log pi0`` with one row per state, or a single row shared by all states. Returns
-    ``delta``; ``signals`` receives ``delta, value_rpe, action_term, V(s), V(s'), log pi(a|s)``.
-    """
-    n_states, n_actions = W.shape
-    row = state if log_prior.shape[0] > 1 else 0
-    inv_tau = 1.0 / tau
-    m = W[state, 0] * inv_tau + log_prior[row, 0]
-    for b in range(1, n_actions):
-        z = W[state, b] * inv_tau + log_prior[row, b]
-        if z > m:
-            m = z
-    total = 0.0
-    expected_q = 0.0
-    e_a = 0.0
-    on_policy = trace == ON_POLICY
-    for b in range(n_actions):
-        z = W[state, b] * inv_tau + log_prior[row, b]
-        e = 1.0 if z == m else math.exp(z - m)
-        total += e
-        if on_policy:
-            expected_q += e * W[state, b]
-        if b == action:
-            e_a = e
-    lse = m + math.log(total)
-    pi_a = e_a / total
-    v = tau * lse
-    q_a = W[state, action]
-    log_pi_a = q_a * inv_tau + log_prior[row, action] - lse
-    if terminated:
-        v_next = 0.0
-    else:
-        nrow = next_state if log_prior.shape[0] > 1 else 0
-        mn = W[next_state, 0] * inv_tau + log_prior[nrow, 0]
-        for b in range(1, n_actions):
-            z = W[next_state, b] * inv_tau + log_prior[nrow, b]
-            if z > mn:
-                mn = z
-        tn = 0.0
+    if dW is not None:
+        # scratch rows of dpar: dq_b at 3 + b, dz_b at 3 + n_actions + b, then _T_* at 3 + 2 n_actions
+        o = 3 + 2 * n_actions
+        # d log pi(a|x) = dz_a - sum_b pi_b dz_b,  z_b = q_b / tau + log pi0_b
+        for c_ in range(N_TANGENTS):
+            dlogp[c_] = 0.0
         for b in range(n_actions):
-            z = W[next_state, b] * inv_tau + log_prior[nrow, b]
-            tn += 1.0 if z == mn else math.exp(z - mn)
-        v_next = tau * (mn + math.log(tn))
-    target = reward + gamma * v_next
-    delta = target - q_a
-
-    if trace == TREE_BACKUP:
-        decay = gamma * lam * pi_a
-    elif trace == RETRACE:
-        ratio = pi_a / behaviour_prob
-        decay = gamma * lam * (ratio if ratio < 1.0 else 1.0)
-    else:
-        decay = gamma * lam
-
-    if trace == ON_POLICY:
-        step_bar = alpha * (target - expected_q / total)
-        for i in range(n_states):
+            pi_b = work[2, b]
+            for c_ in range(N_TANGENTS):
+                if one_hot:
+                    acc = dW[idx[lo], b, c_]
+                else:
+                    acc = 0.0
+                    for k in range(lo, hi):
+                        acc += val[k] * dW[idx[k], b, c_]
+                dpar[3 + b, c_] = acc
+                dz = acc * inv_tau - work[0, b] * inv_tau * inv_tau * dpar[D_TAU, c_]
+                dpar[3 + n_actions + b, c_] = dz
+                dlogp[c_] -= pi_b * dz
+        for c_ in range(N_TANGENTS):
+            dlogp[c_] += dpar[3 + n_actions + a, c_]
+        # d target = gamma dV(x'),  dV = sum_b pi'_b dq'_b + dtau (V - sum_b pi'_b q'_b) / tau
+        for c_ in range(N_TANGENTS):
+            dpar[o + _T_TARGET, c_] = 0.0
+        if not terminated:
+            next_one_hot = next_hi - next_lo == 1 and next_val[next_lo] == 1.0
+            eq = 0.0
             for b in range(n_actions):
-                E[i, b] *= decay
-                W[i, b] += step_bar * E[i, b]
-        W[state, action] += alpha * delta
-        if replacing:
-            E[state, action] = 1.0
-        else:
-            E[state, action] += 1.0
-    elif decay == 0.0:
-        for i in range(n_states):
-            for b in range(n_actions):
-                E[i, b] = 0.0
-        E[state, action] = 1.0
-        W[state, action] += alpha * delta
-    else:
-        if replacing:
-            for i in range(n_states):
+                pn_b = work[3, b]
+                eq += pn_b * work[1, b]
+                for c_ in range(N_TANGENTS):
+                    if next_one_hot:
+                        acc = dW[next_idx[next_lo], b, c_]
+                    else:
+                        acc = 0.0
+                        for k in range(next_lo, next_hi):
+                            acc += next_val[k] * dW[next_idx[k], b, c_]
+                    dpar[o + _T_TARGET, c_] += pn_b * acc
+            for c_ in range(N_TANGENTS):
+                dpar[o + _T_TARGET, c_] = gamma * (
+                    dpar[o + _T_TARGET, c_] + dpar[D_TAU, c_] * (v_next - eq) * inv_tau
+                )
+        for c_ in range(N_TANGENTS):
+            dd = dpar[o + _T_TARGET, c_] - dpar[3 + a, c_]
+            dpar[o + _T_DELTA, c_] = dd
+            dpar[o + _T_C, c_] = dc_dlam * dpar[D_LAM, c_] + dc_dlogpi * dlogp[c_]
+            dpar[o + _T_CUR, c_] = dpar[D_ALPHA, c_] * delta + alpha * dd
+            dpar[o + _T_STEP, c_] = dpar[o + _T_CUR, c_]
+        if on_policy:  # d expected_q = sum_b (dpi_b q_b + pi_b dq_b),  dpi_b = pi_b (dz_b - dz_a + dlogp)
+            for c_ in range(N_TANGENTS):
+                dexp = 0.0
                 for b in range(n_actions):
-                    E[i, b] *= decay
-            E[state, action] = 1.0
-        else:
-            for i in range(n_states):
-                for b in range(n_actions):
-                    E[i, b] *= decay
-            E[state, action] += 1.0
-        step = alpha * delta
-        for i in range(n_states):
+                    pi_b = work[2, b]
+                    dzb = dpar[3 + n_actions + b, c_] - dpar[3 + n_actions + a, c_] + dlogp[c_]
+                    dexp += pi_b * (dzb * work[0, b] + dpar[3 + b, c_])
+                dpar[o + _T_STEP, c_] = dpar[D_ALPHA, c_] * err + alpha * (dpar[o + _T_TARGET, c_] - dexp)
+
+    # decay the live traces and apply the error to them: E <- c E; W += step E (and tangents)
+    if dW is None and c == 0.0:
+        clear_traces(E, live, None)
+    else:
+        for j in range(1, live[0] + 1):
+            i = live[j]
             for b in range(n_actions):
-                W[i, b] += step * E[i, b]
+                e_old = E[i, b]
+                e = e_old * c
+                if dW is not None:
+                    o = 3 + 2 * n_actions
+                    for c_ in range(N_TANGENTS):
+                        de = dpar[o + _T_C, c_] * e_old + c * dE[i, b, c_]
+                        dE[i, b, c_] = de
+                        dW[i, b, c_] += dpar[o + _T_STEP, c_] * e + step * de
+                E[i, b] = e
+                W[i, b] += step * e
+
+    # the current pair
+    cur = alpha * delta if on_policy else step
+    for k in range(lo, hi):
+        i = idx[k]
+        x = val[k]
+        if dW is not None:
+            o = 3 + 2 * n_actions
+            for c_ in range(N_TANGENTS):
+                if replacing and not on_policy:  # W[i, a] += step (x - E[i, a])
+                    dW[i, a, c_] += dpar[o + _T_STEP, c_] * (x - E[i, a]) - step * dE[i, a, c_]
+                else:
+                    dW[i, a, c_] += dpar[o + _T_CUR, c_] * x
+                if replacing:
+                    dE[i, a, c_] = 0.0
+        if replacing:
+            W[i, a] += cur * x if on_policy else step * (x - E[i, a])
+            E[i, a] = x
+        else:
+            W[i, a] += cur * x
+            E[i, a] += x
+        known = False
+        for j in range(1, live[0] + 1):
+            if live[j] == i:
+                known = True
+                break
+        if not known:
+            live[0] += 1
+            live[live[0]] = i
 
     if terminated:
-        for i in range(n_states):
-            for b in range(n_actions):
-                E[i, b] = 0.0
+        clear_traces(E, live, dE)
 
-    signals[SIG_DELTA] = delta
-    signals[SIG_VALUE_RPE] = target - v
-    signals[SIG_ACTION_TERM] = q_a - v
-    signals[SIG_VALUE] = v
-    signals[SIG_NEXT_VALUE] = v_next
-    signals[SIG_LOG_PI] = log_pi_a
-    return delta
+    if cache is not None:
+        cache[0] = -1.0
+        if not terminated and next_hi - next_lo == 1 and next_val[next_lo] == 1.0:
+            ns = next_idx[next_lo]
+            unchanged = True
+            for j in range(1, live[0] + 1):
+                if live[j] == ns:
+                    unchanged = False
+            if unchanged:
+                cache[0] = ns
+                cache[1] = tau
+                cache[2] = lse_next
+                for b in range(n_actions):
+                    cache[3 + b] = work[3, b]
+
+    if signals is not None:
+        v = tau * lse
+        signals[SIG_DELTA] = delta
+        signals[SIG_VALUE_RPE] = target - v
+        signals[SIG_ACTION_TERM] = q_a - v
+        signals[SIG_VALUE] = v
+        signals[SIG_NEXT_VALUE] = v_next
+        signals[SIG_LOG_PI] = log_pi_a
+    return log_pi_a, delta
+
 
 @njit(cache=True)
 def sparse_features(x):

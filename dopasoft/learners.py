@@ -3,8 +3,8 @@
 Both learners speak the same interface (``policy``, ``q_values``, ``value``, ``act``, ``update``,
 ``last_step``, ``reset_traces``) so that one simulation loop drives either on any task. Tabular states are
 integers; with ``linear=True`` a state is a feature vector ``x`` and ``Q(x, a) = x @ W[:, a]``. The tabular
-learner is the linear one with one-hot features, computed by the same compiled kernel
-(:mod:`dopasoft.kernel`).
+learner is the linear one with one-hot features: both run :func:`dopasoft.kernel.soft_q_step`, the step
+that simulation, replay and the likelihood run too.
 """
 
 from __future__ import annotations
@@ -150,7 +150,7 @@ class _FeatureLearner:
             raise ValueError("q_init must be finite")
         self._one = np.ones(1)
         self._index = np.arange(self.n_states, dtype=np.int64)
-        self._work = np.empty(3 * self.n_actions)
+        self._work = np.empty((4, self.n_actions))
         self._signals = np.zeros(kernel.N_SIGNALS)
         self._has_step = False
 
@@ -358,6 +358,7 @@ class SoftQLambda(_FeatureLearner):
         self.trace_mode = trace_mode
         self._trace_code = kernel.TRACE_CODES[trace]
         self._e = np.zeros_like(self._w)
+        self._live = np.zeros(self.n_states + 1, dtype=np.int64)  # rows of _e that may be non-zero
 
     @property
     def needs_behaviour_prob(self) -> bool:
@@ -372,6 +373,7 @@ class SoftQLambda(_FeatureLearner):
     def reset_traces(self) -> None:
         """Clear the eligibility traces (done automatically after a terminal step)."""
         self._e[:] = 0.0
+        self._live[0] = 0
 
     def update(
         self,
@@ -391,20 +393,12 @@ class SoftQLambda(_FeatureLearner):
         idx, val, row, a, r, nidx, nval, nrow, b = self._transition(
             state, action, reward, next_state, terminated, behaviour_prob, needed
         )
-        replacing = self.trace_mode == "replacing"
-        if self.linear:
-            delta = kernel.soft_q_lambda_step(
-                self._w, self._e, idx, val, a, r, nidx, nval, bool(terminated),
-                self._alpha, self._tau, self._gamma, self._lam,
-                self._log_prior_rows[row], self._log_prior_rows[nrow],
-                self._trace_code, replacing, b, self._work, self._signals,
-            )  # fmt: skip
-        else:
-            delta = kernel.soft_q_lambda_tabular_step(
-                self._w, self._e, int(idx[0]), a, r, int(nidx[0]), bool(terminated),
-                self._alpha, self._tau, self._gamma, self._lam, self._log_prior,
-                self._trace_code, replacing, b, self._signals,
-            )  # fmt: skip
+        _, delta = kernel.soft_q_step(
+            self._w, self._e, self._live, idx, val, 0, len(idx), a, r, nidx, nval, 0, len(nidx),
+            bool(terminated), self._alpha, self._tau, self._gamma, self._lam,
+            self._log_prior_rows[row], self._log_prior_rows[nrow], self._trace_code,
+            self.trace_mode == "replacing", b, self._work, None, self._signals, None, None, None, None,
+        )  # fmt: skip
         self._has_step = True
         return delta
 

@@ -17,10 +17,8 @@ from fitting_oracles import (
 )
 
 import dopasoft.fitting as F
-from dopasoft import kernel
 from dopasoft.fitting.data import write_hbayesdm
 from dopasoft.fitting.mle import log_likelihood
-from dopasoft.fitting.models import tabular_step
 
 TRACES = {
     "soft-q-lambda": "tree-backup",
@@ -66,52 +64,6 @@ def test_soft_q_is_lambda_zero():
     a = log_likelihood(df, "soft-q", dict(alpha=0.3, tau=0.5))
     b = log_likelihood(df, "soft-q-lambda", dict(alpha=0.3, tau=0.5, lam=0.0))
     np.testing.assert_allclose(a, b, atol=1e-12)
-
-
-@pytest.mark.parametrize("trace", ["tree-backup", "on-policy", "uncorrected"])
-@pytest.mark.parametrize("replacing", [False, True])
-def test_tabular_step_equals_shared_kernel(trace, replacing):
-    """The fitting fast path is the shared kernel step specialised to one-hot states."""
-    rng = np.random.default_rng(0)
-    n_s, n_a = 4, 3
-    w1 = rng.normal(size=(n_s, n_a))
-    e1 = rng.uniform(size=(n_s, n_a))
-    w2, e2 = w1.copy(), e1.copy()
-    idx = np.arange(n_s).reshape(n_s, 1)
-    one = np.ones(1)
-    lp = np.full(n_a, -np.log(n_a))
-    work, sig = np.empty(3 * n_a), np.empty(kernel.N_SIGNALS)
-    code = kernel.TRACE_CODES[trace]
-    for _ in range(50):
-        s, a, ns = rng.integers(n_s), rng.integers(n_a), rng.integers(n_s)
-        term = bool(rng.uniform() < 0.3)
-        r = rng.normal()
-        kernel.soft_q_lambda_step(
-            w1,
-            e1,
-            idx[s],
-            one,
-            a,
-            r,
-            idx[ns if not term else s],
-            one,
-            term,
-            0.3,
-            0.7,
-            0.95,
-            0.8,
-            lp,
-            lp,
-            code,
-            replacing,
-            1.0,
-            work,
-            sig,
-        )
-        logp = tabular_step(w2, e2, s, a, r, ns, term, 0.3, 0.7, 0.95, 0.8, np.log(n_a), code, replacing)
-        np.testing.assert_allclose(w2, w1, atol=1e-12)
-        np.testing.assert_allclose(e2, e1, atol=1e-12)
-        assert abs(logp - sig[kernel.SIG_LOG_PI]) < 1e-12
 
 
 def test_soft_q_lambda_replays_the_public_learner(simulated):

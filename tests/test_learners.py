@@ -153,13 +153,14 @@ def test_backward_increments_sum_to_forward_lambda_return_error(trace, lam):
     w_fixed = q0.copy()
     e = np.zeros_like(w_fixed)
     total = np.zeros_like(w_fixed)
-    work, sig = np.empty(3 * N_A), np.empty(kernel.N_SIGNALS)
-    one = np.ones(1)
+    work, live = np.empty((4, N_A)), np.zeros(N_S + 1, np.int64)
+    rows, ones = np.arange(N_S), np.ones(N_S)
     for s, a, r, s2, term, b in episode:
         w = w_fixed.copy()  # every increment is computed from the same, fixed Q
-        kernel.soft_q_lambda_step(
-            w, e, np.array([s]), one, a, r, np.array([s2]), one, term, alpha, tau, gamma, lam,
-            log_prior[s], log_prior[s2], kernel.TRACE_CODES[trace], False, b, work, sig,
+        kernel.soft_q_step(
+            w, e, live, rows, ones, s, s + 1, a, r, rows, ones, s2, s2 + 1, term, alpha, tau, gamma, lam,
+            log_prior[s], log_prior[s2], kernel.TRACE_CODES[trace], False, b, work, None, None,
+            None, None, None, None,
         )  # fmt: skip
         total += w - w_fixed
     forward = np.zeros_like(w_fixed)
@@ -225,7 +226,7 @@ def one_hot(s, n=N_S):
 def test_linear_one_hot_equals_tabular(trace, mode):
     prior = np.array([0.2, 0.5, 0.3])
     kw = dict(alpha=0.3, tau=0.4, lam=0.9, gamma=0.9, trace=trace, trace_mode=mode, prior=prior)
-    # the tabular learner indexes (kernel.soft_q_lambda_tabular_step), the linear one sums features
+    # the tabular learner passes one-hot rows, the linear one sparse feature lists, to the same step
     tab = ds.SoftQLambda(N_S, N_A, **kw)
     lin = ds.SoftQLambda(N_S, N_A, linear=True, **kw)
     for s, a, r, s2, term, b in random_transitions(200, seed=14):

@@ -1,0 +1,280 @@
+r"""Soft Q(λ) choice model: likelihood (with forward-mode gradient) and simulation, all by the one step.
+
+Every function here replays or generates steps through :func:`dopasoft.kernel.soft_q_step` on a
+tabular ``Q`` (one-hot states, uniform default policy, ``Q ≡ 0`` at the start); the likelihood with
+derivatives is the same loop given tangent arrays, so the fitted, the simulated and the public
+learner's model are one function (``docs/maths.md`` §5, "Where the step lives").
+
+The probability of each observed choice is the Boltzmann policy before the step's update, with the
+stickiness ``κ`` (optional) on the previous choice in first-stage states only; ``κ`` enters
+behaviour, never the learning target. Retrace traces need ``b(a|s)``, which choice data do not record,
+so :class:`dopasoft.fitting.models.SoftQLambdaModel` refuses ``trace="retrace"``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from dopasoft.kernel import D_ALPHA, D_LAM, D_TAU, N_TANGENTS, clear_traces, soft_q_step
+
+# columns of the "full" parameter vector passed to the soft Q(λ) kernels
+SQ_ALPHA0, SQ_ALPHA1, SQ_TAU0, SQ_TAU1, SQ_LAM, SQ_KAPPA = range(6)
+SQ_COLUMNS = ("alpha0", "alpha1", "tau0", "tau1", "lam", "kappa")
+N_COLS = N_TANGENTS  # the step carries one tangent per kernel column
+
+
+@njit(cache=True, _nrt=False)
+def softq_behaviour_logp(W, s, a, tau, kappa, last, log_prior):
+    """``log P(a|s)``: Boltzmann at ``tau`` plus ``kappa`` on the action ``last`` (-1: none)."""
+    n = W.shape[1]
+    m = -np.inf
+    for b in range(n):
+        z = W[s, b] / tau + log_prior[b]
+        if b == last:
+            z += kappa
+        if z > m:
+            m = z
+    total = 0.0
+    za = 0.0
+    for b in range(n):
+        z = W[s, b] / tau + log_prior[b]
+        if b == last:
+            z += kappa
+        total += math.exp(z - m)
+        if b == a:
+            za = z
+    return za - m - math.log(total)
+
+
+@njit(cache=True, _nrt=False)
+def softq_behaviour_dlogp(W, dW, s, a, tau, kappa, last, log_prior, j_tau, out):
+    """Subtract ``d log P(a|s)`` of :func:`softq_behaviour_logp` from ``out`` (per kernel column).
+
+    ``dW`` (S, A, 6): tangents of ``W``; ``j_tau``: the column of this step's ``tau``.
+    """
+    n = W.shape[1]
+    inv_tau = 1.0 / tau
+    lp_a = softq_behaviour_logp(W, s, a, tau, kappa, last, log_prior)
+    z_a = W[s, a] * inv_tau + log_prior[a] + (kappa if a == last else 0.0)
+    log_total = z_a - lp_a  # log sum_b exp(z_b)
+    for b in range(n):
+        z_b = W[s, b] * inv_tau + log_prior[b] + (kappa if b == last else 0.0)
+        weight = (1.0 if b == a else 0.0) - math.exp(z_b - log_total)  # d logP / d z_b
+        for c in range(N_COLS):
+            out[c] -= weight * dW[s, b, c] * inv_tau
+        out[j_tau] += weight * W[s, b] * inv_tau * inv_tau
+        if b == last:
+            out[SQ_KAPPA] -= weight
+
+
+@njit(cache=True)
+def softq_sample(W, s, tau, kappa, last, log_prior, u):
+    """Sample an action from :func:`softq_behaviour_logp` with uniform ``u``; return it and its probability."""
+    n = W.shape[1]
+    acc = 0.0
+    p = 0.0
+    for b in range(n):
+        p = math.exp(softq_behaviour_logp(W, s, b, tau, kappa, last, log_prior))
+        acc += p
+        if u < acc:
+            return b, p
+    return n - 1, p
+
+
+@njit(cache=True)
+def _softq_subject(state, action, reward, next_state, terminal, is_choice, n, stage_of,
+                   n_states, n_actions, p, gamma, trace, replacing, dW, dE, dpar, dlogp, grad):  # fmt: skip
+    """Allocate the replay's arrays and run :func:`_softq_replay` (which runs without reference counting)."""
+    W = np.zeros((n_states, n_actions))
+    E = np.zeros((n_states, n_actions))
+    live = np.zeros(n_states + 1, np.int64)
+    rows = np.arange(n_states)  # state s is the one-hot feature rows[s:s+1], ones[s:s+1]
+    ones = np.ones(n_states)
+    lp = np.full(n_actions, -math.log(n_actions))
+    work = np.empty((4, n_actions))
+    cache = np.full(3 + n_actions, -1.0)
+    last = np.full(n_states, -1, np.int64)
+    return _softq_replay(state, action, reward, next_state, terminal, is_choice, n, stage_of, p, gamma, trace,
+                         replacing, dW, dE, dpar, dlogp, grad, W, E, live, rows, ones, lp, work, cache,
+                         last)  # fmt: skip
+
+
+@njit(cache=True, _nrt=False)
+def _softq_replay(state, action, reward, next_state, terminal, is_choice, n, stage_of, p, gamma, trace,
+                  replacing, dW, dE, dpar, dlogp, grad, W, E, live, rows, ones, lp, work, cache, last):  # fmt: skip
+    """NLL of one subject: its steps replayed through :func:`dopasoft.kernel.soft_q_step`.
+
+    ``dW, dE, dpar, dlogp, grad``: ``None`` (value only; compiled without derivatives) or the step's
+    tangent arrays in the 6 kernel-column directions and ``grad`` (6,), which receives the gradient of
+    the NLL. The step reuses the log-sum-exp of ``V(s')`` as the next step's normaliser while that row
+    is unchanged and skips the decay pass when no trace is live (after a terminal step).
+    """
+    kappa = p[SQ_KAPPA]
+    lam = p[SQ_LAM]
+    if dW is not None:
+        dW[:] = 0.0
+        dE[:] = 0.0
+        grad[:] = 0.0
+        dpar[:] = 0.0
+        dpar[D_LAM, SQ_LAM] = 1.0
+    stage = -1
+    nll = 0.0
+    for t in range(n):
+        a = action[t]
+        if a < 0:
+            if terminal[t]:
+                clear_traces(E, live, dE)
+            continue
+        s = state[t]
+        stg = stage_of[s]
+        tau = p[SQ_TAU0 + stg]
+        if dW is not None and stg != stage:  # this stage's alpha and tau are kernel columns
+            if stage >= 0:
+                dpar[D_ALPHA, SQ_ALPHA0 + stage] = 0.0
+                dpar[D_TAU, SQ_TAU0 + stage] = 0.0
+            dpar[D_ALPHA, SQ_ALPHA0 + stg] = 1.0
+            dpar[D_TAU, SQ_TAU0 + stg] = 1.0
+            stage = stg
+        # stickiness: the behaviour policy differs from the learner's (its derivative in kappa is
+        # not 0 at kappa = 0, hence the tangent case)
+        sticky = is_choice[t] and stg == 0 and last[s] >= 0 and (kappa != 0.0 or dW is not None)
+        if sticky:
+            nll -= softq_behaviour_logp(W, s, a, tau, kappa, last[s], lp)
+            if dW is not None:
+                softq_behaviour_dlogp(W, dW, s, a, tau, kappa, last[s], lp, SQ_TAU0 + stg, grad)
+        term = terminal[t]
+        ns = s if term else next_state[t]
+        logp, _ = soft_q_step(W, E, live, rows, ones, s, s + 1, a, reward[t], rows, ones, ns, ns + 1, term,
+                              p[SQ_ALPHA0 + stg], tau, gamma, lam, lp, lp, trace, replacing, 1.0, work,
+                              cache, None, dW, dE, dpar, dlogp)  # fmt: skip
+        if is_choice[t] and not sticky:
+            nll -= logp
+            if dW is not None:
+                for c in range(N_COLS):
+                    grad[c] -= dlogp[c]
+        last[s] = a
+    return nll
+
+
+@njit(parallel=True, cache=True)
+def softq_nll_pairs(state, action, reward, next_state, terminal, is_choice, n_steps, stage_of,
+                    n_states, n_actions, subj, full, gamma, trace, replacing):  # fmt: skip
+    """NLL of soft Q(λ) for ``len(subj)`` (subject, parameter vector) pairs, in parallel.
+
+    ``full[k]`` holds the kernel columns ``SQ_COLUMNS`` for subject row ``subj[k]``.
+    """
+    n_pairs = subj.shape[0]
+    out = np.empty(n_pairs)
+    for k in prange(n_pairs):
+        i = subj[k]
+        out[k] = _softq_subject(
+            state[i], action[i], reward[i], next_state[i], terminal[i], is_choice[i], n_steps[i],
+            stage_of, n_states, n_actions, full[k], gamma, trace, replacing, None, None, None, None, None,
+        )  # fmt: skip
+    return out
+
+
+@njit(cache=True)
+def softq_nll_pairs_serial(state, action, reward, next_state, terminal, is_choice, n_steps,
+                           stage_of, n_states, n_actions, subj, full, gamma, trace, replacing):  # fmt: skip
+    """Single-threaded :func:`softq_nll_pairs` (small batches: no thread start-up)."""
+    out = np.empty(subj.shape[0])
+    for k in range(subj.shape[0]):
+        i = subj[k]
+        out[k] = _softq_subject(
+            state[i], action[i], reward[i], next_state[i], terminal[i], is_choice[i], n_steps[i],
+            stage_of, n_states, n_actions, full[k], gamma, trace, replacing, None, None, None, None, None,
+        )  # fmt: skip
+    return out
+
+
+@njit(parallel=True, cache=True)
+def softq_nll_grad_pairs(state, action, reward, next_state, terminal, is_choice, n_steps, stage_of,
+                         n_states, n_actions, subj, full, gamma, trace, replacing):  # fmt: skip
+    """NLL and its gradient with respect to the kernel columns, for (subject, vector) pairs.
+
+    The same replay as :func:`softq_nll_pairs`, with the step carrying forward-mode tangents.
+    """
+    n_pairs = subj.shape[0]
+    out = np.empty(n_pairs)
+    grad = np.empty((n_pairs, N_COLS))
+    for k in prange(n_pairs):
+        i = subj[k]
+        dW = np.empty((n_states, n_actions, N_COLS))
+        dE = np.empty((n_states, n_actions, N_COLS))
+        dpar = np.empty((2 * n_actions + 8, N_COLS))
+        dlogp = np.empty(N_COLS)
+        out[k] = _softq_subject(
+            state[i], action[i], reward[i], next_state[i], terminal[i], is_choice[i], n_steps[i],
+            stage_of, n_states, n_actions, full[k], gamma, trace, replacing, dW, dE, dpar, dlogp, grad[k],
+        )  # fmt: skip
+    return out, grad
+
+
+@njit(cache=True)
+def softq_generate_two_step(full, probs, u, p_common, gamma, trace, replacing):
+    """Simulate the soft Q(λ) agent on the two-step task (the step of the likelihood).
+
+    ``full``: (n_subjects, 6) kernel columns; ``probs``: (n_subjects, n_trials, 2, 2) reward
+    probabilities; ``u``: (n_subjects, n_trials, 4) uniforms. Returns int arrays c1, s2, c2 and
+    float rewards, each (n_subjects, n_trials).
+    """
+    n_sub, n_tr = probs.shape[0], probs.shape[1]
+    c1 = np.empty((n_sub, n_tr), np.int64)
+    s2 = np.empty((n_sub, n_tr), np.int64)
+    c2 = np.empty((n_sub, n_tr), np.int64)
+    rew = np.empty((n_sub, n_tr))
+    lp = np.full(2, -math.log(2.0))
+    rows = np.arange(3)
+    ones = np.ones(3)
+    work = np.empty((4, 2))
+    for i in range(n_sub):
+        p = full[i]
+        W = np.zeros((3, 2))
+        E = np.zeros((3, 2))
+        live = np.zeros(4, np.int64)
+        last = -1
+        for t in range(n_tr):
+            a1, b1 = softq_sample(W, 0, p[SQ_TAU0], p[SQ_KAPPA], last, lp, u[i, t, 0])
+            st = a1 if u[i, t, 1] < p_common else 1 - a1
+            soft_q_step(W, E, live, rows, ones, 0, 1, a1, 0.0, rows, ones, 1 + st, 2 + st, False,
+                        p[SQ_ALPHA0], p[SQ_TAU0], gamma, p[SQ_LAM], lp, lp, trace, replacing, b1, work,
+                        None, None, None, None, None, None)  # fmt: skip
+            a2, b2 = softq_sample(W, 1 + st, p[SQ_TAU1], 0.0, -1, lp, u[i, t, 2])
+            r = 1.0 if u[i, t, 3] < probs[i, t, st, a2] else 0.0
+            soft_q_step(W, E, live, rows, ones, 1 + st, 2 + st, a2, r, rows, ones, 1 + st, 2 + st, True,
+                        p[SQ_ALPHA1], p[SQ_TAU1], gamma, p[SQ_LAM], lp, lp, trace, replacing, b2, work,
+                        None, None, None, None, None, None)  # fmt: skip
+            last = a1
+            c1[i, t], s2[i, t], c2[i, t], rew[i, t] = a1, st, a2, r
+    return c1, s2, c2, rew
+
+
+@njit(cache=True)
+def softq_generate_bandit(full, probs, u, gamma, trace, replacing):
+    """Simulate the soft Q(λ) agent on a k-armed bandit with reward probabilities ``probs`` (S, T, k)."""
+    n_sub, n_tr, k = probs.shape
+    ch = np.empty((n_sub, n_tr), np.int64)
+    rew = np.empty((n_sub, n_tr))
+    lp = np.full(k, -math.log(k))
+    rows = np.zeros(1, np.int64)
+    ones = np.ones(1)
+    work = np.empty((4, k))
+    for i in range(n_sub):
+        p = full[i]
+        W = np.zeros((1, k))
+        E = np.zeros((1, k))
+        live = np.zeros(2, np.int64)
+        last = -1
+        for t in range(n_tr):
+            a, b = softq_sample(W, 0, p[SQ_TAU0], p[SQ_KAPPA], last, lp, u[i, t, 0])
+            r = 1.0 if u[i, t, 1] < probs[i, t, a] else 0.0
+            soft_q_step(W, E, live, rows, ones, 0, 1, a, r, rows, ones, 0, 1, True, p[SQ_ALPHA0],
+                        p[SQ_TAU0], gamma, p[SQ_LAM], lp, lp, trace, replacing, b, work, None, None, None,
+                        None, None, None)  # fmt: skip
+            last = a
+            ch[i, t], rew[i, t] = a, r
+    return ch, rew

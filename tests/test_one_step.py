@@ -1,0 +1,160 @@
+"""The one Soft Q(λ) step (dopasoft.kernel.soft_q_step): values against a plain oracle, forward-mode
+tangents against finite differences, the compiled shortcuts (no tangents, cached normaliser) exact,
+the trace-coefficient table by hand, and Retrace refused where b(a|s) is unknown."""
+
+import math
+
+import numpy as np
+import pytest
+from oracles import PlainSoftQLambda
+
+import dopasoft.fitting as F
+from dopasoft import kernel
+from dopasoft.fitting.models import SoftQLambdaModel
+
+TRACES = ["tree-backup", "on-policy", "uncorrected", "retrace"]
+N_S, N_A = 4, 3
+
+
+def episodes(n, seed, n_states=N_S, n_actions=N_A, p_end=0.2):
+    """Random transitions (s, a, r, s2, terminated, b) with revisits and terminal steps."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        b = rng.dirichlet(np.ones(n_actions))
+        a = int(rng.choice(n_actions, p=b))
+        out.append((int(rng.integers(n_states)), a, float(rng.normal()), int(rng.integers(n_states)),
+                    bool(rng.random() < p_end), float(b[a])))  # fmt: skip
+    return out
+
+
+def run(steps, alpha, tau, lam, trace, replacing, *, gamma=0.9, features=None, tangents=False, cache=False,
+        n_actions=N_A):  # fmt: skip
+    """Drive kernel.soft_q_step; states are one-hot unless ``features`` (n_states, n_features) is given.
+
+    Returns W, and with ``tangents`` also dW/d(alpha, tau, lam) of shape (n_features, n_actions, 3)
+    (the step carries kernel.N_TANGENTS directions; the others are 0 here).
+    """
+    n_in = N_S if features is None else features.shape[1]
+    W, E = np.zeros((n_in, n_actions)), np.zeros((n_in, n_actions))
+    live = np.zeros(n_in + 1, np.int64)
+    lp = np.log(np.linspace(1.0, 2.0, n_actions) / np.linspace(1.0, 2.0, n_actions).sum())
+    work = np.empty((4, n_actions))
+    c = np.full(3 + n_actions, -1.0) if cache else None
+    if tangents:
+        k = kernel.N_TANGENTS
+        dW, dE = np.zeros((n_in, n_actions, k)), np.zeros((n_in, n_actions, k))
+        dpar = np.zeros((2 * n_actions + 8, k))
+        dpar[kernel.D_ALPHA, 0] = dpar[kernel.D_TAU, 1] = dpar[kernel.D_LAM, 2] = 1.0
+        dlogp = np.empty(k)
+    else:
+        dW = dE = dpar = dlogp = None
+
+    def feats(s):
+        if features is None:
+            return np.arange(N_S), np.ones(N_S), s, s + 1
+        idx, val, _ = kernel.sparse_features(features[s])
+        return idx, val, 0, len(idx)
+
+    for s, a, r, s2, term, b in steps:
+        idx, val, lo, hi = feats(s)
+        nidx, nval, nlo, nhi = feats(s2)
+        kernel.soft_q_step(W, E, live, idx, val, lo, hi, a, r, nidx, nval, nlo, nhi, term, alpha, tau, gamma,
+                           lam, lp, lp, kernel.TRACE_CODES[trace], replacing, b, work, c, None, dW, dE, dpar,
+                           dlogp)  # fmt: skip
+    return (W, dW[:, :, :3]) if tangents else W
+
+
+@pytest.mark.parametrize("trace", TRACES)
+@pytest.mark.parametrize("replacing", [False, True])
+def test_step_equals_plain_oracle_and_its_tangents_equal_differences(trace, replacing):
+    steps = episodes(60, seed=len(trace) + replacing)
+    p = (0.3, 0.7, 0.8)
+    W, dW = run(steps, *p, trace, replacing, tangents=True)
+    lp = np.log(np.linspace(1.0, 2.0, N_A) / np.linspace(1.0, 2.0, N_A).sum())
+    oracle = PlainSoftQLambda(N_S, N_A, *p, 0.9, trace, replacing, prior=[list(np.exp(lp))] * N_S)
+    for s, a, r, s2, term, b in steps:
+        oracle.update(s, a, r, s2, term, b)
+    np.testing.assert_allclose(W, oracle.q, rtol=0, atol=1e-12)
+    h = 1e-6
+    for j in range(3):
+        up, down = list(p), list(p)
+        up[j] += h
+        down[j] -= h
+        num = (run(steps, *up, trace, replacing) - run(steps, *down, trace, replacing)) / (2 * h)
+        np.testing.assert_allclose(dW[:, :, j], num, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("trace", TRACES)
+def test_sparse_feature_tangents_equal_differences(trace):
+    rng = np.random.default_rng(4)
+    features = np.where(rng.uniform(size=(N_S, 7)) < 0.4, rng.uniform(0.2, 1.0, size=(N_S, 7)), 0.0)
+    features[:, 0] = 0.5  # every state has an active feature
+    steps = episodes(40, seed=5)
+    p = (0.2, 0.9, 0.7)
+    _, dW = run(steps, *p, trace, False, features=features, tangents=True)
+    h = 1e-6
+    for j in range(3):
+        up, down = list(p), list(p)
+        up[j] += h
+        down[j] -= h
+        num = (run(steps, *up, trace, False, features=features)
+               - run(steps, *down, trace, False, features=features)) / (2 * h)  # fmt: skip
+        np.testing.assert_allclose(dW[:, :, j], num, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("trace", TRACES)
+@pytest.mark.parametrize("n_actions", [2, 3])
+def test_shortcuts_are_exact(trace, n_actions):
+    """Compiled without tangents, and with the remembered normaliser, the step gives the same bits."""
+    steps = episodes(300, seed=7, n_actions=n_actions)
+    plain = run(steps, 0.4, 0.6, 0.9, trace, False, n_actions=n_actions)
+    with_tangents, _ = run(steps, 0.4, 0.6, 0.9, trace, False, tangents=True, n_actions=n_actions)
+    cached = run(steps, 0.4, 0.6, 0.9, trace, False, cache=True, n_actions=n_actions)
+    np.testing.assert_array_equal(with_tangents, plain)
+    np.testing.assert_array_equal(cached, plain)
+
+
+def test_trace_coefficient_table():
+    g, lam, pi, b = 0.9, 0.8, 0.3, 0.6
+    cases = {
+        kernel.TREE_BACKUP: g * lam * pi,
+        kernel.ON_POLICY: g * lam,
+        kernel.UNCORRECTED: g * lam,
+        kernel.RETRACE: g * lam * min(1.0, pi / b),
+    }
+    h = 1e-7
+    for code, want in cases.items():
+        c, dc_dlam, dc_dlogpi = kernel.trace_coefficient(code, pi, b, lam, g)
+        assert c == pytest.approx(want, rel=1e-15)
+        up = kernel.trace_coefficient(code, pi, b, lam + h, g)
+        down = kernel.trace_coefficient(code, pi, b, lam - h, g)
+        assert dc_dlam == pytest.approx((up[0] - down[0]) / (2 * h), rel=1e-7)
+        up = kernel.trace_coefficient(code, pi * math.exp(h), b, lam, g)
+        down = kernel.trace_coefficient(code, pi * math.exp(-h), b, lam, g)
+        assert dc_dlogpi == pytest.approx((up[0] - down[0]) / (2 * h), rel=1e-7, abs=1e-12)
+    # Retrace truncates at 1: pi > b gives gamma * lam and no dependence on pi
+    c, _, dc_dlogpi = kernel.trace_coefficient(kernel.RETRACE, 0.9, 0.5, lam, g)
+    assert (c, dc_dlogpi) == (g * lam, 0.0)
+
+
+def test_retrace_refused_where_behaviour_is_unknown():
+    m = F.get_model("soft-q-lambda")
+    with pytest.raises(ValueError, match=r"retrace.*b\(a\|s\)"):
+        SoftQLambdaModel(name="x", params=m.params, source=m.source, constant=m.constant, trace="retrace")
+
+
+def test_gradient_in_kappa_at_kappa_zero():
+    """At kappa = 0 the stickiness still moves the likelihood (the old gradient copy returned 0 there)."""
+    from fitting_oracles import random_two_step
+
+    tr = F.to_transitions(random_two_step(seed=8))
+    m = F.get_model("soft-q-lambda", kappa=True)
+    th = np.array([[0.4, 0.5, 0.6, 0.0]])
+    subj = np.zeros(1, np.int64)
+    _, g = m.nll_grad_pairs(tr, subj, th)
+    h = 1e-6
+    e = np.array([[0.0, 0.0, 0.0, h]])
+    num = (m.nll_pairs(tr, subj, th + e) - m.nll_pairs(tr, subj, th - e))[0] / (2 * h)
+    assert abs(num) > 0.1
+    assert g[0, 3] == pytest.approx(num, rel=1e-6)
