@@ -19,7 +19,9 @@ from numpy.typing import NDArray
 
 from dopasoft import kernel as _k
 from dopasoft.agents import _TRACES
-from dopasoft.fitting.models import get_model, softq_sample, tabular_step
+from dopasoft.fitting.models import get_model
+from dopasoft.fitting.softq import softq_sample
+from dopasoft.kernel import soft_q_step
 
 __all__ = ["soft_hybrid_generate_two_step", "generator_for"]
 
@@ -44,7 +46,7 @@ def soft_hybrid_generate_two_step(theta, probs, u, p_common, gamma):  # pragma: 
     ``theta``: (n_subjects, 5) columns ``alpha, tau, lam, w, kappa``; ``probs``: (n_subjects, n_trials,
     2, 2) reward probabilities; ``u``: (n_subjects, n_trials, 4) uniforms for the stage-1 choice, the
     transition, the stage-2 choice and the reward. The model-free values learn through the fitting
-    models' Soft Q(λ) step (:func:`dopasoft.fitting.models.tabular_step`, uncorrected trace,
+    models' Soft Q(λ) step (:func:`dopasoft.kernel.soft_q_step`, uncorrected trace,
     accumulating, uniform π0); the stage-1 choice is Boltzmann at ``tau`` on
     :math:`w\,\gamma \sum_{s_2} T(s_2|a) V(1 + s_2) + (1 - w) Q_{MF}(0, a)` plus ``kappa`` on the
     previous stage-1 choice. Returns int arrays c1, s2, c2 and float rewards, each (n_subjects,
@@ -58,11 +60,15 @@ def soft_hybrid_generate_two_step(theta, probs, u, p_common, gamma):  # pragma: 
     log_n = math.log(2.0)
     lp = np.full(2, -log_n)
     net = np.zeros((1, 2))
+    rows = np.arange(3)
+    ones = np.ones(3)
+    work = np.empty((4, 2))
     for i in range(n_sub):
         alpha, tau, lam = theta[i, SH_ALPHA], theta[i, SH_TAU], theta[i, SH_LAM]
         w, kappa = theta[i, SH_W], theta[i, SH_KAPPA]
         W = np.zeros((3, 2))
         E = np.zeros((3, 2))
+        live = np.zeros(4, np.int64)
         last = -1
         for t in range(n_tr):
             # soft values of the two second-stage states (uniform default policy)
@@ -72,12 +78,16 @@ def soft_hybrid_generate_two_step(theta, probs, u, p_common, gamma):  # pragma: 
             mb1 = gamma * ((1.0 - p_common) * v1 + p_common * v2)
             net[0, 0] = w * mb0 + (1.0 - w) * W[0, 0]
             net[0, 1] = w * mb1 + (1.0 - w) * W[0, 1]
-            a1 = softq_sample(net, 0, tau, kappa, last, lp, u[i, t, 0])
+            a1, b1 = softq_sample(net, 0, tau, kappa, last, lp, u[i, t, 0])
             st = a1 if u[i, t, 1] < p_common else 1 - a1
-            tabular_step(W, E, 0, a1, 0.0, 1 + st, False, alpha, tau, gamma, lam, log_n, _UNCORRECTED, False)
-            a2 = softq_sample(W, 1 + st, tau, 0.0, -1, lp, u[i, t, 2])
+            soft_q_step(W, E, live, rows, ones, 0, 1, a1, 0.0, rows, ones, 1 + st, 2 + st, False,
+                        alpha, tau, gamma, lam, lp, lp, _UNCORRECTED, False, b1, work,
+                        None, None, None, None, None, None)  # fmt: skip
+            a2, b2 = softq_sample(W, 1 + st, tau, 0.0, -1, lp, u[i, t, 2])
             r = 1.0 if u[i, t, 3] < probs[i, t, st, a2] else 0.0
-            tabular_step(W, E, 1 + st, a2, r, -1, True, alpha, tau, gamma, lam, log_n, _UNCORRECTED, False)
+            soft_q_step(W, E, live, rows, ones, 1 + st, 2 + st, a2, r, rows, ones, 1 + st, 2 + st, True,
+                        alpha, tau, gamma, lam, lp, lp, _UNCORRECTED, False, b2, work,
+                        None, None, None, None, None, None)  # fmt: skip
             last = a1
             c1[i, t], s2[i, t], c2[i, t], rew[i, t] = a1, st, a2, r
     return c1, s2, c2, rew
