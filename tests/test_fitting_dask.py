@@ -106,8 +106,12 @@ def test_local_run_resumes_a_cluster_run(data_file, local_run, scheduler, tmp_pa
     assert out.read_bytes() == local_run[0]
 
 
-def test_missing_dask_is_one_line_naming_the_extra(data_file, tmp_path, monkeypatch, capsys):
+def test_missing_dask_is_one_line_naming_the_extra(data_file, local_run, tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
+    monkeypatch.setitem(sys.modules, "dask", None)
+    local = tmp_path / "local.csv"
+    assert main(_argv(data_file, local)) == 0  # Dask is not needed without the cluster options
+    assert local.read_bytes() == local_run[0]
     out = tmp_path / "fits.csv"
     for option in (["--dask-local", "2"], ["--scheduler", "tcp://127.0.0.1:1"]):
         assert main(_argv(data_file, out, *option)) == 2
