@@ -120,8 +120,16 @@ def run_sizes(sizes: list[int], chunks: list[str]) -> None:
                   flush=True)  # fmt: skip
 
 
-def worker_latency(n_subjects: int = 40, chunk_size: int = 20) -> None:
-    """Seconds from a fresh two-worker local cluster to its first finished chunk, warm and cold cache."""
+def _rss_mb() -> float:
+    return _status_kb("VmRSS") / 1024
+
+
+def worker_latency(n_subjects: int = 80, chunk_size: int = 20) -> None:
+    """Seconds from a fresh two-worker local cluster to its first finished chunk, warm and cold cache.
+
+    Four chunks on two workers: the first two carry the workers' import and numba load (or compile)
+    time, the last two run on warm workers. Also prints each worker's RSS after the fit.
+    """
     from distributed import Client, LocalCluster
 
     from dopasoft.experiments import simulate_two_step
@@ -150,8 +158,10 @@ def worker_latency(n_subjects: int = 40, chunk_size: int = 20) -> None:
                 for _ in iter_fit(data, "soft-q-lambda", n_starts=5, chunk_size=chunk_size,
                                   executor=client.get_executor()):  # fmt: skip
                     times.append(time.perf_counter() - t1)
-            print(f"{label:>36}: cluster up {up:5.1f} s, first chunk of {chunk_size} subjects after "
-                  f"{times[0]:5.1f} s, second after {times[1]:5.1f} s", flush=True)  # fmt: skip
+                rss = sorted(client.run(_rss_mb).values())
+            print(f"{label:>36}: cluster up {up:5.1f} s; chunks of {chunk_size} subjects x 200 trials x 5 "
+                  f"starts finished after {', '.join(f'{t:.1f}' for t in times)} s; "
+                  f"worker RSS {', '.join(f'{r:.0f}' for r in rss)} MB", flush=True)  # fmt: skip
 
 
 def main() -> None:

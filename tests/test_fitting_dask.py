@@ -214,3 +214,10 @@ def test_fit_without_chunk_size_streams_bounded_chunks(small, monkeypatch):
 def test_bad_chunk_size_is_refused(small, bad):
     with pytest.raises(ValueError, match="chunk_size must be a positive integer"):
         mle.fit(small, "soft-q-lambda", n_starts=1, chunk_size=bad)
+
+
+def test_executor_chunks_are_at_most_default_chunk(small, monkeypatch):
+    monkeypatch.setattr(mle, "DEFAULT_CHUNK", 1)  # four chunks per worker would be 2 subjects each here
+    with ThreadPoolExecutor(1) as ex:
+        sizes = [len(p) for p, _ in mle.iter_fit(small, "soft-q-lambda", n_starts=1, executor=ex)]
+    assert sizes == [1] * 7

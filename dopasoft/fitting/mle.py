@@ -1028,7 +1028,8 @@ def iter_fit(data, model: str | ChoiceModel, *, n_starts: int = 10, seed: int = 
         if executor is None:
             chunk_size = min(rows.size, DEFAULT_CHUNK)
         else:
-            chunk_size = max(1, math.ceil(rows.size / (4 * _executor_workers(executor))))
+            per_worker = math.ceil(rows.size / (4 * _executor_workers(executor)))
+            chunk_size = max(1, min(per_worker, DEFAULT_CHUNK))
     if not isinstance(chunk_size, int | np.integer) or isinstance(chunk_size, bool) or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
     starts_at = range(0, rows.size, chunk_size)
@@ -1079,7 +1080,7 @@ def _executor_workers(executor: Executor) -> int:
     if client is not None:
         try:
             return max(1, sum(client.nthreads().values()))
-        except Exception:  # noqa: BLE001 - a scheduler that cannot answer: one at a time is still correct
+        except Exception:  # a scheduler that cannot answer now: one chunk at a time is still correct
             return 1
     return 4
 
@@ -1110,8 +1111,8 @@ def fit(data, model: str | ChoiceModel, *, n_starts: int = 10, seed: int = 0,
         cluster through ``distributed.Client(...).get_executor()`` (docs/fitting.md). Results are
         identical without it: each subject's fit depends only on its data, its starts and the options.
     chunk_size : int, optional
-        Subjects per compiled batch. Default: ``DEFAULT_CHUNK`` (1000) without an executor, about
-        four chunks per worker with one.
+        Subjects per compiled batch. Default: ``DEFAULT_CHUNK`` (1000) without an executor; with one,
+        about four chunks per worker, at most ``DEFAULT_CHUNK`` subjects each.
     prior : dict, optional
         MAP fitting: ``{name: (mean, sd)}``, independent Gaussian priors ``z ~ N(mean, sd²)`` on the
         unconstrained scale of each named parameter (``z = log((θ − lo)/(hi − θ))`` with two bounds,
