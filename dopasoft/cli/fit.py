@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import os
 import sys
+from collections.abc import Iterator
+from concurrent.futures import Executor
 
 import numpy as np
 import pandas as pd
@@ -217,6 +221,84 @@ def _tidy(out: str, subjects) -> pd.DataFrame:
     return res
 
 
+CLUSTER_INSTALL = 'pip install -e ".[cluster]"'
+
+#: Environment of the worker processes of ``--dask-local``: one thread each, so N workers use N cores
+#: (Dask already sets OMP/MKL/OpenBLAS threads to 1 in its workers; numba's own pool is set here).
+LOCAL_WORKER_ENV = {"NUMBA_NUM_THREADS": "1"}
+
+
+@contextlib.contextmanager
+def dask_executor(scheduler: str | None, local_workers: int | None) -> Iterator[Executor | None]:
+    """An executor on a Dask cluster for ``--scheduler ADDRESS`` / ``--dask-local N`` (``None``: neither).
+
+    Dask is imported only here, so it is needed only with these options; a missing Dask, an
+    unreachable scheduler or a bad N is a ``ValueError`` naming the option. ``--dask-local`` starts a
+    ``LocalCluster`` of N worker processes (one thread each, listening on 127.0.0.1 only) and stops it
+    on leaving, also after an interruption; ``--scheduler`` only connects (the cluster is the user's).
+    """
+    if scheduler is None and local_workers is None:
+        yield None
+        return
+    check_cluster_options(scheduler, local_workers)
+    from distributed import Client, LocalCluster
+
+    with contextlib.ExitStack() as stack:
+        if local_workers is not None:
+            cluster = stack.enter_context(
+                LocalCluster(n_workers=local_workers, threads_per_worker=1, processes=True,
+                             host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR,
+                             env=LOCAL_WORKER_ENV)  # fmt: skip
+            )
+            client = stack.enter_context(Client(cluster))
+        else:
+            try:
+                client = stack.enter_context(Client(scheduler, timeout="20s"))
+            except (OSError, TimeoutError) as err:
+                raise ValueError(f"--scheduler {scheduler}: cannot connect to a Dask scheduler there ({err})") from None
+        where = "--dask-local" if scheduler is None else f"--scheduler {scheduler}"
+        check_worker_versions(client.run(_versions), _versions(), where)
+        yield client.get_executor()
+
+
+def check_cluster_options(scheduler: str | None, local_workers: int | None) -> None:
+    """``ValueError`` for ``--dask-local`` below 1, or either option without Dask installed."""
+    if scheduler is None and local_workers is None:
+        return
+    if local_workers is not None and local_workers < 1:
+        raise ValueError(f"--dask-local must be a positive number of worker processes, got {local_workers}")
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        option = "--scheduler" if scheduler is not None else "--dask-local"
+        raise ValueError(f"{option} needs Dask, which is not installed: {CLUSTER_INSTALL}") from None
+
+
+def _versions() -> dict[str, str]:
+    """Versions of the packages whose numbers a fit depends on (run on each worker too)."""
+    import numba
+    import scipy
+
+    import dopasoft
+
+    return {"dopasoft": dopasoft.__version__, "numpy": np.__version__, "scipy": scipy.__version__,
+            "numba": numba.__version__}  # fmt: skip
+
+
+def check_worker_versions(workers: dict[str, dict[str, str]], local: dict[str, str], where: str) -> None:
+    """``ValueError`` (prefixed by ``where``, the option) naming the first worker whose dopasoft, numpy, scipy or numba differs from here.
+
+    A worker with another version could return other numbers for the same subject, and nothing in
+    the output would show it.
+    """
+    for address, theirs in sorted(workers.items()):
+        for name, version in local.items():
+            if theirs.get(name) != version:
+                raise ValueError(f"{where}: worker {address} has {name} {theirs.get(name)}, "
+                                 f"this machine has {version}; install the same versions on every "
+                                 "worker (docs/fitting.md)")  # fmt: skip
+
+
 def run_fit(args: argparse.Namespace) -> int:
     """Fit every subject not yet in ``--out``; append each finished batch; sort at the end."""
     model, fixed, bounds = model_from_args(args)
@@ -229,6 +311,7 @@ def run_fit(args: argparse.Namespace) -> int:
         raise ValueError(f"--chunk-size must be a positive integer, got {args.chunk_size}")
     if args.n_starts < 1:
         raise ValueError(f"--n-starts must be a positive integer, got {args.n_starts}")
+    check_cluster_options(args.scheduler, args.dask_local)
     data = read_choices(args.data)
     out = os.fspath(output_file(args.out, inputs=[args.data]))
     tr = to_transitions(data)
@@ -258,11 +341,13 @@ def run_fit(args: argparse.Namespace) -> int:
     header = done is None
     from tqdm import tqdm
 
-    with tqdm(total=len(todo), unit="subject", desc=f"fit {model.name}",
-              disable=args.quiet) as bar:  # fmt: skip
+    with (
+        dask_executor(args.scheduler if todo else None, args.dask_local if todo else None) as executor,
+        tqdm(total=len(todo), unit="subject", desc=f"fit {model.name}", disable=args.quiet) as bar,
+    ):
         for rows, _starts in iter_fit(tr, model, n_starts=args.n_starts, seed=args.seed,
                                       fixed=fixed, bounds=bounds, chunk_size=args.chunk_size,
-                                      skip=finished, prior=prior):  # fmt: skip
+                                      skip=finished, prior=prior, executor=executor):  # fmt: skip
             rows = rows.copy()
             rows["model"] = model.spec
             rows["seed"] = args.seed
@@ -308,6 +393,19 @@ def register(subparsers) -> None:
         "--ml",
         action="store_true",
         help="plain maximum likelihood: no prior at all (not even the default weak prior on temperatures)",
+    )
+    cluster = p.add_mutually_exclusive_group()
+    cluster.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run the chunks on the workers of a running Dask scheduler (e.g. tcp://10.0.0.5:8786); results "
+        f"and --out are identical to a local run (needs {CLUSTER_INSTALL}; see docs/fitting.md)",
+    )
+    cluster.add_argument(
+        "--dask-local",
+        type=int,
+        metavar="N",
+        help=f"run the chunks on a local Dask cluster of N worker processes, one thread each (needs {CLUSTER_INSTALL})",
     )
     add_model_options(p)
     p.set_defaults(func=run_fit)

@@ -30,7 +30,7 @@ import math
 import warnings
 import zlib
 from collections.abc import Iterator, Mapping
-from concurrent.futures import Executor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Executor, wait
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -992,6 +992,12 @@ def _warn_empty(subjects: list) -> None:
     )
 
 
+#: Subjects per compiled batch when ``fit``/``iter_fit`` run without an executor and no ``chunk_size``:
+#: large enough to keep every core busy, small enough that the optimiser's state (about 1.5 kB per
+#: subject x start for three free parameters) stays a few tens of MB whatever the cohort's size.
+DEFAULT_CHUNK = 1000
+
+
 def iter_fit(data, model: str | ChoiceModel, *, n_starts: int = 10, seed: int = 0,
              fixed: Mapping[str, float] | None = None,
              bounds: Mapping[str, tuple[float, float]] | None = None,
@@ -1001,9 +1007,11 @@ def iter_fit(data, model: str | ChoiceModel, *, n_starts: int = 10, seed: int = 
              maxiter: int = 200) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:  # fmt: skip
     """Fit subjects in chunks, yielding ``(params_rows, start_rows)`` as each chunk finishes.
 
-    Same arguments as :func:`fit`, plus ``chunk_size`` (subjects per compiled batch; default all
-    subjects in one batch without an executor, or about 4 chunks per worker with one) and ``skip``
-    (subject identifiers, compared as strings, not to fit — used for resuming).
+    Same arguments as :func:`fit`, plus ``skip`` (subject identifiers, compared as strings, not to
+    fit — used for resuming). Without an executor the chunks run one after the other; with one, at
+    most two chunks per worker are in flight (a chunk's data is cut and sent only then) and chunks are
+    yielded in the order they finish. Nothing of a chunk is kept once it is yielded, so a caller that
+    writes each chunk away (``dopasoft fit``) holds memory that does not grow with the cohort.
 
     Warns (``UserWarning``, once, naming them) about subjects with no valid choices.
     """
@@ -1018,13 +1026,13 @@ def iter_fit(data, model: str | ChoiceModel, *, n_starts: int = 10, seed: int = 
     _warn_empty([tr.subjects[i] for i in rows if tr.n_choices[i] == 0])
     if chunk_size is None:
         if executor is None:
-            chunk_size = rows.size
+            chunk_size = min(rows.size, DEFAULT_CHUNK)
         else:
-            workers = getattr(executor, "_max_workers", 4) or 4
-            chunk_size = max(1, math.ceil(rows.size / (4 * workers)))
-    if chunk_size < 1:
+            per_worker = math.ceil(rows.size / (4 * _executor_workers(executor)))
+            chunk_size = max(1, min(per_worker, DEFAULT_CHUNK))
+    if not isinstance(chunk_size, int | np.integer) or isinstance(chunk_size, bool) or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
-    chunks = [rows[i : i + chunk_size] for i in range(0, rows.size, chunk_size)]
+    starts_at = range(0, rows.size, chunk_size)
     ctx = getattr(executor, "_mp_context", None)
     if ctx is not None and ctx.get_start_method() == "fork":
         raise ValueError(
@@ -1033,17 +1041,48 @@ def iter_fit(data, model: str | ChoiceModel, *, n_starts: int = 10, seed: int = 
             "mp_context=multiprocessing.get_context('spawn') or 'forkserver'"
         )
     if executor is None:
-        for c in chunks:
-            yield _fit_block(model, tr.take(c), n_starts, seed, fx, b, pr, maxiter)
-    else:
-        futures = [executor.submit(_fit_block, model, tr.take(c), n_starts, seed, fx, b, pr, maxiter)
-                   for c in chunks]  # fmt: skip
+        for i in starts_at:
+            yield _fit_block(model, tr.take(rows[i : i + chunk_size]), n_starts, seed, fx, b, pr, maxiter)
+        return
+    # A bounded number of chunks in flight: each chunk's data is cut and sent only when a worker is
+    # about to be free, and a finished chunk is forgotten once yielded, so memory held here (and on a
+    # Dask scheduler) does not grow with the number of subjects.
+    pending = iter(starts_at)
+    running: set = set()
+    try:
+        while True:
+            while len(running) < 2 * _executor_workers(executor):
+                i = next(pending, None)
+                if i is None:
+                    break
+                c = tr.take(rows[i : i + chunk_size])
+                running.add(executor.submit(_fit_block, model, c, n_starts, seed, fx, b, pr, maxiter))
+                del c
+            if not running:
+                return
+            done, running = wait(running, return_when=FIRST_COMPLETED)
+            for fut in done:
+                result = fut.result()
+                yield result
+            del done, fut, result
+    finally:
+        for fut in running:
+            fut.cancel()
+
+
+def _executor_workers(executor: Executor) -> int:
+    """Chunks an executor runs at once: ``_max_workers`` of a pool, the worker threads of a Dask
+    client's executor (at least 1, so a cluster whose workers have not joined yet still gets work)."""
+    n = getattr(executor, "_max_workers", None)
+    if n:
+        return int(n)
+    client = getattr(executor, "_client", None)  # distributed.Client.get_executor()
+    if client is not None:
         try:
-            for fut in as_completed(futures):
-                yield fut.result()
-        finally:
-            for fut in futures:
-                fut.cancel()
+            return max(1, sum(client.nthreads().values()))
+        except Exception:  # a scheduler that cannot answer now: one chunk at a time is still correct
+            return 1
+    return 4
 
 
 def fit(data, model: str | ChoiceModel, *, n_starts: int = 10, seed: int = 0,
@@ -1068,9 +1107,12 @@ def fit(data, model: str | ChoiceModel, *, n_starts: int = 10, seed: int = 0,
     bounds : dict, optional
         ``{name: (lower, upper)}`` replacing default bounds (natural scale).
     executor : concurrent.futures.Executor, optional
-        Run chunks of subjects on it (threads or processes); results are identical without it.
+        Run chunks of subjects on it: a thread or process pool (``spawn``/``forkserver``), or a Dask
+        cluster through ``distributed.Client(...).get_executor()`` (docs/fitting.md). Results are
+        identical without it: each subject's fit depends only on its data, its starts and the options.
     chunk_size : int, optional
-        Subjects per batch.
+        Subjects per compiled batch. Default: ``DEFAULT_CHUNK`` (1000) without an executor; with one,
+        about four chunks per worker, at most ``DEFAULT_CHUNK`` subjects each.
     prior : dict, optional
         MAP fitting: ``{name: (mean, sd)}``, independent Gaussian priors ``z ~ N(mean, sd²)`` on the
         unconstrained scale of each named parameter (``z = log((θ − lo)/(hi − θ))`` with two bounds,
