@@ -1,6 +1,6 @@
 r"""Maximum-likelihood fitting: per-subject NLL, batched multi-start quasi-Newton, standard errors.
 
-All subjects × starts are optimised together: every objective evaluation (line-search trials and
+All subjects × starts of a chunk are optimised together: every objective evaluation (line-search trials and
 finite-difference gradients of all problems still running) is one parallel compiled call
 (:meth:`ChoiceModel.nll_pairs`), and a BFGS iteration is vectorised over problems. Each problem's
 trajectory depends only on its own data and start, so results do not depend on how subjects are
