@@ -169,9 +169,9 @@ def main() -> None:
     hyb = F.get_model("daw-hybrid")
     print(f"daw-hybrid likelihood throughput: {throughput(hyb, tr):.2f} M subject-trials/s")
 
-    F.fit(data.iloc[: 2 * args.trials], model, n_starts=2)  # compile
+    F.fit(data.iloc[: 2 * args.trials], model, n_starts=2, prior={})  # compile
     t0 = time.perf_counter()
-    res = F.fit(data, model, n_starts=args.starts, seed=0)
+    res = F.fit(data, model, n_starts=args.starts, seed=0, prior={})  # ML, like the reference
     t_fit = time.perf_counter() - t0
     evals = res.starts["n_iter"].to_numpy()
     print(
