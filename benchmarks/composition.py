@@ -30,16 +30,20 @@ def main() -> None:
         res = composition_experiment(n_steps=args.n_steps, seed=seed)
         last = res.curves.groupby("task").tail(1).set_index("task")["error"]
         rows.append((res.composed_error, res.steps_to_match))
-        print(f"seed {seed}: composed error {res.composed_error:.4f} (exact values: {res.exact_error:.1e}); "
-              f"components' final errors {last['task 1']:.3f}, {last['task 2']:.3f}; "
-              f"from scratch reaches it after {res.steps_to_match} steps "
-              f"({time.perf_counter() - t0:.1f} s)")  # fmt: skip
+        print(
+            f"seed {seed}: composed error {res.composed_error:.4f} (exact values: {res.exact_error:.1e}); "
+            f"components' final errors {last['task 1']:.3f}, {last['task 2']:.3f}; "
+            f"from scratch reaches it after {res.steps_to_match} steps "
+            f"({time.perf_counter() - t0:.1f} s)"
+        )
         if seed == 0:
             plot_composition(res, save=args.out.removesuffix(".png"))
     err = np.array([r[0] for r in rows])
     steps = np.array([np.nan if r[1] is None else r[1] for r in rows], float)
-    print(f"median composed error {np.median(err):.4f}; median steps from scratch to match {np.nanmedian(steps):.0f} "
-          f"(components: {args.n_steps} steps each, learnt once; every new weighting costs 0 further steps)")
+    print(
+        f"median composed error {np.median(err):.4f}; median steps from scratch to match {np.nanmedian(steps):.0f} "
+        f"(components: {args.n_steps} steps each, learnt once; every new weighting costs 0 further steps)"
+    )
 
 
 if __name__ == "__main__":

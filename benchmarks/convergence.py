@@ -33,7 +33,9 @@ VARIANTS = {
     "uncorrected λ=0.9": lambda: ds.SoftQLambda(
         5, 3, alpha=0.5, tau=TAU, lam=0.9, gamma=GAMMA, trace="uncorrected"
     ),
-    "on-policy λ=0.9": lambda: ds.SoftQLambda(5, 3, alpha=0.5, tau=TAU, lam=0.9, gamma=GAMMA, trace="on-policy"),
+    "on-policy λ=0.9": lambda: ds.SoftQLambda(
+        5, 3, alpha=0.5, tau=TAU, lam=0.9, gamma=GAMMA, trace="on-policy"
+    ),
     "n-step tree-backup n=3": lambda: ds.NStepSoftQ(5, 3, n=3, alpha=0.5, tau=TAU, gamma=GAMMA),
     "n-step importance n=2": lambda: ds.NStepSoftQ(
         5, 3, n=2, alpha=0.5, tau=TAU, gamma=GAMMA, correction="importance"

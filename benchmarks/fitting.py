@@ -108,9 +108,23 @@ def against(path: str, tr, model, n_vectors: int = 10, rounds: int = 7) -> None:
     theta = np.concatenate([F.sample_parameters(model, n_vectors, rng).to_numpy()] * tr.n_subjects)
     subj = np.repeat(np.arange(tr.n_subjects, dtype=np.int64), n_vectors)
     full = np.ascontiguousarray(model.full(theta))
-    args = (tr.state, tr.action, tr.reward, tr.next_state, tr.terminal, tr.is_choice, tr.n_steps,
-            tr.state_stage, tr.n_states, tr.n_actions, subj, full, float(model.gamma),
-            kernel.TRACE_CODES[model.trace], bool(model.replacing))  # fmt: skip
+    args = (
+        tr.state,
+        tr.action,
+        tr.reward,
+        tr.next_state,
+        tr.terminal,
+        tr.is_choice,
+        tr.n_steps,
+        tr.state_stage,
+        tr.n_states,
+        tr.n_actions,
+        subj,
+        full,
+        float(model.gamma),
+        kernel.TRACE_CODES[model.trace],
+        bool(model.replacing),
+    )
     trials = (tr.n_choices.sum() / 2 if tr.task == "two-step" else tr.n_choices.sum()) * n_vectors
     for threads in (1, numba.config.NUMBA_NUM_THREADS):
         numba.set_num_threads(threads)
@@ -129,9 +143,13 @@ def against(path: str, tr, model, n_vectors: int = 10, rounds: int = 7) -> None:
                 fn(*args)
                 best[name] = min(best[name], time.perf_counter() - t0)
         for name in fns:
-            print(f"{model.spec} {name} ({threads} thread(s)): {trials / best[name] / 1e6:.2f} M subject-trials/s")
+            print(
+                f"{model.spec} {name} ({threads} thread(s)): {trials / best[name] / 1e6:.2f} M subject-trials/s"
+            )
         for kind in ("value", "value + gradient"):
-            print(f"  {kind}: current / reference = {best[kind + ', reference'] / best[kind + ', current']:.2f}")
+            print(
+                f"  {kind}: current / reference = {best[kind + ', reference'] / best[kind + ', current']:.2f}"
+            )
     numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
 
 

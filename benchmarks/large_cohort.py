@@ -102,8 +102,10 @@ def run_sizes(sizes: list[int], chunks: list[str]) -> None:
     here = os.path.dirname(os.path.abspath(__file__))
     env = dict(os.environ, PYTHONPATH=os.path.dirname(here) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     print(f"soft-q-lambda, two-step, 200 trials, 5 starts, {os.cpu_count()} CPUs; memory in MB")
-    print(f"{'subjects':>8} {'chunk':>7} {'data':>7} {'RSS pre':>8} {'peak':>8} {'peak-data':>10} "
-          f"{'peak-pre':>9} {'tables':>7} {'time s':>8} {'ms/subj':>8} {'conv':>5}")  # fmt: skip
+    print(
+        f"{'subjects':>8} {'chunk':>7} {'data':>7} {'RSS pre':>8} {'peak':>8} {'peak-data':>10} "
+        f"{'peak-pre':>9} {'tables':>7} {'time s':>8} {'ms/subj':>8} {'conv':>5}"
+    )
     for n in sizes:
         for chunk in chunks:
             out = subprocess.run(
@@ -114,10 +116,12 @@ def run_sizes(sizes: list[int], chunks: list[str]) -> None:
                 text=True,
             ).stdout
             r = json.loads(out.strip().splitlines()[-1])
-            print(f"{r['n']:>8} {r['chunk']:>7} {r['data']:7.1f} {r['rss_before']:8.1f} {r['peak']:8.1f} "
-                  f"{r['peak'] - r['data']:10.1f} {r['peak'] - r['rss_before']:9.1f} {r['tables']:7.1f} "
-                  f"{r['seconds']:8.1f} {1000 * r['seconds'] / r['n']:8.2f} {r['converged']:5.2f}",
-                  flush=True)  # fmt: skip
+            print(
+                f"{r['n']:>8} {r['chunk']:>7} {r['data']:7.1f} {r['rss_before']:8.1f} {r['peak']:8.1f} "
+                f"{r['peak'] - r['data']:10.1f} {r['peak'] - r['rss_before']:9.1f} {r['tables']:7.1f} "
+                f"{r['seconds']:8.1f} {1000 * r['seconds'] / r['n']:8.2f} {r['converged']:5.2f}",
+                flush=True,
+            )
 
 
 def _rss_mb() -> float:
@@ -149,19 +153,23 @@ def worker_latency(n_subjects: int = 80, chunk_size: int = 20) -> None:
                     host="127.0.0.1",
                     dashboard_address=None,
                     env={"NUMBA_NUM_THREADS": "1", **env},
-                ) as cluster,  # fmt: skip
+                ) as cluster,
                 Client(cluster) as client,
             ):
                 up = time.perf_counter() - t0
                 t1 = time.perf_counter()
                 times = []
-                for _ in iter_fit(data, "soft-q-lambda", n_starts=5, chunk_size=chunk_size,
-                                  executor=client.get_executor()):  # fmt: skip
+                for _ in iter_fit(
+                    data, "soft-q-lambda", n_starts=5, chunk_size=chunk_size, executor=client.get_executor()
+                ):
                     times.append(time.perf_counter() - t1)
                 rss = sorted(client.run(_rss_mb).values())
-            print(f"{label:>36}: cluster up {up:5.1f} s; chunks of {chunk_size} subjects x 200 trials x 5 "
-                  f"starts finished after {', '.join(f'{t:.1f}' for t in times)} s; "
-                  f"worker RSS {', '.join(f'{r:.0f}' for r in rss)} MB", flush=True)  # fmt: skip
+            print(
+                f"{label:>36}: cluster up {up:5.1f} s; chunks of {chunk_size} subjects x 200 trials x 5 "
+                f"starts finished after {', '.join(f'{t:.1f}' for t in times)} s; "
+                f"worker RSS {', '.join(f'{r:.0f}' for r in rss)} MB",
+                flush=True,
+            )
 
 
 def main() -> None:

@@ -135,8 +135,13 @@ def against(reference: str, steps: int, rounds: int) -> None:
     for _ in range(rounds):
         for label, root in (("reference", reference), ("current", here)):
             env = dict(os.environ, PYTHONPATH=root)
-            out = subprocess.run([sys.executable, __file__, "--steps", str(steps)], env=env, check=True,
-                                 capture_output=True, text=True).stdout  # fmt: skip
+            out = subprocess.run(
+                [sys.executable, __file__, "--steps", str(steps)],
+                env=env,
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
             for line in out.splitlines():
                 if line.startswith(("SoftQLambda", "NStepSoftQ")):
                     key, rate_ = line[:37].strip(), float(line[37:51].replace(",", ""))

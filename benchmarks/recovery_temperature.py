@@ -38,9 +38,13 @@ def cohort(n: int, n_trials: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame
     """True parameters and simulated bandit choices of one cohort."""
     rng = np.random.default_rng(seed)
     beta = rng.uniform(1.0, 10.0, n)
-    true = pd.DataFrame({
-        "subject": [f"p{i:03d}" for i in range(n)], "alpha": rng.uniform(0.05, 0.95, n), "tau": 1.0 / beta,
-    })  # fmt: skip
+    true = pd.DataFrame(
+        {
+            "subject": [f"p{i:03d}" for i in range(n)],
+            "alpha": rng.uniform(0.05, 0.95, n),
+            "tau": 1.0 / beta,
+        }
+    )
     data = F.simulate("soft-q", true, n_trials=n_trials, seed=rng, task="bandit")
     return true, data
 
@@ -65,8 +69,10 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=5, help="cohorts (seeds 0 .. seeds-1)")
     ap.add_argument("--starts", type=int, default=10)
     args = ap.parse_args()
-    print(f"soft-q on the reversal bandit: {args.subjects} subjects x {args.trials} trials, true beta in [1, 10], "
-          f"alpha in [0.05, 0.95], {args.starts} starts, {args.seeds} cohorts")  # fmt: skip
+    print(
+        f"soft-q on the reversal bandit: {args.subjects} subjects x {args.trials} trials, true beta in [1, 10], "
+        f"alpha in [0.05, 0.95], {args.starts} starts, {args.seeds} cohorts"
+    )
     F.fit(cohort(2, 20, 0)[1], "soft-q", n_starts=1)  # compile
     rows = []
     for seed in range(args.seeds):
@@ -75,17 +81,28 @@ def main() -> None:
             lower = opts.get("bounds", {}).get("tau", F.get_model("soft-q").default_bounds()["tau"])[0]
             t0 = time.perf_counter()
             fits = F.fit(data, "soft-q", n_starts=args.starts, seed=0, **opts).params
-            rows.append({"seed": seed, "config": name, **evaluate(true, fits, lower),
-                         "seconds": time.perf_counter() - t0})  # fmt: skip
+            rows.append(
+                {
+                    "seed": seed,
+                    "config": name,
+                    **evaluate(true, fits, lower),
+                    "seconds": time.perf_counter() - t0,
+                }
+            )
     table = pd.DataFrame(rows)
     fmt = {"r_beta": "{:.2f}", "spearman_beta": "{:.2f}", "r_alpha": "{:.2f}", "seconds": "{:.1f}"}
     print("\nper cohort")
     print(table.to_string(index=False, formatters={k: v.format for k, v in fmt.items()}))
     summary = table.groupby("config", sort=False).agg(
-        r_beta_mean=("r_beta", "mean"), r_beta_min=("r_beta", "min"), spearman_mean=("spearman_beta", "mean"),
-        r_alpha_mean=("r_alpha", "mean"), ran_off=("ran_off", "sum"), tau_at_bound=("tau_at_bound", "sum"),
-        converged=("converged", "sum"), seconds=("seconds", "mean"),
-    )  # fmt: skip
+        r_beta_mean=("r_beta", "mean"),
+        r_beta_min=("r_beta", "min"),
+        spearman_mean=("spearman_beta", "mean"),
+        r_alpha_mean=("r_alpha", "mean"),
+        ran_off=("ran_off", "sum"),
+        tau_at_bound=("tau_at_bound", "sum"),
+        converged=("converged", "sum"),
+        seconds=("seconds", "mean"),
+    )
     n_fits = args.seeds * args.subjects
     print(
         f"\nover {args.seeds} cohorts ({n_fits} fits per configuration; ran_off, tau_at_bound and converged are counts)"

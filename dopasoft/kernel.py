@@ -225,9 +225,38 @@ _T_TARGET, _T_DELTA, _T_C, _T_STEP, _T_CUR = range(5)
 
 
 @njit(cache=True, inline="always")
-def soft_q_step(W, E, live, idx, val, lo, hi, a, r, next_idx, next_val, next_lo, next_hi, terminated,
-                alpha, tau, gamma, lam, log_prior, next_log_prior, trace, replacing, b_a, work, cache,
-                signals, dW, dE, dpar, dlogp):  # fmt: skip
+def soft_q_step(
+    W,
+    E,
+    live,
+    idx,
+    val,
+    lo,
+    hi,
+    a,
+    r,
+    next_idx,
+    next_val,
+    next_lo,
+    next_hi,
+    terminated,
+    alpha,
+    tau,
+    gamma,
+    lam,
+    log_prior,
+    next_log_prior,
+    trace,
+    replacing,
+    b_a,
+    work,
+    cache,
+    signals,
+    dW,
+    dE,
+    dpar,
+    dlogp,
+):
     """One online Soft Q(λ) update of ``W`` and ``E`` in place (and of their tangents, if given).
 
     Parameters

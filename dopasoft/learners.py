@@ -394,11 +394,37 @@ class SoftQLambda(_FeatureLearner):
             state, action, reward, next_state, terminated, behaviour_prob, needed
         )
         _, delta = kernel.soft_q_step(
-            self._w, self._e, self._live, idx, val, 0, len(idx), a, r, nidx, nval, 0, len(nidx),
-            bool(terminated), self._alpha, self._tau, self._gamma, self._lam,
-            self._log_prior_rows[row], self._log_prior_rows[nrow], self._trace_code,
-            self.trace_mode == "replacing", b, self._work, None, self._signals, None, None, None, None,
-        )  # fmt: skip
+            self._w,
+            self._e,
+            self._live,
+            idx,
+            val,
+            0,
+            len(idx),
+            a,
+            r,
+            nidx,
+            nval,
+            0,
+            len(nidx),
+            bool(terminated),
+            self._alpha,
+            self._tau,
+            self._gamma,
+            self._lam,
+            self._log_prior_rows[row],
+            self._log_prior_rows[nrow],
+            self._trace_code,
+            self.trace_mode == "replacing",
+            b,
+            self._work,
+            None,
+            self._signals,
+            None,
+            None,
+            None,
+            None,
+        )
         self._has_step = True
         return delta
 

@@ -176,7 +176,11 @@ def simulate(
             next_obs, reward, terminated, truncated, step_info = task.step(action)
             if trial_learn:
                 # off-policy corrections need b(a|s): the agent acted with its own policy
-                b = float(agent.policy(obs)[action]) if getattr(agent, "needs_behaviour_prob", False) else None
+                b = (
+                    float(agent.policy(obs)[action])
+                    if getattr(agent, "needs_behaviour_prob", False)
+                    else None
+                )
                 agent.update(obs, action, reward, next_obs, terminated, behaviour_prob=b)
                 sig = agent.last_step
             else:

@@ -16,8 +16,15 @@ def _steps() -> pd.DataFrame:
     for trial, reward_step in ((0, 3), (1, 4)):
         for step in range(5):
             event = "cue" if step == 1 else ("reward" if step == reward_step else "")
-            rows.append({"trial": trial, "step": step, "time": -0.25 + 0.25 * step, "event": event,
-                         "delta": 10 * trial + step})  # fmt: skip
+            rows.append(
+                {
+                    "trial": trial,
+                    "step": step,
+                    "time": -0.25 + 0.25 * step,
+                    "event": event,
+                    "delta": 10 * trial + step,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -94,5 +101,6 @@ def test_missing_columns_are_named():
     with pytest.raises(ValueError, match=r"missing column\(s\) \['cue_rpe'"):
         dp.trial_table(pd.DataFrame({"trial": [0], "trial_type": ["A+"]}))
     with pytest.raises(ValueError, match=r"\['rewarded'\]"):
-        dp.probability_scaling(pd.DataFrame({"trial": [0], "trial_type": ["A+"], "cue_rpe": [0.0],
-                                             "reward_rpe": [0.0]}))  # fmt: skip
+        dp.probability_scaling(
+            pd.DataFrame({"trial": [0], "trial_type": ["A+"], "cue_rpe": [0.0], "reward_rpe": [0.0]})
+        )

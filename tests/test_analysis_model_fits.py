@@ -12,10 +12,18 @@ from dopasoft.analysis import model_fits as mf
 
 def _fits(model: str = "soft-q-lambda", n: int = 4, **extra) -> pd.DataFrame:
     rng = np.random.default_rng(0)
-    df = pd.DataFrame({"subject": [f"s{i}" for i in range(n)], "alpha": rng.uniform(0.2, 0.8, n),
-                       "tau": rng.uniform(0.1, 0.4, n), "lam": rng.uniform(0.2, 0.9, n),
-                       "kappa": rng.uniform(-0.5, 0.5, n), "nll": rng.uniform(100, 120, n),
-                       "n_choices": 400, "model": model})  # fmt: skip
+    df = pd.DataFrame(
+        {
+            "subject": [f"s{i}" for i in range(n)],
+            "alpha": rng.uniform(0.2, 0.8, n),
+            "tau": rng.uniform(0.1, 0.4, n),
+            "lam": rng.uniform(0.2, 0.9, n),
+            "kappa": rng.uniform(-0.5, 0.5, n),
+            "nll": rng.uniform(100, 120, n),
+            "n_choices": 400,
+            "model": model,
+        }
+    )
     return df.assign(**extra)
 
 

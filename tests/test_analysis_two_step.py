@@ -23,11 +23,20 @@ def events_to_data(events: list[tuple[bool, bool, bool]], subject: str = "s", fi
     """
     rows, c = [], first
     for i, (rewarded, common, stay) in enumerate(events):
-        rows.append({"subject": subject, "trial": i + 1, "choice1": c, "state2": c if common else 1 - c,
-                     "choice2": 0, "reward": float(rewarded)})  # fmt: skip
+        rows.append(
+            {
+                "subject": subject,
+                "trial": i + 1,
+                "choice1": c,
+                "state2": c if common else 1 - c,
+                "choice2": 0,
+                "reward": float(rewarded),
+            }
+        )
         c = c if stay else 1 - c
-    rows.append({"subject": subject, "trial": len(events) + 1, "choice1": c, "state2": c, "choice2": 0,
-                 "reward": 0.0})  # fmt: skip
+    rows.append(
+        {"subject": subject, "trial": len(events) + 1, "choice1": c, "state2": c, "choice2": 0, "reward": 0.0}
+    )
     return pd.DataFrame(rows)
 
 
@@ -142,8 +151,12 @@ def test_mb_mf_indices_by_hand():
     events += [(r, c, False) for (r, c), (_, w) in counts.items() for _ in range(w)]
     idx = ts.mb_mf_indices(events_to_data(events)).iloc[0]
     p = {k: s / (s + w) for k, (s, w) in counts.items()}
-    assert idx["mf_index"] == pytest.approx(0.5 * (p[True, True] + p[True, False] - p[False, True] - p[False, False]))
-    assert idx["mb_index"] == pytest.approx(0.5 * (p[True, True] - p[True, False] - p[False, True] + p[False, False]))
+    assert idx["mf_index"] == pytest.approx(
+        0.5 * (p[True, True] + p[True, False] - p[False, True] - p[False, False])
+    )
+    assert idx["mb_index"] == pytest.approx(
+        0.5 * (p[True, True] - p[True, False] - p[False, True] + p[False, False])
+    )
 
 
 def test_separated_subject_is_flagged_not_fitted():
@@ -171,7 +184,9 @@ def test_regression_recovers_model_based_interaction(model_based_cohort):
 
 
 def test_regression_finds_model_free_reward_effect():
-    data = ds.tasks.simulate_two_step(12, 200, model="soft-q-lambda", params={"tau": 0.15, "lam": 1.0}, seed=5)
+    data = ds.tasks.simulate_two_step(
+        12, 200, model="soft-q-lambda", params={"tau": 0.15, "lam": 1.0}, seed=5
+    )
     pooled = ts.pooled_stay_regression(data)
     assert pooled.loc["reward", "coef"] > 0.3 and pooled.loc["reward", "p"] < 1e-3
     assert pooled.loc["reward", "coef"] > 2 * abs(pooled.loc["reward:transition", "coef"])

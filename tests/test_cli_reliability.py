@@ -70,8 +70,18 @@ def _bytes(path) -> bytes:
 
 def test_fit_writes_manifest_with_everything_that_changes_numbers(files, tmp_path):
     out = tmp_path / "fits.csv"
-    argv = _fit(files / "big.csv", out, "--seed", "4", "--fix", "tau=2", "--bound", "alpha=0.05:0.95",
-                "--prior", "alpha=0,1.5")  # fmt: skip
+    argv = _fit(
+        files / "big.csv",
+        out,
+        "--seed",
+        "4",
+        "--fix",
+        "tau=2",
+        "--bound",
+        "alpha=0.05:0.95",
+        "--prior",
+        "alpha=0,1.5",
+    )
     assert main(argv) == 0
     m = json.loads(manifest_path(out).read_text())
     assert m["model"] == MODEL and m["n_starts"] == 2 and m["seed"] == 4
@@ -115,7 +125,10 @@ def test_same_data_as_parquet_resumes(files, tmp_path, capsys):
         (["--seed", "1"], "--seed 0, not --seed 1"),
         (["--fix", "tau=1"], "no --fix, not --fix tau=1"),
         (["--bound", "alpha=0.1:0.9"], "no --bound, not --bound alpha=0.1:0.9"),
-        (["--prior", "alpha=0,1"], "no --prior (the default weak prior on temperatures), not --prior alpha=0,1"),
+        (
+            ["--prior", "alpha=0,1"],
+            "no --prior (the default weak prior on temperatures), not --prior alpha=0,1",
+        ),
         (["--ml"], "no --prior (the default weak prior on temperatures), not --ml (no prior)"),
         (["--model", "soft-q-lambda"], "--model soft-q, not --model soft-q-lambda"),
     ],
@@ -271,7 +284,7 @@ def _writers(tmp_path, data):
             "recover",
             ["recover", "--model", MODEL, "--n-subjects", "2", "--n-trials", "5", "--task", "bandit"],
             "folder",
-        ),  # fmt: skip
+        ),
         ("demo", ["demo", "--quick"], "folder"),
     ]
 
@@ -413,7 +426,7 @@ def test_unreadable_data_file(files, tmp_path, capsys, monkeypatch):
             "bandit",
             "--out",
             "{tmp}/r",
-        ],  # fmt: skip
+        ],
         ["demo", "--quick", "--n-starts", "100000000", "--out", "{tmp}/d"],
     ],
 )

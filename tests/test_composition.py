@@ -31,7 +31,9 @@ def test_compose_by_hand():
         assert out[idx] == pytest.approx(expect, abs=1e-13)
     # one task with weight 1 is that task; weights scale by tau * log(c)
     assert np.allclose(ds.compose([q1], [1.0], tau=0.7), q1, atol=1e-14)
-    assert np.allclose(ds.compose([q1, q2], [2 * w[0], 2 * w[1]], tau=0.7), out + 0.7 * math.log(2), atol=1e-13)
+    assert np.allclose(
+        ds.compose([q1, q2], [2 * w[0], 2 * w[1]], tau=0.7), out + 0.7 * math.log(2), atol=1e-13
+    )
     # tau -> 0: the max over tasks (weights do not matter)
     assert np.allclose(ds.compose([q1, q2], w, tau=1e-6), np.maximum(q1, q2), atol=1e-5)
 

@@ -76,10 +76,17 @@ def test_parse_trial_type_rejects(spec):
 
 def test_protocol_library_and_errors():
     assert set(protocol_names()) == {
-        "acquisition", "extinction", "blocking", "overshadowing", "overexpectation",
-        "conditioned-inhibition", "second-order-conditioning", "partial-reinforcement",
-        "omission", "unexpected-reward",
-    }  # fmt: skip
+        "acquisition",
+        "extinction",
+        "blocking",
+        "overshadowing",
+        "overexpectation",
+        "conditioned-inhibition",
+        "second-order-conditioning",
+        "partial-reinforcement",
+        "omission",
+        "unexpected-reward",
+    }
     assert set(PROTOCOLS) == set(protocol_names())
     assert get_protocol("extinction").phases[-1].trials[0][0].name == "A-"
     blocking = get_protocol("blocking")
@@ -194,8 +201,9 @@ def test_session_ends_after_the_protocol():
 def test_probe_trials_do_not_learn():
     task = ConditioningTask(make_protocol("probe", [("test", {"A?": 3, "B?": 3})]))
     w0 = np.random.default_rng(0).normal(size=(task.n_features, 1))
-    agent = ds.SoftQLambda(task.n_features, 1, alpha=0.5, tau=1.0, lam=0.9, gamma=GAMMA, linear=True,
-                           q_init=w0)  # fmt: skip
+    agent = ds.SoftQLambda(
+        task.n_features, 1, alpha=0.5, tau=1.0, lam=0.9, gamma=GAMMA, linear=True, q_init=w0
+    )
     result = simulate(agent, task, seed=0)
     np.testing.assert_array_equal(agent.q, w0)
     assert not result.steps["learn"].any()

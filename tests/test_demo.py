@@ -15,11 +15,30 @@ import pytest  # noqa: E402
 from dopasoft.cli import main  # noqa: E402
 from dopasoft.cli.demo import run_demo  # noqa: E402
 
-FIGURES = ("rpe_transfer", "blocking", "probability_scaling", "two_step_stay", "recovery", "model_comparison",
-           "posterior_predictive")  # fmt: skip
-TABLES = ("two_step_data", "true_params", "fits_soft-q-lambda", "fits_soft-q-lambda-uncorrected", "model_comparison",
-          "stay_probabilities", "stay_regression", "stay_regression_pooled", "recovery", "parameters",
-          "probability_scaling", "conditioning_blocking", "posterior_predictive")  # fmt: skip
+FIGURES = (
+    "rpe_transfer",
+    "blocking",
+    "probability_scaling",
+    "two_step_stay",
+    "recovery",
+    "model_comparison",
+    "posterior_predictive",
+)
+TABLES = (
+    "two_step_data",
+    "true_params",
+    "fits_soft-q-lambda",
+    "fits_soft-q-lambda-uncorrected",
+    "model_comparison",
+    "stay_probabilities",
+    "stay_regression",
+    "stay_regression_pooled",
+    "recovery",
+    "parameters",
+    "probability_scaling",
+    "conditioning_blocking",
+    "posterior_predictive",
+)
 
 
 def test_quick_demo_writes_figures_and_tables(tmp_path, capsys):

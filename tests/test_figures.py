@@ -52,8 +52,15 @@ def fits():
     """Synthetic fits of two models for 6 subjects (no fitting needed to draw)."""
     rng = np.random.default_rng(0)
     subjects = [str(s) for s in range(6)]
-    true = pd.DataFrame({"subject": subjects, "alpha": rng.uniform(0.2, 0.8, 6), "tau": rng.uniform(0.1, 0.4, 6),
-                         "lam": rng.uniform(0.2, 0.9, 6), "kappa": rng.uniform(-0.5, 0.5, 6)})  # fmt: skip
+    true = pd.DataFrame(
+        {
+            "subject": subjects,
+            "alpha": rng.uniform(0.2, 0.8, 6),
+            "tau": rng.uniform(0.1, 0.4, 6),
+            "lam": rng.uniform(0.2, 0.9, 6),
+            "kappa": rng.uniform(-0.5, 0.5, 6),
+        }
+    )
     sq = true.copy()
     for p in ("alpha", "tau", "lam", "kappa"):
         sq[p] = sq[p] + rng.normal(0, 0.05, 6)
@@ -62,9 +69,21 @@ def fits():
     sq["lam"] = sq["lam"].clip(0.0, 1.0)
     sq = sq.assign(nll=rng.uniform(100, 120, 6), n_choices=240, converged=True, model="soft-q-lambda")
     sq["aic"], sq["bic"] = 2 * sq["nll"] + 8, 2 * sq["nll"] + 4 * np.log(240)
-    hy = pd.DataFrame({"subject": subjects, "alpha1": 0.5, "beta1": 3.0, "alpha2": 0.5, "beta2": 3.0,
-                       "pers": 0.2, "w": rng.uniform(0, 1, 6), "lam": 0.5, "nll": sq["nll"] + 5,
-                       "n_choices": 240, "model": "daw-hybrid"})  # fmt: skip
+    hy = pd.DataFrame(
+        {
+            "subject": subjects,
+            "alpha1": 0.5,
+            "beta1": 3.0,
+            "alpha2": 0.5,
+            "beta2": 3.0,
+            "pers": 0.2,
+            "w": rng.uniform(0, 1, 6),
+            "lam": 0.5,
+            "nll": sq["nll"] + 5,
+            "n_choices": 240,
+            "model": "daw-hybrid",
+        }
+    )
     hy["aic"], hy["bic"] = 2 * hy["nll"] + 14, 2 * hy["nll"] + 7 * np.log(240)
     return true, {"soft-q-lambda": sq, "daw-hybrid": hy}
 
@@ -241,8 +260,13 @@ def test_figure_functions_reject_bad_input(fits):
     with pytest.raises(ValueError, match="comparison table lacks"):
         an.plot_model_comparison(pd.DataFrame({"model": ["a"]}))
     with pytest.raises(ValueError, match="no probe trials"):
-        an.plot_blocking(SimpleNamespace(trials=pd.DataFrame({"trial": [0], "trial_type": ["A+"], "cue_rpe": [0.0],
-                                                              "reward_rpe": [1.0]})))  # fmt: skip
+        an.plot_blocking(
+            SimpleNamespace(
+                trials=pd.DataFrame(
+                    {"trial": [0], "trial_type": ["A+"], "cue_rpe": [0.0], "reward_rpe": [1.0]}
+                )
+            )
+        )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -252,20 +276,46 @@ def test_figure_functions_reject_bad_input(fits):
 def test_figures_cli_detects_files(tmp_path, fits, two_step, acquisition, capsys):
     true, f = fits
     paths = {}
-    for name, df in {"data": two_step.assign(subject=two_step["subject"].astype(str)), "true": true,
-                     "sq": f["soft-q-lambda"], "hy": f["daw-hybrid"], "acq": acquisition.trials,
-                     "steps": acquisition.steps}.items():  # fmt: skip
+    for name, df in {
+        "data": two_step.assign(subject=two_step["subject"].astype(str)),
+        "true": true,
+        "sq": f["soft-q-lambda"],
+        "hy": f["daw-hybrid"],
+        "acq": acquisition.trials,
+        "steps": acquisition.steps,
+    }.items():
         paths[name] = tmp_path / f"{name}.csv"
         df.to_csv(paths[name], index=False)
     out = tmp_path / "figs"
-    code = main(["figures", str(paths["data"]), str(paths["sq"]), str(paths["hy"]), str(paths["true"]),
-                 "--conditioning", str(paths["acq"]), "--steps", str(paths["steps"]), "--out", str(out),
-                 "--format", "png"])  # fmt: skip
+    code = main(
+        [
+            "figures",
+            str(paths["data"]),
+            str(paths["sq"]),
+            str(paths["hy"]),
+            str(paths["true"]),
+            "--conditioning",
+            str(paths["acq"]),
+            "--steps",
+            str(paths["steps"]),
+            "--out",
+            str(out),
+            "--format",
+            "png",
+        ]
+    )
     assert code == 0
     made = {p.name for p in out.iterdir()}
-    for name in ("two_step_stay.png", "recovery.png", "model_comparison.png", "posterior_predictive.png",
-                 "parameters_soft-q-lambda.png", "rpe_transfer_acq.png", "model_comparison.csv",
-                 "stay_regression.csv"):  # fmt: skip
+    for name in (
+        "two_step_stay.png",
+        "recovery.png",
+        "model_comparison.png",
+        "posterior_predictive.png",
+        "parameters_soft-q-lambda.png",
+        "rpe_transfer_acq.png",
+        "model_comparison.csv",
+        "stay_regression.csv",
+    ):
         assert name in made
     assert str(out.resolve()) in capsys.readouterr().out
 

@@ -79,8 +79,17 @@ def test_interrupted_fit_resumes_without_refitting(data_file, tmp_path, monkeypa
 
 def test_resume_refuses_other_model_options(data_file, tmp_path):
     out = tmp_path / "fits.csv"
-    argv = ["fit", str(data_file), "--model", "soft-q-lambda", "--n-starts", "1", "--out", str(out),
-            "--quiet"]  # fmt: skip
+    argv = [
+        "fit",
+        str(data_file),
+        "--model",
+        "soft-q-lambda",
+        "--n-starts",
+        "1",
+        "--out",
+        str(out),
+        "--quiet",
+    ]
     assert main(argv) == 0
     with pytest.raises(ValueError, match="soft-q-lambda\\+kappa"):
         from dopasoft.cli import build_parser
@@ -160,16 +169,35 @@ def test_recover(tmp_path, capsys):
 
 
 def test_recover_models_writes_confusion_and_inversion(tmp_path, capsys):
-    argv = ["recover", "--models", "soft-q,soft-q-lambda+kappa", "--n-subjects", "4", "--n-trials", "60",
-            "--n-starts", "2", "--task", "bandit", "--out", str(tmp_path)]  # fmt: skip
+    argv = [
+        "recover",
+        "--models",
+        "soft-q,soft-q-lambda+kappa",
+        "--n-subjects",
+        "4",
+        "--n-trials",
+        "60",
+        "--n-starts",
+        "2",
+        "--task",
+        "bandit",
+        "--out",
+        str(tmp_path),
+    ]
     assert main(argv) == 0
     conf = pd.read_csv(tmp_path / "confusion.csv", index_col="generating")
     inv = pd.read_csv(tmp_path / "inversion.csv", index_col="generating")
     assert list(conf.index) == ["soft-q", "soft-q-lambda+kappa"] and list(conf.columns) == list(conf.index)
     np.testing.assert_allclose(conf.sum(axis=1), 1.0)
     assert inv.shape == (2, 2)
-    for name in ("counts.csv", "best_fits.csv", "true_params.csv", "data.csv", "fits_soft-q.csv",
-                 "fits_soft-q-lambda+kappa.csv"):  # fmt: skip
+    for name in (
+        "counts.csv",
+        "best_fits.csv",
+        "true_params.csv",
+        "data.csv",
+        "fits_soft-q.csv",
+        "fits_soft-q-lambda+kappa.csv",
+    ):
         assert (tmp_path / name).exists(), name
     assert "confusion" in capsys.readouterr().out
     # exactly one of --model / --models; per-model options go into the specs
@@ -189,8 +217,21 @@ def test_cli_map_fit_with_priors(tmp_path):
     data = tmp_path / "ts.csv"
     simulate_two_step(3, 60, seed=2).to_csv(data, index=False)
     out = tmp_path / "map.csv"
-    code = main(["fit", str(data), "--model", "soft-q-lambda", "--n-starts", "2", "--quiet",
-                 "--prior", "alpha=0,0.05", "--out", str(out)])  # fmt: skip
+    code = main(
+        [
+            "fit",
+            str(data),
+            "--model",
+            "soft-q-lambda",
+            "--n-starts",
+            "2",
+            "--quiet",
+            "--prior",
+            "alpha=0,0.05",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     fits = pd.read_csv(out)
     # a tight prior at 0 on the logit scale holds alpha at 0.5; nlp = nll - log N(logit(alpha) | 0, 0.05)
@@ -199,5 +240,18 @@ def test_cli_map_fit_with_priors(tmp_path):
     neg_log_prior = z**2 / (2 * 0.05**2) + np.log(0.05) + 0.5 * np.log(2 * np.pi)
     np.testing.assert_allclose(fits["nlp"] - fits["nll"], neg_log_prior, atol=1e-6)
     assert main(["fit", str(data), "--model", "soft-q-lambda", "--prior", "alpha=0", "--out", str(out)]) == 2
-    assert main(["fit", str(data), "--model", "soft-q-lambda", "--prior", "nope=0,1", "--out",
-                 str(tmp_path / "x.csv")]) == 2  # fmt: skip
+    assert (
+        main(
+            [
+                "fit",
+                str(data),
+                "--model",
+                "soft-q-lambda",
+                "--prior",
+                "nope=0,1",
+                "--out",
+                str(tmp_path / "x.csv"),
+            ]
+        )
+        == 2
+    )

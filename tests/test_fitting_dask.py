@@ -31,8 +31,20 @@ def data_file(tmp_path_factory):
 
 
 def _argv(data_file, out, *extra):
-    return ["fit", str(data_file), "--model", "soft-q-lambda", "--n-starts", "2", "--chunk-size", "3",
-            "--out", str(out), "--quiet", *extra]  # fmt: skip
+    return [
+        "fit",
+        str(data_file),
+        "--model",
+        "soft-q-lambda",
+        "--n-starts",
+        "2",
+        "--chunk-size",
+        "3",
+        "--out",
+        str(out),
+        "--quiet",
+        *extra,
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +60,14 @@ def scheduler():
     """Address of a running local cluster of two single-threaded worker processes."""
     from distributed import LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None, env={"NUMBA_NUM_THREADS": "1"}) as cluster:  # fmt: skip
+    with LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        env={"NUMBA_NUM_THREADS": "1"},
+    ) as cluster:
         yield cluster.scheduler_address
 
 

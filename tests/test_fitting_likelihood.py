@@ -95,8 +95,14 @@ def _random_episodes(n_states, n_actions, n_steps, seed, missing=0.1):
     ns = np.where(term, -1, ns)
     a = np.where(rng.uniform(size=n_steps) < missing, -1, rng.integers(0, n_actions, n_steps))
     r = rng.normal(size=n_steps)
-    return _pack(["x"], [(s, a, r, ns, term)], state_stage=np.zeros(n_states, np.int64), n_states=n_states,
-                 n_actions=n_actions, task="bandit")  # fmt: skip
+    return _pack(
+        ["x"],
+        [(s, a, r, ns, term)],
+        state_stage=np.zeros(n_states, np.int64),
+        n_states=n_states,
+        n_actions=n_actions,
+        task="bandit",
+    )
 
 
 @pytest.mark.parametrize("trace", ["tree-backup", "on-policy", "uncorrected"])
@@ -130,8 +136,10 @@ def test_long_episodes_replay_the_public_learner(trace, mode, n_actions):
     for j in range(model.n_params):  # forward-mode gradient through the same episodes
         e = np.zeros(model.n_params)
         e[j] = h
-        num = (model.nll_pairs(tr, np.zeros(1, np.int64), theta + e)
-               - model.nll_pairs(tr, np.zeros(1, np.int64), theta - e))[0] / (2 * h)  # fmt: skip
+        num = (
+            model.nll_pairs(tr, np.zeros(1, np.int64), theta + e)
+            - model.nll_pairs(tr, np.zeros(1, np.int64), theta - e)
+        )[0] / (2 * h)
         assert grad[0, j] == pytest.approx(num, rel=1e-6, abs=1e-4)
 
 
@@ -238,9 +246,12 @@ def test_hbayesdm_roundtrip(tmp_path, simulated):
 @pytest.mark.parametrize("name", list(TRACES))
 @pytest.mark.parametrize(
     "opts",
-    [{}, {"kappa": True, "separate_alpha": True, "separate_tau": True, "gamma": 0.9},
-     {"trace_mode": "replacing", "kappa": True}],
-)  # fmt: skip
+    [
+        {},
+        {"kappa": True, "separate_alpha": True, "separate_tau": True, "gamma": 0.9},
+        {"trace_mode": "replacing", "kappa": True},
+    ],
+)
 def test_forward_mode_gradient(name, opts):
     """The optimiser's analytic gradient: value equals the likelihood, gradient equals differences."""
     df = random_two_step(seed=3, missing=0.1)
@@ -317,8 +328,14 @@ def test_log_likelihood_params_outside_domain(params, pattern):
 
 def test_log_likelihood_names_the_subject_and_uses_the_domain_not_default_bounds():
     df = random_two_step(seed=3)
-    per = pd.DataFrame({"subject": ["s0", "s1", "s2"], "alpha": [0.1, 0.5, 0.9], "tau": [0.2, -0.5, 1.0],
-                        "lam": [0.0, 0.5, 1.0]})  # fmt: skip
+    per = pd.DataFrame(
+        {
+            "subject": ["s0", "s1", "s2"],
+            "alpha": [0.1, 0.5, 0.9],
+            "tau": [0.2, -0.5, 1.0],
+            "lam": [0.0, 0.5, 1.0],
+        }
+    )
     with pytest.raises(ValueError, match=r"'tau' = -0.5 for subject 's1' is outside its domain \(0, inf\)"):
         log_likelihood(df, "soft-q-lambda", per)
     # a temperature below a (narrower) default fitting bound is still a valid likelihood argument
@@ -450,8 +467,16 @@ def test_figures_refuse_a_fits_table_with_invalid_parameters(tmp_path, capsys, c
 
     data = tmp_path / "data.csv"
     random_two_step(n_subjects=2, n_trials=20).to_csv(data, index=False)
-    fits = pd.DataFrame({"subject": ["s0", "s1"], "alpha": [0.3, 0.4], "tau": [0.2, 0.3], "lam": [0.5, 0.5],
-                         "nll": [10.0, 11.0], "model": "soft-q-lambda"}).astype({column: object})  # fmt: skip
+    fits = pd.DataFrame(
+        {
+            "subject": ["s0", "s1"],
+            "alpha": [0.3, 0.4],
+            "tau": [0.2, 0.3],
+            "lam": [0.5, 0.5],
+            "nll": [10.0, 11.0],
+            "model": "soft-q-lambda",
+        }
+    ).astype({column: object})
     fits.loc[1, column] = value
     path = tmp_path / "fits.csv"
     fits.to_csv(path, index=False)

@@ -43,11 +43,13 @@ def test_model_recovery_matrices(recovery):
 
 def test_model_recovery_is_seeded_and_executor_free(recovery):
     with ThreadPoolExecutor(2) as ex:
-        again = F.model_recovery(["soft-q-lambda", "daw-hybrid-4"], 10, n_trials=150, seed=0, n_starts=3,
-                                 executor=ex)  # fmt: skip
+        again = F.model_recovery(
+            ["soft-q-lambda", "daw-hybrid-4"], 10, n_trials=150, seed=0, n_starts=3, executor=ex
+        )
     assert again.subjects.equals(recovery.subjects)
-    aic = F.model_recovery(["soft-q-lambda", "daw-hybrid-4"], 10, n_trials=150, seed=0, n_starts=3,
-                           criterion="aic")  # fmt: skip
+    aic = F.model_recovery(
+        ["soft-q-lambda", "daw-hybrid-4"], 10, n_trials=150, seed=0, n_starts=3, criterion="aic"
+    )
     assert "aic_daw-hybrid-4" in aic.subjects.columns and aic.criterion == "aic"
 
 
@@ -66,9 +68,13 @@ def test_model_recovery_errors():
 
 @pytest.mark.parametrize(
     "spec",
-    ["soft-q-lambda+kappa+separate_alpha", "soft-q+gamma=0.9", "daw-hybrid+trans_prob=0.8",
-     "soft-q-lambda-on-policy+separate_tau+trace_mode=replacing"],
-)  # fmt: skip
+    [
+        "soft-q-lambda+kappa+separate_alpha",
+        "soft-q+gamma=0.9",
+        "daw-hybrid+trans_prob=0.8",
+        "soft-q-lambda-on-policy+separate_tau+trace_mode=replacing",
+    ],
+)
 def test_model_spec_round_trip(spec):
     m = F.get_model(spec)
     assert m.spec == spec and F.get_model(m.spec) == m

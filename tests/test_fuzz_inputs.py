@@ -52,8 +52,14 @@ def _bandit(n_subjects=2, n_trials=6, k=3, seed=0) -> pd.DataFrame:
     rows = []
     for s in range(n_subjects):
         for t in range(n_trials):
-            rows.append(dict(subject=f"b{s}", trial=t + 1, choice=int(t % k if t < k else rng.integers(k)),
-                             reward=float(rng.integers(2))))  # fmt: skip
+            rows.append(
+                dict(
+                    subject=f"b{s}",
+                    trial=t + 1,
+                    choice=int(t % k if t < k else rng.integers(k)),
+                    reward=float(rng.integers(2)),
+                )
+            )
     return pd.DataFrame(rows)
 
 
@@ -114,19 +120,19 @@ BAD_DATA = [
             {"subjID": ["a", "a"], "level1_choice": [0, 1], "level2_choice": [1, 2], "reward": [1, 0]}
         ),
         r"row 0, column 'level1_choice': 0 is not one of \[1, 2\]",
-    ),  # fmt: skip
+    ),
     (
         "ts-hbayesdm-l2-5",
         pd.DataFrame(
             {"subjID": ["a", "a"], "level1_choice": [1, 2], "level2_choice": [1, 5], "reward": [1, 0]}
         ),
         r"row 1, column 'level2_choice': 5",
-    ),  # fmt: skip
+    ),
     (
         "ts-hbayesdm-no-reward",
         pd.DataFrame({"subjID": ["a"], "level1_choice": [1], "level2_choice": [1]}),
         r"missing column\(s\) \['reward'\]",
-    ),  # fmt: skip
+    ),
     ("ts-header-only", T.iloc[:0], r"two-step data: no rows \(the table has its columns but no trials\)"),
     ("bd-header-only", B.iloc[:0], r"bandit data: no rows"),
     (
@@ -175,7 +181,7 @@ BAD_DATA = [
         "bd-unicode-gap",
         _set(B.assign(subject=B["subject"] + "-Ωμέγα-ü"), 3, "choice", 7),
         r"choice 7 at subject 'b0-Ωμέγα-ü', row 3",
-    ),  # fmt: skip
+    ),
 ]
 
 
@@ -336,8 +342,14 @@ def test_fuzz_bandit_cells(cells, k, seed):
     codes=st.lists(st.integers(0, 6), min_size=2, max_size=10),
 )
 def test_fuzz_bandit_codes_and_unicode_ids(subject, codes):
-    df = pd.DataFrame({"subject": subject, "trial": range(1, len(codes) + 1), "choice": codes,
-                       "reward": [float(c % 2) for c in codes]})  # fmt: skip
+    df = pd.DataFrame(
+        {
+            "subject": subject,
+            "trial": range(1, len(codes) + 1),
+            "choice": codes,
+            "reward": [float(c % 2) for c in codes],
+        }
+    )
     present = sorted(set(codes))
     try:
         tr = F.to_transitions(df)
@@ -367,8 +379,15 @@ def test_fuzz_parameters(alpha, tau, lam):
     except ValueError as err:
         _one_line(str(err))
         assert not ok and "for subject 's0'" in str(err)
-        bad = [n for n, v, good in (("alpha", alpha, 0 <= alpha <= 1), ("tau", tau, 0 < tau < math.inf),
-                                    ("lam", lam, 0 <= lam <= 1)) if not good]  # fmt: skip
+        bad = [
+            n
+            for n, v, good in (
+                ("alpha", alpha, 0 <= alpha <= 1),
+                ("tau", tau, 0 < tau < math.inf),
+                ("lam", lam, 0 <= lam <= 1),
+            )
+            if not good
+        ]
         assert f"'{bad[0]}'" in str(err)
         return
     assert ok
@@ -407,9 +426,20 @@ def files(tmp_path_factory):
     binary.write_bytes(bytes(np.random.default_rng(0).integers(128, 256, 300, dtype=np.uint8)))
     quote = d / "quote.csv"
     quote.write_text('subject,trial,choice,reward\n"s,1,0,1\n')
-    return dict(good=good, gap=bandit_gap, badcode=bad_code, text=text_reward, one=one_option, nocols=no_cols,
-                hb=tsv_hb, missing=d / "nope.csv", header=header, empty=empty, binary=binary,
-                quote=quote)  # fmt: skip
+    return dict(
+        good=good,
+        gap=bandit_gap,
+        badcode=bad_code,
+        text=text_reward,
+        one=one_option,
+        nocols=no_cols,
+        hb=tsv_hb,
+        missing=d / "nope.csv",
+        header=header,
+        empty=empty,
+        binary=binary,
+        quote=quote,
+    )
 
 
 BAD_CLI = [
@@ -451,8 +481,18 @@ BAD_CLI = [
 @pytest.mark.parametrize(("which", "extra", "pattern"), BAD_CLI)
 def test_cli_fit_bad_input_exits_2(files, tmp_path, capsys, which, extra, pattern):
     out = tmp_path / "fits.csv"
-    argv = ["fit", str(files[which]), "--model", "soft-q-lambda", "--n-starts", "1", "--quiet",
-            "--out", str(out), *extra]  # fmt: skip
+    argv = [
+        "fit",
+        str(files[which]),
+        "--model",
+        "soft-q-lambda",
+        "--n-starts",
+        "1",
+        "--quiet",
+        "--out",
+        str(out),
+        *extra,
+    ]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     _one_line(err)

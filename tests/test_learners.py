@@ -158,10 +158,37 @@ def test_backward_increments_sum_to_forward_lambda_return_error(trace, lam):
     for s, a, r, s2, term, b in episode:
         w = w_fixed.copy()  # every increment is computed from the same, fixed Q
         kernel.soft_q_step(
-            w, e, live, rows, ones, s, s + 1, a, r, rows, ones, s2, s2 + 1, term, alpha, tau, gamma, lam,
-            log_prior[s], log_prior[s2], kernel.TRACE_CODES[trace], False, b, work, None, None,
-            None, None, None, None,
-        )  # fmt: skip
+            w,
+            e,
+            live,
+            rows,
+            ones,
+            s,
+            s + 1,
+            a,
+            r,
+            rows,
+            ones,
+            s2,
+            s2 + 1,
+            term,
+            alpha,
+            tau,
+            gamma,
+            lam,
+            log_prior[s],
+            log_prior[s2],
+            kernel.TRACE_CODES[trace],
+            False,
+            b,
+            work,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+        )
         total += w - w_fixed
     forward = np.zeros_like(w_fixed)
     errs = _lambda_return_errors(q0.tolist(), episode, lam, gamma, tau, prior.tolist(), trace)
@@ -197,16 +224,21 @@ def test_n_step_error_equals_sum_of_td_errors(correction):
     mid = steps[1:]
     if correction == "tree-backup":
         g = ds.soft_tree_backup_return(
-            rewards, [v[s] for s, *_ in mid], [pi[s, a] for s, a, *_ in mid], [q[s, a] for s, a, *_ in mid],
-            v[steps[-1][3]], gamma,
-        )  # fmt: skip
+            rewards,
+            [v[s] for s, *_ in mid],
+            [pi[s, a] for s, a, *_ in mid],
+            [q[s, a] for s, a, *_ in mid],
+            v[steps[-1][3]],
+            gamma,
+        )
     else:
         kl = ds.policy_kl(q, tau, prior)
         g = ds.soft_n_step_return(rewards, [kl[s] for s, *_ in mid], v[steps[-1][3]], gamma, tau)
     assert g - q[steps[0][0], steps[0][1]] == pytest.approx(td_sum, abs=1e-12)
     # ... and the learner's update of the first pair is alpha times it, when the episode ends at the horizon
-    agent = ds.NStepSoftQ(N_S, N_A, n=n, alpha=0.5, tau=tau, gamma=gamma, correction=correction,
-                          prior=prior, q_init=q)  # fmt: skip
+    agent = ds.NStepSoftQ(
+        N_S, N_A, n=n, alpha=0.5, tau=tau, gamma=gamma, correction=correction, prior=prior, q_init=q
+    )
     for k, (s, a, r, s2, _, b) in enumerate(steps):
         agent.update(s, a, r, s2, False, behaviour_prob=b)
         if k < n - 1:
@@ -275,8 +307,9 @@ def test_signals_identity_and_values(learner):
         v2 = 0.0 if term else v[s2]
         assert sig.delta == d == pytest.approx(r + 0.9 * v2 - q_before[s, a], abs=1e-12)
         assert sig.value_rpe == pytest.approx(r + 0.9 * v2 - v[s], abs=1e-12)
-        assert sig.action_term == pytest.approx(0.5 * math.log(ds.boltzmann_policy(q_before, 0.5, prior)[s, a]
-                                                               / prior[s, a]), abs=1e-12)  # fmt: skip
+        assert sig.action_term == pytest.approx(
+            0.5 * math.log(ds.boltzmann_policy(q_before, 0.5, prior)[s, a] / prior[s, a]), abs=1e-12
+        )
         assert sig.delta == pytest.approx(sig.value_rpe - sig.action_term, abs=1e-12)
 
 
@@ -334,9 +367,13 @@ def test_bad_arguments_are_named(kwargs, name):
 
 @pytest.mark.parametrize(
     ("kwargs", "name"),
-    [(dict(n=0), "n"), (dict(correction="retrace"), "correction"), (dict(tau=0), "tau"),
-     (dict(alpha=2), "alpha")],
-)  # fmt: skip
+    [
+        (dict(n=0), "n"),
+        (dict(correction="retrace"), "correction"),
+        (dict(tau=0), "tau"),
+        (dict(alpha=2), "alpha"),
+    ],
+)
 def test_bad_n_step_arguments_are_named(kwargs, name):
     base = dict(n=2, alpha=0.5, tau=1.0)
     with pytest.raises(ValueError, match=name):

@@ -23,13 +23,33 @@ def episodes(n, seed, n_states=N_S, n_actions=N_A, p_end=0.2):
     for _ in range(n):
         b = rng.dirichlet(np.ones(n_actions))
         a = int(rng.choice(n_actions, p=b))
-        out.append((int(rng.integers(n_states)), a, float(rng.normal()), int(rng.integers(n_states)),
-                    bool(rng.random() < p_end), float(b[a])))  # fmt: skip
+        out.append(
+            (
+                int(rng.integers(n_states)),
+                a,
+                float(rng.normal()),
+                int(rng.integers(n_states)),
+                bool(rng.random() < p_end),
+                float(b[a]),
+            )
+        )
     return out
 
 
-def run(steps, alpha, tau, lam, trace, replacing, *, gamma=0.9, features=None, tangents=False, cache=False,
-        n_actions=N_A):  # fmt: skip
+def run(
+    steps,
+    alpha,
+    tau,
+    lam,
+    trace,
+    replacing,
+    *,
+    gamma=0.9,
+    features=None,
+    tangents=False,
+    cache=False,
+    n_actions=N_A,
+):
     """Drive kernel.soft_q_step; states are one-hot unless ``features`` (n_states, n_features) is given.
 
     Returns W, and with ``tangents`` also dW/d(alpha, tau, lam) of shape (n_features, n_actions, 3)
@@ -59,9 +79,38 @@ def run(steps, alpha, tau, lam, trace, replacing, *, gamma=0.9, features=None, t
     for s, a, r, s2, term, b in steps:
         idx, val, lo, hi = feats(s)
         nidx, nval, nlo, nhi = feats(s2)
-        kernel.soft_q_step(W, E, live, idx, val, lo, hi, a, r, nidx, nval, nlo, nhi, term, alpha, tau, gamma,
-                           lam, lp, lp, kernel.TRACE_CODES[trace], replacing, b, work, c, None, dW, dE, dpar,
-                           dlogp)  # fmt: skip
+        kernel.soft_q_step(
+            W,
+            E,
+            live,
+            idx,
+            val,
+            lo,
+            hi,
+            a,
+            r,
+            nidx,
+            nval,
+            nlo,
+            nhi,
+            term,
+            alpha,
+            tau,
+            gamma,
+            lam,
+            lp,
+            lp,
+            kernel.TRACE_CODES[trace],
+            replacing,
+            b,
+            work,
+            c,
+            None,
+            dW,
+            dE,
+            dpar,
+            dlogp,
+        )
     return (W, dW[:, :, :3]) if tangents else W
 
 
@@ -98,8 +147,10 @@ def test_sparse_feature_tangents_equal_differences(trace):
         up, down = list(p), list(p)
         up[j] += h
         down[j] -= h
-        num = (run(steps, *up, trace, False, features=features)
-               - run(steps, *down, trace, False, features=features)) / (2 * h)  # fmt: skip
+        num = (
+            run(steps, *up, trace, False, features=features)
+            - run(steps, *down, trace, False, features=features)
+        ) / (2 * h)
         np.testing.assert_allclose(dW[:, :, j], num, rtol=1e-6, atol=1e-6)
 
 

@@ -17,9 +17,20 @@ from dopasoft.tasks.mdp import chain_mdp
 from dopasoft.tasks.two_step import CANONICAL_COLUMNS, TwoStepTask
 
 STEP_COLUMNS = {
-    "trial", "step", "state", "action", "reward", "next_state", "terminated", "learn",
-    "delta", "value_rpe", "action_term", "value", "next_value",
-}  # fmt: skip
+    "trial",
+    "step",
+    "state",
+    "action",
+    "reward",
+    "next_state",
+    "terminated",
+    "learn",
+    "delta",
+    "value_rpe",
+    "action_term",
+    "value",
+    "next_value",
+}
 
 
 def two_step_run(seed=0, n=40):
@@ -66,8 +77,9 @@ def test_signal_identity(make):
 @pytest.mark.parametrize("trace", ["tree-backup", "on-policy"])
 def test_td_signals_match_the_learner(trace):
     rng = np.random.default_rng(0)
-    agent = ds.SoftQLambda(4, 3, alpha=0.3, tau=0.5, lam=0.7, gamma=0.9, trace=trace,
-                           q_init=rng.normal(size=(4, 3)))  # fmt: skip
+    agent = ds.SoftQLambda(
+        4, 3, alpha=0.3, tau=0.5, lam=0.7, gamma=0.9, trace=trace, q_init=rng.normal(size=(4, 3))
+    )
     for s, a, r, s2, term in [(0, 1, 0.5, 2, False), (2, 0, -1.0, 3, False), (3, 2, 1.0, 0, True)]:
         expected = td_signals(agent, s, a, r, s2, term)
         agent.update(s, a, r, s2, term)
@@ -113,8 +125,7 @@ def test_traces_reset_at_every_trial_and_tabular_mdp_runs():
 
 def test_same_seed_same_tables():
     proto = make_protocol("mixed", [("p", {"A+ p=0.5": 40, "B-": 40})])
-    for run in (lambda s: simulate_conditioning(proto, seed=s),
-                lambda s: two_step_run(seed=s)):  # fmt: skip
+    for run in (lambda s: simulate_conditioning(proto, seed=s), lambda s: two_step_run(seed=s)):
         a, b, c = run(3), run(3), run(4)
         pd.testing.assert_frame_equal(a.steps, b.steps)
         pd.testing.assert_frame_equal(a.trials, b.trials)
@@ -150,8 +161,24 @@ def test_simulation_does_not_share_state_between_copies():
 # -- command line ------------------------------------------------------------------------------------------
 def test_cli_conditioning_round_trip(tmp_path):
     out, trace_out = tmp_path / "trials.csv", tmp_path / "steps.csv"
-    code = main(["simulate", "conditioning", "--protocol", "blocking", "--seed", "3",
-                 "--alpha", "0.2", "--lam", "0.6", "--out", str(out), "--trace-out", str(trace_out)])  # fmt: skip
+    code = main(
+        [
+            "simulate",
+            "conditioning",
+            "--protocol",
+            "blocking",
+            "--seed",
+            "3",
+            "--alpha",
+            "0.2",
+            "--lam",
+            "0.6",
+            "--out",
+            str(out),
+            "--trace-out",
+            str(trace_out),
+        ]
+    )
     assert code == 0
     trials = pd.read_csv(out)
     assert list(trials.columns[:3]) == ["trial", "phase", "trial_type"]
@@ -166,8 +193,24 @@ def test_cli_conditioning_round_trip(tmp_path):
 
 def test_cli_two_step_round_trip(tmp_path):
     out = tmp_path / "ts.csv"
-    args = ["simulate", "two-step", "--n-subjects", "3", "--n-trials", "25", "--model", "hybrid",
-            "--w", "0.7", "--alpha", "0.3", "--seed", "2", "--out", str(out)]  # fmt: skip
+    args = [
+        "simulate",
+        "two-step",
+        "--n-subjects",
+        "3",
+        "--n-trials",
+        "25",
+        "--model",
+        "hybrid",
+        "--w",
+        "0.7",
+        "--alpha",
+        "0.3",
+        "--seed",
+        "2",
+        "--out",
+        str(out),
+    ]
     assert main(args) == 0
     data = pd.read_csv(out)
     assert tuple(data.columns) == CANONICAL_COLUMNS

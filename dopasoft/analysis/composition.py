@@ -52,8 +52,9 @@ def plot_composition(result: Any, *, tau: float = 0.5, save: str | os.PathLike |
         fig.colorbar(im, ax=a, shrink=0.8)
         for k, (task, part) in enumerate(result.curves.groupby("task", sort=False)):
             b.plot(part["step"], part["error"], color=PALETTE[k], label=task)
-        b.axhline(result.composed_error, color="black", linestyle="--", linewidth=1,
-                  label="composed (0 new steps)")  # fmt: skip
+        b.axhline(
+            result.composed_error, color="black", linestyle="--", linewidth=1, label="composed (0 new steps)"
+        )
         if result.steps_to_match is not None:
             b.axvline(result.steps_to_match, color="grey", linestyle=":", linewidth=1)
         b.set_yscale("log")

@@ -288,8 +288,16 @@ def _phase_bounds(ax, trials: pd.DataFrame, *, label: bool = True) -> None:
         if label and len(starts) > 1:
             end = starts[i + 1] - 1 if i + 1 < len(starts) else len(x) - 1
             if (x[end] - x[s]) > 0.12 * (x[-1] - x[0]):  # room for the name
-                ax.text((x[s] + x[end]) / 2, 1.0, str(phases[s]), transform=ax.get_xaxis_transform(),
-                        ha="center", va="bottom", fontsize=7, color="#4D4D4D")  # fmt: skip
+                ax.text(
+                    (x[s] + x[end]) / 2,
+                    1.0,
+                    str(phases[s]),
+                    transform=ax.get_xaxis_transform(),
+                    ha="center",
+                    va="bottom",
+                    fontsize=7,
+                    color="#4D4D4D",
+                )
 
 
 def plot_rpe_across_training(
@@ -399,11 +407,23 @@ def plot_traces(
         else:
             fig = ax.figure
         for color, trial in zip(_trace_colors(len(trials)), trials, strict=True):
-            ax.plot(t, traces.loc[trial].to_numpy(float), color=color, marker="o" if markers else None,
-                    ms=2.5, label=f"Trial {int(trial) + 1}")  # fmt: skip
+            ax.plot(
+                t,
+                traces.loc[trial].to_numpy(float),
+                color=color,
+                marker="o" if markers else None,
+                ms=2.5,
+                label=f"Trial {int(trial) + 1}",
+            )
         ax.axhline(0, color="black", lw=0.6, zorder=0)
-        ax.set_xlabel(xlabel or (f"Time from {traces.columns.name.split('from ')[-1]}"
-                                 if traces.columns.name and "from" in str(traces.columns.name) else "Time (s)"))  # fmt: skip
+        ax.set_xlabel(
+            xlabel
+            or (
+                f"Time from {traces.columns.name.split('from ')[-1]}"
+                if traces.columns.name and "from" in str(traces.columns.name)
+                else "Time (s)"
+            )
+        )
         ax.set_ylabel(ylabel)
         ax.legend(loc="best")
     return finish(fig, save)
@@ -445,9 +465,16 @@ def plot_heatmap(
             fig, ax = new_figure(width=3.2, height=2.4)
         else:
             fig = ax.figure
-        im = ax.imshow(values, aspect="auto", origin="lower", interpolation="nearest", cmap="RdBu_r",
-                       vmin=-vmax, vmax=vmax,
-                       extent=(t[0] - step_t / 2, t[-1] + step_t / 2, rows[0] - 0.5, rows[-1] + 0.5))  # fmt: skip
+        im = ax.imshow(
+            values,
+            aspect="auto",
+            origin="lower",
+            interpolation="nearest",
+            cmap="RdBu_r",
+            vmin=-vmax,
+            vmax=vmax,
+            extent=(t[0] - step_t / 2, t[-1] + step_t / 2, rows[0] - 0.5, rows[-1] + 0.5),
+        )
         cbar = fig.colorbar(im, ax=ax, shrink=0.9, pad=0.02)
         cbar.set_label(label)
         cbar.ax.tick_params(labelsize=7)
@@ -499,8 +526,14 @@ def plot_rpe_transfer(
         plot_traces(traces, trials=trials, ax=a, xlabel="Time from cue onset (s)")
         plot_heatmap(traces, ax=b, xlabel="Time from cue onset (s)")
         plot_rpe_across_training(table, ax=c)
-        plot_traces(photometry, trials=trials, ax=d, markers=False, ylabel=PHOTOMETRY_LABEL,
-                    xlabel="Time from cue onset (s)")  # fmt: skip
+        plot_traces(
+            photometry,
+            trials=trials,
+            ax=d,
+            markers=False,
+            ylabel=PHOTOMETRY_LABEL,
+            xlabel="Time from cue onset (s)",
+        )
         reward_t = _event_offset(result)
         for ax in (a, d):
             ax.axvline(0, color=COLORS["cue"], lw=0.8, ls=":", zorder=0)
@@ -531,8 +564,16 @@ def _probe_bars(ax, groups: dict[str, pd.DataFrame], cues: Sequence[str]) -> Non
         x = np.arange(len(cues)) + (g - (len(groups) - 1) / 2) * width
         means = [stats["mean"].get(f"{c}?", np.nan) for c in cues]
         sems = [stats["sem"].get(f"{c}?", np.nan) for c in cues]
-        ax.bar(x, means, width=width * 0.95, yerr=sems, color=PALETTE[g], label=name, zorder=2,
-               error_kw={"elinewidth": 1.0, "capsize": 2.0})  # fmt: skip
+        ax.bar(
+            x,
+            means,
+            width=width * 0.95,
+            yerr=sems,
+            color=PALETTE[g],
+            label=name,
+            zorder=2,
+            error_kw={"elinewidth": 1.0, "capsize": 2.0},
+        )
     ax.axhline(0, color="black", lw=0.8)
     ax.set_xticks(np.arange(len(cues)), [f"Cue {c}" for c in cues])
     ax.set_ylabel("Cue RPE at probe (reward units)")
@@ -616,11 +657,19 @@ def plot_probability_scaling(
         a, b = axes[0], axes[1]
         a.errorbar(table["p"], table["cue_rpe"], yerr=table["cue_rpe_sem"], color=COLORS["cue"], marker="o")
         a.set_ylabel("Cue RPE (reward units)")
-        for name, color, label in (("rpe_rewarded", COLORS["reward"], "Rewarded"),
-                                   ("rpe_omitted", COLORS["omission"], "Omitted")):  # fmt: skip
+        for name, color, label in (
+            ("rpe_rewarded", COLORS["reward"], "Rewarded"),
+            ("rpe_omitted", COLORS["omission"], "Omitted"),
+        ):
             ok = table[name].notna()
-            b.errorbar(table.loc[ok, "p"], table.loc[ok, name], yerr=table.loc[ok, f"{name}_sem"],
-                       color=color, marker="o", label=label)  # fmt: skip
+            b.errorbar(
+                table.loc[ok, "p"],
+                table.loc[ok, name],
+                yerr=table.loc[ok, f"{name}_sem"],
+                color=color,
+                marker="o",
+                label=label,
+            )
         b.set_ylabel("Reward-time RPE (reward units)")
         b.legend(loc="lower left")
         for ax in (a, b):
@@ -640,8 +689,14 @@ def plot_probability_scaling(
             t = np.asarray(traces.columns, dtype=float)
             for p in sorted(p_of.unique()):
                 sel = (p_of == p) & use
-                c.plot(t, traces[sel.to_numpy()].mean().to_numpy(), color=cmap(p), marker="o", ms=2,
-                       label=f"p = {p:g}")  # fmt: skip
+                c.plot(
+                    t,
+                    traces[sel.to_numpy()].mean().to_numpy(),
+                    color=cmap(p),
+                    marker="o",
+                    ms=2,
+                    label=f"p = {p:g}",
+                )
             c.axhline(0, color="black", lw=0.6, zorder=0)
             c.set_xlabel("Time from cue onset (s)")
             c.xaxis.set_major_locator(MultipleLocator(1.0))

@@ -97,8 +97,9 @@ def fits_model(fits: pd.DataFrame, model: Any = None):
             )
         names = pd.unique(fits["model"].dropna())
         if len(names) != 1:
-            raise ValueError(f"the fits table's 'model' column holds {len(names)} models {list(names)}; "
-                             "split it by model")  # fmt: skip
+            raise ValueError(
+                f"the fits table's 'model' column holds {len(names)} models {list(names)}; split it by model"
+            )
         model = str(names[0])
     if isinstance(model, ChoiceModel):
         m = model
@@ -106,8 +107,9 @@ def fits_model(fits: pd.DataFrame, model: Any = None):
         m = get_model(str(model))
     else:
         cols = set(fits.columns)
-        m = get_model(str(model), kappa="kappa" in cols, separate_alpha="alpha1" in cols,
-                      separate_tau="tau1" in cols)  # fmt: skip
+        m = get_model(
+            str(model), kappa="kappa" in cols, separate_alpha="alpha1" in cols, separate_tau="tau1" in cols
+        )
     check_fits(fits, m)
     return m
 
@@ -141,8 +143,15 @@ def fitted_rows(fits: pd.DataFrame) -> np.ndarray:
 
 def _left_out_note(fig, n: int) -> None:
     if n:
-        fig.text(0.99, 0.005, f"{n} subject(s) without a fit (no valid choices) left out", ha="right",
-                 va="bottom", fontsize=6.5, color=COLORS["rare"])  # fmt: skip
+        fig.text(
+            0.99,
+            0.005,
+            f"{n} subject(s) without a fit (no valid choices) left out",
+            ha="right",
+            va="bottom",
+            fontsize=6.5,
+            color=COLORS["rare"],
+        )
 
 
 def parameter_table(fits: pd.DataFrame, model: Any = None) -> pd.DataFrame:
@@ -170,11 +179,21 @@ def parameter_table(fits: pd.DataFrame, model: Any = None) -> pd.DataFrame:
     for p in m.param_names:
         v = pd.to_numeric(fits[p], errors="coerce").dropna()
         se = pd.to_numeric(fits.get(f"se_{p}", pd.Series(dtype=float)), errors="coerce")
-        rows.append({
-            "param": p, "mean": v.mean(), "sd": v.std(ddof=1), "median": v.median(),
-            "q25": v.quantile(0.25), "q75": v.quantile(0.75), "min": v.min(), "max": v.max(),
-            "median_se": se.median() if se.notna().any() else np.nan, "n": len(v), "n_left_out": n_out,
-        })  # fmt: skip
+        rows.append(
+            {
+                "param": p,
+                "mean": v.mean(),
+                "sd": v.std(ddof=1),
+                "median": v.median(),
+                "q25": v.quantile(0.25),
+                "q75": v.quantile(0.75),
+                "min": v.min(),
+                "max": v.max(),
+                "median_se": se.median() if se.notna().any() else np.nan,
+                "n": len(v),
+                "n_left_out": n_out,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -187,12 +206,15 @@ def _align(true: pd.DataFrame, fitted: pd.DataFrame) -> tuple[pd.DataFrame, pd.D
             raise ValueError("the true and fitted tables share no subject")
         return t.loc[common], f.loc[common]
     if len(true) != len(fitted):
-        raise ValueError(f"without 'subject' columns the tables must have equal lengths, "
-                         f"got {len(true)} and {len(fitted)}")  # fmt: skip
+        raise ValueError(
+            f"without 'subject' columns the tables must have equal lengths, got {len(true)} and {len(fitted)}"
+        )
     return true.reset_index(drop=True), fitted.reset_index(drop=True)
 
 
-def recovery_table(true: pd.DataFrame, fitted: pd.DataFrame, params: Sequence[str] | None = None) -> pd.DataFrame:
+def recovery_table(
+    true: pd.DataFrame, fitted: pd.DataFrame, params: Sequence[str] | None = None
+) -> pd.DataFrame:
     """Parameter recovery statistics: correlation, bias and RMSE of estimates against true values.
 
     Parameters
@@ -211,8 +233,19 @@ def recovery_table(true: pd.DataFrame, fitted: pd.DataFrame, params: Sequence[st
     t, f = _align(true, fitted)
     ok_fit = fitted_rows(f)
     if params is None:
-        skip = {"nll", "nlp", "aic", "bic", "n_choices", "converged", "at_bound", "n_starts", "model", "seed",
-                "notes"}  # fmt: skip
+        skip = {
+            "nll",
+            "nlp",
+            "aic",
+            "bic",
+            "n_choices",
+            "converged",
+            "at_bound",
+            "n_starts",
+            "model",
+            "seed",
+            "notes",
+        }
         params = [c for c in f.columns if c in t.columns and c not in skip and not str(c).startswith("se_")]
     missing = [p for p in params if p not in t.columns or p not in f.columns]
     if missing:
@@ -224,9 +257,17 @@ def recovery_table(true: pd.DataFrame, fitted: pd.DataFrame, params: Sequence[st
         x, y = x[ok], y[ok]
         r = float(np.corrcoef(x, y)[0, 1]) if len(x) > 2 and x.std() > 0 and y.std() > 0 else np.nan
         rho = float(pd.Series(x).corr(pd.Series(y), method="spearman")) if len(x) > 2 else np.nan
-        rows.append({"param": p, "n": len(x), "n_left_out": int((~ok).sum()), "pearson_r": r, "spearman_r": rho,
-                     "bias": float(np.mean(y - x)) if len(x) else np.nan,
-                     "rmse": float(np.sqrt(np.mean((y - x) ** 2))) if len(x) else np.nan})  # fmt: skip
+        rows.append(
+            {
+                "param": p,
+                "n": len(x),
+                "n_left_out": int((~ok).sum()),
+                "pearson_r": r,
+                "spearman_r": rho,
+                "bias": float(np.mean(y - x)) if len(x) else np.nan,
+                "rmse": float(np.sqrt(np.mean((y - x) ** 2))) if len(x) else np.nan,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -279,7 +320,9 @@ def compare_models(
         f = f.assign(subject=f["subject"].astype(str)).set_index("subject")
         if "aic" not in f.columns or "bic" not in f.columns:
             if "n_choices" not in f.columns:
-                raise ValueError(f"fits table of {name!r} needs 'aic' and 'bic' or 'n_choices' to compute them")
+                raise ValueError(
+                    f"fits table of {name!r} needs 'aic' and 'bic' or 'n_choices' to compute them"
+                )
             k = sum(1 for c in f.columns if str(c).startswith("se_"))
             f = f.assign(aic=2 * f["nll"] + 2 * k, bic=2 * f["nll"] + k * np.log(f["n_choices"]))
         tables[name] = f
@@ -294,22 +337,47 @@ def compare_models(
     if not subjects:
         raise ValueError("no subject has a fit in every fits table (all lack valid choices or an nll)")
     names = list(tables)
-    crit = pd.DataFrame({n: tables[n].loc[subjects, criterion].to_numpy(float) for n in names}, index=subjects)
+    crit = pd.DataFrame(
+        {n: tables[n].loc[subjects, criterion].to_numpy(float) for n in names}, index=subjects
+    )
     result = bms(-crit / 2.0, models=names)
     best = crit.to_numpy().argmin(axis=1)
     rows = []
     for i, n in enumerate(names):
         t = tables[n].loc[subjects]
-        rows.append({"model": n, "n_params": _n_params(t), "n_subjects": len(subjects), "n_left_out": n_out,
-                     "nll": t["nll"].sum(),
-                     "aic": t["aic"].sum(), "bic": t["bic"].sum(), "n_best": int(np.sum(best == i))})  # fmt: skip
+        rows.append(
+            {
+                "model": n,
+                "n_params": _n_params(t),
+                "n_subjects": len(subjects),
+                "n_left_out": n_out,
+                "nll": t["nll"].sum(),
+                "aic": t["aic"].sum(),
+                "bic": t["bic"].sum(),
+                "n_best": int(np.sum(best == i)),
+            }
+        )
     table = pd.DataFrame(rows)
     table["delta_aic"] = table["aic"] - table["aic"].min()
     table["delta_bic"] = table["bic"] - table["bic"].min()
     bt = result.table().drop(columns=["model", "alpha"])
     table = pd.concat([table, bt], axis=1)
-    order = ["model", "n_params", "n_subjects", "n_left_out", "nll", "aic", "bic", "delta_aic", "delta_bic", "n_best",
-             "expected_frequency", "exceedance", "protected_exceedance", "bor"]  # fmt: skip
+    order = [
+        "model",
+        "n_params",
+        "n_subjects",
+        "n_left_out",
+        "nll",
+        "aic",
+        "bic",
+        "delta_aic",
+        "delta_bic",
+        "n_best",
+        "expected_frequency",
+        "exceedance",
+        "protected_exceedance",
+        "bor",
+    ]
     return table[order], result
 
 
@@ -430,12 +498,14 @@ def plot_parameters(fits: pd.DataFrame, model: Any = None, *, save: str | os.Pat
         for ax, p in zip(axes.ravel(), names, strict=False):
             v = pd.to_numeric(fits[p], errors="coerce").dropna().to_numpy()
             ax.boxplot(v, widths=0.5, showfliers=False, medianprops={"color": "black"})
-            ax.scatter(1 + rng.uniform(-0.15, 0.15, len(v)), v, s=6, color=PALETTE[0], alpha=0.6, linewidths=0)
+            ax.scatter(
+                1 + rng.uniform(-0.15, 0.15, len(v)), v, s=6, color=PALETTE[0], alpha=0.6, linewidths=0
+            )
             ax.set_xticks([])
             ax.set_ylabel(_label(p, wrap=True))
             if p in _LOG_PARAMS and np.all(v > 0) and v.max() / v.min() > 20:
                 ax.set_yscale("log")
-        for ax in axes.ravel()[len(names):]:
+        for ax in axes.ravel()[len(names) :]:
             ax.set_visible(False)
         panel_letters([ax for ax in axes.ravel()[: len(names)]])
         _left_out_note(fig, n_out)
@@ -477,7 +547,9 @@ def plot_recovery(
     converged = f["converged"].astype(bool).to_numpy() if "converged" in f.columns else np.ones(len(f), bool)
     has_fit = fitted_rows(f)
     with style_context():
-        fig, axes = new_figure(nrows, ncols, width=1.75 * ncols + 0.3, height=1.85 * nrows + 0.15, squeeze=False)
+        fig, axes = new_figure(
+            nrows, ncols, width=1.75 * ncols + 0.3, height=1.85 * nrows + 0.15, squeeze=False
+        )
         for ax, p in zip(axes.ravel(), names, strict=False):
             x, y = t[p].to_numpy(float), f[p].to_numpy(float)
             ok = np.isfinite(x) & np.isfinite(y) & has_fit
@@ -487,28 +559,59 @@ def plot_recovery(
             hi = float(max(x[ok].max(), np.quantile(y[ok], 0.95))) + 0.12 * span if ok.any() else 1.0
             outside = ok & ((y < lo) | (y > hi))
             inside = ok & ~outside
-            ax.scatter(x[inside & converged], y[inside & converged], s=8, color=PALETTE[0], alpha=0.7,
-                       linewidths=0)  # fmt: skip
+            ax.scatter(
+                x[inside & converged], y[inside & converged], s=8, color=PALETTE[0], alpha=0.7, linewidths=0
+            )
             if (inside & ~converged).any():
-                ax.scatter(x[inside & ~converged], y[inside & ~converged], s=10, marker="x",
-                           color=COLORS["rare"], lw=0.8)  # fmt: skip
+                ax.scatter(
+                    x[inside & ~converged],
+                    y[inside & ~converged],
+                    s=10,
+                    marker="x",
+                    color=COLORS["rare"],
+                    lw=0.8,
+                )
             if outside.any():
                 yc = np.clip(y[outside], lo, hi)
-                ax.scatter(x[outside], yc, s=14, marker="^", facecolors="none", edgecolors=COLORS["rare"],
-                           lw=0.8, clip_on=False, zorder=4)  # fmt: skip
-                ax.text(0.96, 0.04, f"{int(outside.sum())} off scale", transform=ax.transAxes, ha="right",
-                        va="bottom", fontsize=6.5, color=COLORS["rare"])  # fmt: skip
+                ax.scatter(
+                    x[outside],
+                    yc,
+                    s=14,
+                    marker="^",
+                    facecolors="none",
+                    edgecolors=COLORS["rare"],
+                    lw=0.8,
+                    clip_on=False,
+                    zorder=4,
+                )
+                ax.text(
+                    0.96,
+                    0.04,
+                    f"{int(outside.sum())} off scale",
+                    transform=ax.transAxes,
+                    ha="right",
+                    va="bottom",
+                    fontsize=6.5,
+                    color=COLORS["rare"],
+                )
             lim = (lo, hi)
             ax.plot(lim, lim, color=COLORS["identity"], lw=0.8, ls="--", zorder=0)
             ax.set_xlim(lim)
             ax.set_ylim(lim)
             ax.set_aspect("equal", adjustable="box")
-            ax.text(0.04, 0.96, f"r = {table.loc[p, 'pearson_r']:.2f}", transform=ax.transAxes,
-                    ha="left", va="top", fontsize=7)  # fmt: skip
+            ax.text(
+                0.04,
+                0.96,
+                f"r = {table.loc[p, 'pearson_r']:.2f}",
+                transform=ax.transAxes,
+                ha="left",
+                va="top",
+                fontsize=7,
+            )
             ax.set_title(_label(p), fontsize=7.5)
             ax.set_xlabel("True")
             ax.set_ylabel("Estimated")
-        for ax in axes.ravel()[len(names):]:
+        for ax in axes.ravel()[len(names) :]:
             ax.set_visible(False)
         panel_letters([ax for ax in axes.ravel()[: len(names)]], offset=(-24.0, 14.0))
         _left_out_note(fig, int((~has_fit).sum()))
@@ -561,7 +664,13 @@ def plot_model_comparison(
         h3 = 0.26
         b.barh(y + h3, table["expected_frequency"], height=h3, color=PALETTE[5], label="Expected frequency")
         b.barh(y, table["exceedance"], height=h3, color=PALETTE[2], label="Exceedance prob.")
-        b.barh(y - h3, table["protected_exceedance"], height=h3, color=PALETTE[3], label="Protected exceedance prob.")
+        b.barh(
+            y - h3,
+            table["protected_exceedance"],
+            height=h3,
+            color=PALETTE[3],
+            label="Protected exceedance prob.",
+        )
         b.set_xlim(0, 1)
         b.set_xlabel(f"Probability (random-effects BMS on −{criterion.upper()}/2)")
         b.legend(loc="lower right")
@@ -584,8 +693,15 @@ def _identity_scatter(ax, x: np.ndarray, y: np.ndarray) -> None:
         ax.set_xlim(lim)
         ax.set_ylim(lim)
     if ok.sum() > 2:
-        ax.text(0.04, 0.96, f"r = {np.corrcoef(x[ok], y[ok])[0, 1]:.2f}", transform=ax.transAxes,
-                ha="left", va="top", fontsize=7)  # fmt: skip
+        ax.text(
+            0.04,
+            0.96,
+            f"r = {np.corrcoef(x[ok], y[ok])[0, 1]:.2f}",
+            transform=ax.transAxes,
+            ha="left",
+            va="top",
+            fontsize=7,
+        )
     ax.set_aspect("equal", adjustable="box")
 
 
@@ -633,8 +749,12 @@ def plot_posterior_predictive(
     common = [s for s in obs.index if s in pred.index]
     with style_context():
         fig, axes = new_figure(1, 3, width=6.8, height=2.7, gridspec_kw={"width_ratios": [1.3, 1, 1]})
-        two_step._stay_axes(axes[0], per_subject, predicted={k: two_step.stay_probabilities(v)
-                                                             for k, v in sessions.items()}, seed=seed)  # fmt: skip
+        two_step._stay_axes(
+            axes[0],
+            per_subject,
+            predicted={k: two_step.stay_probabilities(v) for k, v in sessions.items()},
+            seed=seed,
+        )
         for ax, col, what in ((axes[1], "mf_index", "Model-free"), (axes[2], "mb_index", "Model-based")):
             x = obs.loc[common, col].to_numpy(float)
             y = pred.loc[common, col].to_numpy(float)

@@ -93,12 +93,7 @@ def stay_table(data: pd.DataFrame) -> pd.DataFrame:
         d[col] = values
     d["reward"] = pd.to_numeric(d["reward"], errors="coerce")
     prev = d.groupby("subject", sort=False)[["choice1", "state2", "reward"]].shift(1)
-    keep = (
-        d["choice1"].notna()
-        & prev["choice1"].notna()
-        & prev["state2"].notna()
-        & prev["reward"].notna()
-    )
+    keep = d["choice1"].notna() & prev["choice1"].notna() & prev["state2"].notna() & prev["reward"].notna()
     cur, prev = d[keep], prev[keep]
     rewarded = (prev["reward"] > 0).to_numpy()
     common = (prev["choice1"] == prev["state2"]).to_numpy()
@@ -286,8 +281,14 @@ def mb_mf_indices(data: pd.DataFrame) -> pd.DataFrame:
         ``subject, mf_index, mb_index, mf_coef, mb_coef``.
     """
     probs = stay_probabilities(data)
-    wide = probs.pivot_table(index="subject", columns=["rewarded", "transition"], values="p_stay",
-                             aggfunc="first", dropna=False, sort=False)  # fmt: skip
+    wide = probs.pivot_table(
+        index="subject",
+        columns=["rewarded", "transition"],
+        values="p_stay",
+        aggfunc="first",
+        dropna=False,
+        sort=False,
+    )
     wide = wide.reindex(columns=pd.MultiIndex.from_tuples(_CONDITIONS))
 
     def p(r: bool, t: str) -> np.ndarray:
@@ -323,24 +324,49 @@ def _stay_axes(
     for transition in ("common", "rare"):
         g = group[group["transition"] == transition]
         xs = [x_of[r] + dx[transition] for r in g["rewarded"]]
-        ax.bar(xs, g["mean"], width=width * 0.95, color=COLORS[transition], label=f"{transition.capitalize()} transition",
-               yerr=g["sem"], error_kw={"elinewidth": 1.0, "capsize": 2.5, "ecolor": "black"}, zorder=2)  # fmt: skip
+        ax.bar(
+            xs,
+            g["mean"],
+            width=width * 0.95,
+            color=COLORS[transition],
+            label=f"{transition.capitalize()} transition",
+            yerr=g["sem"],
+            error_kw={"elinewidth": 1.0, "capsize": 2.5, "ecolor": "black"},
+            zorder=2,
+        )
         if show_subjects:
             for rewarded in (True, False):
                 sel = (per_subject["rewarded"] == rewarded) & (per_subject["transition"] == transition)
                 vals = per_subject.loc[sel, "p_stay"].dropna().to_numpy()
                 jitter = rng.uniform(-width * 0.25, width * 0.25, size=len(vals))
-                ax.scatter(x_of[rewarded] + dx[transition] + jitter, vals, s=5, color="black",
-                           alpha=0.35, linewidths=0, zorder=3)  # fmt: skip
+                ax.scatter(
+                    x_of[rewarded] + dx[transition] + jitter,
+                    vals,
+                    s=5,
+                    color="black",
+                    alpha=0.35,
+                    linewidths=0,
+                    zorder=3,
+                )
     for i, (name, pred) in enumerate((predicted or {}).items()):
         pg = group_stay_probabilities(pred)
         marker = "oDs^v"[i % 5]
         for transition in ("common", "rare"):
             g = pg[pg["transition"] == transition]
             xs = [x_of[r] + dx[transition] for r in g["rewarded"]]
-            ax.errorbar(xs, g["mean"], yerr=g["sem"], fmt=marker, color="white", mec="black", mew=1.0,
-                        ecolor="black", ms=4.5, zorder=4,
-                        label=name if transition == "common" else None)  # fmt: skip
+            ax.errorbar(
+                xs,
+                g["mean"],
+                yerr=g["sem"],
+                fmt=marker,
+                color="white",
+                mec="black",
+                mew=1.0,
+                ecolor="black",
+                ms=4.5,
+                zorder=4,
+                label=name if transition == "common" else None,
+            )
     ax.set_xticks([0, 1], ["Rewarded", "Unrewarded"])
     ax.set_xlabel("Previous outcome")
     ax.set_ylabel("P(repeat first-stage choice)")
@@ -352,8 +378,13 @@ def _stay_axes(
     ax.set_ylim(0.0, 1.04 + 0.1 * rows if legend else 1.03)
     ax.spines["left"].set_bounds(0.0, 1.0)
     if legend:
-        ax.legend(loc="upper center", ncols=2 if n_items != 3 else 3, borderaxespad=0.1,
-                  columnspacing=1.0, handlelength=1.2)  # fmt: skip
+        ax.legend(
+            loc="upper center",
+            ncols=2 if n_items != 3 else 3,
+            borderaxespad=0.1,
+            columnspacing=1.0,
+            handlelength=1.2,
+        )
 
 
 def plot_stay_probabilities(
@@ -405,17 +436,21 @@ def _regression_axes(ax, per_subject_reg: pd.DataFrame, pooled: pd.DataFrame | N
     x = np.arange(len(terms))
     if pooled is not None:
         coef = pooled.loc[terms, "coef"].to_numpy()
-        err = np.vstack([coef - pooled.loc[terms, "ci_low"].to_numpy(), pooled.loc[terms, "ci_high"].to_numpy() - coef])
-        ax.bar(x, coef, width=0.6, color=colors, zorder=2, yerr=err,
-               error_kw={"elinewidth": 1.0, "capsize": 2.5})  # fmt: skip
+        err = np.vstack(
+            [coef - pooled.loc[terms, "ci_low"].to_numpy(), pooled.loc[terms, "ci_high"].to_numpy() - coef]
+        )
+        ax.bar(
+            x, coef, width=0.6, color=colors, zorder=2, yerr=err, error_kw={"elinewidth": 1.0, "capsize": 2.5}
+        )
     ok = per_subject_reg[per_subject_reg["converged"]]
     rng = np.random.default_rng(0)
     for i, term in enumerate(terms):
         v = ok[term].to_numpy(dtype=float)
         if pooled is None and len(v):
             ax.bar(i, np.mean(v), width=0.6, color=colors[i], zorder=2)
-        ax.scatter(i + rng.uniform(-0.15, 0.15, len(v)), v, s=5, color="black", alpha=0.35, linewidths=0,
-                   zorder=3)  # fmt: skip
+        ax.scatter(
+            i + rng.uniform(-0.15, 0.15, len(v)), v, s=5, color="black", alpha=0.35, linewidths=0, zorder=3
+        )
     ax.axhline(0, color="black", lw=0.8)
     ax.set_xticks(x, labels)
     ax.set_ylabel("Stay coefficient (log-odds)")

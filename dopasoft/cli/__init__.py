@@ -25,7 +25,11 @@ def parse_formats(text: str) -> tuple[str, ...]:
 
 
 def report_written(
-    command: str, written: Sequence[Path], out: str | Path, formats: Sequence[str], seconds: float | None = None
+    command: str,
+    written: Sequence[Path],
+    out: str | Path,
+    formats: Sequence[str],
+    seconds: float | None = None,
 ) -> None:
     """Print where a command wrote its figures and tables."""
     took = "" if seconds is None else f" in {seconds:.1f} s"

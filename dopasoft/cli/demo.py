@@ -96,8 +96,12 @@ def run_demo(
     from dopasoft.tasks.conditioning import make_protocol
 
     cfg = dict(QUICK_DEFAULTS if quick else DEMO_DEFAULTS)
-    for key, value in (("n_subjects", n_subjects), ("n_trials", n_trials), ("n_starts", n_starts),
-                       ("models", models)):  # fmt: skip
+    for key, value in (
+        ("n_subjects", n_subjects),
+        ("n_trials", n_trials),
+        ("n_starts", n_starts),
+        ("models", models),
+    ):
         if value is not None:
             cfg[key] = tuple(value) if key == "models" else value
     if cfg["n_subjects"] < 3:
@@ -130,8 +134,11 @@ def run_demo(
         table(acq.trials, "conditioning_acquisition")
         figure(an.plot_rpe_transfer(acq), "rpe_transfer")
         blk = simulate_conditioning("blocking", seed=np.random.default_rng(next(seeds)))
-        control = make_protocol("blocking-control", [("compound", {"AB+": 200}), ("test", {"A?": 10, "B?": 10})],
-                                description="control for blocking: AB+ without A+ pretraining")  # fmt: skip
+        control = make_protocol(
+            "blocking-control",
+            [("compound", {"AB+": 200}), ("test", {"A?": 10, "B?": 10})],
+            description="control for blocking: AB+ without A+ pretraining",
+        )
         ctl = simulate_conditioning(control, seed=np.random.default_rng(next(seeds)))
         table(blk.trials, "conditioning_blocking")
         table(ctl.trials, "conditioning_blocking_control")
@@ -207,8 +214,16 @@ def run_demo(
 def _run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     formats = parse_formats(args.format)
-    written = run_demo(args.out, quick=args.quick, seed=args.seed, formats=formats, progress=not args.quiet,
-                       n_subjects=args.n_subjects, n_trials=args.n_trials, n_starts=args.n_starts)  # fmt: skip
+    written = run_demo(
+        args.out,
+        quick=args.quick,
+        seed=args.seed,
+        formats=formats,
+        progress=not args.quiet,
+        n_subjects=args.n_subjects,
+        n_trials=args.n_trials,
+        n_starts=args.n_starts,
+    )
     report_written("demo", written, args.out, formats, time.perf_counter() - start)
     return 0
 

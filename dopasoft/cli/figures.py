@@ -130,8 +130,10 @@ def _check_fitted_parameters(df: pd.DataFrame, model: Any, name: str) -> None:
     subjects = rows["subject"].tolist()
     if text.any():
         i, j = (int(v[0]) for v in text.nonzero())
-        raise ValueError(f"{name}, column {raw.columns[j]!r} = {raw.iloc[i, j]!r} for subject "
-                         f"{subjects[i]!r} is not a number")  # fmt: skip
+        raise ValueError(
+            f"{name}, column {raw.columns[j]!r} = {raw.iloc[i, j]!r} for subject "
+            f"{subjects[i]!r} is not a number"
+        )
     check_parameters(model, values.to_numpy(dtype=float), subjects, what=f"{name}, column")
 
 
@@ -182,14 +184,21 @@ def make_figures(
         df = read_table(path)
         kind = detect_table(df, str(path))
         tables["two-step" if kind == "hbayesdm" else kind].append((str(path), df))
-    for kind, paths in (("two-step", [data] if data else []), ("fits", fits or []), ("true", [true] if true else []),
-                        ("conditioning", conditioning or []), ("steps", [steps] if steps else [])):  # fmt: skip
+    for kind, paths in (
+        ("two-step", [data] if data else []),
+        ("fits", fits or []),
+        ("true", [true] if true else []),
+        ("conditioning", conditioning or []),
+        ("steps", [steps] if steps else []),
+    ):
         for path in paths:
             df = read_table(path)
             _require(df, kind, str(path))
             tables[kind].append((str(path), df))
     if not any(tables.values()):
-        raise ValueError("no input: give files (kind detected from columns) or --data/--fits/--true/--conditioning")
+        raise ValueError(
+            "no input: give files (kind detected from columns) or --data/--fits/--true/--conditioning"
+        )
     if len(tables["two-step"]) > 1 or len(tables["true"]) > 1 or len(tables["steps"]) > 1:
         raise ValueError("give at most one two-step data file, one true-parameter file and one step file")
     outdir = output_dir(out)
@@ -242,7 +251,10 @@ def make_figures(
             import numpy as np
 
             rng = np.random.default_rng(seed)
-            sims = {k: an.posterior_predictive(data_df, v, n_sims=2, seed=rng) for k, v in list(fitted.items())[:3]}
+            sims = {
+                k: an.posterior_predictive(data_df, v, n_sims=2, seed=rng)
+                for k, v in list(fitted.items())[:3]
+            }
             table(an.posterior_predictive_table(data_df, sims), "posterior_predictive")
             save(an.plot_posterior_predictive(data_df, sims), "posterior_predictive")
     step_df = tables["steps"][0][1] if tables["steps"] else None
@@ -270,9 +282,18 @@ def make_figures(
 
 def _run(args: argparse.Namespace) -> int:
     formats = parse_formats(args.format)
-    written = make_figures(args.out, files=args.files, data=args.data, fits=args.fits, true=args.true,
-                           conditioning=args.conditioning, steps=args.steps, model=args.model,
-                           formats=formats, seed=args.seed)  # fmt: skip
+    written = make_figures(
+        args.out,
+        files=args.files,
+        data=args.data,
+        fits=args.fits,
+        true=args.true,
+        conditioning=args.conditioning,
+        steps=args.steps,
+        model=args.model,
+        formats=formats,
+        seed=args.seed,
+    )
     report_written("figures", written, args.out, formats)
     return 0
 
@@ -291,7 +312,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--data", help="two-step data (canonical or hBayesDM)")
     p.add_argument("--fits", action="append", help="fits table (repeat for several models)")
     p.add_argument("--true", help="true parameters (parameter recovery, with --fits)")
-    p.add_argument("--conditioning", action="append", help="conditioning trial table (dopasoft simulate --out)")
+    p.add_argument(
+        "--conditioning", action="append", help="conditioning trial table (dopasoft simulate --out)"
+    )
     p.add_argument("--steps", help="conditioning step table (dopasoft simulate --trace-out)")
     p.add_argument("--model", help="model of fits tables that have no 'model' column")
     p.add_argument("--out", default="dopasoft-figures", help="output directory (default dopasoft-figures/)")

@@ -160,8 +160,10 @@ def _check_fits_header(out: str) -> None:
         return  # empty, or the first write of a run cut short (its manifest exists): nothing finished
     header = first.rstrip(b"\r\n").decode("utf-8", "replace").split(",")
     if header[:1] != ["subject"] or "nll" not in header:
-        raise ValueError(f"--out {out} exists and is not a dopasoft fits file (its header starts "
-                         f"{header[:5]}); it is left untouched, give another --out")  # fmt: skip
+        raise ValueError(
+            f"--out {out} exists and is not a dopasoft fits file (its header starts "
+            f"{header[:5]}); it is left untouched, give another --out"
+        )
 
 
 def _resume(out: str, manifest: dict) -> pd.DataFrame | None:
@@ -178,14 +180,18 @@ def _resume(out: str, manifest: dict) -> pd.DataFrame | None:
     if os.path.getsize(out) == 0 and not mpath.exists():
         return None  # an empty file holds nothing to lose
     if not mpath.exists():
-        raise ValueError(f"{out} has no run manifest ({mpath.name}): it was made by an older dopasoft, so the "
-                         "data and options behind it are unknown and it cannot be resumed; use another --out, "
-                         "or --overwrite to replace it")  # fmt: skip
+        raise ValueError(
+            f"{out} has no run manifest ({mpath.name}): it was made by an older dopasoft, so the "
+            "data and options behind it are unknown and it cannot be resumed; use another --out, "
+            "or --overwrite to replace it"
+        )
     old = read_manifest(mpath)
     diffs = manifest_differences(old, manifest)
     if diffs:
-        raise ValueError(f"{out} was made with {'; and with '.join(diffs)}; use the same data and options to "
-                         "resume, or --overwrite to start afresh")  # fmt: skip
+        raise ValueError(
+            f"{out} was made with {'; and with '.join(diffs)}; use the same data and options to "
+            "resume, or --overwrite to start afresh"
+        )
     with open(out, "rb") as fh:
         raw = fh.read()
     if not raw.endswith(b"\n"):
@@ -246,16 +252,24 @@ def dask_executor(scheduler: str | None, local_workers: int | None) -> Iterator[
     with contextlib.ExitStack() as stack:
         if local_workers is not None:
             cluster = stack.enter_context(
-                LocalCluster(n_workers=local_workers, threads_per_worker=1, processes=True,
-                             host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR,
-                             env=LOCAL_WORKER_ENV)  # fmt: skip
+                LocalCluster(
+                    n_workers=local_workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    host="127.0.0.1",
+                    dashboard_address=None,
+                    silence_logs=logging.ERROR,
+                    env=LOCAL_WORKER_ENV,
+                )
             )
             client = stack.enter_context(Client(cluster))
         else:
             try:
                 client = stack.enter_context(Client(scheduler, timeout="20s"))
             except (OSError, TimeoutError) as err:
-                raise ValueError(f"--scheduler {scheduler}: cannot connect to a Dask scheduler there ({err})") from None
+                raise ValueError(
+                    f"--scheduler {scheduler}: cannot connect to a Dask scheduler there ({err})"
+                ) from None
         where = "--dask-local" if scheduler is None else f"--scheduler {scheduler}"
         check_worker_versions(client.run(_versions), _versions(), where)
         yield client.get_executor()
@@ -281,8 +295,12 @@ def _versions() -> dict[str, str]:
 
     import dopasoft
 
-    return {"dopasoft": dopasoft.__version__, "numpy": np.__version__, "scipy": scipy.__version__,
-            "numba": numba.__version__}  # fmt: skip
+    return {
+        "dopasoft": dopasoft.__version__,
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "numba": numba.__version__,
+    }
 
 
 def check_worker_versions(workers: dict[str, dict[str, str]], local: dict[str, str], where: str) -> None:
@@ -294,9 +312,11 @@ def check_worker_versions(workers: dict[str, dict[str, str]], local: dict[str, s
     for address, theirs in sorted(workers.items()):
         for name, version in local.items():
             if theirs.get(name) != version:
-                raise ValueError(f"{where}: worker {address} has {name} {theirs.get(name)}, "
-                                 f"this machine has {version}; install the same versions on every "
-                                 "worker (docs/fitting.md)")  # fmt: skip
+                raise ValueError(
+                    f"{where}: worker {address} has {name} {theirs.get(name)}, "
+                    f"this machine has {version}; install the same versions on every "
+                    "worker (docs/fitting.md)"
+                )
 
 
 def run_fit(args: argparse.Namespace) -> int:
@@ -318,8 +338,16 @@ def run_fit(args: argparse.Namespace) -> int:
     model.check_task(tr)
     n_free = len([p for p in model.param_names if p not in fixed])
     check_fit_memory(tr.n_subjects, args.chunk_size, args.n_starts, n_free, len(model.param_names))
-    manifest = fit_manifest(data, args.data, model.spec, n_starts=args.n_starts, seed=args.seed,
-                            fixed=fixed, bounds=bounds, prior=prior)  # fmt: skip
+    manifest = fit_manifest(
+        data,
+        args.data,
+        model.spec,
+        n_starts=args.n_starts,
+        seed=args.seed,
+        fixed=fixed,
+        bounds=bounds,
+        prior=prior,
+    )
     mpath = manifest_path(out)
     if args.overwrite:
         if os.path.exists(out):
@@ -345,9 +373,18 @@ def run_fit(args: argparse.Namespace) -> int:
         dask_executor(args.scheduler if todo else None, args.dask_local if todo else None) as executor,
         tqdm(total=len(todo), unit="subject", desc=f"fit {model.name}", disable=args.quiet) as bar,
     ):
-        for rows, _starts in iter_fit(tr, model, n_starts=args.n_starts, seed=args.seed,
-                                      fixed=fixed, bounds=bounds, chunk_size=args.chunk_size,
-                                      skip=finished, prior=prior, executor=executor):  # fmt: skip
+        for rows, _starts in iter_fit(
+            tr,
+            model,
+            n_starts=args.n_starts,
+            seed=args.seed,
+            fixed=fixed,
+            bounds=bounds,
+            chunk_size=args.chunk_size,
+            skip=finished,
+            prior=prior,
+            executor=executor,
+        ):
             rows = rows.copy()
             rows["model"] = model.spec
             rows["seed"] = args.seed

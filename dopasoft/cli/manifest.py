@@ -20,8 +20,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["MANIFEST_FORMAT", "manifest_path", "data_fingerprint", "fit_manifest", "read_manifest",
-           "write_manifest", "manifest_differences"]  # fmt: skip
+__all__ = [
+    "MANIFEST_FORMAT",
+    "manifest_path",
+    "data_fingerprint",
+    "fit_manifest",
+    "read_manifest",
+    "write_manifest",
+    "manifest_differences",
+]
 
 MANIFEST_FORMAT = "dopasoft-fit-manifest/1"
 """Value of the manifest's ``format`` key (a new layout gets a new number)."""

@@ -29,20 +29,33 @@ def run_model_recovery(args: argparse.Namespace) -> int:
     """Model recovery over ``--models``: write the matrices and per-subject tables into ``--out``."""
     names = [m.strip() for m in args.models.split(",") if m.strip()]
     if args.kappa or args.separate_alpha or args.separate_tau or args.fix or args.bound:
-        raise ValueError("with --models, give model options in each model's spec (e.g. "
-                         "soft-q-lambda+kappa); --kappa/--separate-alpha/--separate-tau/--fix/--bound "
-                         "apply to --model only")  # fmt: skip
+        raise ValueError(
+            "with --models, give model options in each model's spec (e.g. "
+            "soft-q-lambda+kappa); --kappa/--separate-alpha/--separate-tau/--fix/--bound "
+            "apply to --model only"
+        )
     if args.gamma != 1.0 or args.trans_prob != 0.7:
-        raise ValueError("with --models, give gamma / trans_prob in the specs (soft-q-lambda+gamma=0.9, "
-                         "daw-hybrid+trans_prob=0.8)")  # fmt: skip
+        raise ValueError(
+            "with --models, give gamma / trans_prob in the specs (soft-q-lambda+gamma=0.9, "
+            "daw-hybrid+trans_prob=0.8)"
+        )
     _check_n_subjects(args, 1)
     output_dir(args.out)
     for name in names:
         m = get_model(name)
-        check_fit_memory(args.n_subjects, args.chunk_size, args.n_starts, len(m.param_names), len(m.param_names))
-    res = model_recovery(names, args.n_subjects, n_trials=args.n_trials, seed=args.seed,
-                         n_starts=args.n_starts, criterion=args.criterion, task=args.task,
-                         chunk_size=args.chunk_size)  # fmt: skip
+        check_fit_memory(
+            args.n_subjects, args.chunk_size, args.n_starts, len(m.param_names), len(m.param_names)
+        )
+    res = model_recovery(
+        names,
+        args.n_subjects,
+        n_trials=args.n_trials,
+        seed=args.seed,
+        n_starts=args.n_starts,
+        criterion=args.criterion,
+        task=args.task,
+        chunk_size=args.chunk_size,
+    )
     res.confusion.to_csv(os.path.join(args.out, "confusion.csv"))
     res.inversion.to_csv(os.path.join(args.out, "inversion.csv"))
     res.counts.to_csv(os.path.join(args.out, "counts.csv"))
@@ -51,8 +64,10 @@ def run_model_recovery(args: argparse.Namespace) -> int:
     res.data.to_csv(os.path.join(args.out, "data.csv"), index=False)
     for lab, table in res.fits.items():
         table.assign(model=lab).to_csv(os.path.join(args.out, f"fits_{lab}.csv"), index=False)
-    print(f"model recovery: {len(names)} models x {args.n_subjects} subjects x {args.n_trials} trials "
-          f"({args.task}) -> {args.out}")  # fmt: skip
+    print(
+        f"model recovery: {len(names)} models x {args.n_subjects} subjects x {args.n_trials} trials "
+        f"({args.task}) -> {args.out}"
+    )
     print(res.summary())
     return 0
 
@@ -74,8 +89,15 @@ def run_recover(args: argparse.Namespace) -> int:
         true[k] = v
     true.insert(0, "subject", [f"sub{i:04d}" for i in range(args.n_subjects)])
     data = simulate(model, true, n_trials=args.n_trials, seed=rng, task=args.task)
-    res = fit(data, model, n_starts=args.n_starts, seed=args.seed, fixed=fixed, bounds=bounds,
-              chunk_size=args.chunk_size)  # fmt: skip
+    res = fit(
+        data,
+        model,
+        n_starts=args.n_starts,
+        seed=args.seed,
+        fixed=fixed,
+        bounds=bounds,
+        chunk_size=args.chunk_size,
+    )
     free = [p for p in model.param_names if p not in fixed]
     table = recovery_table(true, res.params, free)
     true.to_csv(os.path.join(args.out, "true_params.csv"), index=False)

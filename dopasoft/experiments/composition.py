@@ -66,8 +66,18 @@ def _error(q: np.ndarray, q_star: np.ndarray, keep: np.ndarray) -> float:
     return float(np.max(np.abs(q[keep] - q_star[keep])))
 
 
-def _learn(env: TabularMDP, q_star: np.ndarray, *, tau: float, alpha: float, lam: float, n_steps: int,
-           eval_every: int, rng: np.random.Generator, seed: int) -> tuple[SoftQLambda, list[tuple[int, float]]]:  # fmt: skip
+def _learn(
+    env: TabularMDP,
+    q_star: np.ndarray,
+    *,
+    tau: float,
+    alpha: float,
+    lam: float,
+    n_steps: int,
+    eval_every: int,
+    rng: np.random.Generator,
+    seed: int,
+) -> tuple[SoftQLambda, list[tuple[int, float]]]:
     agent = SoftQLambda(env.n_states, env.n_actions, alpha=alpha, tau=tau, lam=lam, gamma=1.0)
     keep = ~env.terminal
     curve = [(0, _error(agent.q, q_star, keep))]
@@ -145,8 +155,17 @@ def composition_experiment(
     for i, r in enumerate(rewards):
         env = gridworld_mdp(layout, r, step_reward=step_reward)
         q_star_i = env.solve(gamma=1.0, tau=tau).q
-        agent, curve = _learn(env, q_star_i, tau=tau, alpha=alpha, lam=lam, n_steps=n_steps,
-                              eval_every=eval_every, rng=rng, seed=seed + 1 + i)  # fmt: skip
+        agent, curve = _learn(
+            env,
+            q_star_i,
+            tau=tau,
+            alpha=alpha,
+            lam=lam,
+            n_steps=n_steps,
+            eval_every=eval_every,
+            rng=rng,
+            seed=seed + 1 + i,
+        )
         learnt.append(agent.q)
         exact.append(q_star_i)
         curves += [(f"task {i + 1}", t, e) for t, e in curve]
@@ -157,8 +176,17 @@ def composition_experiment(
     q_comp = compose(learnt, weights, tau)
     composed_error = _error(q_comp, q_star, keep)
     exact_error = _error(compose(exact, weights, tau), q_star, keep)
-    _, curve = _learn(env_c, q_star, tau=tau, alpha=alpha, lam=lam, n_steps=scratch_steps,
-                      eval_every=eval_every, rng=rng, seed=seed + 100)  # fmt: skip
+    _, curve = _learn(
+        env_c,
+        q_star,
+        tau=tau,
+        alpha=alpha,
+        lam=lam,
+        n_steps=scratch_steps,
+        eval_every=eval_every,
+        rng=rng,
+        seed=seed + 100,
+    )
     curves += [("composed, from scratch", t, e) for t, e in curve]
     match = next((t for t, e in curve if e <= composed_error), None)
     table = pd.DataFrame(curves, columns=["task", "step", "error"])

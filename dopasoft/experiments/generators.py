@@ -80,14 +80,72 @@ def soft_hybrid_generate_two_step(theta, probs, u, p_common, gamma):  # pragma: 
             net[0, 1] = w * mb1 + (1.0 - w) * W[0, 1]
             a1, b1 = softq_sample(net, 0, tau, kappa, last, lp, u[i, t, 0])
             st = a1 if u[i, t, 1] < p_common else 1 - a1
-            soft_q_step(W, E, live, rows, ones, 0, 1, a1, 0.0, rows, ones, 1 + st, 2 + st, False,
-                        alpha, tau, gamma, lam, lp, lp, _UNCORRECTED, False, b1, work,
-                        None, None, None, None, None, None)  # fmt: skip
+            soft_q_step(
+                W,
+                E,
+                live,
+                rows,
+                ones,
+                0,
+                1,
+                a1,
+                0.0,
+                rows,
+                ones,
+                1 + st,
+                2 + st,
+                False,
+                alpha,
+                tau,
+                gamma,
+                lam,
+                lp,
+                lp,
+                _UNCORRECTED,
+                False,
+                b1,
+                work,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+            )
             a2, b2 = softq_sample(W, 1 + st, tau, 0.0, -1, lp, u[i, t, 2])
             r = 1.0 if u[i, t, 3] < probs[i, t, st, a2] else 0.0
-            soft_q_step(W, E, live, rows, ones, 1 + st, 2 + st, a2, r, rows, ones, 1 + st, 2 + st, True,
-                        alpha, tau, gamma, lam, lp, lp, _UNCORRECTED, False, b2, work,
-                        None, None, None, None, None, None)  # fmt: skip
+            soft_q_step(
+                W,
+                E,
+                live,
+                rows,
+                ones,
+                1 + st,
+                2 + st,
+                a2,
+                r,
+                rows,
+                ones,
+                1 + st,
+                2 + st,
+                True,
+                alpha,
+                tau,
+                gamma,
+                lam,
+                lp,
+                lp,
+                _UNCORRECTED,
+                False,
+                b2,
+                work,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+            )
             last = a1
             c1[i, t], s2[i, t], c2[i, t], rew[i, t] = a1, st, a2, r
     return c1, s2, c2, rew

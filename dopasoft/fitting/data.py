@@ -63,8 +63,27 @@ _MAGIC = (
 )
 _SUBJECT_COLUMNS = ("subject", "subjID")
 # pandas' documented default missing-value markers (read_csv ``na_values``)
-_NA_MARKERS = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
-               "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null")  # fmt: skip
+_NA_MARKERS = (
+    "",
+    "#N/A",
+    "#N/A N/A",
+    "#NA",
+    "-1.#IND",
+    "-1.#QNAN",
+    "-NaN",
+    "-nan",
+    "1.#IND",
+    "1.#QNAN",
+    "<NA>",
+    "N/A",
+    "NA",
+    "NULL",
+    "NaN",
+    "None",
+    "n/a",
+    "nan",
+    "null",
+)
 
 
 def _sniff_binary(path: str, head: bytes, what: str = "data file") -> None:
@@ -120,8 +139,9 @@ def read_csv_keeping_ids(path: str | os.PathLike, *, sep: str = ",") -> pd.DataF
         # fields are dropped, extra values are an error
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", pd.errors.ParserWarning)
-            df = pd.read_csv(path, sep=sep, dtype=dtype, keep_default_na=False, na_values=na_values,
-                             index_col=False)  # fmt: skip
+            df = pd.read_csv(
+                path, sep=sep, dtype=dtype, keep_default_na=False, na_values=na_values, index_col=False
+            )
         if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
             _refuse_extra_values(path, sep, list(header))
         return df
@@ -139,8 +159,10 @@ def _refuse_extra_values(path: str, sep: str, header: list[str]) -> None:
     filled = (extra != "").any(axis=1).to_numpy()
     if filled.any():
         row = int(filled.argmax()) + 1
-        raise ValueError(f"{path}, row {row}: more values than the header has columns ({len(header)}: "
-                         f"{header}); check the separator or remove the extra values")  # fmt: skip
+        raise ValueError(
+            f"{path}, row {row}: more values than the header has columns ({len(header)}: "
+            f"{header}); check the separator or remove the extra values"
+        )
 
 
 def read_table(path: str | os.PathLike, *, sep: str | None = None, what: str = "data file") -> pd.DataFrame:
@@ -240,12 +262,14 @@ def write_hbayesdm(df: pd.DataFrame, path: str | os.PathLike) -> None:
     df = validate_two_step(df)
     if df[["choice1", "choice2"]].isna().any().any():
         raise ValueError("hBayesDM files cannot hold missing choices; drop those trials first")
-    out = pd.DataFrame({
-        "subjID": df["subject"].astype(str).to_numpy(),
-        "level1_choice": df["choice1"].astype(int).to_numpy() + 1,
-        "level2_choice": (2 * df["state2"] + df["choice2"]).astype(int).to_numpy() + 1,
-        "reward": df["reward"].to_numpy(),
-    })  # fmt: skip
+    out = pd.DataFrame(
+        {
+            "subjID": df["subject"].astype(str).to_numpy(),
+            "level1_choice": df["choice1"].astype(int).to_numpy() + 1,
+            "level2_choice": (2 * df["state2"] + df["choice2"]).astype(int).to_numpy() + 1,
+            "reward": df["reward"].to_numpy(),
+        }
+    )
     out.to_csv(path, sep="\t", index=False)
 
 
@@ -551,10 +575,16 @@ def _pack(subjects: list, per_subject: list[tuple[NDArray, ...]], **kw) -> Trans
         n_steps[i] = k
     return Transitions(
         subjects=pd.Index(subjects, name="subject"),
-        state=state, action=action, reward=reward, next_state=next_state, terminal=terminal,
-        is_choice=is_choice, n_steps=n_steps, n_choices=is_choice.sum(axis=1).astype(np.int64),
+        state=state,
+        action=action,
+        reward=reward,
+        next_state=next_state,
+        terminal=terminal,
+        is_choice=is_choice,
+        n_steps=n_steps,
+        n_choices=is_choice.sum(axis=1).astype(np.int64),
         **kw,
-    )  # fmt: skip
+    )
 
 
 def _two_step_transitions(df: pd.DataFrame) -> Transitions:
@@ -576,8 +606,9 @@ def _two_step_transitions(df: pd.DataFrame) -> Transitions:
         s[1::2], a[1::2], rr[1::2], term[1::2] = 1 + s2, c2, np.where(c2 >= 0, r, 0.0), True
         subjects.append(subj)
         per.append((s, a, rr, ns, term))
-    return _pack(subjects, per, state_stage=np.array([0, 1, 1], np.int64), n_states=3,
-                 n_actions=2, task="two-step")  # fmt: skip
+    return _pack(
+        subjects, per, state_stage=np.array([0, 1, 1], np.int64), n_states=3, n_actions=2, task="two-step"
+    )
 
 
 def _code(c: float) -> str:
@@ -639,10 +670,18 @@ def _bandit_transitions(df: pd.DataFrame, n_actions: int | None) -> Transitions:
         n = len(g)
         s = g["state"].to_numpy().astype(np.int64) if has_state else np.zeros(n, np.int64)
         subjects.append(subj)
-        per.append((s, g["choice"].to_numpy().astype(np.int64), g["reward"].to_numpy(),
-                    np.full(n, -1, np.int64), np.ones(n, bool)))  # fmt: skip
-    return _pack(subjects, per, state_stage=np.zeros(n_states, np.int64), n_states=n_states,
-                 n_actions=k, task="bandit")  # fmt: skip
+        per.append(
+            (
+                s,
+                g["choice"].to_numpy().astype(np.int64),
+                g["reward"].to_numpy(),
+                np.full(n, -1, np.int64),
+                np.ones(n, bool),
+            )
+        )
+    return _pack(
+        subjects, per, state_stage=np.zeros(n_states, np.int64), n_states=n_states, n_actions=k, task="bandit"
+    )
 
 
 def to_transitions(data: pd.DataFrame | Transitions, *, n_actions: int | None = None) -> Transitions:

@@ -77,11 +77,13 @@ class HierarchicalResult:
         """Plain-text summary."""
         n_out = int((self.params["n_choices"] == 0).sum())
         left = f" ({n_out} with no valid choices left out)" if n_out else ""
-        return (f"hierarchical fit of {self.model.name!r}: {len(self.params) - n_out} subjects{left}, "
-                f"{self.n_iter} EM iterations ({'converged' if self.converged else 'not converged'})"
-                f", iBIC {self.ibic:.2f}, total log evidence "
-                f"{self.params['log_evidence'].sum():.2f}\n"
-                + self.group.to_string(float_format=lambda x: f"{x:.4g}"))  # fmt: skip
+        return (
+            f"hierarchical fit of {self.model.name!r}: {len(self.params) - n_out} subjects{left}, "
+            f"{self.n_iter} EM iterations ({'converged' if self.converged else 'not converged'})"
+            f", iBIC {self.ibic:.2f}, total log evidence "
+            f"{self.params['log_evidence'].sum():.2f}\n"
+            + self.group.to_string(float_format=lambda x: f"{x:.4g}")
+        )
 
 
 def _map_step(obj, n_sub, z0):
@@ -110,10 +112,17 @@ def _laplace(hess, k):
     return cov, logdet
 
 
-def fit_hierarchical(data, model: str | ChoiceModel, *, n_starts: int = 5, seed: int = 0,
-                     fixed: Mapping[str, float] | None = None,
-                     bounds: Mapping[str, tuple[float, float]] | None = None,
-                     max_iter: int = 100, tol: float = 1e-3) -> HierarchicalResult:  # fmt: skip
+def fit_hierarchical(
+    data,
+    model: str | ChoiceModel,
+    *,
+    n_starts: int = 5,
+    seed: int = 0,
+    fixed: Mapping[str, float] | None = None,
+    bounds: Mapping[str, tuple[float, float]] | None = None,
+    max_iter: int = 100,
+    tol: float = 1e-3,
+) -> HierarchicalResult:
     """Fit a Gaussian group prior and per-subject MAP parameters by EM (Laplace approximation).
 
     Parameters
@@ -189,8 +198,10 @@ def fit_hierarchical(data, model: str | ChoiceModel, *, n_starts: int = 5, seed:
     out["log_evidence"] = spread(log_ev, np.nan)
     out["n_choices"] = tr_all.n_choices
     out["converged"] = spread(np.asarray(conv, bool), False)
-    group = pd.DataFrame({"mean_z": mu, "sd_z": sd, "median": transform.to_natural(mu)},
-                         index=pd.Index([names[j] for j in free], name="param"))  # fmt: skip
+    group = pd.DataFrame(
+        {"mean_z": mu, "sd_z": sd, "median": transform.to_natural(mu)},
+        index=pd.Index([names[j] for j in free], name="param"),
+    )
     n_total = max(int(tr.n_choices.sum()), 1)
     ibic = -2.0 * total + 2 * k * np.log(n_total)
     return HierarchicalResult(out, group, float(ibic), it, converged, model)

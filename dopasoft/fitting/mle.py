@@ -124,8 +124,10 @@ def _resolve_bounds(model: ChoiceModel, bounds: Mapping[str, tuple[float, float]
     params = {p.name: p for p in model.params}
     for name, val in (bounds or {}).items():
         if name not in b:
-            raise ValueError(f"bounds: unknown parameter {name!r} of model {model.name!r}; "
-                             f"parameters are {list(model.param_names)}")  # fmt: skip
+            raise ValueError(
+                f"bounds: unknown parameter {name!r} of model {model.name!r}; "
+                f"parameters are {list(model.param_names)}"
+            )
         try:
             if isinstance(val, str) or len(val) != 2:
                 raise TypeError
@@ -136,8 +138,10 @@ def _resolve_bounds(model: ChoiceModel, bounds: Mapping[str, tuple[float, float]
             raise ValueError(f"bounds[{name!r}]: lower {lo} must be below upper {hi}")
         dlo, dhi = params[name].domain
         if lo < dlo or hi > dhi:
-            raise ValueError(f"bounds[{name!r}] = ({lo:g}, {hi:g}) is not inside the domain of {name!r}, "
-                             f"{params[name].domain_text()}")  # fmt: skip
+            raise ValueError(
+                f"bounds[{name!r}] = ({lo:g}, {hi:g}) is not inside the domain of {name!r}, "
+                f"{params[name].domain_text()}"
+            )
         b[name] = (lo, hi)
     return b
 
@@ -149,8 +153,10 @@ def _resolve_fixed(model: ChoiceModel, fixed: Mapping[str, float] | None, bounds
     params = {p.name: p for p in model.params}
     for name, val in (fixed or {}).items():
         if name not in model.param_names:
-            raise ValueError(f"fixed: unknown parameter {name!r} of model {model.name!r}; "
-                             f"parameters are {list(model.param_names)}")  # fmt: skip
+            raise ValueError(
+                f"fixed: unknown parameter {name!r} of model {model.name!r}; "
+                f"parameters are {list(model.param_names)}"
+            )
         try:
             if isinstance(val, bool):
                 raise TypeError
@@ -158,8 +164,9 @@ def _resolve_fixed(model: ChoiceModel, fixed: Mapping[str, float] | None, bounds
         except (TypeError, ValueError):
             raise ValueError(f"fixed[{name!r}] must be a number, got {val!r}") from None
         if not params[name].in_domain(v):
-            raise ValueError(f"fixed[{name!r}] = {v} is outside the domain of {name!r}, "
-                             f"{params[name].domain_text()}")  # fmt: skip
+            raise ValueError(
+                f"fixed[{name!r}] = {v} is outside the domain of {name!r}, {params[name].domain_text()}"
+            )
         out[name] = v
     return out
 
@@ -175,8 +182,11 @@ DEFAULT_PRIOR_SD = 1.5
 DEFAULT_PRIOR_RATIO = 10.0
 
 
-def default_prior(model: str | ChoiceModel, bounds: Mapping[str, tuple[float, float]] | None = None,
-                  fixed: Mapping[str, float] | None = None) -> dict[str, tuple[float, float]]:  # fmt: skip
+def default_prior(
+    model: str | ChoiceModel,
+    bounds: Mapping[str, tuple[float, float]] | None = None,
+    fixed: Mapping[str, float] | None = None,
+) -> dict[str, tuple[float, float]]:
     """The weak prior :func:`fit` uses when not given one: ``{name: (mean, sd)}`` on the ``z`` scale.
 
     Parameters
@@ -214,8 +224,12 @@ def default_prior(model: str | ChoiceModel, bounds: Mapping[str, tuple[float, fl
     return out
 
 
-def _resolve_prior(model: ChoiceModel, prior: Prior | None, fixed: dict,
-                   bounds: Mapping[str, tuple[float, float]] | None = None) -> dict[str, tuple[float, float]]:  # fmt: skip
+def _resolve_prior(
+    model: ChoiceModel,
+    prior: Prior | None,
+    fixed: dict,
+    bounds: Mapping[str, tuple[float, float]] | None = None,
+) -> dict[str, tuple[float, float]]:
     """Validate ``prior``: ``{name: (mean, sd)}`` of a Gaussian on the unconstrained scale ``z``.
 
     ``None`` means the default weak prior (:func:`default_prior`); ``{}`` maximum likelihood."""
@@ -228,8 +242,10 @@ def _resolve_prior(model: ChoiceModel, prior: Prior | None, fixed: dict,
     out = {}
     for name, val in prior.items():
         if name not in model.param_names:
-            raise ValueError(f"prior: unknown parameter {name!r} of model {model.name!r}; "
-                             f"parameters are {list(model.param_names)}")  # fmt: skip
+            raise ValueError(
+                f"prior: unknown parameter {name!r} of model {model.name!r}; "
+                f"parameters are {list(model.param_names)}"
+            )
         if name in fixed:
             raise ValueError(f"prior[{name!r}]: the parameter is fixed (fixed[{name!r}] = {fixed[name]})")
         try:
@@ -237,8 +253,9 @@ def _resolve_prior(model: ChoiceModel, prior: Prior | None, fixed: dict,
             if len(val) != 2:
                 raise ValueError
         except (TypeError, ValueError, IndexError):
-            raise ValueError(f"prior[{name!r}] must be a pair (mean, sd) on the unconstrained scale, "
-                             f"got {val!r}") from None  # fmt: skip
+            raise ValueError(
+                f"prior[{name!r}] must be a pair (mean, sd) on the unconstrained scale, got {val!r}"
+            ) from None
         if not math.isfinite(mean):
             raise ValueError(f"prior[{name!r}]: mean must be finite, got {mean}")
         if not (sd > 0 and math.isfinite(sd)):
@@ -247,8 +264,9 @@ def _resolve_prior(model: ChoiceModel, prior: Prior | None, fixed: dict,
     return out
 
 
-def check_parameters(model: ChoiceModel, values: NDArray[np.float64], subjects, *,
-                     what: str = "params:") -> None:  # fmt: skip
+def check_parameters(
+    model: ChoiceModel, values: NDArray[np.float64], subjects, *, what: str = "params:"
+) -> None:
     """Raise ``ValueError`` unless every value lies in its parameter's domain.
 
     The one check of parameter values shared by :func:`log_likelihood`,
@@ -278,10 +296,13 @@ def check_parameters(model: ChoiceModel, values: NDArray[np.float64], subjects, 
             i = int(np.flatnonzero(bad)[0])
             v, who = col[i], _subject_text(subjects[i])
             if np.isnan(v):
-                raise ValueError(f"{what} {par.name!r} is missing (NaN) for subject {who}; it must be a "
-                                 f"number in {par.domain_text()}")  # fmt: skip
-            raise ValueError(f"{what} {par.name!r} = {v:g} for subject {who} is outside its domain "
-                             f"{par.domain_text()}")  # fmt: skip
+                raise ValueError(
+                    f"{what} {par.name!r} is missing (NaN) for subject {who}; it must be a "
+                    f"number in {par.domain_text()}"
+                )
+            raise ValueError(
+                f"{what} {par.name!r} = {v:g} for subject {who} is outside its domain {par.domain_text()}"
+            )
 
 
 def _subject_text(s) -> str:
@@ -302,8 +323,10 @@ def _params_matrix(model: ChoiceModel, tr: Transitions, params) -> NDArray[np.fl
         and isinstance(params.index, pd.RangeIndex)
     ):
         if len(params) != n:
-            raise ValueError(f"params: {len(params)} rows without a 'subject' column for {n} "
-                             "subjects; add a 'subject' column")  # fmt: skip
+            raise ValueError(
+                f"params: {len(params)} rows without a 'subject' column for {n} "
+                "subjects; add a 'subject' column"
+            )
         params = params.assign(subject=[str(s) for s in tr.subjects])
     if isinstance(params, pd.DataFrame):
         df = params.set_index("subject") if "subject" in params.columns else params
@@ -325,15 +348,18 @@ def _params_matrix(model: ChoiceModel, tr: Transitions, params) -> NDArray[np.fl
             bad = num.isna() & sub[name].notna()
             if bad.any():
                 k = int(np.flatnonzero(bad.to_numpy())[0])
-                raise ValueError(f"params: {name!r} = {sub[name].iloc[k]!r} for subject {keys[k]!r} "
-                                 "is not a number")  # fmt: skip
+                raise ValueError(
+                    f"params: {name!r} = {sub[name].iloc[k]!r} for subject {keys[k]!r} is not a number"
+                )
         mat = sub.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
     elif isinstance(params, Mapping):
         unknown = [k for k in params if k not in names]
         missing = [p for p in names if p not in params]
         if unknown:
-            raise ValueError(f"params: unknown parameter(s) {unknown} of model {model.name!r}; "
-                             f"parameters are {list(names)}")  # fmt: skip
+            raise ValueError(
+                f"params: unknown parameter(s) {unknown} of model {model.name!r}; "
+                f"parameters are {list(names)}"
+            )
         if missing:
             raise ValueError(f"params: missing parameter(s) {missing} of model {model.name!r}")
         vals = []
@@ -349,8 +375,9 @@ def _params_matrix(model: ChoiceModel, tr: Transitions, params) -> NDArray[np.fl
         try:
             mat = np.asarray(params, dtype=float)
         except (TypeError, ValueError):
-            raise ValueError(f"params: expected a dict, a DataFrame or an array of numbers, got "
-                             f"{type(params).__name__}") from None  # fmt: skip
+            raise ValueError(
+                f"params: expected a dict, a DataFrame or an array of numbers, got {type(params).__name__}"
+            ) from None
         if mat.ndim == 1:
             mat = np.tile(mat, (n, 1))
         if mat.shape != (n, len(names)):
@@ -409,8 +436,11 @@ class _Objective:
         mu, sd = self.prior
         on = np.isfinite(sd)
         zz, mm, ss = z[..., on], mu[on], sd[on]
-        return (0.5 * np.sum(((zz - mm) / ss) ** 2, axis=-1) + np.sum(np.log(ss))
-                + 0.5 * on.sum() * np.log(2 * np.pi))  # fmt: skip
+        return (
+            0.5 * np.sum(((zz - mm) / ss) ** 2, axis=-1)
+            + np.sum(np.log(ss))
+            + 0.5 * on.sum() * np.log(2 * np.pi)
+        )
 
     def prior_grad(self, z):
         """Gradient of :meth:`neg_log_prior` in ``z``."""
@@ -492,7 +522,9 @@ def _merge_duplicates(z, f, active, n_starts, tol):
 
 
 # why a problem stopped (``FitResult.starts["stop"]``); the first two count as converged
-STOP_GRADIENT, STOP_SMALL_CHANGE, STOP_STALLED, STOP_MAXITER, STOP_NONFINITE, STOP_MERGED, STOP_RUNNING = range(7)
+STOP_GRADIENT, STOP_SMALL_CHANGE, STOP_STALLED, STOP_MAXITER, STOP_NONFINITE, STOP_MERGED, STOP_RUNNING = (
+    range(7)
+)
 STOP_REASONS = ("gradient", "small_change", "stalled", "maxiter", "nonfinite", "merged", "running")
 #: with no further decrease possible (relative change below ``ftol`` or no Armijo step), a problem
 #: counts as converged only if its largest gradient component is below this multiple of ``gtol``
@@ -513,8 +545,9 @@ class _BFGSResult:
         return (self.stop == STOP_GRADIENT) | (self.stop == STOP_SMALL_CHANGE)
 
 
-def _bfgs(obj, subj, z0, *, n_starts=1, maxiter=200, gtol=1e-4, ftol=1e-9, max_step=4.0,
-          merge_tol=0.1) -> _BFGSResult:  # fmt: skip
+def _bfgs(
+    obj, subj, z0, *, n_starts=1, maxiter=200, gtol=1e-4, ftol=1e-9, max_step=4.0, merge_tol=0.1
+) -> _BFGSResult:
     """Batched BFGS with backtracking (Armijo) line search; independent per problem.
 
     Gradients are the model's analytic ones when it has them (``nll_grad_pairs``), otherwise
@@ -585,8 +618,9 @@ def _bfgs(obj, subj, z0, *, n_starts=1, maxiter=200, gtol=1e-4, ftol=1e-9, max_s
             idx = act[fail]
             active[idx] = False
             gmax = np.max(np.abs(g[idx]), axis=1)
-            stop[idx] = np.where(gmax < gtol, STOP_GRADIENT,
-                                 np.where(gmax < small_g, STOP_SMALL_CHANGE, STOP_STALLED))  # fmt: skip
+            stop[idx] = np.where(
+                gmax < gtol, STOP_GRADIENT, np.where(gmax < small_g, STOP_SMALL_CHANGE, STOP_STALLED)
+            )
         ok_idx = np.flatnonzero(accepted)
         if ok_idx.size == 0:
             continue
@@ -724,14 +758,18 @@ class FitResult:
         fitted = p[p["n_choices"] > 0]
         n_out = len(p) - len(fitted)
         desc = fitted[names].describe().T[["mean", "std", "min", "50%", "max"]]
-        head = f"model {self.model.name!r}: {len(fitted)} subjects, {int(fitted['converged'].sum())} converged"
+        head = (
+            f"model {self.model.name!r}: {len(fitted)} subjects, {int(fitted['converged'].sum())} converged"
+        )
         if "at_bound" in fitted.columns:
             head += f", {int(fitted['at_bound'].sum())} at a bound"
         lines = [head]
         if n_out:
             lines.append(f"{n_out} subject(s) with no valid choices left out")
-        lines.append(f"total NLL {fitted['nll'].sum():.3f}, AIC {fitted['aic'].sum():.3f}, "
-                     f"BIC {fitted['bic'].sum():.3f}")  # fmt: skip
+        lines.append(
+            f"total NLL {fitted['nll'].sum():.3f}, AIC {fitted['aic'].sum():.3f}, "
+            f"BIC {fitted['bic'].sum():.3f}"
+        )
         if self.fixed:
             lines.append("fixed: " + ", ".join(f"{k}={v:g}" for k, v in self.fixed.items()))
         if self.prior:
@@ -859,9 +897,16 @@ def _standard_errors(hess, grad, z, transform, at_bound):
     return se, notes
 
 
-def _fit_block(model: ChoiceModel, tr: Transitions, n_starts: int, seed: int, fixed: dict,
-               bounds: dict, prior: dict | None = None,
-               maxiter: int = 200) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
+def _fit_block(
+    model: ChoiceModel,
+    tr: Transitions,
+    n_starts: int,
+    seed: int,
+    fixed: dict,
+    bounds: dict,
+    prior: dict | None = None,
+    maxiter: int = 200,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Fit every subject of ``tr`` (all starts at once); returns (per-subject rows, per-start rows).
 
     With ``prior`` (resolved ``{name: (mean, sd)}``) the objective is the negative log posterior.
@@ -955,13 +1000,17 @@ def _fit_block(model: ChoiceModel, tr: Transitions, n_starts: int, seed: int, fi
     out["n_starts"] = n_starts
     out["notes"] = notes_col
     empty_starts = np.repeat(empty, n_starts)
-    st = pd.DataFrame({
-        "subject": np.repeat(np.array(list(tr.subjects), dtype=object), n_starts),
-        "start": np.tile(np.arange(n_starts), n_sub),
-        "nll": np.where(empty_starts, np.nan, f), "converged": conv & ~empty_starts, "n_iter": n_iter,
-        "stop": np.where(empty_starts, "no_choices", np.array(STOP_REASONS, dtype=object)[stop]),
-        "max_gradient": np.where(empty_starts, np.nan, gmax),
-    })  # fmt: skip
+    st = pd.DataFrame(
+        {
+            "subject": np.repeat(np.array(list(tr.subjects), dtype=object), n_starts),
+            "start": np.tile(np.arange(n_starts), n_sub),
+            "nll": np.where(empty_starts, np.nan, f),
+            "converged": conv & ~empty_starts,
+            "n_iter": n_iter,
+            "stop": np.where(empty_starts, "no_choices", np.array(STOP_REASONS, dtype=object)[stop]),
+            "max_gradient": np.where(empty_starts, np.nan, gmax),
+        }
+    )
     if prior:
         st.insert(3, "nlp", np.where(empty_starts, np.nan, nlp_all))
     return out, st
@@ -998,13 +1047,20 @@ def _warn_empty(subjects: list) -> None:
 DEFAULT_CHUNK = 1000
 
 
-def iter_fit(data, model: str | ChoiceModel, *, n_starts: int = 10, seed: int = 0,
-             fixed: Mapping[str, float] | None = None,
-             bounds: Mapping[str, tuple[float, float]] | None = None,
-             executor: Executor | None = None, chunk_size: int | None = None,
-             skip: set | None = None,
-             prior: Prior | None = None,
-             maxiter: int = 200) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:  # fmt: skip
+def iter_fit(
+    data,
+    model: str | ChoiceModel,
+    *,
+    n_starts: int = 10,
+    seed: int = 0,
+    fixed: Mapping[str, float] | None = None,
+    bounds: Mapping[str, tuple[float, float]] | None = None,
+    executor: Executor | None = None,
+    chunk_size: int | None = None,
+    skip: set | None = None,
+    prior: Prior | None = None,
+    maxiter: int = 200,
+) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
     """Fit subjects in chunks, yielding ``(params_rows, start_rows)`` as each chunk finishes.
 
     Same arguments as :func:`fit`, plus ``skip`` (subject identifiers, compared as strings, not to
@@ -1085,11 +1141,19 @@ def _executor_workers(executor: Executor) -> int:
     return 4
 
 
-def fit(data, model: str | ChoiceModel, *, n_starts: int = 10, seed: int = 0,
-        fixed: Mapping[str, float] | None = None,
-        bounds: Mapping[str, tuple[float, float]] | None = None,
-        executor: Executor | None = None, chunk_size: int | None = None,
-        prior: Prior | None = None, maxiter: int = 200) -> FitResult:  # fmt: skip
+def fit(
+    data,
+    model: str | ChoiceModel,
+    *,
+    n_starts: int = 10,
+    seed: int = 0,
+    fixed: Mapping[str, float] | None = None,
+    bounds: Mapping[str, tuple[float, float]] | None = None,
+    executor: Executor | None = None,
+    chunk_size: int | None = None,
+    prior: Prior | None = None,
+    maxiter: int = 200,
+) -> FitResult:
     r"""Fit a choice model to each subject by maximum likelihood or MAP (multi-start).
 
     Parameters
@@ -1163,12 +1227,25 @@ def fit(data, model: str | ChoiceModel, *, n_starts: int = 10, seed: int = 0,
     """
     model, tr, b, fx = _prepare(data, model, n_starts, fixed, bounds)
     pr = _resolve_prior(model, prior, fx, b)
-    parts = list(iter_fit(tr, model, n_starts=n_starts, seed=seed, fixed=fx, bounds=b,
-                          executor=executor, chunk_size=chunk_size, prior=pr, maxiter=maxiter))  # fmt: skip
+    parts = list(
+        iter_fit(
+            tr,
+            model,
+            n_starts=n_starts,
+            seed=seed,
+            fixed=fx,
+            bounds=b,
+            executor=executor,
+            chunk_size=chunk_size,
+            prior=pr,
+            maxiter=maxiter,
+        )
+    )
     order = {str(s): i for i, s in enumerate(tr.subjects)}
     params = pd.concat([p for p, _ in parts], ignore_index=True)
-    params = params.iloc[np.argsort(params["subject"].map(lambda s: order[str(s)]).to_numpy(),
-                                    kind="stable")].reset_index(drop=True)  # fmt: skip
+    params = params.iloc[
+        np.argsort(params["subject"].map(lambda s: order[str(s)]).to_numpy(), kind="stable")
+    ].reset_index(drop=True)
     starts = pd.concat([s for _, s in parts], ignore_index=True)
     starts = starts.iloc[
         np.lexsort((starts["start"].to_numpy(), starts["subject"].map(lambda s: order[str(s)]).to_numpy()))

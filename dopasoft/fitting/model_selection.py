@@ -123,9 +123,11 @@ def exceedance_probabilities(alpha: ArrayLike) -> NDArray[np.float64]:
 
 
 def dirichlet_free_energy(
-    log_evidence: NDArray[np.float64], alpha: NDArray[np.float64], g: NDArray[np.float64],
+    log_evidence: NDArray[np.float64],
+    alpha: NDArray[np.float64],
+    g: NDArray[np.float64],
     alpha0: NDArray[np.float64],
-) -> float:  # fmt: skip
+) -> float:
     """Variational free energy :math:`F_1` of the random-effects model (VBA ``VBA_groupBMC``'s ``FE``).
 
     :math:`F_1 = E[\\log p(L, m, r)] + H[q(r)] + H[q(m)]` with :math:`q(r) = \\mathrm{Dir}(\\alpha)` and
@@ -185,8 +187,9 @@ def bms(
         raise ValueError(f"models: {len(models)} model names for {k} columns of log_evidence")
     if not np.all(np.isfinite(L)):
         i, j = np.argwhere(~np.isfinite(L))[0]
-        raise ValueError(f"log_evidence has a non-finite value ({L[i, j]}) in row {i}, model "
-                         f"{models[j]!r} (a failed fit?)")  # fmt: skip
+        raise ValueError(
+            f"log_evidence has a non-finite value ({L[i, j]}) in row {i}, model {models[j]!r} (a failed fit?)"
+        )
     a0 = np.ones(k) if alpha0 is None else np.asarray(alpha0, dtype=float)
     if a0.shape != (k,) or np.any(a0 <= 0):
         raise ValueError(f"alpha0 must be {k} positive numbers (one per model), got {alpha0!r}")
@@ -210,7 +213,14 @@ def bms(
     xp = exceedance_probabilities(alpha)
     pxp = xp * (1.0 - bor) + bor / k
     return BMSResult(
-        models=models, alpha=alpha, expected_frequency=alpha / alpha.sum(), exceedance=xp,
-        protected_exceedance=pxp, bor=bor, responsibilities=g, free_energy=f1, null_free_energy=f0,
+        models=models,
+        alpha=alpha,
+        expected_frequency=alpha / alpha.sum(),
+        exceedance=xp,
+        protected_exceedance=pxp,
+        bor=bor,
+        responsibilities=g,
+        free_energy=f1,
+        null_free_energy=f0,
         n_iter=n_iter,
-    )  # fmt: skip
+    )

@@ -223,20 +223,21 @@ def hybrid_nll_pairs(state, action, reward, next_state, is_choice, n_steps, subj
     out = np.empty(n_pairs)
     for k in prange(n_pairs):
         i = subj[k]
-        out[k] = _hybrid_subject_nll(state[i], action[i], reward[i], next_state[i], is_choice[i],
-                                     n_steps[i], full[k], p_common)  # fmt: skip
+        out[k] = _hybrid_subject_nll(
+            state[i], action[i], reward[i], next_state[i], is_choice[i], n_steps[i], full[k], p_common
+        )
     return out
 
 
 @njit(cache=True)
-def hybrid_nll_pairs_serial(state, action, reward, next_state, is_choice, n_steps, subj, full,
-                            p_common):  # fmt: skip
+def hybrid_nll_pairs_serial(state, action, reward, next_state, is_choice, n_steps, subj, full, p_common):
     """Single-threaded :func:`hybrid_nll_pairs`."""
     out = np.empty(subj.shape[0])
     for k in range(subj.shape[0]):
         i = subj[k]
-        out[k] = _hybrid_subject_nll(state[i], action[i], reward[i], next_state[i], is_choice[i],
-                                     n_steps[i], full[k], p_common)  # fmt: skip
+        out[k] = _hybrid_subject_nll(
+            state[i], action[i], reward[i], next_state[i], is_choice[i], n_steps[i], full[k], p_common
+        )
     return out
 
 
@@ -305,8 +306,14 @@ class ChoiceModel(ABC):
     @property
     def spec(self) -> str:
         """Name plus non-default options, e.g. ``"soft-q-lambda+kappa"`` (identifies fits on disk)."""
-        defaults = {"kappa": False, "separate_alpha": False, "separate_tau": False, "gamma": 1.0,
-                    "trace_mode": "accumulating", "trans_prob": 0.7}  # fmt: skip
+        defaults = {
+            "kappa": False,
+            "separate_alpha": False,
+            "separate_tau": False,
+            "gamma": 1.0,
+            "trace_mode": "accumulating",
+            "trans_prob": 0.7,
+        }
         parts = [self.name]
         for k in sorted(self.options):
             v = self.options[k]
@@ -384,20 +391,44 @@ class SoftQLambdaModel(ChoiceModel):
         full = np.ascontiguousarray(self.full(theta))
         fn = softq_nll_pairs if len(subj) >= PARALLEL_MIN_PAIRS else softq_nll_pairs_serial
         return fn(
-            tr.state, tr.action, tr.reward, tr.next_state, tr.terminal, tr.is_choice, tr.n_steps,
-            tr.state_stage, tr.n_states, tr.n_actions, np.ascontiguousarray(subj, np.int64), full,
-            float(self.gamma), _k.TRACE_CODES[self.trace], bool(self.replacing),
-        )  # fmt: skip
+            tr.state,
+            tr.action,
+            tr.reward,
+            tr.next_state,
+            tr.terminal,
+            tr.is_choice,
+            tr.n_steps,
+            tr.state_stage,
+            tr.n_states,
+            tr.n_actions,
+            np.ascontiguousarray(subj, np.int64),
+            full,
+            float(self.gamma),
+            _k.TRACE_CODES[self.trace],
+            bool(self.replacing),
+        )
 
     def nll_grad_pairs(self, tr, subj, theta):
         """NLL and its gradient with respect to the model's parameters (forward mode)."""
         self.check_task(tr)
         full = np.ascontiguousarray(self.full(theta))
         nll, gcols = softq_nll_grad_pairs(
-            tr.state, tr.action, tr.reward, tr.next_state, tr.terminal, tr.is_choice, tr.n_steps,
-            tr.state_stage, tr.n_states, tr.n_actions, np.ascontiguousarray(subj, np.int64), full,
-            float(self.gamma), _k.TRACE_CODES[self.trace], bool(self.replacing),
-        )  # fmt: skip
+            tr.state,
+            tr.action,
+            tr.reward,
+            tr.next_state,
+            tr.terminal,
+            tr.is_choice,
+            tr.n_steps,
+            tr.state_stage,
+            tr.n_states,
+            tr.n_actions,
+            np.ascontiguousarray(subj, np.int64),
+            full,
+            float(self.gamma),
+            _k.TRACE_CODES[self.trace],
+            bool(self.replacing),
+        )
         return nll, self.pull_back(gcols)
 
     def simulate_arrays(self, theta, probs, u, p_common=0.7):
@@ -405,8 +436,9 @@ class SoftQLambdaModel(ChoiceModel):
         full = np.ascontiguousarray(self.full(theta))
         code = _k.TRACE_CODES[self.trace]
         if probs.ndim == 4:
-            return softq_generate_two_step(full, probs, u, p_common, float(self.gamma), code,
-                                           bool(self.replacing))  # fmt: skip
+            return softq_generate_two_step(
+                full, probs, u, p_common, float(self.gamma), code, bool(self.replacing)
+            )
         return softq_generate_bandit(full, probs, u, float(self.gamma), code, bool(self.replacing))
 
 
@@ -421,9 +453,16 @@ class HybridModel(ChoiceModel):
         full = np.ascontiguousarray(self.full(theta))
         fn = hybrid_nll_pairs if len(subj) >= PARALLEL_MIN_PAIRS else hybrid_nll_pairs_serial
         return fn(
-            tr.state, tr.action, tr.reward, tr.next_state, tr.is_choice, tr.n_steps,
-            np.ascontiguousarray(subj, np.int64), full, float(self.trans_prob),
-        )  # fmt: skip
+            tr.state,
+            tr.action,
+            tr.reward,
+            tr.next_state,
+            tr.is_choice,
+            tr.n_steps,
+            np.ascontiguousarray(subj, np.int64),
+            full,
+            float(self.trans_prob),
+        )
 
     def simulate_arrays(self, theta, probs, u, p_common=None):
         """Generate two-step choices (``probs`` of shape (S, T, 2, 2))."""
@@ -511,8 +550,14 @@ def get_model(
         return name
     if isinstance(name, str) and "+" in name:
         base, *parts = name.split("+")
-        opts = dict(kappa=kappa, separate_alpha=separate_alpha, separate_tau=separate_tau, gamma=gamma,
-                    trace_mode=trace_mode, trans_prob=trans_prob)  # fmt: skip
+        opts = dict(
+            kappa=kappa,
+            separate_alpha=separate_alpha,
+            separate_tau=separate_tau,
+            gamma=gamma,
+            trace_mode=trace_mode,
+            trans_prob=trans_prob,
+        )
         for part in parts:
             key, sep, val = part.strip().partition("=")
             if key in ("kappa", "separate_alpha", "separate_tau") and not sep:
@@ -525,19 +570,31 @@ def get_model(
             elif key == "trace_mode" and sep:
                 opts[key] = val
             else:
-                raise ValueError(f"model spec {name!r}: unknown option {part!r}; options are kappa, "
-                                 "separate_alpha, separate_tau, gamma=G, trace_mode=M, trans_prob=P")  # fmt: skip
+                raise ValueError(
+                    f"model spec {name!r}: unknown option {part!r}; options are kappa, "
+                    "separate_alpha, separate_tau, gamma=G, trace_mode=M, trans_prob=P"
+                )
         if base.startswith("daw-hybrid"):
             for key in ("gamma", "trace_mode"):
                 if opts[key] != {"gamma": 1.0, "trace_mode": "accumulating"}[key]:
                     raise ValueError(f"model spec {name!r}: {key} applies to the soft Q models only")
-            return get_model(base, kappa=opts["kappa"], separate_alpha=opts["separate_alpha"],
-                             separate_tau=opts["separate_tau"], trans_prob=opts["trans_prob"])  # fmt: skip
+            return get_model(
+                base,
+                kappa=opts["kappa"],
+                separate_alpha=opts["separate_alpha"],
+                separate_tau=opts["separate_tau"],
+                trans_prob=opts["trans_prob"],
+            )
         if opts["trans_prob"] != 0.7:
             raise ValueError(f"model spec {name!r}: trans_prob applies to the hybrid models only")
-        return get_model(base, kappa=opts["kappa"], separate_alpha=opts["separate_alpha"],
-                         separate_tau=opts["separate_tau"], gamma=opts["gamma"],
-                         trace_mode=opts["trace_mode"])  # fmt: skip
+        return get_model(
+            base,
+            kappa=opts["kappa"],
+            separate_alpha=opts["separate_alpha"],
+            separate_tau=opts["separate_tau"],
+            gamma=opts["gamma"],
+            trace_mode=opts["trace_mode"],
+        )
     if name in _TRACES:
         if not 0.0 <= gamma <= 1.0:
             raise ValueError(f"gamma must be in [0, 1], got {gamma!r}")
@@ -566,13 +623,23 @@ def get_model(
             add([SQ_LAM], _p("lam", _LAM, "trace decay"))
         if kappa:
             add([SQ_KAPPA], _p("kappa", _KAPPA, "stage-1 stickiness (logit units)"))
-        opts = dict(kappa=kappa, separate_alpha=separate_alpha, separate_tau=separate_tau,
-                    gamma=gamma, trace_mode=trace_mode)  # fmt: skip
+        opts = dict(
+            kappa=kappa,
+            separate_alpha=separate_alpha,
+            separate_tau=separate_tau,
+            gamma=gamma,
+            trace_mode=trace_mode,
+        )
         return SoftQLambdaModel(
-            name=name, params=tuple(params), source=tuple(source), constant=tuple(constant),
-            options=opts, trace=_TRACES[name], gamma=float(gamma),
+            name=name,
+            params=tuple(params),
+            source=tuple(source),
+            constant=tuple(constant),
+            options=opts,
+            trace=_TRACES[name],
+            gamma=float(gamma),
             replacing=trace_mode == "replacing",
-        )  # fmt: skip
+        )
     if name in _HYBRIDS:
         if kappa or separate_alpha or separate_tau:
             raise ValueError(
@@ -604,8 +671,11 @@ def get_model(
                 params.append(_p("lam", _LAM, "eligibility trace"))
                 source[6] = 6
         return HybridModel(
-            name=name, params=tuple(params), source=tuple(source),
-            constant=(0.0,) * 6 + (1.0,), options=dict(trans_prob=trans_prob),
+            name=name,
+            params=tuple(params),
+            source=tuple(source),
+            constant=(0.0,) * 6 + (1.0,),
+            options=dict(trans_prob=trans_prob),
             trans_prob=float(trans_prob),
-        )  # fmt: skip
+        )
     raise ValueError(f"unknown model {name!r}; choose one of {list(MODEL_NAMES)}")

@@ -68,15 +68,17 @@ def recovery_table(true: pd.DataFrame, est: pd.DataFrame, names: Sequence[str]) 
         ok = has_fit & np.isfinite(t) & np.isfinite(e)
         t, e = t[ok], e[ok]
         enough = len(t) > 2 and t.std() > 0 and e.std() > 0
-        rows.append({
-            "param": p,
-            "n": int(ok.sum()),
-            "n_left_out": int((~ok).sum()),
-            "pearson_r": float(np.corrcoef(t, e)[0, 1]) if enough else np.nan,
-            "spearman_r": float(pd.Series(t).corr(pd.Series(e), method="spearman")) if enough else np.nan,
-            "bias": float(np.mean(e - t)) if len(t) else np.nan,
-            "rmse": float(np.sqrt(np.mean((e - t) ** 2))) if len(t) else np.nan,
-        })  # fmt: skip
+        rows.append(
+            {
+                "param": p,
+                "n": int(ok.sum()),
+                "n_left_out": int((~ok).sum()),
+                "pearson_r": float(np.corrcoef(t, e)[0, 1]) if enough else np.nan,
+                "spearman_r": float(pd.Series(t).corr(pd.Series(e), method="spearman")) if enough else np.nan,
+                "bias": float(np.mean(e - t)) if len(t) else np.nan,
+                "rmse": float(np.sqrt(np.mean((e - t) ** 2))) if len(t) else np.nan,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -118,10 +120,12 @@ class ModelRecoveryResult:
         """Plain-text confusion and inversion matrices."""
         fmt = lambda x: f"{x:.2f}"  # noqa: E731
         n = int(self.counts.to_numpy().sum())
-        return (f"model recovery by {self.criterion.upper()}, {n} simulated subjects\n"
-                f"confusion p(best fit | generating) -- rows: generating model, columns: best fit\n"
-                f"{self.confusion.to_string(float_format=fmt)}\n"
-                f"inversion p(generating | best fit)\n{self.inversion.to_string(float_format=fmt)}")  # fmt: skip
+        return (
+            f"model recovery by {self.criterion.upper()}, {n} simulated subjects\n"
+            f"confusion p(best fit | generating) -- rows: generating model, columns: best fit\n"
+            f"{self.confusion.to_string(float_format=fmt)}\n"
+            f"inversion p(generating | best fit)\n{self.inversion.to_string(float_format=fmt)}"
+        )
 
 
 def model_recovery(
@@ -229,5 +233,13 @@ def model_recovery(
     col_tot = counts.sum(axis=0, keepdims=True).astype(float)
     with np.errstate(invalid="ignore", divide="ignore"):
         inversion = pd.DataFrame(np.where(col_tot > 0, counts / col_tot, np.nan), index=rows, columns=cols)
-    return ModelRecoveryResult(confusion=confusion, inversion=inversion, counts=count_df, subjects=subjects,
-                               true_params=true, fits=fits, data=data, criterion=criterion)  # fmt: skip
+    return ModelRecoveryResult(
+        confusion=confusion,
+        inversion=inversion,
+        counts=count_df,
+        subjects=subjects,
+        true_params=true,
+        fits=fits,
+        data=data,
+        criterion=criterion,
+    )

@@ -98,8 +98,10 @@ def simulate(
     if isinstance(params, Mapping):
         unknown = [k for k in params if k not in model.param_names and k != "subject"]
         if unknown:
-            raise ValueError(f"params: unknown parameter(s) {unknown} of model {model.name!r}; "
-                             f"parameters are {list(model.param_names)}")  # fmt: skip
+            raise ValueError(
+                f"params: unknown parameter(s) {unknown} of model {model.name!r}; "
+                f"parameters are {list(model.param_names)}"
+            )
         params = pd.DataFrame([dict(params)] * (n_subjects or 1))
     if not isinstance(params, pd.DataFrame):
         raise ValueError(f"params must be a dict or a DataFrame, got {type(params).__name__}")
@@ -119,8 +121,10 @@ def simulate(
     text = np.isnan(theta) & raw.notna().to_numpy()
     if text.any():
         i, j = (int(v[0]) for v in np.nonzero(text))
-        raise ValueError(f"params: {model.param_names[j]!r} = {raw.iloc[i, j]!r} for subject "
-                         f"{str(subjects[i])!r} is not a number")  # fmt: skip
+        raise ValueError(
+            f"params: {model.param_names[j]!r} = {raw.iloc[i, j]!r} for subject "
+            f"{str(subjects[i])!r} is not a number"
+        )
     check_parameters(model, theta, list(subjects))
     trial = np.tile(np.arange(1, n_trials + 1), n)
     if task == "two-step":

@@ -85,8 +85,27 @@ def softq_sample(W, s, tau, kappa, last, log_prior, u):
 
 
 @njit(cache=True)
-def _softq_subject(state, action, reward, next_state, terminal, is_choice, n, stage_of,
-                   n_states, n_actions, p, gamma, trace, replacing, dW, dE, dpar, dlogp, grad):  # fmt: skip
+def _softq_subject(
+    state,
+    action,
+    reward,
+    next_state,
+    terminal,
+    is_choice,
+    n,
+    stage_of,
+    n_states,
+    n_actions,
+    p,
+    gamma,
+    trace,
+    replacing,
+    dW,
+    dE,
+    dpar,
+    dlogp,
+    grad,
+):
     """Allocate the replay's arrays and run :func:`_softq_replay` (which runs without reference counting)."""
     W = np.zeros((n_states, n_actions))
     E = np.zeros((n_states, n_actions))
@@ -97,14 +116,65 @@ def _softq_subject(state, action, reward, next_state, terminal, is_choice, n, st
     work = np.empty((4, n_actions))
     cache = np.full(3 + n_actions, -1.0)
     last = np.full(n_states, -1, np.int64)
-    return _softq_replay(state, action, reward, next_state, terminal, is_choice, n, stage_of, p, gamma, trace,
-                         replacing, dW, dE, dpar, dlogp, grad, W, E, live, rows, ones, lp, work, cache,
-                         last)  # fmt: skip
+    return _softq_replay(
+        state,
+        action,
+        reward,
+        next_state,
+        terminal,
+        is_choice,
+        n,
+        stage_of,
+        p,
+        gamma,
+        trace,
+        replacing,
+        dW,
+        dE,
+        dpar,
+        dlogp,
+        grad,
+        W,
+        E,
+        live,
+        rows,
+        ones,
+        lp,
+        work,
+        cache,
+        last,
+    )
 
 
 @njit(cache=True, _nrt=False)
-def _softq_replay(state, action, reward, next_state, terminal, is_choice, n, stage_of, p, gamma, trace,
-                  replacing, dW, dE, dpar, dlogp, grad, W, E, live, rows, ones, lp, work, cache, last):  # fmt: skip
+def _softq_replay(
+    state,
+    action,
+    reward,
+    next_state,
+    terminal,
+    is_choice,
+    n,
+    stage_of,
+    p,
+    gamma,
+    trace,
+    replacing,
+    dW,
+    dE,
+    dpar,
+    dlogp,
+    grad,
+    W,
+    E,
+    live,
+    rows,
+    ones,
+    lp,
+    work,
+    cache,
+    last,
+):
     """NLL of one subject: its steps replayed through :func:`dopasoft.kernel.soft_q_step`.
 
     ``dW, dE, dpar, dlogp, grad``: ``None`` (value only; compiled without derivatives) or the step's
@@ -147,9 +217,38 @@ def _softq_replay(state, action, reward, next_state, terminal, is_choice, n, sta
                 softq_behaviour_dlogp(W, dW, s, a, tau, kappa, last[s], lp, SQ_TAU0 + stg, grad)
         term = terminal[t]
         ns = s if term else next_state[t]
-        logp, _ = soft_q_step(W, E, live, rows, ones, s, s + 1, a, reward[t], rows, ones, ns, ns + 1, term,
-                              p[SQ_ALPHA0 + stg], tau, gamma, lam, lp, lp, trace, replacing, 1.0, work,
-                              cache, None, dW, dE, dpar, dlogp)  # fmt: skip
+        logp, _ = soft_q_step(
+            W,
+            E,
+            live,
+            rows,
+            ones,
+            s,
+            s + 1,
+            a,
+            reward[t],
+            rows,
+            ones,
+            ns,
+            ns + 1,
+            term,
+            p[SQ_ALPHA0 + stg],
+            tau,
+            gamma,
+            lam,
+            lp,
+            lp,
+            trace,
+            replacing,
+            1.0,
+            work,
+            cache,
+            None,
+            dW,
+            dE,
+            dpar,
+            dlogp,
+        )
         if is_choice[t] and not sticky:
             nll -= logp
             if dW is not None:
@@ -160,8 +259,23 @@ def _softq_replay(state, action, reward, next_state, terminal, is_choice, n, sta
 
 
 @njit(parallel=True, cache=True)
-def softq_nll_pairs(state, action, reward, next_state, terminal, is_choice, n_steps, stage_of,
-                    n_states, n_actions, subj, full, gamma, trace, replacing):  # fmt: skip
+def softq_nll_pairs(
+    state,
+    action,
+    reward,
+    next_state,
+    terminal,
+    is_choice,
+    n_steps,
+    stage_of,
+    n_states,
+    n_actions,
+    subj,
+    full,
+    gamma,
+    trace,
+    replacing,
+):
     """NLL of soft Q(λ) for ``len(subj)`` (subject, parameter vector) pairs, in parallel.
 
     ``full[k]`` holds the kernel columns ``SQ_COLUMNS`` for subject row ``subj[k]``.
@@ -171,29 +285,93 @@ def softq_nll_pairs(state, action, reward, next_state, terminal, is_choice, n_st
     for k in prange(n_pairs):
         i = subj[k]
         out[k] = _softq_subject(
-            state[i], action[i], reward[i], next_state[i], terminal[i], is_choice[i], n_steps[i],
-            stage_of, n_states, n_actions, full[k], gamma, trace, replacing, None, None, None, None, None,
-        )  # fmt: skip
+            state[i],
+            action[i],
+            reward[i],
+            next_state[i],
+            terminal[i],
+            is_choice[i],
+            n_steps[i],
+            stage_of,
+            n_states,
+            n_actions,
+            full[k],
+            gamma,
+            trace,
+            replacing,
+            None,
+            None,
+            None,
+            None,
+            None,
+        )
     return out
 
 
 @njit(cache=True)
-def softq_nll_pairs_serial(state, action, reward, next_state, terminal, is_choice, n_steps,
-                           stage_of, n_states, n_actions, subj, full, gamma, trace, replacing):  # fmt: skip
+def softq_nll_pairs_serial(
+    state,
+    action,
+    reward,
+    next_state,
+    terminal,
+    is_choice,
+    n_steps,
+    stage_of,
+    n_states,
+    n_actions,
+    subj,
+    full,
+    gamma,
+    trace,
+    replacing,
+):
     """Single-threaded :func:`softq_nll_pairs` (small batches: no thread start-up)."""
     out = np.empty(subj.shape[0])
     for k in range(subj.shape[0]):
         i = subj[k]
         out[k] = _softq_subject(
-            state[i], action[i], reward[i], next_state[i], terminal[i], is_choice[i], n_steps[i],
-            stage_of, n_states, n_actions, full[k], gamma, trace, replacing, None, None, None, None, None,
-        )  # fmt: skip
+            state[i],
+            action[i],
+            reward[i],
+            next_state[i],
+            terminal[i],
+            is_choice[i],
+            n_steps[i],
+            stage_of,
+            n_states,
+            n_actions,
+            full[k],
+            gamma,
+            trace,
+            replacing,
+            None,
+            None,
+            None,
+            None,
+            None,
+        )
     return out
 
 
 @njit(parallel=True, cache=True)
-def softq_nll_grad_pairs(state, action, reward, next_state, terminal, is_choice, n_steps, stage_of,
-                         n_states, n_actions, subj, full, gamma, trace, replacing):  # fmt: skip
+def softq_nll_grad_pairs(
+    state,
+    action,
+    reward,
+    next_state,
+    terminal,
+    is_choice,
+    n_steps,
+    stage_of,
+    n_states,
+    n_actions,
+    subj,
+    full,
+    gamma,
+    trace,
+    replacing,
+):
     """NLL and its gradient with respect to the kernel columns, for (subject, vector) pairs.
 
     The same replay as :func:`softq_nll_pairs`, with the step carrying forward-mode tangents.
@@ -208,9 +386,26 @@ def softq_nll_grad_pairs(state, action, reward, next_state, terminal, is_choice,
         dpar = np.empty((2 * n_actions + 8, N_COLS))
         dlogp = np.empty(N_COLS)
         out[k] = _softq_subject(
-            state[i], action[i], reward[i], next_state[i], terminal[i], is_choice[i], n_steps[i],
-            stage_of, n_states, n_actions, full[k], gamma, trace, replacing, dW, dE, dpar, dlogp, grad[k],
-        )  # fmt: skip
+            state[i],
+            action[i],
+            reward[i],
+            next_state[i],
+            terminal[i],
+            is_choice[i],
+            n_steps[i],
+            stage_of,
+            n_states,
+            n_actions,
+            full[k],
+            gamma,
+            trace,
+            replacing,
+            dW,
+            dE,
+            dpar,
+            dlogp,
+            grad[k],
+        )
     return out, grad
 
 
@@ -240,14 +435,72 @@ def softq_generate_two_step(full, probs, u, p_common, gamma, trace, replacing):
         for t in range(n_tr):
             a1, b1 = softq_sample(W, 0, p[SQ_TAU0], p[SQ_KAPPA], last, lp, u[i, t, 0])
             st = a1 if u[i, t, 1] < p_common else 1 - a1
-            soft_q_step(W, E, live, rows, ones, 0, 1, a1, 0.0, rows, ones, 1 + st, 2 + st, False,
-                        p[SQ_ALPHA0], p[SQ_TAU0], gamma, p[SQ_LAM], lp, lp, trace, replacing, b1, work,
-                        None, None, None, None, None, None)  # fmt: skip
+            soft_q_step(
+                W,
+                E,
+                live,
+                rows,
+                ones,
+                0,
+                1,
+                a1,
+                0.0,
+                rows,
+                ones,
+                1 + st,
+                2 + st,
+                False,
+                p[SQ_ALPHA0],
+                p[SQ_TAU0],
+                gamma,
+                p[SQ_LAM],
+                lp,
+                lp,
+                trace,
+                replacing,
+                b1,
+                work,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+            )
             a2, b2 = softq_sample(W, 1 + st, p[SQ_TAU1], 0.0, -1, lp, u[i, t, 2])
             r = 1.0 if u[i, t, 3] < probs[i, t, st, a2] else 0.0
-            soft_q_step(W, E, live, rows, ones, 1 + st, 2 + st, a2, r, rows, ones, 1 + st, 2 + st, True,
-                        p[SQ_ALPHA1], p[SQ_TAU1], gamma, p[SQ_LAM], lp, lp, trace, replacing, b2, work,
-                        None, None, None, None, None, None)  # fmt: skip
+            soft_q_step(
+                W,
+                E,
+                live,
+                rows,
+                ones,
+                1 + st,
+                2 + st,
+                a2,
+                r,
+                rows,
+                ones,
+                1 + st,
+                2 + st,
+                True,
+                p[SQ_ALPHA1],
+                p[SQ_TAU1],
+                gamma,
+                p[SQ_LAM],
+                lp,
+                lp,
+                trace,
+                replacing,
+                b2,
+                work,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+            )
             last = a1
             c1[i, t], s2[i, t], c2[i, t], rew[i, t] = a1, st, a2, r
     return c1, s2, c2, rew
@@ -272,9 +525,38 @@ def softq_generate_bandit(full, probs, u, gamma, trace, replacing):
         for t in range(n_tr):
             a, b = softq_sample(W, 0, p[SQ_TAU0], p[SQ_KAPPA], last, lp, u[i, t, 0])
             r = 1.0 if u[i, t, 1] < probs[i, t, a] else 0.0
-            soft_q_step(W, E, live, rows, ones, 0, 1, a, r, rows, ones, 0, 1, True, p[SQ_ALPHA0],
-                        p[SQ_TAU0], gamma, p[SQ_LAM], lp, lp, trace, replacing, b, work, None, None, None,
-                        None, None, None)  # fmt: skip
+            soft_q_step(
+                W,
+                E,
+                live,
+                rows,
+                ones,
+                0,
+                1,
+                a,
+                r,
+                rows,
+                ones,
+                0,
+                1,
+                True,
+                p[SQ_ALPHA0],
+                p[SQ_TAU0],
+                gamma,
+                p[SQ_LAM],
+                lp,
+                lp,
+                trace,
+                replacing,
+                b,
+                work,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+            )
             last = a
             ch[i, t], rew[i, t] = a, r
     return ch, rew

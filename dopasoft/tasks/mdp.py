@@ -214,7 +214,9 @@ def gridworld_mdp(
             if ch == "#":
                 continue
             if not (ch in ".S" or (ch.isalpha() and ch.isupper())):
-                raise ValueError(f"layout row {i}, column {j}: unknown cell {ch!r} (use . # S or a goal letter)")
+                raise ValueError(
+                    f"layout row {i}, column {j}: unknown cell {ch!r} (use . # S or a goal letter)"
+                )
             index[(i, j)] = len(cells)
             if ch == "S":
                 starts.append(len(cells))
