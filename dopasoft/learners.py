@@ -31,7 +31,7 @@ CORRECTIONS = ("tree-backup", "importance", "on-policy")
 
 
 class StepSignals(NamedTuple):
-    """Model-dopamine quantities of one step (SPEC §4); ``delta = value_rpe - action_term``.
+    """Model-dopamine quantities of one step (docs/maths.md §6); ``delta = value_rpe - action_term``.
 
     Attributes
     ----------
@@ -275,7 +275,7 @@ class SoftQLambda(_FeatureLearner):
 
     Each :meth:`update` computes the one-step soft TD error
     :math:`\delta_t = r_{t+1} + \gamma V(s_{t+1}) - Q(s_t, a_t)` and applies it through the traces of the
-    chosen variant (SPEC §1.2, ``docs/maths.md``):
+    chosen variant (docs/maths.md §4, ``docs/maths.md``):
 
     - ``"tree-backup"`` (default): :math:`e \leftarrow \gamma\lambda\pi(a_t|s_t)e`; off-policy, converges
       to the soft-optimal :math:`Q^*` under any behaviour policy.
@@ -447,7 +447,7 @@ class NStepSoftQ(_FeatureLearner):
 
     The update of :math:`(s_t, a_t)` is :math:`Q \leftarrow Q + \alpha\,w\,(G - Q(s_t,a_t))` with the
     return computed from the current Q when the update is made, truncated at termination (pending pairs
-    are flushed when an episode terminates), SPEC §1.1:
+    are flushed when an episode terminates), docs/maths.md §3:
 
     - ``"on-policy"``: :math:`G = r_{t+1} + \sum_{k=1}^{n-1}\gamma^k[r_{t+k+1} - \tau KL(s_{t+k})]
       + \gamma^n V(s_{t+n})`, ``w = 1``;

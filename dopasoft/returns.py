@@ -3,7 +3,7 @@ r"""Soft n-step returns (forward view), as small pure functions of one trajector
 A segment starts at the pair :math:`(s_t, a_t)` being updated and has ``h`` transitions
 (``h = n``, or fewer when the episode terminated inside the horizon). Arrays indexed ``mid`` describe the
 intermediate states :math:`s_{t+1}, \dots, s_{t+h-1}` and the actions taken there (length ``h - 1``);
-``v_last`` is :math:`V(s_{t+h})`, 0 when the segment ends in termination. See SPEC §1.1 and
+``v_last`` is :math:`V(s_{t+h})`, 0 when the segment ends in termination. See docs/maths.md §3 and
 ``docs/maths.md``.
 
 References

@@ -4,7 +4,7 @@ r"""One agent loop for every task: run an agent trial by trial and record the mo
 ``last_step``, ``reset_traces``, ``q_values``, ``value``, ``gamma``) on any gymnasium-style episodic task
 (one episode is one trial) and returns a :class:`SimulationResult` with a tidy per-step table and a per-trial summary.
 
-Every step emits (SPEC §4)
+Every step emits (docs/maths.md §6)
 
 .. math::
     \delta = r + \gamma V(s') - Q(s, a), \qquad

@@ -151,7 +151,7 @@ def boltzmann_policy(q: ArrayLike, tau: float, prior: ArrayLike | None = None) -
 def action_term(q: ArrayLike, tau: float, prior: ArrayLike | None = None) -> FloatArray:
     r"""The "action term" ``Q(s,a) - V(s) = tau * log(pi(a|s) / pi0(a|s))`` for every action.
 
-    It is the part of the soft TD error that is not a state-value prediction error (SPEC §4):
+    It is the part of the soft TD error that is not a state-value prediction error (docs/maths.md §6):
     ``delta = value_rpe - action_term``.
     """
     q = np.asarray(q, dtype=float)

@@ -1,6 +1,6 @@
 """Plain per-trial Python oracles of the fitting likelihoods (no numba, no shared code).
 
-Written directly from SPEC §3 (soft Q(λ) on the two-step task) and from hBayesDM's Stan model
+Written directly from docs/fitting.md §1–2 (soft Q(λ) on the two-step task) and from hBayesDM's Stan model
 blocks ``ts_par7.stan``, ``ts_par6.stan`` and ``ts_par4.stan`` (Ahn et al. 2017).
 """
 
@@ -20,7 +20,7 @@ def _lse(x):
 def softq_two_step_oracle(
     df: pd.DataFrame, *, alpha, tau, lam, kappa=0.0, trace="tree-backup", gamma=1.0, alpha2=None, tau2=None
 ) -> pd.Series:
-    """SPEC §3 steps 1-4, one trial at a time. ``alpha2``/``tau2``: the stage-2 step's values
+    """docs/fitting.md §1–2 steps 1-4, one trial at a time. ``alpha2``/``tau2``: the stage-2 step's values
     (default: same as stage 1); each step's learning rate scales every update made at that step."""
     a1_, a2_ = alpha, alpha if alpha2 is None else alpha2
     t1_, t2_ = tau, tau if tau2 is None else tau2

@@ -1,6 +1,6 @@
-"""Independent, deliberately plain implementations of the learners of SPEC §1 (test oracles).
+"""Independent, deliberately plain implementations of the learners of docs/maths.md §1 (test oracles).
 
-Written from the SPEC with Python lists and the math module only, sharing no code with dopasoft.
+Written from docs/maths.md with Python lists and the math module only, sharing no code with dopasoft.
 """
 
 import math
@@ -16,7 +16,7 @@ def soft_stats(q_row, tau, prior_row):
 
 
 class PlainSoftQLambda:
-    """Backward-view Soft Q(λ) of SPEC §1.2, one variant at a time, on a tabular Q."""
+    """Backward-view Soft Q(λ) of docs/maths.md §4, one variant at a time, on a tabular Q."""
 
     def __init__(self, n_states, n_actions, alpha, tau, lam, gamma, trace, replacing=False, prior=None):
         self.q = [[0.0] * n_actions for _ in range(n_states)]
@@ -56,7 +56,7 @@ class PlainSoftQLambda:
 
 
 def n_step_return(q, steps, n, gamma, tau, prior, correction):
-    """Weighted forward-view error w (G - Q(s_t, a_t)) of the first of ``steps`` (SPEC §1.1).
+    """Weighted forward-view error w (G - Q(s_t, a_t)) of the first of ``steps`` (docs/maths.md §3).
 
     ``steps`` is a list of (s, a, r, s2, terminated, b) holding at most ``n`` transitions.
     """

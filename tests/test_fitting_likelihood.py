@@ -1,4 +1,4 @@
-"""Likelihoods of every fitting model equal plain per-trial oracles (SPEC §3, hBayesDM Stan)."""
+"""Likelihoods of every fitting model equal plain per-trial oracles (docs/fitting.md §1–2, hBayesDM Stan)."""
 
 from __future__ import annotations
 

@@ -199,7 +199,7 @@ def test_backward_increments_sum_to_forward_lambda_return_error(trace, lam):
 
 @pytest.mark.parametrize("correction", ["tree-backup", "on-policy"])
 def test_n_step_error_equals_sum_of_td_errors(correction):
-    """G − Q written as a sum of one-step errors, Q fixed (SPEC §1.1)."""
+    """G − Q written as a sum of one-step errors, Q fixed (docs/maths.md §3)."""
     gamma, tau = 0.9, 0.7
     prior = random_prior(11)
     rng = np.random.default_rng(12)

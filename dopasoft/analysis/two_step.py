@@ -2,7 +2,7 @@ r"""Two-step task "stay" analysis (Daw et al. 2011): stay probabilities, logisti
 
 For every trial *t > 1* of a subject, ``stay`` is 1 when ``choice1`` repeats the previous trial's
 ``choice1``. The previous trial's outcome is ``rewarded`` (``reward > 0``) or not, and its transition is
-``common`` when ``state2 == choice1`` (SPEC §3 coding) and ``rare`` otherwise. A model-free learner
+``common`` when ``state2 == choice1`` (docs/fitting.md §1–2 coding) and ``rare`` otherwise. A model-free learner
 repeats rewarded choices whatever the transition (a main effect of reward); a model-based learner
 repeats a rewarded choice after a common transition but switches after a rare one (a reward ×
 transition interaction).

@@ -1,6 +1,6 @@
 r"""Choice data: reading, validation and the compiled-kernel representation (:class:`Transitions`).
 
-Two formats are understood (SPEC §3):
+Two formats are understood (docs/fitting.md §1–2):
 
 - **two-step** (Daw et al. 2011), one row per trial: ``subject``, ``trial``, ``choice1`` ∈ {0, 1},
   ``state2`` ∈ {0, 1} (0 = the state reached commonly after ``choice1 = 0``), ``choice2`` ∈ {0, 1},
@@ -413,7 +413,7 @@ def validate_two_step(df: pd.DataFrame) -> pd.DataFrame:
     Parameters
     ----------
     df : pandas.DataFrame
-        Columns ``subject``, ``trial``, ``choice1``, ``state2``, ``choice2``, ``reward`` (SPEC §3).
+        Columns ``subject``, ``trial``, ``choice1``, ``state2``, ``choice2``, ``reward`` (docs/fitting.md §1–2).
 
     Returns
     -------

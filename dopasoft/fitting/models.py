@@ -1,6 +1,6 @@
 r"""Choice models: each defined once, by compiled per-step functions shared by likelihood and simulation.
 
-Soft Q(λ) family (SPEC §3)
+Soft Q(λ) family (docs/fitting.md §1–2)
 --------------------------
 Learning is the one Soft Q(λ) step :func:`dopasoft.kernel.soft_q_step` on a tabular ``Q``
 (uniform default policy, ``Q ≡ 0`` at the start, ``γ = 1`` by default), applied to the data's steps
@@ -12,7 +12,7 @@ before the step's update,
                         {\sum_b \exp(Q(s,b)/\tau + \kappa [b = a^{prev}_s])},
 
 with the stickiness ``κ`` (optional) on the previous choice in first-stage states only; it enters
-behaviour, never the learning target. On the two-step task this is SPEC §3 steps 1–4: stage 1
+behaviour, never the learning target. On the two-step task this is docs/fitting.md §1–2 steps 1–4: stage 1
 (``δ1 = γV(s2) − Q(0,a1)``), then stage 2 whose error ``δ2`` reaches the first-stage pair through the
 trace, weighted by ``π(a2|s2)`` (tree-backup), 1 (uncorrected) or replaced by
 ``r − Σ_b π(b|s2)Q(s2,b)`` (on-policy). Options: separate learning rates / temperatures per stage
@@ -370,7 +370,7 @@ class ChoiceModel(ABC):
 
 @dataclass(frozen=True)
 class SoftQLambdaModel(ChoiceModel):
-    """Soft Q(λ) choice model (SPEC §3); build with :func:`get_model`."""
+    """Soft Q(λ) choice model (docs/fitting.md §1–2); build with :func:`get_model`."""
 
     trace: str = "tree-backup"
     gamma: float = 1.0
@@ -529,7 +529,7 @@ def get_model(
     separate_alpha, separate_tau : bool
         Soft Q models: learning rate / temperature per stage (``alpha1, alpha2`` / ``tau1, tau2``).
     gamma : float
-        Soft Q models: discount (SPEC default 1).
+        Soft Q models: discount (default 1: the two-step trial is one undiscounted episode).
     trace_mode : {"accumulating", "replacing"}
     trans_prob : float
         Hybrid models: probability of the common transition (hBayesDM's ``trans_prob``, 0.7).

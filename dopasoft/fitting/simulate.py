@@ -1,7 +1,7 @@
 """Generate choice data from a fitting model (the same compiled functions as its likelihood).
 
 Used by parameter recovery (``dopasoft recover``) and the tests; the task environments here are
-minimal array versions of SPEC §2 (two-step task with drifting reward probabilities; a two-armed
+minimal array versions of docs/tasks.md (two-step task with drifting reward probabilities; a two-armed
 reversal bandit), so that whole populations are simulated in one compiled call.
 """
 
