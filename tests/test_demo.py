@@ -23,6 +23,7 @@ FIGURES = (
     "recovery",
     "model_comparison",
     "posterior_predictive",
+    "composition",
 )
 TABLES = (
     "two_step_data",
@@ -38,6 +39,7 @@ TABLES = (
     "probability_scaling",
     "conditioning_blocking",
     "posterior_predictive",
+    "composition_curves",
 )
 
 

@@ -67,6 +67,8 @@ def run_demo(
     3. Maximum-likelihood fits of every model; parameter recovery for the generating model.
     4. Model comparison (ΔAIC/ΔBIC, random-effects BMS with protected exceedance probabilities).
     5. Stay analysis (probabilities, regressions) and a posterior predictive check.
+    6. Value composition: two gridworld goals learnt apart with Soft Q(λ) and composed without new
+       learning (:func:`dopasoft.experiments.composition.composition_experiment`).
 
     Parameters
     ----------
@@ -193,6 +195,14 @@ def run_demo(
         table(an.posterior_predictive_table(data, sims), "posterior_predictive")
         figure(an.plot_posterior_predictive(data, sims), "posterior_predictive")
 
+    def composition() -> None:
+        from dopasoft.experiments.composition import composition_experiment
+
+        comp_seed = int(np.random.default_rng(next(seeds)).integers(2**31))
+        res = composition_experiment(n_steps=3000 if quick else 10_000, seed=comp_seed)
+        table(res.curves, "composition_curves")
+        figure(an.plot_composition(res), "composition")
+
     steps = [
         ("conditioning: acquisition, blocking, partial reinforcement", conditioning),
         (f"two-step cohort: {cfg['n_subjects']} subjects x {cfg['n_trials']} trials", cohort),
@@ -200,6 +210,7 @@ def run_demo(
         ("model comparison", comparison),
         ("stay analysis", stay),
         ("posterior predictive check", predictive),
+        ("value composition: two goals learnt apart, composed", composition),
     ]
     start = time.perf_counter()
     with tqdm(total=len(steps), desc="dopasoft demo", unit="step", disable=not progress) as bar:
