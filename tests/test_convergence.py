@@ -125,3 +125,34 @@ def test_on_policy_traces_converge_to_q_star_under_boltzmann_behaviour(problem):
     agent = ds.SoftQLambda(N_S, N_A, alpha=0.5, tau=TAU, lam=0.9, gamma=GAMMA, trace="on-policy")
     q = run(agent, mdp, behaviour=None, steps=80_000)
     assert np.max(np.abs(q - q_star)) < 0.06
+
+
+def _chain_steps_to_error(lam: float, seed: int, n: int = 10, eps: float = 0.05) -> int:
+    """Steps until tree-backup Soft Q(lambda) is within eps of Q* on a chain whose only reward is at the end,
+    from uniformly random behaviour (gamma = 0.95, tau = 0.1, alpha = 0.5)."""
+    from dopasoft.tasks import chain_mdp
+
+    env = chain_mdp(n)
+    q_star = env.solve(gamma=0.95, tau=0.1).q
+    keep = ~env.terminal
+    agent = ds.SoftQLambda(n, 2, alpha=0.5, tau=0.1, lam=lam, gamma=0.95)
+    rng = np.random.default_rng(seed)
+    s = 0
+    for t in range(1, 50_001):
+        a = int(rng.integers(2))
+        s2 = s + 1 if a == 1 else s
+        term = s2 == n - 1
+        agent.update(s, a, 1.0 if term else 0.0, s2, term)
+        s = 0 if term else s2
+        if term:
+            agent.reset_traces()
+        if t % 50 == 0 and np.max(np.abs(agent.q[keep] - q_star[keep])) < eps:
+            return t
+    raise AssertionError(f"lambda={lam} did not reach {eps} in 50,000 steps")
+
+
+def test_traces_speed_up_learning_of_a_delayed_reward():
+    # what traces are for: the reward at the end of a chain reaches early states in fewer steps with lambda > 0
+    steps = {lam: np.mean([_chain_steps_to_error(lam, seed) for seed in range(4)]) for lam in (0.0, 0.5, 0.9)}
+    assert steps[0.9] < steps[0.5] < steps[0.0]
+    assert steps[0.9] < 0.8 * steps[0.0]
