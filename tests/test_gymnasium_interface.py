@@ -7,6 +7,7 @@ from gymnasium.utils.env_checker import check_env
 
 from dopasoft.tasks import (
     ConditioningTask,
+    DiscriminationTask,
     InstrumentalConditioningTask,
     TwoStepTask,
     chain_mdp,
@@ -21,6 +22,7 @@ TASKS = {
     "conditioning-microstimuli": lambda: ConditioningTask("acquisition", representation="microstimuli"),
     "instrumental": lambda: InstrumentalConditioningTask("acquisition"),
     "chain": lambda: chain_mdp(4),
+    "discrimination": lambda: DiscriminationTask(n_trials=50, novel_from=20, seed=0),
     "random-mdp": lambda: random_mdp(3, 2, seed=0),
 }
 

@@ -1,5 +1,6 @@
 """Tasks, gymnasium-style (``reset(seed=...) -> (obs, info)``, ``step(a) -> (obs, r, terminated,
-truncated, info)``), one episode per trial: the two-step task, classical conditioning and tabular MDPs.
+truncated, info)``), one episode per trial: the two-step task, classical conditioning,
+a two-choice discrimination task and tabular MDPs.
 
 Environments only. Agents live in :mod:`dopasoft.agents`, cohort runners in :mod:`dopasoft.experiments`;
 ``simulate_two_step``, ``to_canonical``, ``stay_probabilities`` and ``HybridTwoStepAgent`` stay
@@ -19,6 +20,7 @@ from dopasoft.tasks.conditioning import (
     parse_trial_type,
     protocol_names,
 )
+from dopasoft.tasks.discrimination import DiscriminationTask
 from dopasoft.tasks.mdp import GRID_ACTIONS, TabularMDP, chain_mdp, gridworld_mdp, random_mdp
 from dopasoft.tasks.two_step import TwoStepTask, drifting_reward_probs, reflected_walk
 
@@ -26,6 +28,7 @@ __all__ = [
     "GRID_ACTIONS",
     "PROTOCOLS",
     "ConditioningTask",
+    "DiscriminationTask",
     "InstrumentalConditioningTask",
     "TabularMDP",
     "TwoStepTask",
