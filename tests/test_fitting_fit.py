@@ -10,7 +10,7 @@ import pytest
 from scipy.optimize import minimize
 
 import dopasoft.fitting as F
-from dopasoft.fitting.mle import Transform
+from dopasoft.fitting.optimizer import Transform
 
 
 @pytest.fixture(scope="module")

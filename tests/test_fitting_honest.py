@@ -15,7 +15,7 @@ import pytest
 
 import dopasoft.fitting as F
 from dopasoft.analysis import model_fits as mf
-from dopasoft.fitting import mle
+from dopasoft.fitting import optimizer, parameters
 
 # ----------------------------------------------------------------------------------------------
 # plain helpers (no package code beyond the likelihood itself)
@@ -173,7 +173,7 @@ def test_converged_fits_meet_the_gradient_criterion(bandit_cohort):
     for _, row in res.params.iterrows():
         g = _z_gradient(model, data, row["subject"], row[["alpha", "tau"]].to_numpy(float), lo)
         # |g| < gtol, or < 10 gtol when no further decrease was possible (plus difference error)
-        assert np.max(np.abs(g)) < mle.SMALL_CHANGE_GTOL_FACTOR * 1e-4 + 1e-6, (row["subject"], g)
+        assert np.max(np.abs(g)) < optimizer.SMALL_CHANGE_GTOL_FACTOR * 1e-4 + 1e-6, (row["subject"], g)
 
 
 def test_fit_stopped_early_is_not_converged(bandit_cohort):
@@ -214,13 +214,13 @@ class _Kinked:
 def test_stall_away_from_a_stationary_point_is_not_converged():
     z0 = np.array([[3.3, 0.7], [-2.1, 0.1]])
     subj = np.arange(2, dtype=np.int64)
-    smooth = mle._bfgs(_Kinked(False), subj, z0)
+    smooth = optimizer._bfgs(_Kinked(False), subj, z0)
     assert smooth.converged.all() and (np.abs(smooth.z - [1, -2]) < 1e-3).all()
-    kinked = mle._bfgs(_Kinked(True), subj, z0)
+    kinked = optimizer._bfgs(_Kinked(True), subj, z0)
     # it gets to the kink but the gradient there never vanishes: stalled, not converged
     assert (np.abs(kinked.z[:, 0] - 1) < 1e-3).all()
     assert not kinked.converged.any()
-    assert all(mle.STOP_REASONS[s] == "stalled" for s in kinked.stop)
+    assert all(optimizer.STOP_REASONS[s] == "stalled" for s in kinked.stop)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -289,14 +289,14 @@ def test_default_temperature_bounds_and_domain():
 
 def test_default_prior_is_weak_tied_to_the_bounds_and_optional(bandit_cohort):
     model, data = bandit_cohort
-    pr = mle.default_prior(model)
+    pr = parameters.default_prior(model)
     assert pr == {"tau": (pytest.approx(math.log(0.18)), 1.5)}  # median tau = 0.2 = 10 x lower bound
-    assert mle.default_prior(model, bounds={"tau": (2.0, math.inf)})["tau"][0] == pytest.approx(
+    assert parameters.default_prior(model, bounds={"tau": (2.0, math.inf)})["tau"][0] == pytest.approx(
         math.log(18.0)
     )
-    assert mle.default_prior(model, fixed={"tau": 0.2}) == {}
-    assert mle.default_prior(model, bounds={"tau": (0.0, math.inf)}) == {}
-    hyb = mle.default_prior("daw-hybrid-4")
+    assert parameters.default_prior(model, fixed={"tau": 0.2}) == {}
+    assert parameters.default_prior(model, bounds={"tau": (0.0, math.inf)}) == {}
+    hyb = parameters.default_prior("daw-hybrid-4")
     assert hyb == {"beta": (pytest.approx(-math.log(9.0)), 1.5)}  # logit(beta / 50), median 5
     res = F.fit(data, model, n_starts=2)
     assert res.prior == pr and "nlp" in res.params.columns

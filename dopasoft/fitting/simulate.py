@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from dopasoft.fitting.mle import check_parameters
 from dopasoft.fitting.models import ChoiceModel, get_model
+from dopasoft.fitting.parameters import check_parameters
 
 __all__ = ["two_step_reward_probabilities", "reversal_probabilities", "simulate", "sample_parameters"]
 
