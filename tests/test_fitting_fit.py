@@ -77,7 +77,7 @@ def test_fit_table_columns_and_statistics(fitted, sim):
     np.testing.assert_allclose(p["bic"], 2 * p["nll"] + 3 * np.log(400))
     assert p["converged"].mean() > 0.9
     # reported NLL is the likelihood at the reported parameters
-    again = F.log_likelihood(data, model, p)
+    again = F.negative_log_likelihood(data, model, p)
     np.testing.assert_allclose(again.to_numpy(), p["nll"].to_numpy(), atol=1e-9)
     assert "total NLL" in fitted.summary()
 
@@ -147,7 +147,7 @@ def test_hybrid_fit_runs_and_improves_on_truth():
     )
     data = F.simulate(model, true, n_trials=150, seed=3)
     res = F.fit(data, model, n_starts=4, prior={})
-    truth = F.log_likelihood(data, model, true)
+    truth = F.negative_log_likelihood(data, model, true)
     assert np.all(res.params["nll"].to_numpy() <= truth.to_numpy() + 1e-6)
 
 
@@ -185,7 +185,7 @@ def test_map_prior_tight_wide_and_errors(sim, fitted):
     z = np.log(p["alpha"] / (1 - p["alpha"]))
     nlp = p["nll"] + 0.5 * ((z - np.log(0.3 / 0.7)) / 1e-4) ** 2 + np.log(1e-4) + 0.5 * np.log(2 * np.pi)
     np.testing.assert_allclose(p["nlp"], nlp, rtol=1e-9, atol=1e-7)
-    np.testing.assert_allclose(p["nll"], F.log_likelihood(sub, model, p).to_numpy(), atol=1e-9)
+    np.testing.assert_allclose(p["nll"], F.negative_log_likelihood(sub, model, p).to_numpy(), atol=1e-9)
     np.testing.assert_allclose(p["aic"], 2 * p["nll"] + 6)
     assert np.all(p["nll"] >= ml["nll"] - 1e-6)
     assert {"nll", "nlp"} <= set(tight.starts.columns) and "MAP" in tight.summary()

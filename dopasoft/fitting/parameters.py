@@ -186,7 +186,7 @@ def check_parameters(
 ) -> None:
     """Raise ``ValueError`` unless every value lies in its parameter's domain.
 
-    The one check of parameter values shared by :func:`log_likelihood`,
+    The one check of parameter values shared by :func:`negative_log_likelihood`,
     :func:`dopasoft.fitting.simulate` and ``dopasoft figures``.
 
     Parameters

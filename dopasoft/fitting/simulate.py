@@ -91,7 +91,7 @@ def simulate(
     ------
     ValueError
         Unknown, missing, non-numeric or out-of-domain parameters (checked as
-        :func:`~dopasoft.fitting.log_likelihood` checks them), naming the parameter and subject.
+        :func:`~dopasoft.fitting.negative_log_likelihood` checks them), naming the parameter and subject.
     """
     model = get_model(model)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
