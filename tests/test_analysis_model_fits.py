@@ -68,6 +68,26 @@ def test_recovery_table_by_hand():
         mf.recovery_table(true, fitted, ["tau"])
 
 
+def test_one_recovery_table_matched_on_subject():
+    import dopasoft.analysis as an
+    import dopasoft.fitting as F
+
+    assert F.recovery_table is an.recovery_table is mf.recovery_table
+    true = pd.DataFrame({"subject": ["a", "b", "c", "d"], "alpha": [0.1, 0.2, 0.3, 0.4], "tau": 0.2})
+    # rows in another order, one subject without a fit: the fitting path matches on subject too
+    fitted = pd.DataFrame(
+        {"subject": ["c", "a", "d", "b"], "alpha": [0.1, 0.3, 0.2, 0.4], "tau": 0.3, "nll": [1, 1, 1, np.nan]}
+    )
+    rec = F.recovery_table(true, fitted).set_index("param")  # default: parameters in both tables
+    assert list(rec.index) == ["alpha", "tau"]
+    # a, c, d: true 0.1, 0.3, 0.4; estimated 0.3, 0.1, 0.2 -> errors +0.2, -0.2, -0.2
+    assert rec.loc["alpha", "n"] == 3 and rec.loc["alpha", "n_left_out"] == 1
+    assert rec.loc["alpha", "bias"] == pytest.approx(-0.2 / 3)
+    assert rec.loc["alpha", "rmse"] == pytest.approx(0.2)
+    assert rec.loc["tau", "bias"] == pytest.approx(0.1)
+    assert np.isnan(rec.loc["tau", "pearson_r"]) and np.isnan(rec.loc["tau", "spearman_r"])  # constant
+
+
 def test_compare_models_table():
     a = _fits("soft-q-lambda", aic=[10.0, 20.0, 30.0, 40.0], bic=[12.0, 22.0, 32.0, 42.0])
     b = _fits("daw-hybrid", aic=[11.0, 19.0, 35.0, 45.0], bic=[14.0, 22.0, 38.0, 48.0])

@@ -27,6 +27,7 @@ import pandas as pd
 from dopasoft.analysis import two_step
 from dopasoft.analysis.style import COLORS, PALETTE, finish, new_figure, panel_letters, style_context
 from dopasoft.fitting.model_selection import BMSResult, bms
+from dopasoft.fitting.recovery import _align, fitted_rows, recovery_table
 
 __all__ = [
     "PARAM_LABELS",
@@ -127,20 +128,6 @@ def check_fits(fits: pd.DataFrame, model: Any) -> None:
         )
 
 
-def fitted_rows(fits: pd.DataFrame) -> np.ndarray:
-    """Boolean mask of the rows of a fits table that hold a fit.
-
-    A row holds no fit when its subject had no valid choices (``n_choices == 0``) or its ``nll``
-    is missing or not finite (e.g. NaN, as :func:`dopasoft.fitting.fit` reports for such subjects).
-    """
-    ok = np.ones(len(fits), bool)
-    if "nll" in fits.columns:
-        ok &= np.isfinite(pd.to_numeric(fits["nll"], errors="coerce").to_numpy(float))
-    if "n_choices" in fits.columns:
-        ok &= pd.to_numeric(fits["n_choices"], errors="coerce").fillna(0).to_numpy(float) > 0
-    return ok
-
-
 def _left_out_note(fig, n: int) -> None:
     if n:
         fig.text(
@@ -192,80 +179,6 @@ def parameter_table(fits: pd.DataFrame, model: Any = None) -> pd.DataFrame:
                 "median_se": se.median() if se.notna().any() else np.nan,
                 "n": len(v),
                 "n_left_out": n_out,
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def _align(true: pd.DataFrame, fitted: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    if "subject" in true.columns and "subject" in fitted.columns:
-        t = true.assign(subject=true["subject"].astype(str)).set_index("subject")
-        f = fitted.assign(subject=fitted["subject"].astype(str)).set_index("subject")
-        common = [s for s in f.index if s in t.index]
-        if not common:
-            raise ValueError("the true and fitted tables share no subject")
-        return t.loc[common], f.loc[common]
-    if len(true) != len(fitted):
-        raise ValueError(
-            f"without 'subject' columns the tables must have equal lengths, got {len(true)} and {len(fitted)}"
-        )
-    return true.reset_index(drop=True), fitted.reset_index(drop=True)
-
-
-def recovery_table(
-    true: pd.DataFrame, fitted: pd.DataFrame, params: Sequence[str] | None = None
-) -> pd.DataFrame:
-    """Parameter recovery statistics: correlation, bias and RMSE of estimates against true values.
-
-    Parameters
-    ----------
-    true, fitted : pandas.DataFrame
-        Generating and fitted parameters, matched on ``subject`` when both have it (else by row).
-    params : sequence of str, optional
-        Parameters to compare (default those in both tables, excluding statistics columns).
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``param, n, n_left_out, pearson_r, spearman_r, bias, rmse``; subjects without a fit
-        (:func:`fitted_rows`) or with a non-finite value are left out and counted in ``n_left_out``.
-    """
-    t, f = _align(true, fitted)
-    ok_fit = fitted_rows(f)
-    if params is None:
-        skip = {
-            "nll",
-            "nlp",
-            "aic",
-            "bic",
-            "n_choices",
-            "converged",
-            "at_bound",
-            "n_starts",
-            "model",
-            "seed",
-            "notes",
-        }
-        params = [c for c in f.columns if c in t.columns and c not in skip and not str(c).startswith("se_")]
-    missing = [p for p in params if p not in t.columns or p not in f.columns]
-    if missing:
-        raise ValueError(f"parameter(s) {missing} missing from the true or the fitted table")
-    rows = []
-    for p in params:
-        x, y = t[p].to_numpy(float), f[p].to_numpy(float)
-        ok = np.isfinite(x) & np.isfinite(y) & ok_fit
-        x, y = x[ok], y[ok]
-        r = float(np.corrcoef(x, y)[0, 1]) if len(x) > 2 and x.std() > 0 and y.std() > 0 else np.nan
-        rho = float(pd.Series(x).corr(pd.Series(y), method="spearman")) if len(x) > 2 else np.nan
-        rows.append(
-            {
-                "param": p,
-                "n": len(x),
-                "n_left_out": int((~ok).sum()),
-                "pearson_r": r,
-                "spearman_r": rho,
-                "bias": float(np.mean(y - x)) if len(x) else np.nan,
-                "rmse": float(np.sqrt(np.mean((y - x) ** 2))) if len(x) else np.nan,
             }
         )
     return pd.DataFrame(rows)
