@@ -26,7 +26,7 @@ import pandas as pd
 
 from dopasoft.analysis import two_step
 from dopasoft.analysis.style import COLORS, PALETTE, finish, new_figure, panel_letters, style_context
-from dopasoft.fitting.model_selection import BMSResult, bms
+from dopasoft.fitting import model_selection
 from dopasoft.fitting.recovery import _align, fitted_rows, recovery_table
 
 __all__ = [
@@ -195,7 +195,7 @@ def _n_params(fits: pd.DataFrame) -> int:
 
 def compare_models(
     fits: Mapping[str, pd.DataFrame], *, criterion: str = "bic"
-) -> tuple[pd.DataFrame, BMSResult]:
+) -> tuple[pd.DataFrame, model_selection.BMSResult]:
     """Compare models fitted to the same subjects: summed AIC/BIC and random-effects BMS.
 
     Parameters
@@ -253,7 +253,7 @@ def compare_models(
     crit = pd.DataFrame(
         {n: tables[n].loc[subjects, criterion].to_numpy(float) for n in names}, index=subjects
     )
-    result = bms(-crit / 2.0, models=names)
+    result = model_selection.bms(-crit / 2.0, models=names)
     best = crit.to_numpy().argmin(axis=1)
     rows = []
     for i, n in enumerate(names):
