@@ -118,6 +118,7 @@ def test_fixed_parameters_and_bounds(sim):
     assert res.params["se_lam"].isna().all()
     assert res.params["tau"].between(0.01, 5.0).all()
     np.testing.assert_allclose(res.params["aic"], 2 * res.params["nll"] + 4)
+    assert (res.params["n_free"] == 2).all()  # alpha and tau; the fixed lam is not counted
     with pytest.raises(ValueError, match="fixed: unknown parameter 'beta'"):
         F.fit(sub, model, fixed={"beta": 1})
     with pytest.raises(ValueError, match=r"fixed\['alpha'\] = 2.0 is outside"):

@@ -184,13 +184,23 @@ def parameter_table(fits: pd.DataFrame, model: Any = None) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _n_free(name: str, fits: pd.DataFrame) -> int | None:
+    """The fits table's number of free parameters (its ``n_free`` column), or None without one."""
+    if "n_free" not in fits.columns:
+        return None
+    k = pd.to_numeric(fits["n_free"], errors="coerce").dropna().unique()
+    if len(k) != 1 or k[0] < 0 or k[0] != int(k[0]):
+        raise ValueError(
+            f"fits table of {name!r}: column 'n_free' must hold one non-negative integer, got {sorted(k)}"
+        )
+    return int(k[0])
+
+
 def _n_params(fits: pd.DataFrame) -> int:
-    if "aic" in fits.columns:
-        k = np.round((fits["aic"].to_numpy(float) - 2 * fits["nll"].to_numpy(float)) / 2)
-        k = k[np.isfinite(k)]
-        if len(k):
-            return int(np.median(k))
-    return int(sum(1 for c in fits.columns if str(c).startswith("se_")))
+    """Free parameters from ``aic = 2 nll + 2k`` (older tables without ``n_free``)."""
+    k = np.round((fits["aic"].to_numpy(float) - 2 * fits["nll"].to_numpy(float)) / 2)
+    k = k[np.isfinite(k)]
+    return int(np.median(k)) if len(k) else 0
 
 
 def compare_models(
@@ -201,15 +211,16 @@ def compare_models(
     Parameters
     ----------
     fits : mapping of str to DataFrame
-        Model name → fits table (``subject``, ``nll`` and ``aic``/``bic`` — or ``n_choices`` to
-        compute them). Only subjects present in every table are compared.
+        Model name → fits table (``subject``, ``nll`` and ``aic``/``bic`` — or ``n_free`` and
+        ``n_choices`` to compute them). Only subjects present in every table are compared.
     criterion : {"bic", "aic"}
         Log evidence of the BMS: ``-bic/2`` or ``-aic/2``.
 
     Returns
     -------
     table : pandas.DataFrame
-        One row per model: ``model``, ``n_params``, ``n_subjects``, ``n_left_out`` (subjects common to
+        One row per model: ``model``, ``n_params`` (free parameters: the table's ``n_free``, or
+        ``(aic − 2 nll) / 2`` for older tables without it), ``n_subjects``, ``n_left_out`` (subjects common to
         the tables but without a fit in at least one of them, see :func:`fitted_rows`; they are not
         compared), ``nll``, ``aic``, ``bic`` (sums),
         ``delta_aic``, ``delta_bic`` (to the best), ``n_best`` (subjects for which the model has the
@@ -225,20 +236,26 @@ def compare_models(
         raise ValueError(f"criterion must be 'bic' or 'aic', got {criterion!r}")
     if len(fits) < 2:
         raise ValueError(f"model comparison needs at least two fits tables, got {len(fits)}")
-    tables = {}
+    tables, n_free = {}, {}
     for name, f in fits.items():
         missing = [c for c in FIT_COLUMNS if c not in f.columns]
         if missing:
             raise ValueError(f"fits table of {name!r} lacks column(s) {missing}; has {list(f.columns)}")
         f = f.assign(subject=f["subject"].astype(str)).set_index("subject")
+        k = _n_free(name, f)
         if "aic" not in f.columns or "bic" not in f.columns:
+            if k is None:
+                raise ValueError(
+                    f"fits table of {name!r} lacks column 'n_free' (number of free parameters, written by "
+                    "fit) needed to compute its missing 'aic'/'bic'; refit, or add 'n_free' or 'aic' and 'bic'"
+                )
             if "n_choices" not in f.columns:
                 raise ValueError(
                     f"fits table of {name!r} needs 'aic' and 'bic' or 'n_choices' to compute them"
                 )
-            k = sum(1 for c in f.columns if str(c).startswith("se_"))
             f = f.assign(aic=2 * f["nll"] + 2 * k, bic=2 * f["nll"] + k * np.log(f["n_choices"]))
         tables[name] = f
+        n_free[name] = k if k is not None else _n_params(f)
     subjects = sorted(set.intersection(*(set(t.index) for t in tables.values())), key=str)
     if not subjects:
         raise ValueError("the fits tables share no subject")
@@ -261,7 +278,7 @@ def compare_models(
         rows.append(
             {
                 "model": n,
-                "n_params": _n_params(t),
+                "n_params": n_free[n],
                 "n_subjects": len(subjects),
                 "n_left_out": n_out,
                 "nll": t["nll"].sum(),

@@ -144,7 +144,8 @@ class FitResult:
     ----------
     params : pandas.DataFrame
         One row per subject: ``subject``, each parameter, ``nll`` (and ``nlp``, the negative log
-        posterior, with a prior), ``aic``, ``bic``, ``n_choices``, ``converged`` (the optimiser's own
+        posterior, with a prior), ``aic``, ``bic``, ``n_free`` (free parameters), ``n_choices``,
+        ``converged`` (the optimiser's own
         stopping criterion was met), ``at_bound`` (a free parameter lies at one of its bounds),
         ``se_<param>`` (NaN for fixed parameters and at a bound), ``n_starts`` and ``notes`` (why a
         fit is not converged, which parameter is at which bound, why standard errors are missing;
@@ -324,6 +325,7 @@ def _fit_block(
         out["nlp"] = nlp
     out["aic"] = 2 * nll + 2 * k
     out["bic"] = 2 * nll + k * np.log(np.maximum(n_ch, 1.0))
+    out["n_free"] = k  # free parameters, the k of aic and bic (fixed ones excluded)
     out["n_choices"] = tr.n_choices
     out["converged"] = converged
     out["at_bound"] = at_bound.any(axis=1)
@@ -531,7 +533,8 @@ def fit(
     FitResult
         ``.params`` has one row per subject in data order: ``subject``, parameters, ``nll`` (and
         ``nlp`` with a prior), ``aic = 2 nll + 2k``, ``bic = 2 nll + k log n_choices`` (from the NLL
-        also under a prior), ``n_choices``, ``converged`` (the optimiser's own criterion was met:
+        also under a prior), ``n_free`` (``k``, the number of free parameters: fixed ones are not
+        counted), ``n_choices``, ``converged`` (the optimiser's own criterion was met:
         largest gradient component on the unconstrained scale below 1e−4, or below 1e−3 when no
         further decrease was possible), ``at_bound`` (a free parameter within 1e−3 of its scale of a
         bound), ``se_<param>`` (NaN for fixed parameters and at a bound), ``n_starts`` and ``notes``.

@@ -96,6 +96,7 @@ def recovery_table(
             "nlp",
             "aic",
             "bic",
+            "n_free",
             "n_choices",
             "converged",
             "at_bound",
