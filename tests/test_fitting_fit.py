@@ -17,7 +17,7 @@ from dopasoft.fitting.optimizer import Transform
 def sim():
     model = F.get_model("soft-q-lambda")
     true = F.sample_parameters(model, 40, np.random.default_rng(0))
-    data = F.simulate(model, true, n_trials=200, seed=1)
+    data = F.simulate_choices(model, true, n_trials=200, seed=1)
     return model, true, data
 
 
@@ -146,7 +146,7 @@ def test_hybrid_fit_runs_and_improves_on_truth():
     true = pd.DataFrame(
         {"alpha": [0.5, 0.3, 0.6], "beta": [4.0, 6.0, 3.0], "pers": [0.3, 0.8, 0.1], "w": [0.2, 0.8, 0.5]}
     )
-    data = F.simulate(model, true, n_trials=150, seed=3)
+    data = F.simulate_choices(model, true, n_trials=150, seed=3)
     res = F.fit(data, model, n_starts=4, prior={})
     truth = F.negative_log_likelihood(data, model, true)
     assert np.all(res.params["nll"].to_numpy() <= truth.to_numpy() + 1e-6)

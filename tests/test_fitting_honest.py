@@ -58,7 +58,7 @@ def _bandit(choices, rewards, subject="s"):
 def bandit_with_empty():
     model = F.get_model("soft-q")
     true = pd.DataFrame({"subject": ["a", "b", "c"], "alpha": [0.3, 0.5, 0.4], "tau": [0.2, 0.3, 0.25]})
-    data = F.simulate(model, true, n_trials=80, seed=4, task="bandit")
+    data = F.simulate_choices(model, true, n_trials=80, seed=4, task="bandit")
     data.loc[data["subject"] == "b", "choice"] = np.nan  # every choice of 'b' missing
     return model, data
 
@@ -87,7 +87,7 @@ def test_subject_without_choices_is_nan_not_converged_and_named(bandit_with_empt
 
 def test_two_step_subject_without_choices(bandit_with_empty):
     model = F.get_model("soft-q-lambda")
-    data = F.simulate(
+    data = F.simulate_choices(
         model, pd.DataFrame({"alpha": [0.4, 0.4], "tau": [0.2, 0.2], "lam": [0.5, 0.5]}), n_trials=40
     )
     data.loc[data["subject"] == "sub001", ["choice1", "choice2"]] = np.nan
@@ -146,7 +146,7 @@ def test_hierarchical_leaves_out_subjects_without_choices(bandit_with_empty):
 def bandit_cohort():
     model = F.get_model("soft-q")
     true = pd.DataFrame({"alpha": [0.25, 0.4, 0.6, 0.35], "tau": [0.15, 0.25, 0.2, 0.3]})
-    return model, F.simulate(model, true, n_trials=300, seed=11, task="bandit")
+    return model, F.simulate_choices(model, true, n_trials=300, seed=11, task="bandit")
 
 
 def _z_gradient(model, data, subject, theta, lo, h=1e-6):
@@ -242,7 +242,7 @@ def test_standard_errors_are_the_inverse_natural_hessian(bandit_cohort):
 def test_parameter_at_a_bound_has_nan_se_and_the_others_condition_on_it():
     model = F.get_model("soft-q-lambda")
     true = pd.DataFrame({"alpha": [0.4], "tau": [0.15], "lam": [0.0]})
-    data = F.simulate(model, true, n_trials=200, seed=6)
+    data = F.simulate_choices(model, true, n_trials=200, seed=6)
     row = F.fit(data, model, n_starts=5, prior={}).params.iloc[0]
     assert row["lam"] == 0.0 and row["at_bound"] and row["converged"]
     assert np.isnan(row["se_lam"]) and "lam at lower bound 0" in row["notes"]
@@ -315,7 +315,7 @@ def test_near_deterministic_cohort_recovers_with_the_defaults():
     rng = np.random.default_rng(5)
     beta = rng.uniform(1, 10, 24)
     true = pd.DataFrame({"alpha": rng.uniform(0.6, 0.95, 24), "tau": 1 / beta})
-    data = F.simulate(model, true, n_trials=200, seed=rng, task="bandit")
+    data = F.simulate_choices(model, true, n_trials=200, seed=rng, task="bandit")
     old = F.fit(data, model, n_starts=4, prior={}, bounds={"tau": (0.0, np.inf)}).params
     new = F.fit(data, model, n_starts=4).params
     assert (1 / old["tau"] > 1e3).any()  # today's bounds: some run off

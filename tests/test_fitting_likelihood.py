@@ -31,7 +31,7 @@ TRACES = {
 def simulated():
     m = F.get_model("soft-q-lambda", kappa=True)
     pars = F.sample_parameters(m, 4, np.random.default_rng(3))
-    return F.simulate(m, pars, n_trials=80, seed=4)
+    return F.simulate_choices(m, pars, n_trials=80, seed=4)
 
 
 @pytest.mark.parametrize("name", list(TRACES))
@@ -168,7 +168,7 @@ def test_hybrid_matches_hbayesdm_stan(variant, simulated, tmp_path):
 
 def test_hybrid_simulated_by_its_own_kernel():
     m = F.get_model("daw-hybrid")
-    df = F.simulate(m, HYB, n_subjects=2, n_trials=100, seed=9)
+    df = F.simulate_choices(m, HYB, n_subjects=2, n_trials=100, seed=9)
     want = hbayesdm_ts_oracle(to_hbayesdm(df), a1=0.4, beta1=3.0, a2=0.6, beta2=2.0, pi=0.8, w=0.35, lam=0.55)
     got = negative_log_likelihood(df, m, HYB)
     np.testing.assert_allclose(got.to_numpy(), want.loc[got.index].to_numpy(), atol=1e-9)
@@ -441,16 +441,16 @@ def test_cli_bound_and_fix_outside_the_domain_exit_2(tmp_path, capsys):
 )
 def test_simulate_checks_parameters_as_the_likelihood_does(params, pattern):
     with pytest.raises(ValueError, match=pattern):
-        F.simulate("soft-q-lambda", params, n_trials=5, n_subjects=2)
+        F.simulate_choices("soft-q-lambda", params, n_trials=5, n_subjects=2)
 
 
 def test_simulate_names_the_subject_of_a_bad_row():
     pars = pd.DataFrame({"subject": ["a", "b"], "alpha": [0.5, 0.5], "tau": [0.2, 0.3], "lam": [0.5, -0.1]})
     with pytest.raises(ValueError, match=r"'lam' = -0.1 for subject 'b' is outside its domain \[0, 1\]"):
-        F.simulate("soft-q-lambda", pars, n_trials=5)
+        F.simulate_choices("soft-q-lambda", pars, n_trials=5)
     hyb = pd.DataFrame([dict(HYB, w=1.2)])
     with pytest.raises(ValueError, match=r"'w' = 1.2 for subject 'sub000' is outside its domain \[0, 1\]"):
-        F.simulate("daw-hybrid", hyb, n_trials=5)
+        F.simulate_choices("daw-hybrid", hyb, n_trials=5)
 
 
 @pytest.mark.parametrize(
@@ -529,3 +529,17 @@ def test_negative_log_likelihood_is_the_nll_and_log_likelihood_is_a_warning_alia
     with pytest.warns(DeprecationWarning, match="NEGATIVE log-likelihood.*negative_log_likelihood"):
         old = F.log_likelihood(df, "soft-q", dict(alpha=0.5, tau=0.5))
     pd.testing.assert_series_equal(old, got)
+
+
+def test_simulate_choices_is_the_name_and_fitting_simulate_a_warning_alias():
+    import dopasoft as ds
+    from dopasoft.simulation import simulate as loop
+
+    assert ds.simulate is loop and ds.fitting.simulate is not loop  # two different things
+    pars = dict(alpha=0.3, tau=0.5, lam=0.5)
+    new = F.simulate_choices("soft-q-lambda", pars, n_trials=30, n_subjects=2, seed=5)
+    assert list(new.columns[:6]) == ["subject", "trial", "choice1", "state2", "choice2", "reward"]
+    assert len(new) == 60
+    with pytest.warns(DeprecationWarning, match="renamed simulate_choices"):
+        old = F.simulate("soft-q-lambda", pars, n_trials=30, n_subjects=2, seed=5)
+    pd.testing.assert_frame_equal(old, new)

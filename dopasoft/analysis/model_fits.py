@@ -345,7 +345,7 @@ def posterior_predictive(
         Canonical data; ``subject`` is the fitted subject, ``sim`` the repetition; the simulated
         sessions are separate subjects for the stay analysis through ``subject_sim`` = ``"<subject>/<sim>"``.
     """
-    from dopasoft.fitting import simulate
+    from dopasoft.fitting import simulate_choices
 
     m = fits_model(fits, model)
     two_step._check_columns(data, ("subject", "trial"))
@@ -361,7 +361,7 @@ def posterior_predictive(
     params = f.loc[subjects, list(m.param_names)].reset_index()
     frames = []
     for r in range(n_sims):
-        sim = simulate(m, params, n_trials=n_trials, seed=rng)
+        sim = simulate_choices(m, params, n_trials=n_trials, seed=rng)
         sim = sim[["subject", "trial", "choice1", "state2", "choice2", "reward"]].copy()
         sim.insert(1, "sim", r)
         frames.append(sim)

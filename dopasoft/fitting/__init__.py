@@ -21,7 +21,7 @@ from dopasoft.fitting.mle import FitResult, fit, iter_fit, log_likelihood, negat
 from dopasoft.fitting.model_selection import BMSResult, bms, exceedance_probabilities
 from dopasoft.fitting.models import MODEL_NAMES, ChoiceModel, Parameter, get_model
 from dopasoft.fitting.recovery import ModelRecoveryResult, model_recovery, recovery_table
-from dopasoft.fitting.simulate import sample_parameters, simulate
+from dopasoft.fitting.simulate import sample_parameters, simulate, simulate_choices
 
 __all__ = [
     "Transitions",
@@ -50,4 +50,5 @@ __all__ = [
     "recovery_table",
     "sample_parameters",
     "simulate",
+    "simulate_choices",
 ]

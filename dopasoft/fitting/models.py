@@ -365,7 +365,7 @@ class ChoiceModel(ABC):
 
     @abstractmethod
     def simulate_arrays(self, theta, probs, u):
-        """Generate choices; see :func:`dopasoft.fitting.simulate`."""
+        """Generate choices; see :func:`dopasoft.fitting.simulate_choices`."""
 
 
 @dataclass(frozen=True)

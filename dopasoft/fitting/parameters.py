@@ -187,7 +187,7 @@ def check_parameters(
     """Raise ``ValueError`` unless every value lies in its parameter's domain.
 
     The one check of parameter values shared by :func:`negative_log_likelihood`,
-    :func:`dopasoft.fitting.simulate` and ``dopasoft figures``.
+    :func:`dopasoft.fitting.simulate_choices` and ``dopasoft figures``.
 
     Parameters
     ----------

@@ -36,7 +36,7 @@ import pandas as pd
 
 from dopasoft.fitting.mle import fit
 from dopasoft.fitting.models import ChoiceModel, get_model
-from dopasoft.fitting.simulate import sample_parameters, simulate
+from dopasoft.fitting.simulate import sample_parameters, simulate_choices
 
 __all__ = ["recovery_table", "fitted_rows", "model_recovery", "ModelRecoveryResult"]
 
@@ -253,7 +253,7 @@ def model_recovery(
         rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, j])
         theta = sample_parameters(m, n_subjects, rng)
         theta.insert(0, "subject", [f"{lab}/{i:0{width}d}" for i in range(n_subjects)])
-        data_parts.append(simulate(m, theta, n_trials=n_trials, seed=rng, task=task))
+        data_parts.append(simulate_choices(m, theta, n_trials=n_trials, seed=rng, task=task))
         theta.insert(1, "generating", lab)
         true_parts.append(theta)
     true = pd.concat(true_parts, ignore_index=True)
