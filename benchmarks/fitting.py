@@ -164,7 +164,7 @@ def main() -> None:
     model = F.get_model(args.model)
     rng = np.random.default_rng(1)
     true = F.sample_parameters(model, args.subjects, rng)
-    data = F.simulate(model, true, n_trials=args.trials, seed=rng)
+    data = F.simulate_choices(model, true, n_trials=args.trials, seed=rng)
     tr = F.to_transitions(data)
     if args.against:
         against(args.against, tr, model)

@@ -2,7 +2,7 @@
 
 Run: ``python benchmarks/recovery_temperature.py [--subjects 100] [--trials 200] [--seeds 5]``.
 Prints numbers only. Each cohort is ``--subjects`` simulated bandit participants (``soft-q``, the
-two-armed reversal task of ``dopasoft.fitting.simulate``, reward 1 with p = 0.8 / 0.2, reversals every
+two-armed reversal task of ``dopasoft.fitting.simulate_choices``, reward 1 with p = 0.8 / 0.2, reversals every
 40 trials) with true ``beta = 1/tau`` uniform in [1, 10] and ``alpha`` uniform in [0.05, 0.95].
 Every cohort is fitted four ways (10 starts each):
 
@@ -45,7 +45,7 @@ def cohort(n: int, n_trials: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame
             "tau": 1.0 / beta,
         }
     )
-    data = F.simulate("soft-q", true, n_trials=n_trials, seed=rng, task="bandit")
+    data = F.simulate_choices("soft-q", true, n_trials=n_trials, seed=rng, task="bandit")
     return true, data
 
 

@@ -68,6 +68,26 @@ def test_recovery_table_by_hand():
         mf.recovery_table(true, fitted, ["tau"])
 
 
+def test_one_recovery_table_matched_on_subject():
+    import dopasoft.analysis as an
+    import dopasoft.fitting as F
+
+    assert F.recovery_table is an.recovery_table is mf.recovery_table
+    true = pd.DataFrame({"subject": ["a", "b", "c", "d"], "alpha": [0.1, 0.2, 0.3, 0.4], "tau": 0.2})
+    # rows in another order, one subject without a fit: the fitting path matches on subject too
+    fitted = pd.DataFrame(
+        {"subject": ["c", "a", "d", "b"], "alpha": [0.1, 0.3, 0.2, 0.4], "tau": 0.3, "nll": [1, 1, 1, np.nan]}
+    )
+    rec = F.recovery_table(true, fitted).set_index("param")  # default: parameters in both tables
+    assert list(rec.index) == ["alpha", "tau"]
+    # a, c, d: true 0.1, 0.3, 0.4; estimated 0.3, 0.1, 0.2 -> errors +0.2, -0.2, -0.2
+    assert rec.loc["alpha", "n"] == 3 and rec.loc["alpha", "n_left_out"] == 1
+    assert rec.loc["alpha", "bias"] == pytest.approx(-0.2 / 3)
+    assert rec.loc["alpha", "rmse"] == pytest.approx(0.2)
+    assert rec.loc["tau", "bias"] == pytest.approx(0.1)
+    assert np.isnan(rec.loc["tau", "pearson_r"]) and np.isnan(rec.loc["tau", "spearman_r"])  # constant
+
+
 def test_compare_models_table():
     a = _fits("soft-q-lambda", aic=[10.0, 20.0, 30.0, 40.0], bic=[12.0, 22.0, 32.0, 42.0])
     b = _fits("daw-hybrid", aic=[11.0, 19.0, 35.0, 45.0], bic=[14.0, 22.0, 38.0, 48.0])
@@ -84,11 +104,24 @@ def test_compare_models_table():
 
     direct = bms(-np.column_stack([a["bic"], b["bic"]]) / 2)
     np.testing.assert_allclose(res.exceedance, direct.exceedance)
-    # aic/bic computed from n_choices when absent (k = number of se_ columns)
-    c = _fits(**{"se_alpha": 0.1, "se_tau": 0.1})
-    d = _fits(**{"se_alpha": 0.1})
+    # aic/bic computed from n_choices and n_free when absent; fit writes se_ columns for fixed
+    # parameters too (NaN), so they must not be counted: k = n_free = 2 here, not the 4 se_ columns
+    se_all = {"se_alpha": 0.1, "se_tau": 0.1, "se_lam": np.nan, "se_kappa": np.nan}
+    c = _fits(**se_all, n_free=2)
+    d = _fits(**{"se_alpha": 0.1, "se_tau": 0.1, "se_lam": 0.1, "se_kappa": np.nan}, n_free=3)
     t2, _ = mf.compare_models({"c": c, "d": d})
-    assert t2.set_index("model").loc["c", "aic"] == pytest.approx(2 * c["nll"].sum() + 2 * 2 * 4)
+    t2 = t2.set_index("model")
+    assert t2.loc["c", "aic"] == pytest.approx(2 * c["nll"].sum() + 2 * 2 * 4)
+    assert t2.loc["c", "bic"] == pytest.approx(2 * c["nll"].sum() + 2 * np.log(400) * 4)
+    assert t2.loc["c", "n_params"] == 2 and t2.loc["d", "n_params"] == 3
+    # with aic and bic present, n_params is still n_free (not the se_ columns)
+    t3, _ = mf.compare_models({"a": a.assign(**se_all, n_free=2), "b": b.assign(**se_all, n_free=2)})
+    assert (t3["n_params"] == 2).all()
+    # an older table without n_free: aic/bic cannot be computed, and the error names the column
+    with pytest.raises(ValueError, match="fits table of 'c' lacks column 'n_free'"):
+        mf.compare_models({"c": c.drop(columns="n_free"), "d": d})
+    with pytest.raises(ValueError, match="'n_free' must hold one non-negative integer"):
+        mf.compare_models({"c": c.assign(n_free=[2, 2, 3, 2]), "d": d})
     with pytest.raises(ValueError, match="at least two"):
         mf.compare_models({"a": a})
     with pytest.raises(ValueError, match=r"lacks column\(s\) \['nll'\]"):

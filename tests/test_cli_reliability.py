@@ -30,7 +30,7 @@ MODEL = "soft-q"
 def _bandit(n_subjects: int, n_trials: int, seed: int, prefix: str = "s") -> pd.DataFrame:
     model = F.get_model(MODEL)
     true = F.sample_parameters(model, n_subjects, np.random.default_rng(seed))
-    df = F.simulate(model, true, n_trials=n_trials, seed=seed, task="bandit")
+    df = F.simulate_choices(model, true, n_trials=n_trials, seed=seed, task="bandit")
     return df.assign(subject=[f"{prefix}{s}" for s in df["subject"]])
 
 

@@ -15,7 +15,7 @@ from dopasoft.cli import main
 def data_file(tmp_path_factory):
     model = F.get_model("soft-q-lambda")
     true = F.sample_parameters(model, 8, np.random.default_rng(0))
-    df = F.simulate(model, true, n_trials=100, seed=1)
+    df = F.simulate_choices(model, true, n_trials=100, seed=1)
     path = tmp_path_factory.mktemp("d") / "data.csv"
     df.to_csv(path, index=False)
     return path

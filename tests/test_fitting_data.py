@@ -124,7 +124,7 @@ def test_bandit_format():
     with pytest.raises(ValueError, match="subject 1, row 1, column 'choice'"):
         F.to_transitions(bad)
     with pytest.raises(ValueError, match="needs two-step data"):
-        F.log_likelihood(
+        F.negative_log_likelihood(
             df, "daw-hybrid", dict(alpha1=0.5, beta1=1, alpha2=0.5, beta2=1, pers=0, w=0.5, lam=0.5)
         )
 
@@ -151,7 +151,7 @@ def test_bandit_code_gap_is_an_error_naming_subject_row_and_code():
     ):
         F.to_transitions(df)
     with pytest.raises(ValueError, match="choice 1000000 at subject 's1', row 18"):
-        F.log_likelihood(df, "soft-q", dict(alpha=0.3, tau=0.2))
+        F.negative_log_likelihood(df, "soft-q", dict(alpha=0.3, tau=0.2))
 
 
 def test_bandit_gap_across_subjects_and_one_based_codes():
@@ -168,7 +168,7 @@ def test_bandit_needs_two_options():
     with pytest.raises(ValueError, match="every choice is 0.*at least two options"):
         F.to_transitions(_bandit([0, 0, 0]))
     with pytest.raises(ValueError, match="every choice is 0"):
-        F.log_likelihood(_bandit([0, 0, 0]), "soft-q", dict(alpha=0.3, tau=0.2))
+        F.negative_log_likelihood(_bandit([0, 0, 0]), "soft-q", dict(alpha=0.3, tau=0.2))
     with pytest.raises(ValueError, match="no choice was made in any row"):
         F.to_transitions(_bandit([np.nan, np.nan]))
     with pytest.raises(ValueError, match="n_actions must be an integer >= 2, got 1"):
@@ -186,7 +186,7 @@ def test_bandit_explicit_number_of_options():
         z = q / tau
         nll -= z[c] - np.log(np.exp(z).sum())
         q[c] += alpha * (r - q[c])
-    got = F.log_likelihood(tr, "soft-q", dict(alpha=alpha, tau=tau)).iloc[0]
+    got = F.negative_log_likelihood(tr, "soft-q", dict(alpha=alpha, tau=tau)).iloc[0]
     assert abs(got - nll) < 1e-12
     assert F.to_transitions(_bandit([0, 0]), n_actions=2).n_actions == 2
     with pytest.raises(

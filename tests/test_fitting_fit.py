@@ -10,14 +10,14 @@ import pytest
 from scipy.optimize import minimize
 
 import dopasoft.fitting as F
-from dopasoft.fitting.mle import Transform
+from dopasoft.fitting.optimizer import Transform
 
 
 @pytest.fixture(scope="module")
 def sim():
     model = F.get_model("soft-q-lambda")
     true = F.sample_parameters(model, 40, np.random.default_rng(0))
-    data = F.simulate(model, true, n_trials=200, seed=1)
+    data = F.simulate_choices(model, true, n_trials=200, seed=1)
     return model, true, data
 
 
@@ -77,7 +77,7 @@ def test_fit_table_columns_and_statistics(fitted, sim):
     np.testing.assert_allclose(p["bic"], 2 * p["nll"] + 3 * np.log(400))
     assert p["converged"].mean() > 0.9
     # reported NLL is the likelihood at the reported parameters
-    again = F.log_likelihood(data, model, p)
+    again = F.negative_log_likelihood(data, model, p)
     np.testing.assert_allclose(again.to_numpy(), p["nll"].to_numpy(), atol=1e-9)
     assert "total NLL" in fitted.summary()
 
@@ -118,6 +118,7 @@ def test_fixed_parameters_and_bounds(sim):
     assert res.params["se_lam"].isna().all()
     assert res.params["tau"].between(0.01, 5.0).all()
     np.testing.assert_allclose(res.params["aic"], 2 * res.params["nll"] + 4)
+    assert (res.params["n_free"] == 2).all()  # alpha and tau; the fixed lam is not counted
     with pytest.raises(ValueError, match="fixed: unknown parameter 'beta'"):
         F.fit(sub, model, fixed={"beta": 1})
     with pytest.raises(ValueError, match=r"fixed\['alpha'\] = 2.0 is outside"):
@@ -145,9 +146,9 @@ def test_hybrid_fit_runs_and_improves_on_truth():
     true = pd.DataFrame(
         {"alpha": [0.5, 0.3, 0.6], "beta": [4.0, 6.0, 3.0], "pers": [0.3, 0.8, 0.1], "w": [0.2, 0.8, 0.5]}
     )
-    data = F.simulate(model, true, n_trials=150, seed=3)
+    data = F.simulate_choices(model, true, n_trials=150, seed=3)
     res = F.fit(data, model, n_starts=4, prior={})
-    truth = F.log_likelihood(data, model, true)
+    truth = F.negative_log_likelihood(data, model, true)
     assert np.all(res.params["nll"].to_numpy() <= truth.to_numpy() + 1e-6)
 
 
@@ -185,7 +186,7 @@ def test_map_prior_tight_wide_and_errors(sim, fitted):
     z = np.log(p["alpha"] / (1 - p["alpha"]))
     nlp = p["nll"] + 0.5 * ((z - np.log(0.3 / 0.7)) / 1e-4) ** 2 + np.log(1e-4) + 0.5 * np.log(2 * np.pi)
     np.testing.assert_allclose(p["nlp"], nlp, rtol=1e-9, atol=1e-7)
-    np.testing.assert_allclose(p["nll"], F.log_likelihood(sub, model, p).to_numpy(), atol=1e-9)
+    np.testing.assert_allclose(p["nll"], F.negative_log_likelihood(sub, model, p).to_numpy(), atol=1e-9)
     np.testing.assert_allclose(p["aic"], 2 * p["nll"] + 6)
     assert np.all(p["nll"] >= ml["nll"] - 1e-6)
     assert {"nll", "nlp"} <= set(tight.starts.columns) and "MAP" in tight.summary()

@@ -12,7 +12,7 @@ def test_hierarchical_em_recovers_group_and_shrinks():
     model = F.get_model("soft-q")
     rng = np.random.default_rng(0)
     true = pd.DataFrame({"alpha": rng.uniform(0.3, 0.6, 30), "tau": rng.uniform(0.15, 0.3, 30)})
-    data = F.simulate(model, true, n_trials=120, seed=1)
+    data = F.simulate_choices(model, true, n_trials=120, seed=1)
     ml = F.fit(data, model, n_starts=3, prior={})
     hier = F.fit_hierarchical(data, model, n_starts=3, max_iter=15)
     assert hier.n_iter <= 15

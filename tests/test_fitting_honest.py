@@ -15,7 +15,7 @@ import pytest
 
 import dopasoft.fitting as F
 from dopasoft.analysis import model_fits as mf
-from dopasoft.fitting import mle
+from dopasoft.fitting import optimizer, parameters
 
 # ----------------------------------------------------------------------------------------------
 # plain helpers (no package code beyond the likelihood itself)
@@ -58,7 +58,7 @@ def _bandit(choices, rewards, subject="s"):
 def bandit_with_empty():
     model = F.get_model("soft-q")
     true = pd.DataFrame({"subject": ["a", "b", "c"], "alpha": [0.3, 0.5, 0.4], "tau": [0.2, 0.3, 0.25]})
-    data = F.simulate(model, true, n_trials=80, seed=4, task="bandit")
+    data = F.simulate_choices(model, true, n_trials=80, seed=4, task="bandit")
     data.loc[data["subject"] == "b", "choice"] = np.nan  # every choice of 'b' missing
     return model, data
 
@@ -87,7 +87,7 @@ def test_subject_without_choices_is_nan_not_converged_and_named(bandit_with_empt
 
 def test_two_step_subject_without_choices(bandit_with_empty):
     model = F.get_model("soft-q-lambda")
-    data = F.simulate(
+    data = F.simulate_choices(
         model, pd.DataFrame({"alpha": [0.4, 0.4], "tau": [0.2, 0.2], "lam": [0.5, 0.5]}), n_trials=40
     )
     data.loc[data["subject"] == "sub001", ["choice1", "choice2"]] = np.nan
@@ -146,7 +146,7 @@ def test_hierarchical_leaves_out_subjects_without_choices(bandit_with_empty):
 def bandit_cohort():
     model = F.get_model("soft-q")
     true = pd.DataFrame({"alpha": [0.25, 0.4, 0.6, 0.35], "tau": [0.15, 0.25, 0.2, 0.3]})
-    return model, F.simulate(model, true, n_trials=300, seed=11, task="bandit")
+    return model, F.simulate_choices(model, true, n_trials=300, seed=11, task="bandit")
 
 
 def _z_gradient(model, data, subject, theta, lo, h=1e-6):
@@ -173,7 +173,7 @@ def test_converged_fits_meet_the_gradient_criterion(bandit_cohort):
     for _, row in res.params.iterrows():
         g = _z_gradient(model, data, row["subject"], row[["alpha", "tau"]].to_numpy(float), lo)
         # |g| < gtol, or < 10 gtol when no further decrease was possible (plus difference error)
-        assert np.max(np.abs(g)) < mle.SMALL_CHANGE_GTOL_FACTOR * 1e-4 + 1e-6, (row["subject"], g)
+        assert np.max(np.abs(g)) < optimizer.SMALL_CHANGE_GTOL_FACTOR * 1e-4 + 1e-6, (row["subject"], g)
 
 
 def test_fit_stopped_early_is_not_converged(bandit_cohort):
@@ -214,13 +214,13 @@ class _Kinked:
 def test_stall_away_from_a_stationary_point_is_not_converged():
     z0 = np.array([[3.3, 0.7], [-2.1, 0.1]])
     subj = np.arange(2, dtype=np.int64)
-    smooth = mle._bfgs(_Kinked(False), subj, z0)
+    smooth = optimizer._bfgs(_Kinked(False), subj, z0)
     assert smooth.converged.all() and (np.abs(smooth.z - [1, -2]) < 1e-3).all()
-    kinked = mle._bfgs(_Kinked(True), subj, z0)
+    kinked = optimizer._bfgs(_Kinked(True), subj, z0)
     # it gets to the kink but the gradient there never vanishes: stalled, not converged
     assert (np.abs(kinked.z[:, 0] - 1) < 1e-3).all()
     assert not kinked.converged.any()
-    assert all(mle.STOP_REASONS[s] == "stalled" for s in kinked.stop)
+    assert all(optimizer.STOP_REASONS[s] == "stalled" for s in kinked.stop)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -242,7 +242,7 @@ def test_standard_errors_are_the_inverse_natural_hessian(bandit_cohort):
 def test_parameter_at_a_bound_has_nan_se_and_the_others_condition_on_it():
     model = F.get_model("soft-q-lambda")
     true = pd.DataFrame({"alpha": [0.4], "tau": [0.15], "lam": [0.0]})
-    data = F.simulate(model, true, n_trials=200, seed=6)
+    data = F.simulate_choices(model, true, n_trials=200, seed=6)
     row = F.fit(data, model, n_starts=5, prior={}).params.iloc[0]
     assert row["lam"] == 0.0 and row["at_bound"] and row["converged"]
     assert np.isnan(row["se_lam"]) and "lam at lower bound 0" in row["notes"]
@@ -289,14 +289,14 @@ def test_default_temperature_bounds_and_domain():
 
 def test_default_prior_is_weak_tied_to_the_bounds_and_optional(bandit_cohort):
     model, data = bandit_cohort
-    pr = mle.default_prior(model)
+    pr = parameters.default_prior(model)
     assert pr == {"tau": (pytest.approx(math.log(0.18)), 1.5)}  # median tau = 0.2 = 10 x lower bound
-    assert mle.default_prior(model, bounds={"tau": (2.0, math.inf)})["tau"][0] == pytest.approx(
+    assert parameters.default_prior(model, bounds={"tau": (2.0, math.inf)})["tau"][0] == pytest.approx(
         math.log(18.0)
     )
-    assert mle.default_prior(model, fixed={"tau": 0.2}) == {}
-    assert mle.default_prior(model, bounds={"tau": (0.0, math.inf)}) == {}
-    hyb = mle.default_prior("daw-hybrid-4")
+    assert parameters.default_prior(model, fixed={"tau": 0.2}) == {}
+    assert parameters.default_prior(model, bounds={"tau": (0.0, math.inf)}) == {}
+    hyb = parameters.default_prior("daw-hybrid-4")
     assert hyb == {"beta": (pytest.approx(-math.log(9.0)), 1.5)}  # logit(beta / 50), median 5
     res = F.fit(data, model, n_starts=2)
     assert res.prior == pr and "nlp" in res.params.columns
@@ -315,7 +315,7 @@ def test_near_deterministic_cohort_recovers_with_the_defaults():
     rng = np.random.default_rng(5)
     beta = rng.uniform(1, 10, 24)
     true = pd.DataFrame({"alpha": rng.uniform(0.6, 0.95, 24), "tau": 1 / beta})
-    data = F.simulate(model, true, n_trials=200, seed=rng, task="bandit")
+    data = F.simulate_choices(model, true, n_trials=200, seed=rng, task="bandit")
     old = F.fit(data, model, n_starts=4, prior={}, bounds={"tau": (0.0, np.inf)}).params
     new = F.fit(data, model, n_starts=4).params
     assert (1 / old["tau"] > 1e3).any()  # today's bounds: some run off

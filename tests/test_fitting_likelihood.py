@@ -18,7 +18,7 @@ from fitting_oracles import (
 
 import dopasoft.fitting as F
 from dopasoft.fitting.data import write_hbayesdm
-from dopasoft.fitting.mle import log_likelihood
+from dopasoft.fitting.mle import negative_log_likelihood
 
 TRACES = {
     "soft-q-lambda": "tree-backup",
@@ -31,7 +31,7 @@ TRACES = {
 def simulated():
     m = F.get_model("soft-q-lambda", kappa=True)
     pars = F.sample_parameters(m, 4, np.random.default_rng(3))
-    return F.simulate(m, pars, n_trials=80, seed=4)
+    return F.simulate_choices(m, pars, n_trials=80, seed=4)
 
 
 @pytest.mark.parametrize("name", list(TRACES))
@@ -42,7 +42,7 @@ def test_soft_q_lambda_matches_oracle(name, kappa, simulated):
     if kappa:
         p["kappa"] = kappa
     for df in (simulated, random_two_step(seed=1), random_two_step(seed=2, missing=0.15)):
-        got = log_likelihood(df, model, p)
+        got = negative_log_likelihood(df, model, p)
         want = softq_two_step_oracle(df, trace=TRACES[name], **p)
         np.testing.assert_allclose(got.to_numpy(), want.loc[got.index].to_numpy(), rtol=0, atol=1e-9)
 
@@ -52,7 +52,7 @@ def test_separate_stage_parameters_match_oracle(name):
     df = random_two_step(seed=5, missing=0.05)
     model = F.get_model(name, separate_alpha=True, separate_tau=True, kappa=True, gamma=0.9)
     p = dict(alpha1=0.2, alpha2=0.6, tau1=0.3, tau2=0.8, lam=0.7, kappa=-0.4)
-    got = log_likelihood(df, model, p)
+    got = negative_log_likelihood(df, model, p)
     want = softq_two_step_oracle(
         df, alpha=0.2, alpha2=0.6, tau=0.3, tau2=0.8, lam=0.7, kappa=-0.4, gamma=0.9, trace=TRACES[name]
     )
@@ -61,8 +61,8 @@ def test_separate_stage_parameters_match_oracle(name):
 
 def test_soft_q_is_lambda_zero():
     df = random_two_step(seed=6)
-    a = log_likelihood(df, "soft-q", dict(alpha=0.3, tau=0.5))
-    b = log_likelihood(df, "soft-q-lambda", dict(alpha=0.3, tau=0.5, lam=0.0))
+    a = negative_log_likelihood(df, "soft-q", dict(alpha=0.3, tau=0.5))
+    b = negative_log_likelihood(df, "soft-q-lambda", dict(alpha=0.3, tau=0.5, lam=0.0))
     np.testing.assert_allclose(a, b, atol=1e-12)
 
 
@@ -79,7 +79,7 @@ def test_soft_q_lambda_replays_the_public_learner(simulated):
         agent.update(0, c1, 0.0, s, False)
         nll -= np.log(agent.policy(s)[c2])
         agent.update(s, c2, row.reward, None, True)
-    got = log_likelihood(g, "soft-q-lambda", dict(alpha=0.3, tau=0.5, lam=0.8))
+    got = negative_log_likelihood(g, "soft-q-lambda", dict(alpha=0.3, tau=0.5, lam=0.8))
     assert abs(got.iloc[0] - nll) < 1e-9
 
 
@@ -162,28 +162,28 @@ def test_hybrid_matches_hbayesdm_stan(variant, simulated, tmp_path):
         else:
             p = dict(alpha=0.4, beta=3.0, pers=0.8, w=0.35)
             want = hbayesdm_ts_oracle(hb, a1=0.4, beta1=3.0, a2=0.4, beta2=3.0, pi=0.8, w=0.35, lam=1.0)
-        got = log_likelihood(data, variant, p)
+        got = negative_log_likelihood(data, variant, p)
         np.testing.assert_allclose(got.to_numpy(), want.loc[got.index].to_numpy(), atol=1e-9)
 
 
 def test_hybrid_simulated_by_its_own_kernel():
     m = F.get_model("daw-hybrid")
-    df = F.simulate(m, HYB, n_subjects=2, n_trials=100, seed=9)
+    df = F.simulate_choices(m, HYB, n_subjects=2, n_trials=100, seed=9)
     want = hbayesdm_ts_oracle(to_hbayesdm(df), a1=0.4, beta1=3.0, a2=0.6, beta2=2.0, pi=0.8, w=0.35, lam=0.55)
-    got = log_likelihood(df, m, HYB)
+    got = negative_log_likelihood(df, m, HYB)
     np.testing.assert_allclose(got.to_numpy(), want.loc[got.index].to_numpy(), atol=1e-9)
 
 
 def test_hybrid_missing_second_choice_counts_stage_one_only():
     df = random_two_step(n_subjects=1, n_trials=30, seed=11)
-    full = log_likelihood(df, "daw-hybrid", HYB).iloc[0]
+    full = negative_log_likelihood(df, "daw-hybrid", HYB).iloc[0]
     cut = df.copy()
     cut.loc[cut.index[-1], "choice2"] = np.nan  # last trial: no learning afterwards anyway
-    part = log_likelihood(cut, "daw-hybrid", HYB).iloc[0]
+    part = negative_log_likelihood(cut, "daw-hybrid", HYB).iloc[0]
     assert part < full  # one fewer choice counted
     skipped = df.copy()
     skipped.loc[skipped.index[-1], "choice1"] = np.nan
-    assert log_likelihood(skipped, "daw-hybrid", HYB).iloc[0] < part
+    assert negative_log_likelihood(skipped, "daw-hybrid", HYB).iloc[0] < part
 
 
 def test_bandit_soft_q_is_rescorla_wagner_softmax():
@@ -205,7 +205,9 @@ def test_bandit_soft_q_is_rescorla_wagner_softmax():
         nll -= z[c] - np.log(np.exp(z - z.max()).sum()) - z.max()
         q[c] += alpha * (r - q[c])
         prev = c
-    got = log_likelihood(df, F.get_model("soft-q", kappa=True), dict(alpha=alpha, tau=tau, kappa=kappa))
+    got = negative_log_likelihood(
+        df, F.get_model("soft-q", kappa=True), dict(alpha=alpha, tau=tau, kappa=kappa)
+    )
     assert abs(got.iloc[0] - nll) < 1e-9
 
 
@@ -219,20 +221,20 @@ def test_log_likelihood_per_subject_params_and_errors():
             "lam": [0.0, 0.5, 1.0],
         }
     )
-    got = log_likelihood(df, "soft-q-lambda", per)
+    got = negative_log_likelihood(df, "soft-q-lambda", per)
     for _, row in per.iterrows():
         one = softq_two_step_oracle(df[df.subject == row.subject], alpha=row.alpha, tau=row.tau, lam=row.lam)
         assert abs(got[row.subject] - one.iloc[0]) < 1e-9
     with pytest.raises(ValueError, match="'alpha'.*outside"):
-        log_likelihood(df, "soft-q-lambda", dict(alpha=1.5, tau=0.5, lam=0.5))
+        negative_log_likelihood(df, "soft-q-lambda", dict(alpha=1.5, tau=0.5, lam=0.5))
     with pytest.raises(ValueError, match="missing parameter"):
-        log_likelihood(df, "soft-q-lambda", dict(alpha=0.5, tau=0.5))
+        negative_log_likelihood(df, "soft-q-lambda", dict(alpha=0.5, tau=0.5))
     with pytest.raises(ValueError, match="unknown parameter"):
-        log_likelihood(df, "soft-q-lambda", dict(alpha=0.5, tau=0.5, lam=0.1, beta=1))
+        negative_log_likelihood(df, "soft-q-lambda", dict(alpha=0.5, tau=0.5, lam=0.1, beta=1))
     with pytest.raises(ValueError, match="unknown model"):
-        log_likelihood(df, "nope", {})
+        negative_log_likelihood(df, "nope", {})
     with pytest.raises(ValueError, match="no row for subject 's2'"):
-        log_likelihood(df, "soft-q-lambda", per.iloc[:2])
+        negative_log_likelihood(df, "soft-q-lambda", per.iloc[:2])
 
 
 def test_hbayesdm_roundtrip(tmp_path, simulated):
@@ -279,7 +281,7 @@ def test_hybrid_missing_second_choice_mid_sequence_matches_oracle():
     df.loc[df.index[11], "choice1"] = np.nan  # s0, trial 12: skipped (perseveration keeps trial 11)
     df.loc[df.index[55], "choice2"] = np.nan  # s1, mid-sequence too
     want = daw_hybrid_oracle(df, a1=0.4, beta1=3.0, a2=0.6, beta2=2.0, pi=0.8, w=0.35, lam=0.55)
-    got = log_likelihood(df, "daw-hybrid", HYB)
+    got = negative_log_likelihood(df, "daw-hybrid", HYB)
     np.testing.assert_allclose(got.to_numpy(), want.loc[got.index].to_numpy(), rtol=0, atol=1e-10)
     # the oracle holds on complete data too (it is hBayesDM's ts_par7)
     full = random_two_step(n_subjects=2, n_trials=40, seed=12)
@@ -290,7 +292,9 @@ def test_hybrid_missing_second_choice_mid_sequence_matches_oracle():
     np.testing.assert_allclose(plain.to_numpy(), stan.to_numpy(), rtol=0, atol=1e-10)
     # and the rule is not hBayesDM's row deletion (which drops stage 1 of that trial as well)
     dropped = df[df["choice2"].notna()]
-    assert np.all(np.abs(log_likelihood(dropped, "daw-hybrid", HYB).to_numpy() - got.to_numpy()) > 1e-3)
+    assert np.all(
+        np.abs(negative_log_likelihood(dropped, "daw-hybrid", HYB).to_numpy() - got.to_numpy()) > 1e-3
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -323,7 +327,7 @@ def _narrow_tau(model):
 )
 def test_log_likelihood_params_outside_domain(params, pattern):
     with pytest.raises(ValueError, match=pattern):
-        log_likelihood(random_two_step(seed=3), "soft-q-lambda", params)
+        negative_log_likelihood(random_two_step(seed=3), "soft-q-lambda", params)
 
 
 def test_log_likelihood_names_the_subject_and_uses_the_domain_not_default_bounds():
@@ -337,15 +341,15 @@ def test_log_likelihood_names_the_subject_and_uses_the_domain_not_default_bounds
         }
     )
     with pytest.raises(ValueError, match=r"'tau' = -0.5 for subject 's1' is outside its domain \(0, inf\)"):
-        log_likelihood(df, "soft-q-lambda", per)
+        negative_log_likelihood(df, "soft-q-lambda", per)
     # a temperature below a (narrower) default fitting bound is still a valid likelihood argument
     m = _narrow_tau(F.get_model("soft-q-lambda"))
-    got = log_likelihood(df, m, dict(alpha=0.3, tau=0.01, lam=0.5))
+    got = negative_log_likelihood(df, m, dict(alpha=0.3, tau=0.01, lam=0.5))
     want = softq_two_step_oracle(df, alpha=0.3, tau=0.01, lam=0.5)
     np.testing.assert_allclose(got.to_numpy(), want.loc[got.index].to_numpy(), rtol=1e-9)
     hyb = dict(HYB, beta1=-1.0)
     with pytest.raises(ValueError, match=r"'beta1' = -1 for subject 's0' is outside its domain \[0, inf\)"):
-        log_likelihood(df, "daw-hybrid", hyb)
+        negative_log_likelihood(df, "daw-hybrid", hyb)
 
 
 @pytest.mark.parametrize(
@@ -387,7 +391,7 @@ def test_fixed_and_bounds_use_the_domain_not_the_default_bounds():
     m = _narrow_tau(F.get_model("soft-q-lambda"))
     res = F.fit(df, m, n_starts=1, fixed={"tau": 0.02, "lam": 0.5})
     assert res.params["tau"].iloc[0] == 0.02
-    nll = log_likelihood(df, m, dict(alpha=res.params["alpha"].iloc[0], tau=0.02, lam=0.5)).iloc[0]
+    nll = negative_log_likelihood(df, m, dict(alpha=res.params["alpha"].iloc[0], tau=0.02, lam=0.5)).iloc[0]
     assert abs(res.params["nll"].iloc[0] - nll) < 1e-9
     # a bound may reach an open end of the domain (the transforms never evaluate it)
     res = F.fit(df, m, n_starts=1, bounds={"tau": (0.0, 5.0)}, fixed={"lam": 0.5})
@@ -437,16 +441,16 @@ def test_cli_bound_and_fix_outside_the_domain_exit_2(tmp_path, capsys):
 )
 def test_simulate_checks_parameters_as_the_likelihood_does(params, pattern):
     with pytest.raises(ValueError, match=pattern):
-        F.simulate("soft-q-lambda", params, n_trials=5, n_subjects=2)
+        F.simulate_choices("soft-q-lambda", params, n_trials=5, n_subjects=2)
 
 
 def test_simulate_names_the_subject_of_a_bad_row():
     pars = pd.DataFrame({"subject": ["a", "b"], "alpha": [0.5, 0.5], "tau": [0.2, 0.3], "lam": [0.5, -0.1]})
     with pytest.raises(ValueError, match=r"'lam' = -0.1 for subject 'b' is outside its domain \[0, 1\]"):
-        F.simulate("soft-q-lambda", pars, n_trials=5)
+        F.simulate_choices("soft-q-lambda", pars, n_trials=5)
     hyb = pd.DataFrame([dict(HYB, w=1.2)])
     with pytest.raises(ValueError, match=r"'w' = 1.2 for subject 'sub000' is outside its domain \[0, 1\]"):
-        F.simulate("daw-hybrid", hyb, n_trials=5)
+        F.simulate_choices("daw-hybrid", hyb, n_trials=5)
 
 
 @pytest.mark.parametrize(
@@ -506,3 +510,36 @@ def test_figures_check_skips_subjects_with_nothing_to_fit():
     fits.loc[1, "n_choices"] = 40
     with pytest.raises(ValueError, match=r"fits.csv, column 'alpha' is missing \(NaN\) for subject 's1'"):
         _check_fitted_parameters(fits, m, "fits.csv")
+
+
+def test_negative_log_likelihood_is_the_nll_and_log_likelihood_is_a_warning_alias():
+    # two choices between 3 arms, hand-worked: Q = 0 gives P = 1/3; after reward 1 on arm 0 with
+    # alpha = 0.5, Q = (0.5, 0, 0) and tau = 0.5 gives P(arm 0) = e / (e + 2)
+    df = pd.DataFrame({"subject": "b1", "trial": [0, 1], "choice": [0, 0], "reward": [1.0, 0.0]})
+    df2 = df.assign(choice=[0, 2])
+    df = F.to_transitions(pd.concat([df, df2.assign(subject="b2")], ignore_index=True), n_actions=3)
+    expected = {
+        "b1": np.log(3) - (1.0 - np.log(np.e + 2)),
+        "b2": np.log(3) - (0.0 - np.log(np.e + 2)),
+    }
+    got = F.negative_log_likelihood(df, "soft-q", dict(alpha=0.5, tau=0.5))
+    for s, v in expected.items():
+        assert got[s] == pytest.approx(v, abs=1e-12)
+        assert got[s] > 0  # a negative log-likelihood
+    with pytest.warns(DeprecationWarning, match="NEGATIVE log-likelihood.*negative_log_likelihood"):
+        old = F.log_likelihood(df, "soft-q", dict(alpha=0.5, tau=0.5))
+    pd.testing.assert_series_equal(old, got)
+
+
+def test_simulate_choices_is_the_name_and_fitting_simulate_a_warning_alias():
+    import dopasoft as ds
+    from dopasoft.simulation import simulate as loop
+
+    assert ds.simulate is loop and ds.fitting.simulate is not loop  # two different things
+    pars = dict(alpha=0.3, tau=0.5, lam=0.5)
+    new = F.simulate_choices("soft-q-lambda", pars, n_trials=30, n_subjects=2, seed=5)
+    assert list(new.columns[:6]) == ["subject", "trial", "choice1", "state2", "choice2", "reward"]
+    assert len(new) == 60
+    with pytest.warns(DeprecationWarning, match="renamed simulate_choices"):
+        old = F.simulate("soft-q-lambda", pars, n_trials=30, n_subjects=2, seed=5)
+    pd.testing.assert_frame_equal(old, new)

@@ -90,11 +90,18 @@ def test_strong_evidence_for_one_of_three_and_null():
     np.testing.assert_allclose(null.protected_exceedance, 1 / 3, atol=1e-9)
 
 
-def test_one_implementation_shared_by_analysis():
-    from dopasoft.analysis import model_comparison
+def test_one_implementation_one_public_path():
+    import importlib
 
-    assert ds.fitting.bms is bms is ds.analysis.bms is model_comparison.bms
-    assert ds.fitting.BMSResult is ds.analysis.BMSResult
+    import dopasoft.fitting.model_selection as model_selection
+
+    assert ds.fitting.bms is bms is model_selection.bms
+    assert ds.fitting.BMSResult is model_selection.BMSResult
+    # not re-exported by the analysis package (the docs name ds.fitting.bms), and the shim is gone
+    assert not hasattr(ds.analysis, "bms") and not hasattr(ds.analysis, "BMSResult")
+    assert not hasattr(ds.analysis.model_fits, "bms")
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("dopasoft.analysis.model_comparison")
     import dopasoft.fitting.hierarchical as hierarchical
 
     assert not hasattr(hierarchical, "bms")

@@ -5,7 +5,7 @@ column, row or option at fault; every input that is accepted must give the right
 plain oracles of ``fitting_oracles`` (which share no code with the package). Three parts:
 
 1. a seeded corpus of hand-written bad data (``BAD_DATA``), each case run through the DataFrame path
-   (``log_likelihood``) and the CSV path (``read_choices`` on a written file);
+   (``negative_log_likelihood``) and the CSV path (``read_choices`` on a written file);
 2. hypothesis-generated data: valid two-step and bandit tables with one to three cells replaced by odd
    values (NaN, inf, strings, negative, fractional, huge codes...); the result is either an error naming a
    replaced cell or an NLL equal to the oracle's;
@@ -189,7 +189,7 @@ BAD_DATA = [
 def test_bad_data_frame_gives_one_clear_error(frame, pattern):
     model, params = ("soft-q", BANDIT) if "choice" in frame.columns else ("soft-q-lambda", SOFTQ)
     with pytest.raises(ValueError) as err:
-        F.log_likelihood(frame, model, params)
+        F.negative_log_likelihood(frame, model, params)
     msg = str(err.value)
     _one_line(msg)
     assert re.search(pattern, msg), msg
@@ -287,10 +287,10 @@ def test_fuzz_two_step_cells(cells, seed):
     event("accepted: NLL checked against the oracles")
     clean = _numeric(df, TS_COLS[1:])
     clean["subject"] = df["subject"]
-    got = F.log_likelihood(tr, "soft-q-lambda", SOFTQ)
+    got = F.negative_log_likelihood(tr, "soft-q-lambda", SOFTQ)
     want = softq_two_step_oracle(clean, **SOFTQ)
     np.testing.assert_allclose(got.to_numpy(), want.loc[list(got.index)].to_numpy(), rtol=1e-10, atol=1e-10)
-    got = F.log_likelihood(tr, "daw-hybrid", HYB)
+    got = F.negative_log_likelihood(tr, "daw-hybrid", HYB)
     want = daw_hybrid_oracle(clean, a1=0.4, beta1=3.0, a2=0.6, beta2=2.0, pi=0.8, w=0.35, lam=0.55)
     np.testing.assert_allclose(got.to_numpy(), want.loc[list(got.index)].to_numpy(), rtol=1e-10, atol=1e-10)
 
@@ -331,7 +331,7 @@ def test_fuzz_bandit_cells(cells, k, seed):
     clean = _numeric(df, BD_COLS[1:])
     clean["subject"] = df["subject"]
     assert tr.n_actions == int(clean["choice"].max()) + 1
-    got = F.log_likelihood(tr, "soft-q", BANDIT)
+    got = F.negative_log_likelihood(tr, "soft-q", BANDIT)
     want = _bandit_oracle(clean, BANDIT["alpha"], BANDIT["tau"], tr.n_actions)
     np.testing.assert_allclose(got.to_numpy(), want.loc[list(got.index)].to_numpy(), rtol=1e-10, atol=1e-10)
 
@@ -361,7 +361,7 @@ def test_fuzz_bandit_codes_and_unicode_ids(subject, codes):
             assert "codes present: " + ", ".join(map(str, present)) in msg and repr(subject) in msg, msg
         return
     assert present == list(range(len(present))) and len(present) >= 2
-    got = F.log_likelihood(tr, "soft-q", BANDIT).iloc[0]
+    got = F.negative_log_likelihood(tr, "soft-q", BANDIT).iloc[0]
     assert abs(got - _bandit_oracle(df, BANDIT["alpha"], BANDIT["tau"], len(present)).iloc[0]) < 1e-10
 
 
@@ -375,7 +375,7 @@ def test_fuzz_parameters(alpha, tau, lam):
     df = _two_step(n_subjects=1)
     ok = 0 <= alpha <= 1 and 0 < tau < math.inf and 0 <= lam <= 1
     try:
-        got = F.log_likelihood(df, "soft-q-lambda", dict(alpha=alpha, tau=tau, lam=lam)).iloc[0]
+        got = F.negative_log_likelihood(df, "soft-q-lambda", dict(alpha=alpha, tau=tau, lam=lam)).iloc[0]
     except ValueError as err:
         _one_line(str(err))
         assert not ok and "for subject 's0'" in str(err)

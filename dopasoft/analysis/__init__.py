@@ -1,11 +1,14 @@
 """Analysis and paper figures: two-step stay analysis, model dopamine, fitted models, model comparison.
 
+Bayesian model selection itself (``bms``) lives in :mod:`dopasoft.fitting.model_selection` and is
+exported once, as ``dopasoft.fitting.bms``; :func:`compare_models` runs it on fits tables.
+
 Every ``plot_*`` function takes data (DataFrames or simulation results) and returns a
 :class:`matplotlib.figure.Figure` drawn in the house style (:mod:`dopasoft.analysis.style`); pass
 ``save="path/name"`` to write PNG, PDF and SVG. See ``docs/analysis.md``.
 """
 
-from dopasoft.analysis import composition, dopamine, model_comparison, model_fits, style, two_step
+from dopasoft.analysis import composition, dopamine, model_fits, style, two_step
 from dopasoft.analysis.composition import plot_composition
 from dopasoft.analysis.dopamine import (
     aligned_traces,
@@ -45,25 +48,20 @@ from dopasoft.analysis.two_step import (
     stay_regression,
     stay_table,
 )
-from dopasoft.fitting.model_selection import BMSResult, bms, exceedance_probabilities
 
 __all__ = [
-    "BMSResult",
     "COLORS",
     "OKABE_ITO",
     "PALETTE",
     "aligned_traces",
-    "bms",
     "check_fits",
     "compare_models",
     "composition",
     "convolve_photometry",
     "dopamine",
-    "exceedance_probabilities",
     "fits_model",
     "group_stay_probabilities",
     "mb_mf_indices",
-    "model_comparison",
     "model_fits",
     "panel_letters",
     "parameter_table",

@@ -26,7 +26,8 @@ import pandas as pd
 
 from dopasoft.analysis import two_step
 from dopasoft.analysis.style import COLORS, PALETTE, finish, new_figure, panel_letters, style_context
-from dopasoft.fitting.model_selection import BMSResult, bms
+from dopasoft.fitting import model_selection
+from dopasoft.fitting.recovery import _align, fitted_rows, recovery_table
 
 __all__ = [
     "PARAM_LABELS",
@@ -127,20 +128,6 @@ def check_fits(fits: pd.DataFrame, model: Any) -> None:
         )
 
 
-def fitted_rows(fits: pd.DataFrame) -> np.ndarray:
-    """Boolean mask of the rows of a fits table that hold a fit.
-
-    A row holds no fit when its subject had no valid choices (``n_choices == 0``) or its ``nll``
-    is missing or not finite (e.g. NaN, as :func:`dopasoft.fitting.fit` reports for such subjects).
-    """
-    ok = np.ones(len(fits), bool)
-    if "nll" in fits.columns:
-        ok &= np.isfinite(pd.to_numeric(fits["nll"], errors="coerce").to_numpy(float))
-    if "n_choices" in fits.columns:
-        ok &= pd.to_numeric(fits["n_choices"], errors="coerce").fillna(0).to_numpy(float) > 0
-    return ok
-
-
 def _left_out_note(fig, n: int) -> None:
     if n:
         fig.text(
@@ -197,106 +184,43 @@ def parameter_table(fits: pd.DataFrame, model: Any = None) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _align(true: pd.DataFrame, fitted: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    if "subject" in true.columns and "subject" in fitted.columns:
-        t = true.assign(subject=true["subject"].astype(str)).set_index("subject")
-        f = fitted.assign(subject=fitted["subject"].astype(str)).set_index("subject")
-        common = [s for s in f.index if s in t.index]
-        if not common:
-            raise ValueError("the true and fitted tables share no subject")
-        return t.loc[common], f.loc[common]
-    if len(true) != len(fitted):
+def _n_free(name: str, fits: pd.DataFrame) -> int | None:
+    """The fits table's number of free parameters (its ``n_free`` column), or None without one."""
+    if "n_free" not in fits.columns:
+        return None
+    k = pd.to_numeric(fits["n_free"], errors="coerce").dropna().unique()
+    if len(k) != 1 or k[0] < 0 or k[0] != int(k[0]):
         raise ValueError(
-            f"without 'subject' columns the tables must have equal lengths, got {len(true)} and {len(fitted)}"
+            f"fits table of {name!r}: column 'n_free' must hold one non-negative integer, got {sorted(k)}"
         )
-    return true.reset_index(drop=True), fitted.reset_index(drop=True)
-
-
-def recovery_table(
-    true: pd.DataFrame, fitted: pd.DataFrame, params: Sequence[str] | None = None
-) -> pd.DataFrame:
-    """Parameter recovery statistics: correlation, bias and RMSE of estimates against true values.
-
-    Parameters
-    ----------
-    true, fitted : pandas.DataFrame
-        Generating and fitted parameters, matched on ``subject`` when both have it (else by row).
-    params : sequence of str, optional
-        Parameters to compare (default those in both tables, excluding statistics columns).
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``param, n, n_left_out, pearson_r, spearman_r, bias, rmse``; subjects without a fit
-        (:func:`fitted_rows`) or with a non-finite value are left out and counted in ``n_left_out``.
-    """
-    t, f = _align(true, fitted)
-    ok_fit = fitted_rows(f)
-    if params is None:
-        skip = {
-            "nll",
-            "nlp",
-            "aic",
-            "bic",
-            "n_choices",
-            "converged",
-            "at_bound",
-            "n_starts",
-            "model",
-            "seed",
-            "notes",
-        }
-        params = [c for c in f.columns if c in t.columns and c not in skip and not str(c).startswith("se_")]
-    missing = [p for p in params if p not in t.columns or p not in f.columns]
-    if missing:
-        raise ValueError(f"parameter(s) {missing} missing from the true or the fitted table")
-    rows = []
-    for p in params:
-        x, y = t[p].to_numpy(float), f[p].to_numpy(float)
-        ok = np.isfinite(x) & np.isfinite(y) & ok_fit
-        x, y = x[ok], y[ok]
-        r = float(np.corrcoef(x, y)[0, 1]) if len(x) > 2 and x.std() > 0 and y.std() > 0 else np.nan
-        rho = float(pd.Series(x).corr(pd.Series(y), method="spearman")) if len(x) > 2 else np.nan
-        rows.append(
-            {
-                "param": p,
-                "n": len(x),
-                "n_left_out": int((~ok).sum()),
-                "pearson_r": r,
-                "spearman_r": rho,
-                "bias": float(np.mean(y - x)) if len(x) else np.nan,
-                "rmse": float(np.sqrt(np.mean((y - x) ** 2))) if len(x) else np.nan,
-            }
-        )
-    return pd.DataFrame(rows)
+    return int(k[0])
 
 
 def _n_params(fits: pd.DataFrame) -> int:
-    if "aic" in fits.columns:
-        k = np.round((fits["aic"].to_numpy(float) - 2 * fits["nll"].to_numpy(float)) / 2)
-        k = k[np.isfinite(k)]
-        if len(k):
-            return int(np.median(k))
-    return int(sum(1 for c in fits.columns if str(c).startswith("se_")))
+    """Free parameters from ``aic = 2 nll + 2k`` (older tables without ``n_free``)."""
+    k = np.round((fits["aic"].to_numpy(float) - 2 * fits["nll"].to_numpy(float)) / 2)
+    k = k[np.isfinite(k)]
+    return int(np.median(k)) if len(k) else 0
 
 
 def compare_models(
     fits: Mapping[str, pd.DataFrame], *, criterion: str = "bic"
-) -> tuple[pd.DataFrame, BMSResult]:
+) -> tuple[pd.DataFrame, model_selection.BMSResult]:
     """Compare models fitted to the same subjects: summed AIC/BIC and random-effects BMS.
 
     Parameters
     ----------
     fits : mapping of str to DataFrame
-        Model name → fits table (``subject``, ``nll`` and ``aic``/``bic`` — or ``n_choices`` to
-        compute them). Only subjects present in every table are compared.
+        Model name → fits table (``subject``, ``nll`` and ``aic``/``bic`` — or ``n_free`` and
+        ``n_choices`` to compute them). Only subjects present in every table are compared.
     criterion : {"bic", "aic"}
         Log evidence of the BMS: ``-bic/2`` or ``-aic/2``.
 
     Returns
     -------
     table : pandas.DataFrame
-        One row per model: ``model``, ``n_params``, ``n_subjects``, ``n_left_out`` (subjects common to
+        One row per model: ``model``, ``n_params`` (free parameters: the table's ``n_free``, or
+        ``(aic − 2 nll) / 2`` for older tables without it), ``n_subjects``, ``n_left_out`` (subjects common to
         the tables but without a fit in at least one of them, see :func:`fitted_rows`; they are not
         compared), ``nll``, ``aic``, ``bic`` (sums),
         ``delta_aic``, ``delta_bic`` (to the best), ``n_best`` (subjects for which the model has the
@@ -312,20 +236,26 @@ def compare_models(
         raise ValueError(f"criterion must be 'bic' or 'aic', got {criterion!r}")
     if len(fits) < 2:
         raise ValueError(f"model comparison needs at least two fits tables, got {len(fits)}")
-    tables = {}
+    tables, n_free = {}, {}
     for name, f in fits.items():
         missing = [c for c in FIT_COLUMNS if c not in f.columns]
         if missing:
             raise ValueError(f"fits table of {name!r} lacks column(s) {missing}; has {list(f.columns)}")
         f = f.assign(subject=f["subject"].astype(str)).set_index("subject")
+        k = _n_free(name, f)
         if "aic" not in f.columns or "bic" not in f.columns:
+            if k is None:
+                raise ValueError(
+                    f"fits table of {name!r} lacks column 'n_free' (number of free parameters, written by "
+                    "fit) needed to compute its missing 'aic'/'bic'; refit, or add 'n_free' or 'aic' and 'bic'"
+                )
             if "n_choices" not in f.columns:
                 raise ValueError(
                     f"fits table of {name!r} needs 'aic' and 'bic' or 'n_choices' to compute them"
                 )
-            k = sum(1 for c in f.columns if str(c).startswith("se_"))
             f = f.assign(aic=2 * f["nll"] + 2 * k, bic=2 * f["nll"] + k * np.log(f["n_choices"]))
         tables[name] = f
+        n_free[name] = k if k is not None else _n_params(f)
     subjects = sorted(set.intersection(*(set(t.index) for t in tables.values())), key=str)
     if not subjects:
         raise ValueError("the fits tables share no subject")
@@ -340,7 +270,7 @@ def compare_models(
     crit = pd.DataFrame(
         {n: tables[n].loc[subjects, criterion].to_numpy(float) for n in names}, index=subjects
     )
-    result = bms(-crit / 2.0, models=names)
+    result = model_selection.bms(-crit / 2.0, models=names)
     best = crit.to_numpy().argmin(axis=1)
     rows = []
     for i, n in enumerate(names):
@@ -348,7 +278,7 @@ def compare_models(
         rows.append(
             {
                 "model": n,
-                "n_params": _n_params(t),
+                "n_params": n_free[n],
                 "n_subjects": len(subjects),
                 "n_left_out": n_out,
                 "nll": t["nll"].sum(),
@@ -415,7 +345,7 @@ def posterior_predictive(
         Canonical data; ``subject`` is the fitted subject, ``sim`` the repetition; the simulated
         sessions are separate subjects for the stay analysis through ``subject_sim`` = ``"<subject>/<sim>"``.
     """
-    from dopasoft.fitting import simulate
+    from dopasoft.fitting import simulate_choices
 
     m = fits_model(fits, model)
     two_step._check_columns(data, ("subject", "trial"))
@@ -431,7 +361,7 @@ def posterior_predictive(
     params = f.loc[subjects, list(m.param_names)].reset_index()
     frames = []
     for r in range(n_sims):
-        sim = simulate(m, params, n_trials=n_trials, seed=rng)
+        sim = simulate_choices(m, params, n_trials=n_trials, seed=rng)
         sim = sim[["subject", "trial", "choice1", "state2", "choice2", "reward"]].copy()
         sim.insert(1, "sim", r)
         frames.append(sim)

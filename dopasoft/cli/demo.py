@@ -94,7 +94,7 @@ def run_demo(
 
     from dopasoft import analysis as an
     from dopasoft.experiments.conditioning import simulate_conditioning
-    from dopasoft.fitting import fit, sample_parameters, simulate
+    from dopasoft.fitting import fit, sample_parameters, simulate_choices
     from dopasoft.tasks.conditioning import make_protocol
 
     cfg = dict(QUICK_DEFAULTS if quick else DEMO_DEFAULTS)
@@ -155,7 +155,7 @@ def run_demo(
         gen = _model(cfg["models"][0])
         true = sample_parameters(gen, cfg["n_subjects"], rng)
         true.insert(0, "subject", [f"sub{i:03d}" for i in range(cfg["n_subjects"])])
-        data = simulate(gen, true, n_trials=cfg["n_trials"], seed=rng)
+        data = simulate_choices(gen, true, n_trials=cfg["n_trials"], seed=rng)
         data = data[["subject", "trial", "choice1", "state2", "choice2", "reward"]]
         state.update(true=true.assign(model=gen.name), data=data)
         table(state["true"], "true_params")

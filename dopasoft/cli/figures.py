@@ -121,7 +121,7 @@ def _canonical(df: pd.DataFrame) -> pd.DataFrame:
 def _check_fitted_parameters(df: pd.DataFrame, model: Any, name: str) -> None:
     """Check a fits table's parameters as the likelihood does (one message naming column and
     subject); rows of subjects with nothing to fit (``n_choices`` 0) are not checked."""
-    from dopasoft.fitting.mle import check_parameters
+    from dopasoft.fitting.parameters import check_parameters
 
     rows = df if "n_choices" not in df.columns else df[pd.to_numeric(df["n_choices"], errors="coerce") != 0]
     raw = rows[list(model.param_names)]

@@ -17,7 +17,7 @@ from dopasoft.cli.outputs import output_dir
 from dopasoft.fitting.mle import fit
 from dopasoft.fitting.models import get_model
 from dopasoft.fitting.recovery import model_recovery, recovery_table
-from dopasoft.fitting.simulate import sample_parameters, simulate
+from dopasoft.fitting.simulate import sample_parameters, simulate_choices
 
 
 def _check_n_subjects(args: argparse.Namespace, least: int) -> None:
@@ -88,7 +88,7 @@ def run_recover(args: argparse.Namespace) -> int:
     for k, v in fixed.items():
         true[k] = v
     true.insert(0, "subject", [f"sub{i:04d}" for i in range(args.n_subjects)])
-    data = simulate(model, true, n_trials=args.n_trials, seed=rng, task=args.task)
+    data = simulate_choices(model, true, n_trials=args.n_trials, seed=rng, task=args.task)
     res = fit(
         data,
         model,

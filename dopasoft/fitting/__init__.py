@@ -17,11 +17,11 @@ from dopasoft.fitting.data import (
     write_hbayesdm,
 )
 from dopasoft.fitting.hierarchical import HierarchicalResult, fit_hierarchical
-from dopasoft.fitting.mle import FitResult, fit, iter_fit, log_likelihood
+from dopasoft.fitting.mle import FitResult, fit, iter_fit, log_likelihood, negative_log_likelihood
 from dopasoft.fitting.model_selection import BMSResult, bms, exceedance_probabilities
 from dopasoft.fitting.models import MODEL_NAMES, ChoiceModel, Parameter, get_model
 from dopasoft.fitting.recovery import ModelRecoveryResult, model_recovery, recovery_table
-from dopasoft.fitting.simulate import sample_parameters, simulate
+from dopasoft.fitting.simulate import sample_parameters, simulate, simulate_choices
 
 __all__ = [
     "Transitions",
@@ -40,6 +40,7 @@ __all__ = [
     "fit",
     "iter_fit",
     "log_likelihood",
+    "negative_log_likelihood",
     "MODEL_NAMES",
     "ChoiceModel",
     "Parameter",
@@ -49,4 +50,5 @@ __all__ = [
     "recovery_table",
     "sample_parameters",
     "simulate",
+    "simulate_choices",
 ]

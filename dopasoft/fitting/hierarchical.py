@@ -2,7 +2,7 @@ r"""Group-level fitting: hierarchical EM (MAP with a fitted Gaussian prior).
 
 Hierarchical EM (Huys et al. 2011; Daw 2011)
 --------------------------------------------
-Each subject's unconstrained parameters ``z_i`` (see :class:`dopasoft.fitting.mle.Transform`) are
+Each subject's unconstrained parameters ``z_i`` (see :class:`dopasoft.fitting.optimizer.Transform`) are
 drawn from a group Gaussian ``N(μ, diag σ²)``. EM with a Laplace approximation alternates
 
 * E-step: ``z_i = argmax log p(D_i | z) + log N(z | μ, σ²)`` (batched MAP, warm-started), with
@@ -33,16 +33,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from dopasoft.fitting.mle import (
-    Transform,
-    _bfgs,
-    _draw_starts,
-    _hessian,
-    _Objective,
-    _prepare,
-    _warn_empty,
-)
+from dopasoft.fitting.mle import _draw_starts, _prepare, _warn_empty
 from dopasoft.fitting.models import ChoiceModel
+from dopasoft.fitting.optimizer import Transform, _bfgs, _hessian, _Objective
 
 __all__ = ["HierarchicalResult", "fit_hierarchical"]
 

@@ -365,7 +365,7 @@ class ChoiceModel(ABC):
 
     @abstractmethod
     def simulate_arrays(self, theta, probs, u):
-        """Generate choices; see :func:`dopasoft.fitting.simulate`."""
+        """Generate choices; see :func:`dopasoft.fitting.simulate_choices`."""
 
 
 @dataclass(frozen=True)
@@ -487,7 +487,7 @@ MODEL_NAMES = tuple(_TRACES) + tuple(_HYBRIDS)
 # (beta <= 50), below which 200 choices cannot tell a near-deterministic subject from a greedy one,
 # while the domain (what the likelihood accepts) stays tau > 0, beta >= 0. Rescale both bounds with
 # the rewards (rewards in points 0-100: tau >= 2, beta <= 0.5); fit() also puts a weak default prior
-# on them, tied to these bounds (mle.default_prior). See docs/fitting.md, "Defaults for temperatures".
+# on them, tied to these bounds (parameters.default_prior). See docs/fitting.md, "Defaults for temperatures".
 _UNIT = ((0.0, 1.0), (False, False))
 _POSITIVE = ((0.0, INF), (True, True))
 _NONNEG = ((0.0, INF), (False, True))

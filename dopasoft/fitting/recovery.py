@@ -1,7 +1,8 @@
 r"""Parameter and model recovery (Wilson & Collins 2019, rules 5 and 6).
 
 Parameter recovery (:func:`recovery_table`): simulate a model with known parameters, fit it, and
-compare estimates with the truth (Pearson and Spearman r, bias, RMSE).
+compare estimates with the truth (Pearson and Spearman r, bias, RMSE), subjects matched on ``subject``.
+This is the one ``recovery_table``; :mod:`dopasoft.analysis` re-exports the same function.
 
 Model recovery (:func:`model_recovery`): simulate ``n_subjects`` agents from each of ``K`` candidate
 models, fit every model to every simulated subject, and count which model fits best by BIC (or AIC).
@@ -35,48 +36,96 @@ import pandas as pd
 
 from dopasoft.fitting.mle import fit
 from dopasoft.fitting.models import ChoiceModel, get_model
-from dopasoft.fitting.simulate import sample_parameters, simulate
+from dopasoft.fitting.simulate import sample_parameters, simulate_choices
 
-__all__ = ["recovery_table", "model_recovery", "ModelRecoveryResult"]
+__all__ = ["recovery_table", "fitted_rows", "model_recovery", "ModelRecoveryResult"]
 
 
-def recovery_table(true: pd.DataFrame, est: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
-    """Pearson and Spearman correlation, bias and RMSE of estimates against true values.
+def fitted_rows(fits: pd.DataFrame) -> np.ndarray:
+    """Boolean mask of the rows of a fits table that hold a fit.
+
+    A row holds no fit when its subject had no valid choices (``n_choices == 0``) or its ``nll``
+    is missing or not finite (e.g. NaN, as :func:`dopasoft.fitting.fit` reports for such subjects).
+    """
+    ok = np.ones(len(fits), bool)
+    if "nll" in fits.columns:
+        ok &= np.isfinite(pd.to_numeric(fits["nll"], errors="coerce").to_numpy(float))
+    if "n_choices" in fits.columns:
+        ok &= pd.to_numeric(fits["n_choices"], errors="coerce").fillna(0).to_numpy(float) > 0
+    return ok
+
+
+def _align(true: pd.DataFrame, fitted: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    if "subject" in true.columns and "subject" in fitted.columns:
+        t = true.assign(subject=true["subject"].astype(str)).set_index("subject")
+        f = fitted.assign(subject=fitted["subject"].astype(str)).set_index("subject")
+        common = [s for s in f.index if s in t.index]
+        if not common:
+            raise ValueError("the true and fitted tables share no subject")
+        return t.loc[common], f.loc[common]
+    if len(true) != len(fitted):
+        raise ValueError(
+            f"without 'subject' columns the tables must have equal lengths, got {len(true)} and {len(fitted)}"
+        )
+    return true.reset_index(drop=True), fitted.reset_index(drop=True)
+
+
+def recovery_table(
+    true: pd.DataFrame, fitted: pd.DataFrame, params: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Parameter recovery statistics: correlation, bias and RMSE of estimates against true values.
 
     Parameters
     ----------
-    true, est : pandas.DataFrame
-        One row per subject in the same order, with a column per name. Subjects without a fit
-        (``n_choices == 0`` or a non-finite ``nll`` in ``est``, when it has those columns) or with a
-        non-finite value are left out.
-    names : sequence of str
-        Parameters to compare.
+    true, fitted : pandas.DataFrame
+        Generating and fitted parameters, matched on ``subject`` when both have it (else by row).
+    params : sequence of str, optional
+        Parameters to compare (default those in both tables, excluding statistics columns).
 
     Returns
     -------
     pandas.DataFrame
-        ``param, n, n_left_out, pearson_r, spearman_r, bias, rmse``.
+        ``param, n, n_left_out, pearson_r, spearman_r, bias, rmse``; subjects without a fit
+        (:func:`fitted_rows`) or with a non-finite value are left out and counted in ``n_left_out``.
     """
-    has_fit = np.ones(len(est), bool)
-    if "nll" in est.columns:
-        has_fit &= np.isfinite(est["nll"].to_numpy(float))
-    if "n_choices" in est.columns:
-        has_fit &= est["n_choices"].to_numpy(float) > 0
+    t, f = _align(true, fitted)
+    ok_fit = fitted_rows(f)
+    if params is None:
+        skip = {
+            "nll",
+            "nlp",
+            "aic",
+            "bic",
+            "n_free",
+            "n_choices",
+            "converged",
+            "at_bound",
+            "n_starts",
+            "model",
+            "seed",
+            "notes",
+        }
+        params = [c for c in f.columns if c in t.columns and c not in skip and not str(c).startswith("se_")]
+    missing = [p for p in params if p not in t.columns or p not in f.columns]
+    if missing:
+        raise ValueError(f"parameter(s) {missing} missing from the true or the fitted table")
     rows = []
-    for p in names:
-        t, e = true[p].to_numpy(float), est[p].to_numpy(float)
-        ok = has_fit & np.isfinite(t) & np.isfinite(e)
-        t, e = t[ok], e[ok]
-        enough = len(t) > 2 and t.std() > 0 and e.std() > 0
+    for p in params:
+        x, y = t[p].to_numpy(float), f[p].to_numpy(float)
+        ok = np.isfinite(x) & np.isfinite(y) & ok_fit
+        x, y = x[ok], y[ok]
+        enough = len(x) > 2 and x.std() > 0 and y.std() > 0  # correlations of a constant are undefined
+        r = float(np.corrcoef(x, y)[0, 1]) if enough else np.nan
+        rho = float(pd.Series(x).corr(pd.Series(y), method="spearman")) if enough else np.nan
         rows.append(
             {
                 "param": p,
-                "n": int(ok.sum()),
+                "n": len(x),
                 "n_left_out": int((~ok).sum()),
-                "pearson_r": float(np.corrcoef(t, e)[0, 1]) if enough else np.nan,
-                "spearman_r": float(pd.Series(t).corr(pd.Series(e), method="spearman")) if enough else np.nan,
-                "bias": float(np.mean(e - t)) if len(t) else np.nan,
-                "rmse": float(np.sqrt(np.mean((e - t) ** 2))) if len(t) else np.nan,
+                "pearson_r": r,
+                "spearman_r": rho,
+                "bias": float(np.mean(y - x)) if len(x) else np.nan,
+                "rmse": float(np.sqrt(np.mean((y - x) ** 2))) if len(x) else np.nan,
             }
         )
     return pd.DataFrame(rows)
@@ -204,7 +253,7 @@ def model_recovery(
         rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, j])
         theta = sample_parameters(m, n_subjects, rng)
         theta.insert(0, "subject", [f"{lab}/{i:0{width}d}" for i in range(n_subjects)])
-        data_parts.append(simulate(m, theta, n_trials=n_trials, seed=rng, task=task))
+        data_parts.append(simulate_choices(m, theta, n_trials=n_trials, seed=rng, task=task))
         theta.insert(1, "generating", lab)
         true_parts.append(theta)
     true = pd.concat(true_parts, ignore_index=True)

@@ -7,16 +7,23 @@ reversal bandit), so that whole populations are simulated in one compiled call.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from dopasoft.fitting.mle import check_parameters
 from dopasoft.fitting.models import ChoiceModel, get_model
+from dopasoft.fitting.parameters import check_parameters
 
-__all__ = ["two_step_reward_probabilities", "reversal_probabilities", "simulate", "sample_parameters"]
+__all__ = [
+    "two_step_reward_probabilities",
+    "reversal_probabilities",
+    "simulate_choices",
+    "simulate",
+    "sample_parameters",
+]
 
 
 def two_step_reward_probabilities(
@@ -58,7 +65,7 @@ def sample_parameters(model: str | ChoiceModel, n_subjects: int, rng: np.random.
     return pd.DataFrame(cols)
 
 
-def simulate(
+def simulate_choices(
     model: str | ChoiceModel,
     params: pd.DataFrame | dict,
     *,
@@ -68,7 +75,10 @@ def simulate(
     n_subjects: int | None = None,
     subject_prefix: str = "sub",
 ) -> pd.DataFrame:
-    """Simulate choices of ``model`` with one parameter set per subject.
+    """Simulate choices of a fitted model (``model`` with one parameter set per subject).
+
+    Not to be confused with :func:`dopasoft.simulate`, the agent–environment loop of a learner on a
+    task; this function generates choice data in the format that :func:`~dopasoft.fitting.fit` reads.
 
     Parameters
     ----------
@@ -91,7 +101,7 @@ def simulate(
     ------
     ValueError
         Unknown, missing, non-numeric or out-of-domain parameters (checked as
-        :func:`~dopasoft.fitting.log_likelihood` checks them), naming the parameter and subject.
+        :func:`~dopasoft.fitting.negative_log_likelihood` checks them), naming the parameter and subject.
     """
     model = get_model(model)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
@@ -160,3 +170,28 @@ def simulate(
             }
         )
     raise ValueError(f"task must be 'two-step' or 'bandit', got {task!r}")
+
+
+def simulate(*args, **kwargs) -> pd.DataFrame:
+    """Deprecated name of :func:`simulate_choices` (choices from a fitted model).
+
+    Renamed because ``dopasoft.simulate`` is the agent–environment loop; this alias emits a
+    ``DeprecationWarning`` and returns exactly what :func:`simulate_choices` returns.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        As for :func:`simulate_choices`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The simulated choice data.
+    """
+    warnings.warn(
+        "dopasoft.fitting.simulate is renamed simulate_choices (dopasoft.simulate is the agent-environment "
+        "loop); use dopasoft.fitting.simulate_choices",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return simulate_choices(*args, **kwargs)
