@@ -493,10 +493,26 @@ def sparse_features(x):
     return idx, val, finite
 
 
-def pack_rows(n_states, n_actions, n_prior_rows):
+def pack_rows(n_states: int, n_actions: int, n_prior_rows: int) -> tuple[int, int, int, int, int]:
     """Row offsets of a tabular learner's one float buffer (see :func:`tabular_learner_step`).
 
-    Returns ``(work, signals, ones, prior, total)``: the first row of each block and the row count.
+    Parameters
+    ----------
+    n_states, n_actions : int
+    n_prior_rows : int
+        1 (one default policy) or ``n_states`` (one per state).
+
+    Returns
+    -------
+    tuple of int
+        ``(work, signals, ones, prior, total)``: the first row of the scratch (4 rows), signals
+        (``ceil(N_SIGNALS / n_actions)`` rows), one-hot values (``ceil(n_states / n_actions)`` rows)
+        and log-prior blocks, and the number of rows; ``W`` and ``E`` are rows ``0:n`` and ``n:2n``.
+
+    Examples
+    --------
+    >>> pack_rows(3, 2, 1)
+    (6, 10, 13, 15, 16)
     """
     signals = 2 * n_states + 4
     ones = signals + -(-N_SIGNALS // n_actions)
