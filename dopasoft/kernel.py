@@ -491,3 +491,86 @@ def sparse_features(x):
             val[j] = x[k]
             j += 1
     return idx, val, finite
+
+
+def pack_rows(n_states: int, n_actions: int, n_prior_rows: int) -> tuple[int, int, int, int, int]:
+    """Row offsets of a tabular learner's one float buffer (see :func:`tabular_learner_step`).
+
+    Parameters
+    ----------
+    n_states, n_actions : int
+    n_prior_rows : int
+        1 (one default policy) or ``n_states`` (one per state).
+
+    Returns
+    -------
+    tuple of int
+        ``(work, signals, ones, prior, total)``: the first row of the scratch (4 rows), signals
+        (``ceil(N_SIGNALS / n_actions)`` rows), one-hot values (``ceil(n_states / n_actions)`` rows)
+        and log-prior blocks, and the number of rows; ``W`` and ``E`` are rows ``0:n`` and ``n:2n``.
+
+    Examples
+    --------
+    >>> pack_rows(3, 2, 1)
+    (6, 10, 13, 15, 16)
+    """
+    signals = 2 * n_states + 4
+    ones = signals + -(-N_SIGNALS // n_actions)
+    prior = ones + -(-n_states // n_actions)
+    return 2 * n_states, signals, ones, prior, prior + n_prior_rows
+
+
+@njit(cache=True)
+def tabular_learner_step(
+    fbuf, ibuf, s, a, r, ns, terminated, alpha, tau, gamma, lam, prow, nprow, trace, replacing, b_a
+):
+    """:func:`soft_q_step` on a tabular learner whose arrays live in two buffers; return ``delta``.
+
+    An adaptor, not a second step: every call from Python pays numba's dispatch per argument, so the
+    learner keeps its weights, traces, scratch, signals, one-hot values and log prior as row blocks of
+    one C-contiguous float buffer ``fbuf`` (layout of :func:`pack_rows`; ``W`` = rows ``0:n``, ``E`` =
+    rows ``n:2n``) and its live-row list and state indices in one int buffer ``ibuf`` (``live`` then
+    ``arange(n)``), and passes scalars only. ``prow, nprow`` are the ``fbuf`` rows of ``log pi0`` at
+    ``s`` and ``ns``; ``terminated`` and ``replacing`` are 0 or 1.
+    """
+    n = (ibuf.shape[0] - 1) // 2
+    n_actions = fbuf.shape[1]
+    work_row = 2 * n
+    sig_row = work_row + 4
+    ones_row = sig_row + (N_SIGNALS + n_actions - 1) // n_actions
+    prior_row = ones_row + (n + n_actions - 1) // n_actions
+    index = ibuf[n + 1 :]
+    ones = fbuf[ones_row:prior_row].ravel()
+    _, delta = soft_q_step(
+        fbuf[:n],
+        fbuf[n : 2 * n],
+        ibuf[: n + 1],
+        index,
+        ones,
+        s,
+        s + 1,
+        a,
+        r,
+        index,
+        ones,
+        ns,
+        ns + 1,
+        terminated != 0,
+        alpha,
+        tau,
+        gamma,
+        lam,
+        fbuf[prow],
+        fbuf[nprow],
+        trace,
+        replacing != 0,
+        b_a,
+        fbuf[work_row:sig_row],
+        None,
+        fbuf[sig_row:ones_row].ravel(),
+        None,
+        None,
+        None,
+        None,
+    )
+    return delta

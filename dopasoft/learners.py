@@ -232,6 +232,30 @@ class _FeatureLearner:
             raise ValueError(f"action {a} has zero probability under the default policy in this state")
         return idx, val, row, a, r, nidx, nval, nrow, b
 
+    def _tabular_transition(self, state, action, reward, next_state, terminated, behaviour_prob, needed_by):
+        """:meth:`_transition` for a tabular learner: ``(s, a, r, s', b)`` as plain numbers (``s' = s``
+        when terminated); the usual case is checked inline, anything else goes through the full checks."""
+        n = self.n_states
+        if (
+            type(state) is int
+            and 0 <= state < n
+            and type(action) is int
+            and 0 <= action < self.n_actions
+            and type(reward) is float
+            and math.isfinite(reward)
+            and (terminated or (type(next_state) is int and 0 <= next_state < n))
+            and (type(behaviour_prob) is float or (behaviour_prob is None and needed_by is None))
+            and self._allowed[state if self._per_state_prior else 0][action]
+        ):
+            if behaviour_prob is None:
+                return state, action, reward, state if terminated else next_state, 1.0
+            if 0.0 < behaviour_prob <= 1.0:
+                return state, action, reward, state if terminated else next_state, behaviour_prob
+        idx, _, _, a, r, nidx, _, _, b = self._transition(
+            state, action, reward, next_state, terminated, behaviour_prob, needed_by
+        )
+        return int(idx[0]), a, r, int(nidx[0]), b
+
     # -- read-outs ---------------------------------------------------------------------------------
     @property
     def q(self) -> NDArray:
@@ -357,8 +381,46 @@ class SoftQLambda(_FeatureLearner):
         self.trace = trace
         self.trace_mode = trace_mode
         self._trace_code = kernel.TRACE_CODES[trace]
+        self._replacing = 1 if trace_mode == "replacing" else 0
         self._e = np.zeros_like(self._w)
         self._live = np.zeros(self.n_states + 1, dtype=np.int64)  # rows of _e that may be non-zero
+        self._pack()
+
+    def _pack(self) -> None:
+        """Move the arrays into two buffers (:func:`dopasoft.kernel.pack_rows`); keep views of them.
+
+        The tabular update passes just the buffers to :func:`dopasoft.kernel.tabular_learner_step`
+        (numba's dispatch costs per argument); ``_w``, ``_e``, ... stay usable as before.
+        """
+        n, na = self.n_states, self.n_actions
+        work, sig, ones, prior, total = kernel.pack_rows(n, na, self._log_prior.shape[0])
+        fbuf = np.zeros((total, na))
+        fbuf[:n], fbuf[n:work], fbuf[prior:] = self._w, self._e, self._log_prior
+        fbuf[ones:prior] = 1.0
+        fbuf[sig:ones].reshape(-1)[: kernel.N_SIGNALS] = self._signals
+        ibuf = np.concatenate([self._live, np.arange(n, dtype=np.int64)])
+        self._fbuf, self._ibuf, self._prior_row = fbuf, ibuf, prior
+        self._views()
+
+    def _views(self) -> None:
+        n, na, fbuf = self.n_states, self.n_actions, self._fbuf
+        work, sig, ones, prior, _ = kernel.pack_rows(n, na, fbuf.shape[0] - self._prior_row)
+        self._w, self._e, self._work = fbuf[:n], fbuf[n:work], fbuf[work:sig]
+        self._signals = fbuf[sig:ones].reshape(-1)
+        self._log_prior = fbuf[prior:]
+        self._log_prior_rows = list(self._log_prior)
+        self._live, self._index = self._ibuf[: n + 1], self._ibuf[n + 1 :]
+
+    _VIEWS = ("_w", "_e", "_work", "_signals", "_log_prior", "_log_prior_rows", "_live", "_index")
+
+    def __getstate__(self) -> dict:
+        # copies and pickles carry the buffers only; the views are rebuilt on them (a deep copy of a
+        # view would silently detach it from the buffer the update writes to)
+        return {k: v for k, v in self.__dict__.items() if k not in self._VIEWS}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._views()
 
     @property
     def needs_behaviour_prob(self) -> bool:
@@ -390,6 +452,31 @@ class SoftQLambda(_FeatureLearner):
         be ``None``) when ``terminated``. The step's model-dopamine signals are in :attr:`last_step`.
         """
         needed = 'trace="retrace"' if self.trace == "retrace" else None
+        if not self.linear:
+            s, a, r, ns, b = self._tabular_transition(
+                state, action, reward, next_state, terminated, behaviour_prob, needed
+            )
+            per_state = self._per_state_prior
+            delta = kernel.tabular_learner_step(
+                self._fbuf,
+                self._ibuf,
+                s,
+                a,
+                r,
+                ns,
+                1 if terminated else 0,
+                self._alpha,
+                self._tau,
+                self._gamma,
+                self._lam,
+                self._prior_row + s if per_state else self._prior_row,
+                self._prior_row + ns if per_state else self._prior_row,
+                self._trace_code,
+                self._replacing,
+                b,
+            )
+            self._has_step = True
+            return delta
         idx, val, row, a, r, nidx, nval, nrow, b = self._transition(
             state, action, reward, next_state, terminated, behaviour_prob, needed
         )

@@ -2,12 +2,15 @@
 tangents against finite differences, the compiled shortcuts (no tangents, cached normaliser) exact,
 the trace-coefficient table by hand, and Retrace refused where b(a|s) is unknown."""
 
+import copy
 import math
+import pickle
 
 import numpy as np
 import pytest
-from oracles import PlainSoftQLambda
+from oracles import PlainSoftQLambda, soft_stats
 
+import dopasoft as ds
 import dopasoft.fitting as F
 from dopasoft import kernel
 from dopasoft.fitting.models import SoftQLambdaModel
@@ -209,3 +212,77 @@ def test_gradient_in_kappa_at_kappa_zero():
     num = (m.nll_pairs(tr, subj, th + e) - m.nll_pairs(tr, subj, th - e))[0] / (2 * h)
     assert abs(num) > 0.1
     assert g[0, 3] == pytest.approx(num, rel=1e-6)
+
+
+@pytest.mark.parametrize("trace", TRACES)
+@pytest.mark.parametrize("replacing", [False, True])
+def test_tabular_learner_runs_the_step_exactly(trace, replacing):
+    # SoftQLambda's tabular update goes through kernel.tabular_learner_step (arrays packed in two
+    # buffers); it must give the bits of soft_q_step driven directly, and the plain oracle's values
+    steps = episodes(300, seed=11)
+    prior = np.linspace(1.0, 2.0, N_A) / np.linspace(1.0, 2.0, N_A).sum()
+    mode = "replacing" if replacing else "accumulating"
+    agent = ds.SoftQLambda(
+        N_S, N_A, alpha=0.3, tau=0.7, lam=0.8, gamma=0.9, trace=trace, trace_mode=mode, prior=prior
+    )
+    oracle = PlainSoftQLambda(N_S, N_A, 0.3, 0.7, 0.8, 0.9, trace, replacing, prior=[list(prior)] * N_S)
+    for s, a, r, s2, term, b in steps:
+        v, _ = soft_stats(oracle.q[s], 0.7, prior)  # V(s) before the update
+        delta = agent.update(s, a, r, s2, term, behaviour_prob=b)
+        assert delta == pytest.approx(oracle.update(s, a, r, s2, term, b), abs=1e-12)
+        assert agent.last_step.value == pytest.approx(v, abs=1e-12)
+    assert np.array_equal(agent.q, run(steps, 0.3, 0.7, 0.8, trace, replacing))
+    np.testing.assert_allclose(agent.q, oracle.q, atol=1e-12)
+
+
+def test_copied_and_pickled_learners_keep_learning_on_their_own():
+    steps = episodes(60, seed=12)
+    agent = ds.SoftQLambda(N_S, N_A, alpha=0.3, tau=0.7, lam=0.8, trace="retrace")
+    for s, a, r, s2, term, b in steps[:30]:
+        agent.update(s, a, r, s2, term, behaviour_prob=b)
+    before = agent.q
+    for clone in (copy.deepcopy(agent), pickle.loads(pickle.dumps(agent))):
+        for s, a, r, s2, term, b in steps[30:]:
+            clone.update(s, a, r, s2, term, behaviour_prob=b)
+        assert np.array_equal(agent.q, before)  # the original did not move
+        assert not np.array_equal(clone.q, before)  # the clone's read-outs see its updates
+        assert clone.last_step is not None and clone.last_step != agent.last_step
+        clone.reset_traces()
+        assert not clone.traces.any()
+    fresh = ds.SoftQLambda(N_S, N_A, alpha=0.3, tau=0.7, lam=0.8, trace="retrace")
+    for s, a, r, s2, term, b in steps:
+        fresh.update(s, a, r, s2, term, behaviour_prob=b)
+    assert np.array_equal(clone.q, fresh.q)
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "message"),
+    [
+        ((N_S, 0, 0.0, 1, False), {}, "state 4 is out of range"),
+        ((0, -1, 0.0, 1, False), {}, "action -1 is out of range"),
+        ((0, 0, math.nan, 1, False), {}, "reward must be finite"),
+        ((0, 0, 0.0, 9, False), {}, "next_state 9 is out of range"),
+        ((0, 0, 0.0, 1, False), {"behaviour_prob": 0.0}, "behaviour_prob must be in"),
+        ((0, 0, 0.0, 1, False), {"behaviour_prob": math.nan}, "behaviour_prob must be in"),
+        ((True, 0, 0.0, 1, False), {}, "state must be an integer"),
+    ],
+)
+def test_tabular_update_checks_its_input(args, kwargs, message):
+    agent = ds.SoftQLambda(N_S, N_A, alpha=0.3, tau=0.7, lam=0.8)
+    with pytest.raises(ValueError, match=message):
+        agent.update(*args, **kwargs)
+    assert not agent.q.any() and agent.last_step is None
+
+
+def test_tabular_update_takes_numpy_numbers_and_refuses_forbidden_actions():
+    steps = episodes(40, seed=13)
+    plain, numpyish = (ds.SoftQLambda(N_S, N_A, alpha=0.3, tau=0.7, lam=0.8) for _ in range(2))
+    for s, a, r, s2, term, _ in steps:
+        plain.update(s, a, r, s2, term)
+        numpyish.update(np.int64(s), np.int32(a), np.float64(r), np.int64(s2), np.bool_(term))
+    assert np.array_equal(plain.q, numpyish.q)
+    agent = ds.SoftQLambda(N_S, 2, alpha=0.3, tau=0.7, lam=0.8, prior=[[1.0, 0.0]] * N_S)
+    with pytest.raises(ValueError, match="zero probability"):
+        agent.update(0, 1, 0.0, 1, False)
+    with pytest.raises(ValueError, match='required by trace="retrace"'):
+        ds.SoftQLambda(N_S, N_A, alpha=0.3, tau=0.7, lam=0.8, trace="retrace").update(0, 0, 0.0, 1, False)
