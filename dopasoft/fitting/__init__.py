@@ -20,10 +20,12 @@ from dopasoft.fitting.hierarchical import HierarchicalResult, fit_hierarchical
 from dopasoft.fitting.mle import FitResult, fit, iter_fit, log_likelihood, negative_log_likelihood
 from dopasoft.fitting.model_selection import BMSResult, bms, exceedance_probabilities
 from dopasoft.fitting.models import MODEL_NAMES, ChoiceModel, Parameter, get_model
+from dopasoft.fitting.parameters import default_prior
 from dopasoft.fitting.recovery import ModelRecoveryResult, model_recovery, recovery_table
 from dopasoft.fitting.simulate import sample_parameters, simulate, simulate_choices
 
 __all__ = [
+    "default_prior",
     "Transitions",
     "read_choices",
     "read_hbayesdm",
