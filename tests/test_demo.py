@@ -28,8 +28,8 @@ FIGURES = (
 TABLES = (
     "two_step_data",
     "true_params",
-    "fits_soft-q-lambda",
-    "fits_soft-q-lambda-uncorrected",
+    "fits_soft-q-lambda+kappa",
+    "fits_soft-q-lambda-uncorrected+kappa",
     "model_comparison",
     "stay_probabilities",
     "stay_regression",
@@ -56,7 +56,7 @@ def test_quick_demo_writes_figures_and_tables(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert str(out.resolve()) in printed and "two_step_stay" in printed
     comparison = pd.read_csv(out / "model_comparison.csv")
-    assert set(comparison["model"]) == {"soft-q-lambda", "soft-q-lambda-uncorrected"}
+    assert set(comparison["model"]) == {"soft-q-lambda+kappa", "soft-q-lambda-uncorrected+kappa"}
     assert comparison["protected_exceedance"].sum() == pytest.approx(1.0)
     data = pd.read_csv(out / "two_step_data.csv")
     assert data["subject"].nunique() == 8 and len(data) == 8 * 100

@@ -27,6 +27,7 @@ import pandas as pd
 from dopasoft.analysis import two_step
 from dopasoft.analysis.style import COLORS, PALETTE, finish, new_figure, panel_letters, style_context
 from dopasoft.fitting import model_selection
+from dopasoft.fitting.models import parameter_labels
 from dopasoft.fitting.recovery import _align, fitted_rows, recovery_table
 
 __all__ = [
@@ -47,24 +48,8 @@ __all__ = [
 
 FIT_COLUMNS = ("subject", "nll")
 
-PARAM_LABELS: dict[str, str] = {
-    "alpha": "α, learning rate",
-    "alpha1": "α₁, learning rate (stage 1)",
-    "alpha2": "α₂, learning rate (stage 2)",
-    "tau": "τ, temperature (reward units)",
-    "tau1": "τ₁, temperature (reward units)",
-    "tau2": "τ₂, temperature (reward units)",
-    "lam": "λ, trace decay",
-    "kappa": "κ, stickiness (log-odds)",
-    "beta": "β, inverse temp. (1/reward units)",
-    "beta1": "β₁, inverse temp. (1/reward units)",
-    "beta2": "β₂, inverse temp. (1/reward units)",
-    "pers": "perseveration (log-odds)",
-    "w": "w, model-based weight",
-}
-"""Axis labels (symbol, meaning, unit) of the fitting models' parameters."""
-
-_LOG_PARAMS = {"tau", "tau1", "tau2", "beta", "beta1", "beta2"}
+PARAM_LABELS: dict[str, str] = parameter_labels()
+"""Axis labels (symbol, meaning, unit) of the fitting models' parameters, from their declarations."""
 
 
 def fits_model(fits: pd.DataFrame, model: Any = None):
@@ -88,6 +73,7 @@ def fits_model(fits: pd.DataFrame, model: Any = None):
         parameter of the model is missing (the missing names are listed).
     """
     from dopasoft.fitting import ChoiceModel, get_model
+    from dopasoft.fitting.models import model_from_columns
 
     if not isinstance(fits, pd.DataFrame):
         raise ValueError(f"fits must be a pandas DataFrame, got {type(fits).__name__}")
@@ -102,15 +88,10 @@ def fits_model(fits: pd.DataFrame, model: Any = None):
                 f"the fits table's 'model' column holds {len(names)} models {list(names)}; split it by model"
             )
         model = str(names[0])
-    if isinstance(model, ChoiceModel):
-        m = model
-    elif str(model).startswith("daw-hybrid"):
-        m = get_model(str(model))
-    else:
-        cols = set(fits.columns)
-        m = get_model(
-            str(model), kappa="kappa" in cols, separate_alpha="alpha1" in cols, separate_tau="tau1" in cols
-        )
+    if isinstance(model, ChoiceModel) or "+" in str(model):
+        m = get_model(model)
+    else:  # a plain name: the variant whose parameters the table holds
+        m = model_from_columns(str(model), fits.columns)
     check_fits(fits, m)
     return m
 
@@ -397,8 +378,10 @@ def posterior_predictive_table(data: pd.DataFrame, simulated: Mapping[str, pd.Da
 # figures
 
 
-def _label(p: str, wrap: bool = False) -> str:
-    text = PARAM_LABELS.get(p, p)
+def _label(p: str, wrap: bool = False, model: Any = None) -> str:
+    """Axis label of parameter ``p``: from ``model``'s declaration when given, else any family's."""
+    names = model.param_names if model is not None else ()
+    text = model.parameter(p).label if p in names else PARAM_LABELS.get(p, p)
     return text.replace(" (", "\n(") if wrap else text
 
 
@@ -432,8 +415,12 @@ def plot_parameters(fits: pd.DataFrame, model: Any = None, *, save: str | os.Pat
                 1 + rng.uniform(-0.15, 0.15, len(v)), v, s=6, color=PALETTE[0], alpha=0.6, linewidths=0
             )
             ax.set_xticks([])
-            ax.set_ylabel(_label(p, wrap=True))
-            if p in _LOG_PARAMS and np.all(v > 0) and v.max() / v.min() > 20:
+            ax.set_ylabel(_label(p, wrap=True, model=m))
+            if (
+                m.parameter(p).kind in ("temperature", "inverse-temperature")
+                and np.all(v > 0)
+                and v.max() / v.min() > 20
+            ):
                 ax.set_yscale("log")
         for ax in axes.ravel()[len(names) :]:
             ax.set_visible(False)

@@ -23,9 +23,9 @@ from dopasoft.cli.outputs import output_dir
 __all__ = ["DEMO_DEFAULTS", "QUICK_DEFAULTS", "DEMO_MODELS", "run_demo", "register"]
 
 DEMO_MODELS: tuple[str, ...] = (
-    "soft-q-lambda",
-    "soft-q-lambda-uncorrected",
-    "soft-q-lambda-on-policy",
+    "soft-q-lambda+kappa",
+    "soft-q-lambda-uncorrected+kappa",
+    "soft-q-lambda-on-policy+kappa",
     "daw-hybrid",
 )
 """Models fitted by the demo (soft Q models with the stickiness ``kappa``); the first generates the data."""
@@ -35,14 +35,14 @@ QUICK_DEFAULTS: dict[str, Any] = {
     "n_subjects": 8,
     "n_trials": 100,
     "n_starts": 2,
-    "models": ("soft-q-lambda", "soft-q-lambda-uncorrected"),
+    "models": ("soft-q-lambda+kappa", "soft-q-lambda-uncorrected+kappa"),
 }
 
 
 def _model(name: str):
     from dopasoft.fitting import get_model
 
-    return get_model(name) if name.startswith("daw-hybrid") else get_model(name, kappa=True)
+    return get_model(name)
 
 
 def run_demo(
@@ -190,7 +190,8 @@ def run_demo(
     def predictive() -> None:
         data, fits = state["data"], state["fits"]
         rng = np.random.default_rng(next(seeds))
-        names = [cfg["models"][0]] + [m for m in cfg["models"][1:] if m.startswith("daw-hybrid")][:1]
+        first = _model(cfg["models"][0]).family  # the generating model and one of another family
+        names = [cfg["models"][0]] + [m for m in cfg["models"][1:] if _model(m).family != first][:1]
         sims = {m: an.posterior_predictive(data, fits[m], n_sims=2, seed=rng) for m in names}
         table(an.posterior_predictive_table(data, sims), "posterior_predictive")
         figure(an.plot_posterior_predictive(data, sims), "posterior_predictive")

@@ -65,16 +65,9 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
 
 
 def _parameter_names() -> set[str]:
-    from dopasoft.fitting import MODEL_NAMES, get_model
+    from dopasoft.fitting.models import parameter_labels
 
-    names: set[str] = set()
-    for m in MODEL_NAMES:
-        if m.startswith("daw-hybrid"):
-            names |= set(get_model(m).param_names)
-        else:
-            names |= set(get_model(m, kappa=True, separate_alpha=True, separate_tau=True).param_names)
-            names |= set(get_model(m).param_names)
-    return names
+    return set(parameter_labels())
 
 
 def detect_table(df: pd.DataFrame, name: str = "table") -> str:

@@ -24,28 +24,34 @@ from dopasoft.cli.manifest import (
 from dopasoft.cli.outputs import output_file
 from dopasoft.fitting.data import read_choices, read_csv_keeping_ids, to_transitions
 from dopasoft.fitting.mle import iter_fit
-from dopasoft.fitting.models import MODEL_NAMES, get_model
+from dopasoft.fitting.models import FAMILIES, MODEL_NAMES, family_of, get_model
 
 
 def add_model_options(p: argparse.ArgumentParser) -> None:
-    """Model choice and options shared by ``fit`` and ``recover``."""
+    """Model choice and options shared by ``fit`` and ``recover``: one flag per option that a model
+    family declares (``--kappa``, ``--gamma G``, ``--trans-prob P``, ...)."""
     p.add_argument("--model", required=True, choices=MODEL_NAMES, help="choice model")
-    p.add_argument("--kappa", action="store_true", help="soft Q models: add stage-1 stickiness")
-    p.add_argument(
-        "--separate-alpha",
-        action="store_true",
-        help="soft Q models: one learning rate per stage (alpha1, alpha2)",
-    )
-    p.add_argument(
-        "--separate-tau", action="store_true", help="soft Q models: one temperature per stage (tau1, tau2)"
-    )
-    p.add_argument("--gamma", type=float, default=1.0, help="soft Q models: discount (default 1)")
-    p.add_argument(
-        "--trans-prob",
-        type=float,
-        default=0.7,
-        help="hybrid models: common transition probability (default 0.7)",
-    )
+    seen: set[str] = set()
+    for family in FAMILIES:
+        for opt in family.options:
+            if opt.name in seen:
+                continue
+            seen.add(opt.name)
+            flag = "--" + opt.name.replace("_", "-")
+            text = f"{family.title} models: {opt.description}"
+            if isinstance(opt.default, bool):
+                p.add_argument(flag, action="store_true", help=text)
+            elif isinstance(opt.default, float):
+                p.add_argument(
+                    flag, type=float, default=opt.default, help=f"{text} (default {opt.default:g})"
+                )
+            else:
+                p.add_argument(
+                    flag,
+                    choices=opt.choices or None,
+                    default=opt.default,
+                    help=f"{text} (default {opt.default})",
+                )
     p.add_argument("--n-starts", type=int, default=10, help="starts per subject (default 10)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random starts (default 0)")
     p.add_argument(
@@ -66,20 +72,26 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def model_option_values(args: argparse.Namespace) -> dict:
+    """Every model option's value from parsed options (see :func:`add_model_options`)."""
+    return {o.name: getattr(args, o.name) for fam in FAMILIES for o in fam.options}
+
+
 def model_from_args(args: argparse.Namespace):
     """Build the model, fixed values and bounds from parsed options."""
-    if args.model.startswith("daw-hybrid"):
-        if args.kappa or args.separate_alpha or args.separate_tau:
-            raise ValueError("--kappa/--separate-alpha/--separate-tau apply to soft Q models only")
-        model = get_model(args.model, trans_prob=args.trans_prob)
-    else:
-        model = get_model(
-            args.model,
-            kappa=args.kappa,
-            separate_alpha=args.separate_alpha,
-            separate_tau=args.separate_tau,
-            gamma=args.gamma,
-        )
+    family = family_of(args.model)
+    options = {}
+    for fam in FAMILIES:
+        for opt in fam.options:
+            value = getattr(args, opt.name)
+            if family.option(opt.name) is not None:
+                options[opt.name] = value
+            elif value != opt.default:
+                flag = "--" + opt.name.replace("_", "-")
+                raise ValueError(
+                    f"{flag} applies to the {fam.title} models only, not to --model {args.model}"
+                )
+    model = get_model(args.model, **options)
     fixed, bounds = {}, {}
     for item in args.fix:
         name, sep, val = item.partition("=")

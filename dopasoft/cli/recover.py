@@ -15,7 +15,7 @@ import numpy as np
 from dopasoft.cli.fit import add_model_options, check_fit_memory, model_from_args
 from dopasoft.cli.outputs import output_dir
 from dopasoft.fitting.mle import fit
-from dopasoft.fitting.models import get_model
+from dopasoft.fitting.models import FAMILIES, get_model
 from dopasoft.fitting.recovery import model_recovery, recovery_table
 from dopasoft.fitting.simulate import sample_parameters, simulate_choices
 
@@ -28,16 +28,17 @@ def _check_n_subjects(args: argparse.Namespace, least: int) -> None:
 def run_model_recovery(args: argparse.Namespace) -> int:
     """Model recovery over ``--models``: write the matrices and per-subject tables into ``--out``."""
     names = [m.strip() for m in args.models.split(",") if m.strip()]
-    if args.kappa or args.separate_alpha or args.separate_tau or args.fix or args.bound:
+    changed = [
+        "--" + o.name.replace("_", "-")
+        for fam in FAMILIES
+        for o in fam.options
+        if getattr(args, o.name) != o.default
+    ]
+    if changed or args.fix or args.bound:
+        what = "/".join(changed + ["--fix"] * bool(args.fix) + ["--bound"] * bool(args.bound))
         raise ValueError(
-            "with --models, give model options in each model's spec (e.g. "
-            "soft-q-lambda+kappa); --kappa/--separate-alpha/--separate-tau/--fix/--bound "
-            "apply to --model only"
-        )
-    if args.gamma != 1.0 or args.trans_prob != 0.7:
-        raise ValueError(
-            "with --models, give gamma / trans_prob in the specs (soft-q-lambda+gamma=0.9, "
-            "daw-hybrid+trans_prob=0.8)"
+            f"with --models, give model options in each model's spec (e.g. soft-q-lambda+kappa, "
+            f"soft-q-lambda+gamma=0.9, daw-hybrid+trans_prob=0.8); {what} apply to --model only"
         )
     _check_n_subjects(args, 1)
     output_dir(args.out)

@@ -93,8 +93,6 @@ def _resolve_fixed(model: ChoiceModel, fixed: Mapping[str, float] | None, bounds
 # ``lo = 0.02``); an inverse temperature with bounds ``(0, hi)`` gets ``logit(β / hi) ~ N(−log 9,
 # 1.5²)`` (median ``hi / 10``: 5 for the default ``hi = 50``). Tied to the bounds so that a user who
 # rescales the bounds for another reward scale rescales the prior with them. See docs/fitting.md.
-TEMPERATURES = ("tau", "tau1", "tau2")
-INVERSE_TEMPERATURES = ("beta", "beta1", "beta2")
 DEFAULT_PRIOR_SD = 1.5
 DEFAULT_PRIOR_RATIO = 10.0
 
@@ -126,13 +124,14 @@ def default_prior(
     b = model.default_bounds()
     b.update(bounds or {})
     out: dict[str, tuple[float, float]] = {}
-    for name in model.param_names:
+    for par in model.params:
+        name = par.name
         if name in (fixed or {}):
             continue
         lo, hi = (float(v) for v in b[name])
-        if name in TEMPERATURES and lo > 0 and DEFAULT_PRIOR_RATIO * lo < hi:
+        if par.kind == "temperature" and lo > 0 and DEFAULT_PRIOR_RATIO * lo < hi:
             median = DEFAULT_PRIOR_RATIO * lo
-        elif name in INVERSE_TEMPERATURES and lo == 0 and 0 < hi < math.inf:
+        elif par.kind == "inverse-temperature" and lo == 0 and 0 < hi < math.inf:
             median = hi / DEFAULT_PRIOR_RATIO
         else:
             continue

@@ -1,0 +1,287 @@
+r"""The Daw et al. (2011) hybrid: exactly hBayesDM's ``ts_par7`` / ``ts_par6`` / ``ts_par4`` (Ahn et al. 2017).
+
+Model-free values ``Q_MF`` (stage-1 pair ``(0, a)``, stage-2 pairs ``(s, a)``, all 0 at start),
+model-based stage-1 values from the transition probability ``p`` (0.7):
+
+.. math:: Q_{MB}(a) = p \max_b Q_{MF}(1+a, b) + (1-p) \max_b Q_{MF}(2-a, b), \quad
+          Q_{H} = w Q_{MB} + (1-w) Q_{MF}(0, \cdot)
+
+.. math:: P(a_1 = 1) = \sigma(\beta_1 (Q_H(1) - Q_H(0)) + \pi (2 a_1^{prev} - 1)), \quad
+          P(a_2 = 1) = \sigma(\beta_2 (Q_{MF}(s,1) - Q_{MF}(s,0)))
+
+(no perseveration term on the first trial), then, in this order,
+
+.. math:: Q_{MF}(0,a_1) \mathrel{+}= \alpha_1 (Q_{MF}(s,a_2) - Q_{MF}(0,a_1)), \quad
+          Q_{MF}(s,a_2) \mathrel{+}= \alpha_2 (r - Q_{MF}(s,a_2)), \quad
+          Q_{MF}(0,a_1) \mathrel{+}= \lambda \alpha_1 (r - Q_{MF}(s,a_2))
+
+where the last error uses the *already updated* second-stage value, as in the Stan code.
+``ts_par6`` is ``λ = 1``; ``ts_par4`` is ``α1 = α2 = α``, ``β1 = β2 = β``, ``λ = 1`` (the Stan
+``model`` block; its ``generated quantities`` block repeats the first update, a discrepancy we do not
+copy). With a missed second-stage choice the stage-1 choice is still counted but no value is updated.
+The compiled functions below serve the likelihood and the simulator alike.
+
+References
+----------
+Daw, N. D., Gershman, S. J., Seymour, B., Dayan, P. & Dolan, R. J. (2011). Model-based influences
+on humans' choices and striatal prediction errors. Neuron 69, 1204–1215.
+Ahn, W.-Y., Haines, N. & Zhang, L. (2017). Revealing neurocomputational mechanisms of reinforcement
+learning and decision-making with the hBayesDM package. Computational Psychiatry 1, 24–57.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numba import njit, prange
+
+from dopasoft.fitting.models.base import INF, ChoiceModel, ModelFamily, Option, Parameter
+
+__all__ = ["HybridModel", "FAMILY", "PARAMETERS"]
+
+PARALLEL_MIN_PAIRS = 16  # smaller batches run single-threaded
+
+HY_A1, HY_B1, HY_A2, HY_B2, HY_PI, HY_W, HY_LAM = range(7)
+HY_COLUMNS = ("alpha1", "beta1", "alpha2", "beta2", "pers", "w", "lam")
+
+
+@njit(cache=True)
+def _log_sigmoid(x):
+    if x >= 0:
+        return -math.log1p(math.exp(-x))
+    return x - math.log1p(math.exp(x))
+
+
+@njit(cache=True)
+def hybrid_stage1_logit(q, p, prev, p_common):
+    """Log-odds of choosing first-stage option 1 (ts_par7)."""
+    m1 = max(q[1, 0], q[1, 1])
+    m2 = max(q[2, 0], q[2, 1])
+    mb0 = p_common * m1 + (1.0 - p_common) * m2
+    mb1 = (1.0 - p_common) * m1 + p_common * m2
+    w = p[HY_W]
+    h0 = w * mb0 + (1.0 - w) * q[0, 0]
+    h1 = w * mb1 + (1.0 - w) * q[0, 1]
+    x = p[HY_B1] * (h1 - h0)
+    if prev >= 0:
+        x += p[HY_PI] * (2 * prev - 1)
+    return x
+
+
+@njit(cache=True)
+def hybrid_stage2_logit(q, p, s):
+    """Log-odds of choosing option 1 in second-stage state ``s`` (1 or 2)."""
+    return p[HY_B2] * (q[s, 1] - q[s, 0])
+
+
+@njit(cache=True)
+def hybrid_update1(q, p, a1, s, a2):
+    """Stage-1 model-free update towards the chosen second-stage value."""
+    q[0, a1] += p[HY_A1] * (q[s, a2] - q[0, a1])
+
+
+@njit(cache=True)
+def hybrid_update2(q, p, a1, s, a2, r):
+    """Stage-2 update, then the λ-weighted stage-1 update with the updated stage-2 value."""
+    q[s, a2] += p[HY_A2] * (r - q[s, a2])
+    if a1 >= 0:
+        q[0, a1] += p[HY_LAM] * p[HY_A1] * (r - q[s, a2])
+
+
+@njit(cache=True)
+def _hybrid_subject_nll(state, action, reward, next_state, is_choice, n, p, p_common):
+    q = np.zeros((3, 2))
+    prev = -1
+    a1 = -1
+    nll = 0.0
+    for t in range(n):
+        a = action[t]
+        s = state[t]
+        if s == 0:
+            a1 = -1
+            if a < 0:
+                continue
+            x = hybrid_stage1_logit(q, p, prev, p_common)
+            if is_choice[t]:
+                nll -= _log_sigmoid(x) if a == 1 else _log_sigmoid(-x)
+            prev = a
+            a1 = a
+            ns = next_state[t]
+            if t + 1 < n and state[t + 1] == ns and action[t + 1] >= 0:
+                hybrid_update1(q, p, a, ns, action[t + 1])
+            else:
+                a1 = -1  # second-stage choice missed: no update this trial
+        else:
+            if a < 0:
+                continue
+            x = hybrid_stage2_logit(q, p, s)
+            if is_choice[t]:
+                nll -= _log_sigmoid(x) if a == 1 else _log_sigmoid(-x)
+            hybrid_update2(q, p, a1, s, a, reward[t])
+            a1 = -1
+    return nll
+
+
+@njit(parallel=True, cache=True)
+def hybrid_nll_pairs(state, action, reward, next_state, is_choice, n_steps, subj, full, p_common):
+    """NLL of the hybrid model for (subject, parameter vector) pairs, in parallel."""
+    n_pairs = subj.shape[0]
+    out = np.empty(n_pairs)
+    for k in prange(n_pairs):
+        i = subj[k]
+        out[k] = _hybrid_subject_nll(
+            state[i], action[i], reward[i], next_state[i], is_choice[i], n_steps[i], full[k], p_common
+        )
+    return out
+
+
+@njit(cache=True)
+def hybrid_nll_pairs_serial(state, action, reward, next_state, is_choice, n_steps, subj, full, p_common):
+    """Single-threaded :func:`hybrid_nll_pairs`."""
+    out = np.empty(subj.shape[0])
+    for k in range(subj.shape[0]):
+        i = subj[k]
+        out[k] = _hybrid_subject_nll(
+            state[i], action[i], reward[i], next_state[i], is_choice[i], n_steps[i], full[k], p_common
+        )
+    return out
+
+
+@njit(cache=True)
+def hybrid_generate_two_step(full, probs, u, p_common):
+    """Simulate the hybrid model on the two-step task (same functions as the likelihood)."""
+    n_sub, n_tr = probs.shape[0], probs.shape[1]
+    c1 = np.empty((n_sub, n_tr), np.int64)
+    s2 = np.empty((n_sub, n_tr), np.int64)
+    c2 = np.empty((n_sub, n_tr), np.int64)
+    rew = np.empty((n_sub, n_tr))
+    for i in range(n_sub):
+        p = full[i]
+        q = np.zeros((3, 2))
+        prev = -1
+        for t in range(n_tr):
+            x = hybrid_stage1_logit(q, p, prev, p_common)
+            a1 = 1 if u[i, t, 0] < 1.0 / (1.0 + math.exp(-x)) else 0
+            st = a1 if u[i, t, 1] < p_common else 1 - a1
+            x = hybrid_stage2_logit(q, p, 1 + st)
+            a2 = 1 if u[i, t, 2] < 1.0 / (1.0 + math.exp(-x)) else 0
+            r = 1.0 if u[i, t, 3] < probs[i, t, st, a2] else 0.0
+            hybrid_update1(q, p, a1, 1 + st, a2)
+            hybrid_update2(q, p, a1, 1 + st, a2, r)
+            prev = a1
+            c1[i, t], s2[i, t], c2[i, t], rew[i, t] = a1, st, a2, r
+    return c1, s2, c2, rew
+
+
+# Inverse temperatures in 1/reward units: the default bounds keep beta <= 50 (the soft Q models'
+# tau >= 0.02), the domain stays beta >= 0; docs/fitting.md, "Defaults for temperatures".
+_UNIT = dict(domain=(0.0, 1.0))
+_BETA = dict(domain=(0.0, INF), open_ends=(False, True), unit="1/reward units", kind="inverse-temperature")
+PARAMETERS: dict[str, Parameter] = {
+    p.name: p
+    for p in (
+        Parameter("alpha", 0.0, 1.0, (0.05, 0.95), "learning rate", symbol="α", **_UNIT),
+        Parameter("alpha1", 0.0, 1.0, (0.05, 0.95), "learning rate, stage 1", symbol="α₁", **_UNIT),
+        Parameter("alpha2", 0.0, 1.0, (0.05, 0.95), "learning rate, stage 2", symbol="α₂", **_UNIT),
+        Parameter(
+            "beta", 0.0, 50.0, (0.5, 10.0), "inverse temperature", symbol="β", short="inverse temp.", **_BETA
+        ),
+        Parameter(
+            "beta1",
+            0.0,
+            50.0,
+            (0.5, 10.0),
+            "inverse temperature, stage 1",
+            symbol="β₁",
+            short="inverse temp., stage 1",
+            **_BETA,
+        ),
+        Parameter(
+            "beta2",
+            0.0,
+            50.0,
+            (0.5, 10.0),
+            "inverse temperature, stage 2",
+            symbol="β₂",
+            short="inverse temp., stage 2",
+            **_BETA,
+        ),
+        Parameter(
+            "pers",
+            0.0,
+            5.0,
+            (0.05, 2.0),
+            "perseveration",
+            domain=(-INF, INF),
+            open_ends=(True, True),
+            unit="log-odds",
+        ),
+        Parameter("w", 0.0, 1.0, (0.05, 0.95), "model-based weight", symbol="w", **_UNIT),
+        Parameter("lam", 0.0, 1.0, (0.05, 0.95), "eligibility trace", symbol="λ", **_UNIT),
+    )
+}
+"""Every parameter of the family, declared once (bounds, start range, domain, label, unit)."""
+
+OPTIONS = (
+    Option(
+        "trans_prob", 0.7, "probability of the common transition (hBayesDM's trans_prob)", interval=(0.0, 1.0)
+    ),
+)
+
+# model name -> (parameters, kernel columns HY_COLUMNS taken from them; -1: the constant 1)
+_LAYOUTS = {
+    "daw-hybrid": (("alpha1", "beta1", "alpha2", "beta2", "pers", "w", "lam"), (0, 1, 2, 3, 4, 5, 6)),
+    "daw-hybrid-6": (("alpha1", "beta1", "alpha2", "beta2", "pers", "w"), (0, 1, 2, 3, 4, 5, -1)),
+    "daw-hybrid-4": (("alpha", "beta", "pers", "w"), (0, 1, 0, 1, 2, 3, -1)),
+}
+
+
+@dataclass(frozen=True)
+class HybridModel(ChoiceModel):
+    """Daw et al. (2011) hybrid model with hBayesDM's likelihood; build with :func:`dopasoft.fitting.get_model`."""
+
+    trans_prob: float = 0.7
+
+    def nll_pairs(self, tr, subj, theta):  # noqa: D102 - documented on the base class
+        self.check_task(tr)
+        full = np.ascontiguousarray(self.full(theta))
+        fn = hybrid_nll_pairs if len(subj) >= PARALLEL_MIN_PAIRS else hybrid_nll_pairs_serial
+        data = (tr.state, tr.action, tr.reward, tr.next_state, tr.is_choice, tr.n_steps)
+        return fn(*data, np.ascontiguousarray(subj, np.int64), full, float(self.trans_prob))
+
+    def simulate_arrays(self, theta, probs, u, p_common=None):
+        """Generate two-step choices (``probs`` of shape (S, T, 2, 2))."""
+        if probs.ndim != 4:
+            raise ValueError(f"model {self.name!r} simulates the two-step task only")
+        full = np.ascontiguousarray(self.full(theta))
+        pc = self.trans_prob if p_common is None else p_common
+        return hybrid_generate_two_step(full, probs, u, float(pc))
+
+
+def build(name: str, options: dict[str, Any]) -> HybridModel:
+    """The hybrid model ``name`` with ``options`` (every option of :data:`OPTIONS`, checked)."""
+    names, source = _LAYOUTS[name]
+    return HybridModel(
+        name=name,
+        params=tuple(PARAMETERS[n] for n in names),
+        source=source,
+        constant=(0.0,) * 6 + (1.0,),
+        options=dict(options),
+        family=FAMILY,
+        trans_prob=float(options["trans_prob"]),
+    )
+
+
+FAMILY = ModelFamily(
+    title="hybrid",
+    models={
+        "daw-hybrid": "Daw et al. (2011) hybrid, hBayesDM ts_par7",
+        "daw-hybrid-6": "the hybrid with lam = 1 (ts_par6)",
+        "daw-hybrid-4": "the hybrid with one learning rate and one inverse temperature, lam = 1 (ts_par4)",
+    },
+    options=OPTIONS,
+    build=build,
+)

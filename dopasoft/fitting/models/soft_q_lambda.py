@@ -1,0 +1,205 @@
+r"""The Soft Q(λ) choice models: parameters, options and hooks (docs/fitting.md §1–2).
+
+Learning is the one Soft Q(λ) step :func:`dopasoft.kernel.soft_q_step` on a tabular ``Q``
+(uniform default policy, ``Q ≡ 0`` at the start, ``γ = 1`` by default), applied to the data's steps
+by :mod:`dopasoft.fitting.softq` (the optimiser's gradient is the same step carrying forward-mode
+tangents); the probability of each observed choice is the Boltzmann policy at temperature ``τ``
+before the step's update,
+
+.. math:: P(a|s) = \frac{\exp(Q(s,a)/\tau + \kappa [a = a^{prev}_s])}
+                        {\sum_b \exp(Q(s,b)/\tau + \kappa [b = a^{prev}_s])},
+
+with the stickiness ``κ`` (optional) on the previous choice in first-stage states only; it enters
+behaviour, never the learning target. On the two-step task this is docs/fitting.md §1–2 steps 1–4: stage 1
+(``δ1 = γV(s2) − Q(0,a1)``), then stage 2 whose error ``δ2`` reaches the first-stage pair through the
+trace, weighted by ``π(a2|s2)`` (tree-backup), 1 (uncorrected) or replaced by
+``r − Σ_b π(b|s2)Q(s2,b)`` (on-policy). Options: separate learning rates / temperatures per stage
+(``alpha1, alpha2`` / ``tau1, tau2``; each step uses its own stage's values, for its policy, ``V(s')``
+and trace), ``kappa``, the discount ``gamma`` and the trace mode.
+
+References
+----------
+Wilson, R. C. & Collins, A. G. E. (2019). Ten simple rules for the computational modeling of
+behavioral data. eLife 8, e49547.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from dopasoft import kernel as _k
+from dopasoft.fitting.models.base import INF, ChoiceModel, ModelFamily, Option, Parameter
+from dopasoft.fitting.softq import (
+    SQ_ALPHA0,
+    SQ_ALPHA1,
+    SQ_KAPPA,
+    SQ_LAM,
+    SQ_TAU0,
+    SQ_TAU1,
+    softq_generate_bandit,
+    softq_generate_two_step,
+    softq_nll_grad_pairs,
+    softq_nll_pairs,
+    softq_nll_pairs_serial,
+)
+
+__all__ = ["SoftQLambdaModel", "FAMILY", "PARAMETERS"]
+
+PARALLEL_MIN_PAIRS = 16  # smaller batches run single-threaded
+
+# Temperatures are in reward units (rewards in [0, 1]): the default fitting bounds keep tau >= 0.02,
+# below which 200 choices cannot tell a near-deterministic subject from a greedy one, while the domain
+# (what the likelihood accepts) stays tau > 0. Rescale the bounds with the rewards (rewards in points
+# 0-100: tau >= 2); fit() also puts a weak default prior on them, tied to these bounds
+# (dopasoft.fitting.default_prior). See docs/fitting.md, "Defaults for temperatures".
+_UNIT = dict(domain=(0.0, 1.0))
+_TEMP = dict(domain=(0.0, INF), open_ends=(True, True), symbol="τ", unit="reward units", kind="temperature")
+PARAMETERS: dict[str, Parameter] = {
+    p.name: p
+    for p in (
+        Parameter("alpha", 0.0, 1.0, (0.05, 0.95), "learning rate", symbol="α", **_UNIT),
+        Parameter("alpha1", 0.0, 1.0, (0.05, 0.95), "learning rate, stage 1", symbol="α₁", **_UNIT),
+        Parameter("alpha2", 0.0, 1.0, (0.05, 0.95), "learning rate, stage 2", symbol="α₂", **_UNIT),
+        Parameter("tau", 0.02, INF, (0.05, 0.5), "temperature", **_TEMP),
+        Parameter("tau1", 0.02, INF, (0.05, 0.5), "temperature, stage 1", **{**_TEMP, "symbol": "τ₁"}),
+        Parameter("tau2", 0.02, INF, (0.05, 0.5), "temperature, stage 2", **{**_TEMP, "symbol": "τ₂"}),
+        Parameter("lam", 0.0, 1.0, (0.05, 0.95), "trace decay", symbol="λ", **_UNIT),
+        Parameter(
+            "kappa",
+            -10.0,
+            10.0,
+            (-1.0, 1.0),
+            "stickiness",
+            domain=(-INF, INF),
+            open_ends=(True, True),
+            symbol="κ",
+            unit="log-odds",
+        ),
+    )
+}
+"""Every parameter of the family, declared once (bounds, start range, domain, label, unit)."""
+
+_TRACES = {
+    "soft-q-lambda": "tree-backup",
+    "soft-q-lambda-on-policy": "on-policy",
+    "soft-q-lambda-uncorrected": "uncorrected",
+    "soft-q": "tree-backup",
+}
+
+OPTIONS = (
+    Option("kappa", False, "add the first-stage stickiness kappa (logit units)"),
+    Option("separate_alpha", False, "a learning rate per stage (alpha1, alpha2)"),
+    Option("separate_tau", False, "a temperature per stage (tau1, tau2)"),
+    Option("gamma", 1.0, "discount (1: the two-step trial is one undiscounted episode)", interval=(0.0, 1.0)),
+    Option("trace_mode", "accumulating", "eligibility traces", choices=("accumulating", "replacing")),
+)
+
+
+@dataclass(frozen=True)
+class SoftQLambdaModel(ChoiceModel):
+    """Soft Q(λ) choice model (docs/fitting.md §1–2); build with :func:`dopasoft.fitting.get_model`."""
+
+    trace: str = "tree-backup"
+    gamma: float = 1.0
+    replacing: bool = False
+    tasks: tuple[str, ...] = ("two-step", "bandit")
+
+    def __post_init__(self) -> None:
+        if self.trace == "retrace":  # the kernels would need b(a|s) for every observed choice
+            raise ValueError(
+                "trace 'retrace' needs b(a|s), the probability with which each choice was made, which "
+                "choice data do not record; use 'tree-backup', 'on-policy' or 'uncorrected'"
+            )
+        if self.trace not in _k.TRACE_CODES:
+            raise ValueError(f"trace must be one of {sorted(_k.TRACE_CODES)}, got {self.trace!r}")
+
+    def _engine_args(self, tr, subj, theta) -> tuple:
+        """The compiled replay's arguments: the data, the pairs, the kernel columns and the variant."""
+        self.check_task(tr)
+        return (
+            tr.state,
+            tr.action,
+            tr.reward,
+            tr.next_state,
+            tr.terminal,
+            tr.is_choice,
+            tr.n_steps,
+            tr.state_stage,
+            tr.n_states,
+            tr.n_actions,
+            np.ascontiguousarray(subj, np.int64),
+            np.ascontiguousarray(self.full(theta)),
+            float(self.gamma),
+            _k.TRACE_CODES[self.trace],
+            bool(self.replacing),
+        )
+
+    def nll_pairs(self, tr, subj, theta):  # noqa: D102 - documented on the base class
+        fn = softq_nll_pairs if len(subj) >= PARALLEL_MIN_PAIRS else softq_nll_pairs_serial
+        return fn(*self._engine_args(tr, subj, theta))
+
+    def nll_grad_pairs(self, tr, subj, theta):
+        """NLL and its gradient with respect to the model's parameters (forward mode)."""
+        nll, gcols = softq_nll_grad_pairs(*self._engine_args(tr, subj, theta))
+        return nll, self.pull_back(gcols)
+
+    def simulate_arrays(self, theta, probs, u, p_common=0.7):
+        """Generate two-step (``probs`` 4-d) or bandit (``probs`` 3-d) choices."""
+        full = np.ascontiguousarray(self.full(theta))
+        variant = (float(self.gamma), _k.TRACE_CODES[self.trace], bool(self.replacing))
+        if probs.ndim == 4:
+            return softq_generate_two_step(full, probs, u, p_common, *variant)
+        return softq_generate_bandit(full, probs, u, *variant)
+
+
+def build(name: str, options: dict[str, Any]) -> SoftQLambdaModel:
+    """The soft Q model ``name`` with ``options`` (every option of :data:`OPTIONS`, checked)."""
+    params: list[Parameter] = []
+    source = [-1] * 6
+
+    def add(columns: list[int], pname: str) -> None:
+        params.append(PARAMETERS[pname])
+        for c in columns:
+            source[c] = len(params) - 1
+
+    if options["separate_alpha"]:
+        add([SQ_ALPHA0], "alpha1")
+        add([SQ_ALPHA1], "alpha2")
+    else:
+        add([SQ_ALPHA0, SQ_ALPHA1], "alpha")
+    if options["separate_tau"]:
+        add([SQ_TAU0], "tau1")
+        add([SQ_TAU1], "tau2")
+    else:
+        add([SQ_TAU0, SQ_TAU1], "tau")
+    if name != "soft-q":
+        add([SQ_LAM], "lam")
+    if options["kappa"]:
+        add([SQ_KAPPA], "kappa")
+    return SoftQLambdaModel(
+        name=name,
+        params=tuple(params),
+        source=tuple(source),
+        constant=(0.0,) * 6,
+        options=dict(options),
+        family=FAMILY,
+        trace=_TRACES[name],
+        gamma=float(options["gamma"]),
+        replacing=options["trace_mode"] == "replacing",
+    )
+
+
+FAMILY = ModelFamily(
+    title="soft Q",
+    models={
+        "soft-q-lambda": "Soft Q(λ), tree-backup traces (off-policy)",
+        "soft-q-lambda-on-policy": "Soft Q(λ), on-policy (soft SARSA(λ)-like) traces",
+        "soft-q-lambda-uncorrected": "Soft Q(λ), traces never cut (c = γλ)",
+        "soft-q": "one-step soft Q-learning (λ = 0): the natural model for bandits",
+    },
+    options=OPTIONS,
+    build=build,
+)
