@@ -8,30 +8,42 @@ Every ``plot_*`` function takes data (DataFrames or simulation results) and retu
 ``save="path/name"`` to write PNG, PDF and SVG. See ``docs/analysis.md``.
 """
 
-from dopasoft.analysis import composition, dopamine, model_fits, style, two_step
+from dopasoft.analysis import (
+    composition,
+    dopamine,
+    dopamine_figures,
+    model_fit_figures,
+    model_fits,
+    style,
+    two_step,
+)
 from dopasoft.analysis.composition import plot_composition
 from dopasoft.analysis.dopamine import (
     aligned_traces,
     convolve_photometry,
     photometry_kernel,
+    probability_scaling,
+    rpe_by_trial_type,
+)
+from dopasoft.analysis.dopamine_figures import (
     plot_blocking,
     plot_heatmap,
     plot_probability_scaling,
     plot_rpe_across_training,
     plot_rpe_transfer,
     plot_traces,
-    probability_scaling,
-    rpe_by_trial_type,
+)
+from dopasoft.analysis.model_fit_figures import (
+    plot_model_comparison,
+    plot_parameters,
+    plot_posterior_predictive,
+    plot_recovery,
 )
 from dopasoft.analysis.model_fits import (
     check_fits,
     compare_models,
     fits_model,
     parameter_table,
-    plot_model_comparison,
-    plot_parameters,
-    plot_posterior_predictive,
-    plot_recovery,
     posterior_predictive,
     posterior_predictive_table,
     recovery_table,
@@ -59,6 +71,8 @@ __all__ = [
     "composition",
     "convolve_photometry",
     "dopamine",
+    "dopamine_figures",
+    "model_fit_figures",
     "fits_model",
     "group_stay_probabilities",
     "mb_mf_indices",
