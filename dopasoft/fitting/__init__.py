@@ -22,6 +22,7 @@ from dopasoft.fitting.model_selection import BMSResult, bms, exceedance_probabil
 from dopasoft.fitting.models import MODEL_NAMES, ChoiceModel, Parameter, get_model
 from dopasoft.fitting.parameters import default_prior
 from dopasoft.fitting.recovery import ModelRecoveryResult, model_recovery, recovery_table
+from dopasoft.fitting.replay import REPLAY_COLUMNS, replay
 from dopasoft.fitting.simulate import sample_parameters, simulate, simulate_choices
 
 __all__ = [
@@ -50,6 +51,8 @@ __all__ = [
     "ModelRecoveryResult",
     "model_recovery",
     "recovery_table",
+    "replay",
+    "REPLAY_COLUMNS",
     "sample_parameters",
     "simulate",
     "simulate_choices",

@@ -251,6 +251,15 @@ class ChoiceModel(ABC):
     def simulate_arrays(self, theta, probs, u):
         """Generate choices; see :func:`dopasoft.fitting.simulate_choices`."""
 
+    def replay_signals(
+        self, tr: Transitions, theta: NDArray[np.float64]
+    ) -> tuple[dict[str, NDArray[np.float64]], NDArray[np.float64]]:
+        """Run the likelihood's own loop along every subject's steps (row ``i`` under ``theta[i]``)
+        and return its per-step signals, ``{column: (n_subjects, max_steps) array}`` holding at least
+        ``p_choice``, ``delta``, ``value_rpe`` and ``action_term`` (NaN where a family has no such
+        signal or no choice was made), and each subject's NLL. See :func:`dopasoft.fitting.replay`."""
+        raise NotImplementedError(f"model {self.name!r} has no replay")
+
 
 @dataclass(frozen=True)
 class ModelFamily:

@@ -91,8 +91,15 @@ def hybrid_update2(q, p, a1, s, a2, r):
         q[0, a1] += p[HY_LAM] * p[HY_A1] * (r - q[s, a2])
 
 
+# columns of the per-step signals of a replay (``out`` of :func:`_hybrid_subject_nll`)
+HS_P, HS_DELTA, HS_QMF, HS_QMB, HS_QNET = range(5)
+HYBRID_SIGNALS = ("p_choice", "delta", "q_mf", "q_mb", "q_net")
+
+
 @njit(cache=True)
-def _hybrid_subject_nll(state, action, reward, next_state, is_choice, n, p, p_common):
+def _hybrid_subject_nll(state, action, reward, next_state, is_choice, n, p, p_common, out):
+    """NLL of one subject; with ``out`` (n, 5) also the replay's per-step signals ``HYBRID_SIGNALS``
+    (read before the step's updates; NaN where no choice was made). ``out=None`` compiles them away."""
     q = np.zeros((3, 2))
     prev = -1
     a1 = -1
@@ -100,17 +107,33 @@ def _hybrid_subject_nll(state, action, reward, next_state, is_choice, n, p, p_co
     for t in range(n):
         a = action[t]
         s = state[t]
+        if out is not None:
+            out[t, :] = np.nan
         if s == 0:
             a1 = -1
             if a < 0:
                 continue
             x = hybrid_stage1_logit(q, p, prev, p_common)
+            lp = _log_sigmoid(x) if a == 1 else _log_sigmoid(-x)
             if is_choice[t]:
-                nll -= _log_sigmoid(x) if a == 1 else _log_sigmoid(-x)
+                nll -= lp
             prev = a
             a1 = a
             ns = next_state[t]
-            if t + 1 < n and state[t + 1] == ns and action[t + 1] >= 0:
+            complete = t + 1 < n and state[t + 1] == ns and action[t + 1] >= 0
+            if out is not None:
+                m1 = max(q[1, 0], q[1, 1])
+                m2 = max(q[2, 0], q[2, 1])
+                mb = (
+                    p_common * m1 + (1.0 - p_common) * m2 if a == 0 else (1.0 - p_common) * m1 + p_common * m2
+                )
+                out[t, HS_P] = math.exp(lp)
+                out[t, HS_QMF] = q[0, a]
+                out[t, HS_QMB] = mb
+                out[t, HS_QNET] = p[HY_W] * mb + (1.0 - p[HY_W]) * q[0, a]
+                if complete:
+                    out[t, HS_DELTA] = q[ns, action[t + 1]] - q[0, a]
+            if complete:
                 hybrid_update1(q, p, a, ns, action[t + 1])
             else:
                 a1 = -1  # second-stage choice missed: no update this trial
@@ -118,11 +141,31 @@ def _hybrid_subject_nll(state, action, reward, next_state, is_choice, n, p, p_co
             if a < 0:
                 continue
             x = hybrid_stage2_logit(q, p, s)
+            lp = _log_sigmoid(x) if a == 1 else _log_sigmoid(-x)
             if is_choice[t]:
-                nll -= _log_sigmoid(x) if a == 1 else _log_sigmoid(-x)
+                nll -= lp
+            if out is not None:
+                out[t, HS_P] = math.exp(lp)
+                out[t, HS_DELTA] = reward[t] - q[s, a]
+                out[t, HS_QMF] = q[s, a]
+                out[t, HS_QNET] = q[s, a]
             hybrid_update2(q, p, a1, s, a, reward[t])
             a1 = -1
     return nll
+
+
+@njit(cache=True)
+def hybrid_replay_signals(state, action, reward, next_state, is_choice, n_steps, full, p_common):
+    """Per-step signals ``HYBRID_SIGNALS`` of every subject (row ``i`` of the data under ``full[i]``),
+    shape (n_subjects, max_steps, 5), from the likelihood's own loop; also returns each NLL."""
+    n_sub, m = state.shape
+    out = np.full((n_sub, m, len(HYBRID_SIGNALS)), np.nan)
+    nll = np.empty(n_sub)
+    for i in range(n_sub):
+        nll[i] = _hybrid_subject_nll(
+            state[i], action[i], reward[i], next_state[i], is_choice[i], n_steps[i], full[i], p_common, out[i]
+        )
+    return out, nll
 
 
 @njit(parallel=True, cache=True)
@@ -133,7 +176,7 @@ def hybrid_nll_pairs(state, action, reward, next_state, is_choice, n_steps, subj
     for k in prange(n_pairs):
         i = subj[k]
         out[k] = _hybrid_subject_nll(
-            state[i], action[i], reward[i], next_state[i], is_choice[i], n_steps[i], full[k], p_common
+            state[i], action[i], reward[i], next_state[i], is_choice[i], n_steps[i], full[k], p_common, None
         )
     return out
 
@@ -145,7 +188,7 @@ def hybrid_nll_pairs_serial(state, action, reward, next_state, is_choice, n_step
     for k in range(subj.shape[0]):
         i = subj[k]
         out[k] = _hybrid_subject_nll(
-            state[i], action[i], reward[i], next_state[i], is_choice[i], n_steps[i], full[k], p_common
+            state[i], action[i], reward[i], next_state[i], is_choice[i], n_steps[i], full[k], p_common, None
         )
     return out
 
@@ -251,6 +294,22 @@ class HybridModel(ChoiceModel):
         fn = hybrid_nll_pairs if len(subj) >= PARALLEL_MIN_PAIRS else hybrid_nll_pairs_serial
         data = (tr.state, tr.action, tr.reward, tr.next_state, tr.is_choice, tr.n_steps)
         return fn(*data, np.ascontiguousarray(subj, np.int64), full, float(self.trans_prob))
+
+    def replay_signals(self, tr, theta):
+        """Per-step ``p_choice``, ``delta`` (the model-free prediction error of each stage: stage 1
+        ``Q_MF(s2, a2) − Q_MF(0, a1)``, stage 2 ``r − Q_MF(s2, a2)``, both before the updates;
+        NaN at stage 1 when the second-stage choice was missed, since no update is made), and the
+        chosen action's ``q_mf``, ``q_mb`` (stage 1 only) and ``q_net`` (the weighted value that
+        enters the stage-1 choice; ``q_mf`` at stage 2). ``value_rpe`` and ``action_term`` are NaN:
+        the hybrid has no soft value."""
+        self.check_task(tr)
+        full = np.ascontiguousarray(self.full(theta))
+        data = (tr.state, tr.action, tr.reward, tr.next_state, tr.is_choice, tr.n_steps)
+        out, nll = hybrid_replay_signals(*data, full, float(self.trans_prob))
+        signals = {name: out[..., j] for j, name in enumerate(HYBRID_SIGNALS)}
+        signals["value_rpe"] = np.full(tr.state.shape, np.nan)
+        signals["action_term"] = np.full(tr.state.shape, np.nan)
+        return signals, nll
 
     def simulate_arrays(self, theta, probs, u, p_common=None):
         """Generate two-step choices (``probs`` of shape (S, T, 2, 2))."""
