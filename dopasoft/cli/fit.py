@@ -29,8 +29,31 @@ from dopasoft.fitting.models import FAMILIES, MODEL_NAMES, family_of, get_model
 
 def add_model_options(p: argparse.ArgumentParser) -> None:
     """Model choice and options shared by ``fit`` and ``recover``: one flag per option that a model
-    family declares (``--kappa``, ``--gamma G``, ``--trans-prob P``, ...)."""
-    p.add_argument("--model", required=True, choices=MODEL_NAMES, help="choice model")
+    family declares (``--kappa``, ``--gamma G``, ``--trans-prob P``, ...) and the fitting options."""
+    add_model_choice(p)
+    p.add_argument("--n-starts", type=int, default=10, help="starts per subject (default 10)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random starts (default 0)")
+    p.add_argument(
+        "--fix", action="append", default=[], metavar="NAME=VALUE", help="hold a parameter fixed (repeatable)"
+    )
+    p.add_argument(
+        "--bound",
+        action="append",
+        default=[],
+        metavar="NAME=LO:HI",
+        help="replace a parameter's bounds (repeatable)",
+    )
+    p.add_argument(
+        "--chunk-size",
+        type=int,
+        default=20,
+        help="subjects fitted per batch, written when the batch finishes (default 20)",
+    )
+
+
+def add_model_choice(p: argparse.ArgumentParser, *, required: bool = True) -> None:
+    """``--model`` and one flag per option that a model family declares."""
+    p.add_argument("--model", required=required, choices=MODEL_NAMES, help="choice model")
     seen: set[str] = set()
     for family in FAMILIES:
         for opt in family.options:
@@ -52,24 +75,6 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
                     default=opt.default,
                     help=f"{text} (default {opt.default})",
                 )
-    p.add_argument("--n-starts", type=int, default=10, help="starts per subject (default 10)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random starts (default 0)")
-    p.add_argument(
-        "--fix", action="append", default=[], metavar="NAME=VALUE", help="hold a parameter fixed (repeatable)"
-    )
-    p.add_argument(
-        "--bound",
-        action="append",
-        default=[],
-        metavar="NAME=LO:HI",
-        help="replace a parameter's bounds (repeatable)",
-    )
-    p.add_argument(
-        "--chunk-size",
-        type=int,
-        default=20,
-        help="subjects fitted per batch, written when the batch finishes (default 20)",
-    )
 
 
 def model_option_values(args: argparse.Namespace) -> dict:
@@ -77,9 +82,11 @@ def model_option_values(args: argparse.Namespace) -> dict:
     return {o.name: getattr(args, o.name) for fam in FAMILIES for o in fam.options}
 
 
-def model_from_args(args: argparse.Namespace):
-    """Build the model, fixed values and bounds from parsed options."""
-    family = family_of(args.model)
+def model_from_flags(args: argparse.Namespace, name: str | None = None):
+    """The model ``--model`` (or ``name``) with the option flags given; a flag of another family's
+    option is refused, naming it."""
+    name = args.model if name is None else name
+    family = family_of(name.split("+")[0])
     options = {}
     for fam in FAMILIES:
         for opt in fam.options:
@@ -88,10 +95,13 @@ def model_from_args(args: argparse.Namespace):
                 options[opt.name] = value
             elif value != opt.default:
                 flag = "--" + opt.name.replace("_", "-")
-                raise ValueError(
-                    f"{flag} applies to the {fam.title} models only, not to --model {args.model}"
-                )
-    model = get_model(args.model, **options)
+                raise ValueError(f"{flag} applies to the {fam.title} models only, not to --model {name}")
+    return get_model(name, **options)
+
+
+def model_from_args(args: argparse.Namespace):
+    """Build the model, fixed values and bounds from parsed options."""
+    model = model_from_flags(args)
     fixed, bounds = {}, {}
     for item in args.fix:
         name, sep, val = item.partition("=")
