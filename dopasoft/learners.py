@@ -160,6 +160,7 @@ class _FeatureLearner:
         # per-row views and allowed actions as Python lists: the hot path indexes them once per step
         self._log_prior_rows = list(self._log_prior)
         self._prior_rows = list(self._prior_table)
+        self._prior_list = self._prior_table.tolist()  # fixed pi0 as Python floats: action_pe per step
         self._action_pe = math.nan
         self._per_state_prior = self._log_prior.shape[0] > 1
         self._allowed = np.isfinite(self._log_prior).tolist()
@@ -292,7 +293,7 @@ class _FeatureLearner:
                 self._prior_rows[row], self._log_prior_rows[row], a, self._prior_rate
             )
         else:
-            self._action_pe = 1.0 - float(self._prior_rows[row][a])
+            self._action_pe = 1.0 - self._prior_list[row][a]
 
     def _transition(self, state, action, reward, next_state, terminated, behaviour_prob, needed_by):
         """Validate one transition; return features, row, action, reward, next features, row, b(a|s)."""
@@ -578,7 +579,12 @@ class SoftQLambda(_FeatureLearner):
                 self._replacing,
                 b,
             )
-            self._learn_prior(s if per_state else 0, a)
+            if self._learned_prior:
+                self._action_pe = kernel.prior_update(
+                    self._prior_rows[s], self._log_prior_rows[s], a, self._prior_rate
+                )
+            else:  # inline: the hot path of simulation and replay
+                self._action_pe = 1.0 - self._prior_list[s if per_state else 0][a]
             self._has_step = True
             return delta
         idx, val, row, a, r, nidx, nval, nrow, b = self._transition(

@@ -76,6 +76,26 @@ def test_prior_is_the_exponentially_weighted_average_of_the_actions(linear):
     np.testing.assert_allclose(*np.array(pes).T, rtol=0, atol=1e-13)
 
 
+def test_linear_agent_with_one_hot_states_is_the_tabular_agent():
+    kw = dict(alpha=0.3, tau=0.5, lam=0.8, gamma=0.9, prior_rate=0.1)
+    tabular, linear = ds.SoftQLambda(3, 2, **kw), ds.SoftQLambda(3, 2, linear=True, **kw)
+    rng = np.random.default_rng(5)
+    for _ in range(300):
+        s, a, s2, term = (
+            int(rng.integers(3)),
+            int(rng.integers(2)),
+            int(rng.integers(3)),
+            bool(rng.random() < 0.2),
+        )
+        r = float(rng.normal())
+        tabular.update(s, a, r, s2, term)
+        linear.update(np.eye(3)[s], a, r, np.eye(3)[s2], term)
+        np.testing.assert_allclose(tuple(linear.last_step), tuple(tabular.last_step), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(linear.q, tabular.q, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(linear.prior, tabular.prior, rtol=0, atol=1e-15)
+    assert np.abs(tabular.prior - 0.5).max() > 0.1  # it did learn
+
+
 @pytest.mark.parametrize("linear", [False, True])
 def test_prior_converges_to_the_behaviour_frequencies(linear):
     """Under a fixed behaviour b, pi0(.|s) -> b(.|s) (tolerance: 5 sd of the stationary fluctuation)."""
