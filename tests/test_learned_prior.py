@@ -278,3 +278,19 @@ def test_learned_prior_input_errors():
         linear.update(np.array([1.0, 0.0, 0.0]), 0, 1.0, np.array([0.0, 0.5, 0.0]), False)
     assert linear.last_step is None  # nothing was learnt
     np.testing.assert_array_equal(linear.prior, np.full((3, 2), 0.5))
+
+
+def test_copies_carry_their_own_learned_prior():
+    import copy
+    import pickle
+
+    agent = ds.SoftQLambda(2, 2, alpha=0.5, tau=1.0, lam=0.5, prior_rate=0.5)
+    agent.update(0, 1, 1.0, 1, False)
+    for twin in (copy.deepcopy(agent), pickle.loads(pickle.dumps(agent))):
+        twin.update(0, 1, 0.0, 1, False)
+        np.testing.assert_allclose(twin.prior[0], [0.125, 0.875], rtol=0, atol=1e-15)  # 0.25 -> 0.125
+        np.testing.assert_allclose(agent.prior[0], [0.25, 0.75], rtol=0, atol=1e-15)  # original untouched
+        assert twin.last_step.action_pe == 0.25
+        q, pi0 = twin.q[0], twin.prior[0]
+        twin.update(0, 0, 0.0, None, True)  # the step reads the twin's own log pi0
+        assert twin.last_step.value == pytest.approx(math.log(pi0 @ np.exp(q)), abs=1e-14)
