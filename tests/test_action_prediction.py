@@ -104,6 +104,8 @@ def test_same_seed_same_table_and_bad_actions(table):
         discrimination_experiment(3, actions=[0, 2, 1])
     with pytest.raises(ValueError, match="prior_rate must be in"):
         discrimination_experiment(3, prior_rate=1.0)
+    with pytest.raises(ValueError, match=r"novel_at must be a trial in 0..9, got 10"):
+        discrimination_experiment(10, novel_at=10)
 
 
 def test_cli_simulate_discrimination(tmp_path, table):

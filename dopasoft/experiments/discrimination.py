@@ -136,6 +136,14 @@ def discrimination_experiment(
     """
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
         raise ValueError(f"seed must be an integer, got {seed!r}")
+    if isinstance(n_trials, bool) or not isinstance(n_trials, int | np.integer) or n_trials < 1:
+        raise ValueError(f"n_trials must be a positive integer, got {n_trials!r}")
+    if novel_at is not None and (
+        isinstance(novel_at, bool)
+        or not isinstance(novel_at, int | np.integer)
+        or not 0 <= novel_at < n_trials
+    ):
+        raise ValueError(f"novel_at must be a trial in 0..{n_trials - 1}, got {novel_at!r}")
     task = DiscriminationTask(
         n_trials,
         novel_from=novel_at,
