@@ -44,8 +44,9 @@ def main() -> None:
         rows.append(row)
         print(
             f"seed {seed}: action_pe first 20 familiar trials {row[0]:.3f}, last 50 {row[1]:.4f} "
-            f"(correct {row[5]:.2f}); first novel-cue trial {row[2]:.3f}; replay with swapped outcomes: "
-            f"max |change| action_pe {row[3]:.1e}, reward_rpe {row[4]:.2f}"
+            f"(correct {row[5]:.2f}); first novel-cue trial {row[2]:.3f} (uniform pi0: 1 - 1/2 = 0.5); "
+            f"replay with swapped outcomes: max |change| action_pe {row[3]:.1e} (value-free: 0), "
+            f"reward_rpe {row[4]:.2f}"
         )
         if seed == 0:
             plot_action_prediction_errors(table, replay=replay, save=args.out)
