@@ -61,6 +61,9 @@ N_SIGNALS = 6
 # constant so that the tangent loops unroll.
 N_TANGENTS = 6
 
+# Smallest probability a learned default policy keeps for an action it started with (see prior_update).
+PRIOR_FLOOR = 1e-300
+
 # Tangents of the step's scalar parameters: rows of the ``dpar`` array of the tangent tuple.
 D_ALPHA, D_TAU, D_LAM = range(3)
 
@@ -470,6 +473,78 @@ def soft_q_step(
         signals[SIG_NEXT_VALUE] = v_next
         signals[SIG_LOG_PI] = log_pi_a
     return log_pi_a, delta
+
+
+@njit(cache=True)
+def prior_update(prior, log_prior, a, rate):
+    r"""Learn the default policy of one state from the action taken there; return ``action_pe``.
+
+    The default policy moves towards the one-hot vector of the taken action (SPEC of docs/maths.md §7):
+
+    .. math::
+        \text{action\_pe}_t = 1 - \pi_0(a_t|s_t), \qquad
+        \pi_0(\cdot|s_t) \leftarrow \pi_0(\cdot|s_t) + \alpha_\pi\,(e_{a_t} - \pi_0(\cdot|s_t)),
+
+    a stochastic-approximation (exponentially weighted) estimate of the behaviour's action frequencies
+    in ``s_t``. ``action_pe`` is the taken action's component of :math:`e_{a_t} - \pi_0`, read *before*
+    the update: a value-free action prediction error (Greenstreet et al. 2025). The step
+    (:func:`soft_q_step`) uses :math:`\pi_0` before this update, so call it after the step. With
+    :math:`0 \le \alpha_\pi < 1` a positive distribution stays positive (and actions with
+    :math:`\pi_0 = 0` stay impossible); in floating point a component that the update would shrink
+    below ``PRIOR_FLOOR`` (1e-300, after e.g. 1000 repeats of another action at
+    :math:`\alpha_\pi = 0.5`) is kept there, so underflow never makes an action impossible.
+
+    Parameters
+    ----------
+    prior : float64 array, shape (n_actions,)
+        :math:`\pi_0(\cdot|s_t)`, updated in place.
+    log_prior : float64 array, shape (n_actions,)
+        Its logarithm (what :func:`soft_q_step` reads), rewritten in place (``-inf`` where ``prior`` is 0).
+    a : int
+        The action taken.
+    rate : float
+        :math:`\alpha_\pi` in [0, 1); 0 leaves both arrays untouched.
+
+    Returns
+    -------
+    action_pe : float
+        :math:`1 - \pi_0(a_t|s_t)` before the update.
+
+    Notes
+    -----
+    A :func:`soft_q_step` ``cache`` assumes the cached state's log prior unchanged. The step never
+    leaves there the state it has just learnt (its ``W`` row has a live trace, bandit steps with
+    ``s' = s`` included), so this update cannot make the cache stale; a caller that keeps the cache
+    across other changes guards it with :func:`forget_cached_state` (tested in
+    ``tests/test_learned_prior.py``).
+
+    References
+    ----------
+    Greenstreet, F. et al. (2025). Dopaminergic action prediction errors serve as a value-free teaching
+    signal. Nature 643, 1333-1342. Choice kernel: Wilson, R. C. & Collins, A. G. E. (2019). Ten simple
+    rules for the computational modeling of behavioral data. eLife 8, e49547.
+    """
+    pe = 1.0 - prior[a]
+    if rate == 0.0:
+        return pe
+    for b in range(prior.shape[0]):
+        target = 1.0 if b == a else 0.0
+        old = prior[b]
+        if old == 0.0:  # an impossible action stays impossible
+            continue
+        p = old + rate * (target - old)
+        if p < PRIOR_FLOOR:
+            p = PRIOR_FLOOR
+        prior[b] = p
+        log_prior[b] = math.log(p)
+    return pe
+
+
+@njit(cache=True)
+def forget_cached_state(cache, state):
+    """Empty a :func:`soft_q_step` ``cache`` if it holds the one-hot state ``state`` (after its prior changed)."""
+    if cache[0] == state:
+        cache[0] = -1.0
 
 
 @njit(cache=True)

@@ -45,6 +45,9 @@ class StepSignals(NamedTuple):
         ``V(s)`` before the update.
     next_value : float
         ``V(s')`` before the update (0 at termination).
+    action_pe : float
+        Action prediction error ``1 - pi0(a|s)`` with the default policy before the step
+        (docs/maths.md §7): value-free, blind to reward. NaN for an agent without a default policy.
     """
 
     delta: float
@@ -52,6 +55,10 @@ class StepSignals(NamedTuple):
     action_term: float
     value: float
     next_value: float
+    action_pe: float = math.nan
+
+
+_N_VALUE_SIGNALS = 5  # the StepSignals fields the compiled step writes (action_pe comes from pi0)
 
 
 def _check_unit(value: float, name: str, *, low_open: bool) -> float:
@@ -98,6 +105,16 @@ def _unit_closed(value: float, name: str) -> float:
     return _check_unit(value, name, low_open=False)
 
 
+def _check_prior_rate(value: float, name: str = "prior_rate") -> float:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    if not 0.0 <= x < 1.0:  # also refuses NaN
+        raise ValueError(f"{name} must be in [0, 1), got {value!r}")
+    return x
+
+
 class _FeatureLearner:
     """Shared state handling: weights, features of a state, default policy, validation."""
 
@@ -116,6 +133,7 @@ class _FeatureLearner:
         prior: ArrayLike | None,
         q_init: float | ArrayLike,
         linear: bool,
+        prior_rate: float = 0.0,
     ) -> None:
         self.n_states = _check_count(n_states, "n_states")
         self.n_actions = _check_count(n_actions, "n_actions")
@@ -131,11 +149,19 @@ class _FeatureLearner:
         elif p.shape != (self.n_states, self.n_actions) or self.linear:
             want = "(n_actions,)" if self.linear else f"(n_actions,) or {(self.n_states, self.n_actions)}"
             raise ValueError(f"prior must have shape {want}, got {p.shape}")
+        self._prior_rate = _check_prior_rate(prior_rate)
+        self._learned_prior = self._prior_rate > 0.0
+        self._prior_shape = p.shape if p.shape[0] > 1 else p.shape[1:]
+        if self._learned_prior:  # one default policy per state (per one-hot feature when linear)
+            p = np.repeat(p, self.n_states, axis=0) if p.shape[0] == 1 else p.copy()
+        self._prior_table = np.array(p, dtype=float)
         with np.errstate(divide="ignore"):
             self._log_prior = np.log(p)
-        self.prior = p if p.shape[0] > 1 else p[0]
         # per-row views and allowed actions as Python lists: the hot path indexes them once per step
         self._log_prior_rows = list(self._log_prior)
+        self._prior_rows = list(self._prior_table)
+        self._prior_list = self._prior_table.tolist()  # fixed pi0 as Python floats: action_pe per step
+        self._action_pe = math.nan
         self._per_state_prior = self._log_prior.shape[0] > 1
         self._allowed = np.isfinite(self._log_prior).tolist()
         init = np.asarray(q_init, dtype=float)
@@ -175,6 +201,14 @@ class _FeatureLearner:
         idx, val, finite = kernel.sparse_features(x)
         if not finite:
             raise ValueError(f"{name} has non-finite features")
+        if self._learned_prior:
+            if len(idx) != 1 or val[0] != 1.0:
+                raise ValueError(
+                    f"{name} must be a one-hot feature vector with prior_rate > 0 (the default policy "
+                    f"is learned per one-hot state, docs/maths.md §7), got {len(idx)} non-zero features"
+                    + ("" if len(idx) != 1 else f" (value {val[0]:g})")
+                )
+            return idx, val, int(idx[0])
         return idx, val, 0
 
     def _check_action(self, action: int) -> int:
@@ -216,7 +250,50 @@ class _FeatureLearner:
         """Model-dopamine signals (:class:`StepSignals`) of the last update, ``None`` before the first."""
         if not self._has_step:
             return None
-        return StepSignals(*self._signals[: len(StepSignals._fields)].tolist())
+        return StepSignals(*self._signals[:_N_VALUE_SIGNALS].tolist(), self._action_pe)
+
+    @property
+    def prior_rate(self) -> float:
+        """Learning rate ``alpha_pi`` of the default policy in [0, 1) (docs/maths.md §7); 0: fixed.
+
+        May be reassigned (a schedule) when the agent was built with ``prior_rate > 0``.
+        """
+        return self._prior_rate
+
+    @prior_rate.setter
+    def prior_rate(self, value: float) -> None:
+        rate = _check_prior_rate(value)
+        if rate > 0.0 and not self._learned_prior:
+            raise ValueError(
+                "prior_rate was 0 when the agent was built (its default policy is fixed); "
+                "build it with prior_rate > 0 to learn the default policy"
+            )
+        self._prior_rate = rate
+
+    @property
+    def prior(self) -> NDArray:
+        """The current default policy ``pi0``; a copy.
+
+        With ``prior_rate > 0``: the learned table ``(n_states, n_actions)`` (linear agents: row ``k`` is
+        ``pi0`` of the one-hot state ``e_k``). Otherwise the fixed prior as given: ``(n_actions,)`` or
+        ``(n_states, n_actions)``.
+        """
+        if self._learned_prior:
+            return self._prior_table.copy()
+        return self._prior_table.reshape(self._prior_shape).copy()
+
+    def default_policy(self, state: int | ArrayLike) -> NDArray:
+        """The current default policy ``pi0(.|s)`` of one state; a copy."""
+        return self._prior_rows[self._features(state)[2]].copy()
+
+    def _learn_prior(self, row: int, a: int) -> None:
+        """Record ``action_pe`` of the step just made and, with ``prior_rate > 0``, learn ``pi0(.|s)``."""
+        if self._learned_prior:
+            self._action_pe = kernel.prior_update(
+                self._prior_rows[row], self._log_prior_rows[row], a, self._prior_rate
+            )
+        else:
+            self._action_pe = 1.0 - self._prior_list[row][a]
 
     def _transition(self, state, action, reward, next_state, terminated, behaviour_prob, needed_by):
         """Validate one transition; return features, row, action, reward, next features, row, b(a|s)."""
@@ -329,10 +406,16 @@ class SoftQLambda(_FeatureLearner):
     trace_mode : {"accumulating", "replacing"}
     prior : array_like, optional
         Default policy ``pi0``: shape (n_actions,) or, tabular only, (n_states, n_actions). Uniform if omitted.
+        With ``prior_rate > 0`` it is the starting point of the learned ``pi0`` of every state.
     q_init : float or array_like, default 0.0
         Initial values (weights).
     linear : bool, default False
         States are feature vectors of length ``n_states``.
+    prior_rate : float, default 0.0
+        ``alpha_pi`` in [0, 1): after each step at ``s`` with action ``a``,
+        ``pi0(.|s) += alpha_pi (e_a - pi0(.|s))`` (:func:`dopasoft.kernel.prior_update`, docs/maths.md §7);
+        ``V``, ``pi`` and ``delta`` use ``pi0`` from before the step. 0 keeps ``pi0`` fixed. Linear agents
+        learn it per one-hot state and refuse other feature vectors.
 
     Examples
     --------
@@ -344,6 +427,14 @@ class SoftQLambda(_FeatureLearner):
     1.0
     >>> agent.q.round(3).tolist()
     [[0.0, 0.225], [0.5, 0.0], [0.0, 0.0]]
+
+    A learned default policy (a habit) and its action prediction error:
+
+    >>> habit = ds.SoftQLambda(1, 2, alpha=0.5, tau=1.0, lam=0.0, prior_rate=0.5)
+    >>> habit.update(0, 1, 0.0, None, True)
+    0.0
+    >>> habit.last_step.action_pe, habit.prior.tolist()
+    (0.5, [[0.25, 0.75]])
     """
 
     lam = _Checked(_unit_closed, "Trace decay λ in [0, 1].")
@@ -362,6 +453,7 @@ class SoftQLambda(_FeatureLearner):
         prior: ArrayLike | None = None,
         q_init: float | ArrayLike = 0.0,
         linear: bool = False,
+        prior_rate: float = 0.0,
     ) -> None:
         if trace not in kernel.TRACE_CODES:
             raise ValueError(f"trace must be one of {sorted(kernel.TRACE_CODES)}, got {trace!r}")
@@ -376,6 +468,7 @@ class SoftQLambda(_FeatureLearner):
             prior=prior,
             q_init=q_init,
             linear=linear,
+            prior_rate=prior_rate,
         )
         self.lam = lam
         self.trace = trace
@@ -409,9 +502,20 @@ class SoftQLambda(_FeatureLearner):
         self._signals = fbuf[sig:ones].reshape(-1)
         self._log_prior = fbuf[prior:]
         self._log_prior_rows = list(self._log_prior)
+        self._prior_rows = list(self._prior_table)
         self._live, self._index = self._ibuf[: n + 1], self._ibuf[n + 1 :]
 
-    _VIEWS = ("_w", "_e", "_work", "_signals", "_log_prior", "_log_prior_rows", "_live", "_index")
+    _VIEWS = (
+        "_w",
+        "_e",
+        "_work",
+        "_signals",
+        "_log_prior",
+        "_log_prior_rows",
+        "_prior_rows",
+        "_live",
+        "_index",
+    )
 
     def __getstate__(self) -> dict:
         # copies and pickles carry the buffers only; the views are rebuilt on them (a deep copy of a
@@ -475,6 +579,12 @@ class SoftQLambda(_FeatureLearner):
                 self._replacing,
                 b,
             )
+            if self._learned_prior:
+                self._action_pe = kernel.prior_update(
+                    self._prior_rows[s], self._log_prior_rows[s], a, self._prior_rate
+                )
+            else:  # inline: the hot path of simulation and replay
+                self._action_pe = 1.0 - self._prior_list[s if per_state else 0][a]
             self._has_step = True
             return delta
         idx, val, row, a, r, nidx, nval, nrow, b = self._transition(
@@ -512,6 +622,7 @@ class SoftQLambda(_FeatureLearner):
             None,
             None,
         )
+        self._learn_prior(row, a)
         self._has_step = True
         return delta
 
@@ -647,7 +758,8 @@ class NStepSoftQ(_FeatureLearner):
         v, _, q = self._row_stats(idx, val, row)
         v_next = 0.0 if terminated else self._row_stats(nidx, nval, nrow)[0]
         target = r + self._gamma * v_next
-        self._signals[: len(StepSignals._fields)] = (target - q[a], target - v, q[a] - v, v, v_next)
+        self._signals[:_N_VALUE_SIGNALS] = (target - q[a], target - v, q[a] - v, v, v_next)
+        self._learn_prior(row, a)
         self._has_step = True
         self._pending.append(
             _Pending(

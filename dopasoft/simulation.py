@@ -12,12 +12,14 @@ Every step emits (docs/maths.md §6)
     \text{action\_term} = Q(s, a) - V(s) = \tau \log \frac{\pi(a|s)}{\pi_0(a|s)},
 
 with :math:`V(s') = 0` on termination, all from the values *before* the step's update; so
-``delta = value_rpe - action_term``. On trials whose reset ``info`` says ``learn=False`` (conditioning
+``delta = value_rpe - action_term``. It also emits the value-free action prediction error
+``action_pe`` :math:`= 1 - \pi_0(a|s)` (docs/maths.md §7; NaN for an agent without ``default_policy``). On trials whose reset ``info`` says ``learn=False`` (conditioning
 probes ``"B?"``) the same signals are computed by :func:`td_signals` and the agent is not updated.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -32,7 +34,7 @@ if TYPE_CHECKING:  # dopasoft.agents imports this module
 
 __all__ = ["simulate", "SimulationResult", "td_signals", "SIGNALS"]
 
-SIGNALS = ("delta", "value_rpe", "action_term", "value", "next_value")
+SIGNALS = ("delta", "value_rpe", "action_term", "value", "next_value", "action_pe")
 _SCALARS = (str, int, float, bool, np.integer, np.floating, np.bool_)
 
 
@@ -42,13 +44,16 @@ def td_signals(
     r"""The step's signals from the agent's current values, without learning.
 
     ``delta = r + gamma V(s') - Q(s, a)``, ``value_rpe = r + gamma V(s') - V(s)``,
-    ``action_term = Q(s, a) - V(s)``, with ``V(s') = 0`` when ``terminated``.
+    ``action_term = Q(s, a) - V(s)``, with ``V(s') = 0`` when ``terminated``, and
+    ``action_pe = 1 - pi0(a|s)`` from the agent's ``default_policy(state)`` (NaN if it has none).
     """
     q = float(agent.q_values(state)[action])
     v = float(agent.value(state))
     v_next = 0.0 if terminated else float(agent.value(next_state))
     target = float(reward) + agent.gamma * v_next
-    return StepSignals(target - q, target - v, q - v, v, v_next)
+    default_policy = getattr(agent, "default_policy", None)
+    action_pe = math.nan if default_policy is None else 1.0 - float(default_policy(state)[action])
+    return StepSignals(target - q, target - v, q - v, v, v_next, action_pe)
 
 
 @dataclass
@@ -59,14 +64,15 @@ class SimulationResult:
     ----------
     steps : pandas.DataFrame
         One row per step: ``trial, step, state, action, reward, next_state, terminated, truncated,
-        learn, delta, value_rpe, action_term, value, next_value`` and the task's ``info`` entries
+        learn, delta, value_rpe, action_term, value, next_value, action_pe`` and the task's ``info`` entries
         (reset info such as ``phase``, ``trial_type``; step info such as ``time``, ``event``). ``state``
         is the observation for integer observations and the step's bin (``step``) for feature vectors
         (then ``next_state = step + 1``).
     trials : pandas.DataFrame
         One row per trial: ``trial``, the reset info, ``n_steps``, ``reward`` (sum) and, for every step
         whose info has a non-empty ``event`` (e.g. ``"cue"``, ``"reward"``),
-        ``<event>_rpe`` (its ``delta``), ``<event>_value_rpe`` and ``<event>_action_term``.
+        ``<event>_rpe`` (its ``delta``), ``<event>_value_rpe``, ``<event>_action_term`` and
+        ``<event>_action_pe``.
     agent : Agent
         The agent after the run (it is modified in place).
     task : object
@@ -206,6 +212,7 @@ def simulate(
                 summary[f"{event}_rpe"] = record["delta"]
                 summary[f"{event}_value_rpe"] = record["value_rpe"]
                 summary[f"{event}_action_term"] = record["action_term"]
+                summary[f"{event}_action_pe"] = record["action_pe"]
             total += float(reward)
             step += 1
             done = bool(terminated or truncated)

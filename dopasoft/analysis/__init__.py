@@ -1,4 +1,5 @@
-"""Analysis and paper figures: two-step stay analysis, model dopamine, fitted models, model comparison.
+"""Analysis and paper figures: two-step stay analysis, model dopamine, action prediction errors, fitted
+models, model comparison.
 
 Bayesian model selection itself (``bms``) lives in :mod:`dopasoft.fitting.model_selection` and is
 exported once, as ``dopasoft.fitting.bms``; :func:`compare_models` runs it on fits tables.
@@ -9,6 +10,7 @@ Every ``plot_*`` function takes data (DataFrames or simulation results) and retu
 """
 
 from dopasoft.analysis import (
+    action_prediction,
     composition,
     dopamine,
     dopamine_figures,
@@ -17,6 +19,7 @@ from dopasoft.analysis import (
     style,
     two_step,
 )
+from dopasoft.analysis.action_prediction import plot_action_prediction_errors
 from dopasoft.analysis.composition import plot_composition
 from dopasoft.analysis.dopamine import (
     aligned_traces,
@@ -65,6 +68,7 @@ __all__ = [
     "COLORS",
     "OKABE_ITO",
     "PALETTE",
+    "action_prediction",
     "aligned_traces",
     "check_fits",
     "compare_models",
@@ -80,6 +84,7 @@ __all__ = [
     "panel_letters",
     "parameter_table",
     "photometry_kernel",
+    "plot_action_prediction_errors",
     "plot_blocking",
     "plot_composition",
     "plot_heatmap",

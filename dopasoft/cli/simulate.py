@@ -1,15 +1,17 @@
-"""``dopasoft simulate``: conditioning protocols or a lab's session file (model dopamine) and two-step
-cohorts (choice data)."""
+"""``dopasoft simulate``: conditioning protocols or a lab's session file (model dopamine), two-step
+cohorts (choice data) and the discrimination task (action prediction errors)."""
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from typing import Any
 
 from dopasoft.cli.outputs import output_file
 from dopasoft.experiments.conditioning import CONDITIONING_DEFAULTS
+from dopasoft.experiments.discrimination import DISCRIMINATION_DEFAULTS
 from dopasoft.tasks.conditioning.protocols import PROTOCOLS
 from dopasoft.tasks.conditioning.representations import REPRESENTATIONS
 from dopasoft.tasks.two_step import TWO_STEP_MODELS
@@ -32,17 +34,19 @@ def _epilog() -> str:
         "    trial, phase, cue_onset (s from trial start), reward_time (s from the first cue onset),",
         "    reward (size), rewarded (0/1), iti (s; kept, no effect); other columns are kept)",
         "  dopasoft simulate two-step --n-subjects 20 --n-trials 200 --model hybrid --w 0.5 --out ts.csv",
+        "  dopasoft simulate discrimination --trials 400 --novel-at 300 --prior-rate 0.05 --out ape.csv",
     ]
     return "\n".join(lines)
 
 
 def register(subparsers: Any) -> None:
-    """Add the ``simulate`` sub-command and its ``conditioning`` / ``two-step`` tasks."""
+    """Add the ``simulate`` sub-command and its ``conditioning`` / ``two-step`` / ``discrimination`` tasks."""
     parser = subparsers.add_parser(
         "simulate",
-        help="simulate an agent on a conditioning protocol or a two-step cohort",
+        help="simulate an agent on a conditioning protocol, a two-step cohort or a discrimination task",
         description="Simulate Soft Q(lambda) agents: per-trial model dopamine in Pavlovian protocols, "
-        "or canonical two-step choice data for a cohort.",
+        "canonical two-step choice data for a cohort, or action prediction errors in a two-choice "
+        "discrimination task.",
         epilog=_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -98,6 +102,30 @@ def register(subparsers: Any) -> None:
     two.add_argument("--seed", type=int, default=0)
     two.add_argument("--out", required=True, help="CSV file of canonical two-step data")
     two.set_defaults(func=_run_two_step)
+
+    disc = tasks.add_parser(
+        "discrimination",
+        help="two-cue discrimination with a learned default policy; one row per trial with action_pe",
+        description="An auditory two-choice discrimination task (cue i calls for action i, a correct "
+        "choice pays --reward) learnt by Soft Q(lambda) with a learned default policy pi0 (docs/maths.md "
+        "section 7). One row per trial: cue, novel, action, correct, reward, action_pe = 1 - pi0(action|cue) "
+        "(value-free action prediction error), reward_rpe = reward - V(cue), delta = reward - Q(cue, action), "
+        "action_term, value, p_action, prior_action, seed.",
+    )
+    disc.add_argument("--trials", type=int, default=400, help="trials in the session (default 400)")
+    disc.add_argument(
+        "--novel-at", type=int, help="trial from which a novel cue (correct action 0) is presented too"
+    )
+    disc.add_argument(
+        "--novel-fraction", type=float, default=0.5, help="share of trials with the novel cue (default 0.5)"
+    )
+    for name, value in DISCRIMINATION_DEFAULTS.items():
+        disc.add_argument(f"--{name.replace('_', '-')}", type=float, default=value, help=f"default {value}")
+    disc.add_argument("--reward", type=float, default=1.0, help="outcome of a correct choice (default 1)")
+    disc.add_argument("--error-reward", type=float, default=0.0, help="outcome of an error (default 0)")
+    disc.add_argument("--seed", type=int, default=0)
+    disc.add_argument("--out", required=True, help="CSV file, one row per trial")
+    disc.set_defaults(func=_run_discrimination)
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:
@@ -167,4 +195,43 @@ def _run_two_step(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     data.to_csv(out, index=False)
+    return 0
+
+
+def _check_discrimination_options(args: argparse.Namespace) -> None:
+    """Refuse a bad option with one line naming it (before any work)."""
+    if args.trials < 1:
+        raise ValueError(f"--trials must be a positive integer, got {args.trials}")
+    if args.novel_at is not None and not 0 <= args.novel_at < args.trials:
+        raise ValueError(f"--novel-at must be a trial in 0..{args.trials - 1}, got {args.novel_at}")
+    checks = (
+        ("--novel-fraction", args.novel_fraction, 0.0 < args.novel_fraction <= 1.0, "in (0, 1]"),
+        ("--alpha", args.alpha, 0.0 < args.alpha <= 1.0, "in (0, 1]"),
+        ("--tau", args.tau, args.tau > 0.0 and math.isfinite(args.tau), "a finite number > 0"),
+        ("--prior-rate", args.prior_rate, 0.0 <= args.prior_rate < 1.0, "in [0, 1)"),
+        ("--reward", args.reward, math.isfinite(args.reward), "finite"),
+        ("--error-reward", args.error_reward, math.isfinite(args.error_reward), "finite"),
+    )
+    for option, value, ok, want in checks:
+        if not ok:
+            raise ValueError(f"{option} must be {want}, got {value:g}")
+
+
+def _run_discrimination(args: argparse.Namespace) -> int:
+    from dopasoft.experiments.discrimination import discrimination_experiment
+
+    _check_discrimination_options(args)
+    out = output_file(args.out)
+    table = discrimination_experiment(
+        args.trials,
+        novel_at=args.novel_at,
+        novel_fraction=args.novel_fraction,
+        alpha=args.alpha,
+        tau=args.tau,
+        prior_rate=args.prior_rate,
+        reward=args.reward,
+        error_reward=args.error_reward,
+        seed=args.seed,
+    )
+    table.to_csv(out, index=False)
     return 0

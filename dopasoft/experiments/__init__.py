@@ -4,7 +4,9 @@
 gives the step-by-step agent of the same model for :func:`dopasoft.simulate`;
 :func:`~dopasoft.experiments.composition.composition_experiment` learns gridworld goals apart and composes
 them (:func:`dopasoft.compose`); :func:`~dopasoft.experiments.conditioning.simulate_conditioning` runs a
-Pavlovian protocol or a lab's own session file (:func:`~dopasoft.experiments.conditioning.read_session`).
+Pavlovian protocol or a lab's own session file (:func:`~dopasoft.experiments.conditioning.read_session`);
+:func:`~dopasoft.experiments.discrimination.discrimination_experiment` shows action prediction errors with a
+learned default policy.
 """
 
 from dopasoft.agents import TWO_STEP_MODELS, make_two_step_agent
@@ -15,13 +17,16 @@ from dopasoft.experiments.conditioning import (
     read_session,
     simulate_conditioning,
 )
+from dopasoft.experiments.discrimination import DISCRIMINATION_DEFAULTS, discrimination_experiment
 from dopasoft.experiments.two_step import simulate_two_step, stay_probabilities, to_canonical
 
 __all__ = [
     "CONDITIONING_DEFAULTS",
+    "DISCRIMINATION_DEFAULTS",
     "TWO_STEP_MODELS",
     "composition_experiment",
     "conditioning_agent",
+    "discrimination_experiment",
     "make_two_step_agent",
     "read_session",
     "simulate_conditioning",
