@@ -412,3 +412,22 @@ def test_cli_names_the_bad_row_of_a_step_file(tmp_path, capsys):
     assert rc == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "row 6, column 'terminal'" in err[0]
+
+
+def test_cli_refuses_stage_2_parameters_without_stage_2_states(tmp_path, capsys):
+    bandit = _rows().assign(terminal=True, trial=range(1, 7))
+    path = tmp_path / "one_stage.csv"
+    bandit.to_csv(path, index=False)
+    argv = [
+        "fit",
+        str(path),
+        "--model",
+        "soft-q",
+        "--separate-alpha",
+        "--out",
+        str(tmp_path / "f.csv"),
+        "--quiet",
+    ]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no second-stage state" in err[0]
