@@ -203,6 +203,18 @@ def test_two_step_as_step_rows_gives_the_identical_likelihood(name, opts):
     assert two["choice1"].isna().any() and two["choice2"].isna().any()
     steps = F.two_step_to_steps(two)
     assert steps.attrs["task"] == "steps" and len(steps) == 2 * two["choice1"].notna().sum()
+    tr_two, tr_steps = F.to_transitions(two), F.to_transitions(steps)
+    for name_ in (
+        "state",
+        "action",
+        "reward",
+        "next_state",
+        "terminal",
+        "is_choice",
+        "n_steps",
+        "state_stage",
+    ):
+        np.testing.assert_array_equal(getattr(tr_two, name_), getattr(tr_steps, name_))
     model = F.get_model(name, **opts)
     p = dict(alpha=0.4, alpha1=0.4, alpha2=0.7, tau=0.3, tau1=0.3, tau2=0.6, lam=0.8, kappa=-0.6)
     a = F.negative_log_likelihood(two, model, _params(model, **p))

@@ -89,18 +89,21 @@ class Transitions:
         learned from nor counted; ``next_state = -1`` at terminal steps.
     reward : float64 array
     terminal : bool array
-        The episode (trial) ends after this step; eligibility traces are cleared.
+        The episode (trial) ends after this step; eligibility traces are cleared. Also true at a
+        missed step (``action = -1``) inside a step-format trial, where it only clears the traces
+        (the trial goes on; the previous step's ``next_state`` is the missed step's state).
     is_choice : bool array
         The step's action is an observed choice whose probability enters the likelihood.
     n_steps : int64 array, shape (n_subjects,)
     n_choices : int64 array, shape (n_subjects,)
         Number of counted choices per subject (for BIC).
     state_stage : int64 array, shape (n_states,)
-        Stage of each state (two-step: 0 for the first stage, 1 for the second; bandit: all 0);
+        Stage of each state (two-step: 0 for the first stage, 1 for the second; bandit: all 0; steps:
+        0 for states that start a trial anywhere in the data or never appear, 1 for the others);
         stage-specific parameters and the stickiness bonus (stage 0 only) use it.
     n_states, n_actions : int
     task : str
-        ``"two-step"`` or ``"bandit"``.
+        ``"two-step"``, ``"bandit"`` or ``"steps"``.
     """
 
     subjects: pd.Index
