@@ -349,6 +349,11 @@ def test_trials_out_of_order_are_sorted_and_a_trial_split_by_another_is_refused(
         F.validate_steps(split)
 
 
+def test_a_table_without_rows_is_refused_by_name():
+    with pytest.raises(ValueError, match="steps data: no rows"):
+        F.to_transitions(_rows().iloc[:0])
+
+
 def test_without_terminal_every_row_is_a_trial():
     df = _rows().drop(columns="terminal")
     with pytest.raises(ValueError, match=r"duplicated trial 1 .*needs a 'terminal' column"):

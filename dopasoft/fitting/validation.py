@@ -280,6 +280,8 @@ def _booleans(df: pd.DataFrame, col: str) -> NDArray[np.bool_]:
 
 def _check_consecutive_trials(df: pd.DataFrame, trial: NDArray[np.float64]) -> None:
     """Raise if a subject's rows of one trial are not consecutive (in file order, per subject)."""
+    if len(df) == 0:
+        return
     code = pd.factorize(df["subject"])[0]
     order = np.argsort(code, kind="stable")
     sc, tr = code[order], trial[order]
@@ -299,6 +301,8 @@ def _check_consecutive_trials(df: pd.DataFrame, trial: NDArray[np.float64]) -> N
 
 def _check_trial_ends(out: pd.DataFrame) -> None:
     """Raise unless every trial of the sorted step data ends at its one terminal row."""
+    if len(out) == 0:
+        return
     code = pd.factorize(out["subject"])[0]
     tr = out["trial"].to_numpy()
     term = out["terminal"].to_numpy(dtype=bool)
