@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from fitting_oracles import random_two_step
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
 
 import dopasoft.fitting as F
 from dopasoft.cli import main
@@ -111,13 +113,13 @@ def random_steps(n_subjects=2, n_trials=40, seed=0, missing=0.1):
         for t in range(n_trials):
             n = int(rng.integers(1, 4))
             states = [int(rng.integers(2))] + [int(rng.integers(2, 4)) for _ in range(n - 1)]
-            for k, st in enumerate(states):
+            for k, state in enumerate(states):
                 choice = float(rng.integers(3)) if rng.uniform() >= missing else np.nan
                 rows.append(
                     dict(
                         subject=f"p{s}",
                         trial=t + 1,
-                        state=st,
+                        state=state,
                         choice=choice,
                         reward=float(rng.normal()),
                         terminal=k == n - 1,
@@ -448,3 +450,59 @@ def test_cli_refuses_stage_2_parameters_without_stage_2_states(tmp_path, capsys)
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no second-stage state" in err[0]
+
+
+ODD = st.sampled_from([np.nan, np.inf, -1, 1.5, "x", "", 10**6, 2, 0, 1, "yes", "FALSE", True])
+STEP_COLS = ("subject", "trial", "state", "choice", "reward", "terminal")
+
+
+def _truth(v):
+    """Plain reading of a terminal cell: the test's own rule (true/false, 1/0, yes/no)."""
+    if isinstance(v, bool | np.bool_):
+        return bool(v)
+    if isinstance(v, int | float | np.integer | np.floating) and v in (0, 1):
+        return bool(v)
+    return {"true": True, "false": False, "yes": True, "no": False, "1": True, "0": False}.get(
+        str(v).strip().lower()
+    )
+
+
+@settings(max_examples=120, deadline=None, derandomize=True, database=None)
+@given(cells=st.lists(st.tuples(st.integers(0, 29), st.sampled_from(STEP_COLS), ODD), min_size=1, max_size=3))
+def test_fuzz_step_cells_error_by_name_or_the_oracle_number(cells):
+    df = random_steps(n_subjects=2, n_trials=6, seed=4, missing=0.1).iloc[:30].astype(object)
+    df = df[df.groupby(["subject", "trial"])["terminal"].transform("any")]  # whole trials only
+    df.index = pd.RangeIndex(1, len(df) + 1)
+    for row, col, val in cells:
+        df.loc[1 + row % len(df), col] = val
+    try:
+        tr = F.to_transitions(df)
+    except ValueError as err:
+        msg = str(err)
+        assert "\n" not in msg and ("column '" in msg or "codes must run" in msg or "choice" in msg), msg
+        event("refused by name")
+        return
+    event("accepted: NLL checked against the oracle")
+    clean = pd.DataFrame(
+        {
+            "subject": df["subject"],
+            "trial": pd.to_numeric(df["trial"]),
+            "state": pd.to_numeric(df["state"]),
+            "choice": pd.to_numeric(df["choice"].replace("", np.nan)),
+            "reward": pd.to_numeric(df["reward"].replace("", np.nan)),
+            "terminal": [_truth(v) for v in df["terminal"]],
+        }
+    )
+    order = {s: k for k, s in enumerate(pd.unique(clean["subject"]))}
+    clean = clean.assign(_k=clean["subject"].map(order)).sort_values(["_k", "trial"], kind="stable")
+    starts = clean.groupby(["subject", "trial"], sort=False).head(1).index
+    stage = [1] * tr.n_states
+    for s in set(clean.loc[starts, "state"].astype(int)) | (
+        set(range(tr.n_states)) - set(clean["state"].astype(int))
+    ):
+        stage[s] = 0
+    assert tr.state_stage.tolist() == stage
+    p = dict(alpha=0.3, tau=0.6, lam=0.7, kappa=0.4)
+    got = F.negative_log_likelihood(tr, F.get_model("soft-q-lambda", kappa=True), p)
+    want = step_oracle(clean, **p, n_states=tr.n_states, n_actions=tr.n_actions, stage=stage)
+    np.testing.assert_allclose(got.to_numpy(), want.loc[list(got.index)].to_numpy(), rtol=1e-10, atol=1e-10)
