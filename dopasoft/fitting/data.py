@@ -70,8 +70,6 @@ __all__ = [
     "to_transitions",
 ]
 
-_validate_any = validate_any  # the name used before the module was split
-
 
 @dataclass(frozen=True)
 class Transitions:

@@ -30,6 +30,7 @@ learning and decision-making with the hBayesDM package. Computational Psychiatry
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -70,7 +71,7 @@ def _supported() -> str:
     )
 
 
-def detect_hbayesdm_task(columns) -> str:
+def detect_hbayesdm_task(columns: Iterable[str]) -> str:
     """Name of the hBayesDM task whose file has ``columns``: ``"ts"``, ``"bandit2arm"`` (also ``prl``,
     the same layout), ``"bandit4arm"`` or ``"gng"``.
 
@@ -134,8 +135,10 @@ def hbayesdm_to_data(df: pd.DataFrame) -> pd.DataFrame:
     ``ts`` gives canonical two-step data (:func:`hbayesdm_to_canonical`; the hybrid models need it, and
     :func:`dopasoft.fitting.two_step_to_steps` turns it into step rows); ``bandit2arm``, ``prl``,
     ``bandit4arm`` and ``gng`` give validated step-format data (one terminal row per trial) with
-    ``attrs["n_states"]`` and ``attrs["n_actions"]`` set to the task's numbers. The mapping of each
-    column is in the module docstring.
+    ``attrs["n_states"]`` and ``attrs["n_actions"]`` set to the task's numbers and
+    ``attrs["hbayesdm_task"]`` to the layout recognised (``"bandit2arm"`` for ``prl`` files too, and
+    ``"bandit4arm"`` for ``banditNarm`` files of up to four arms, which share its layout). The mapping
+    of each column is in the module docstring.
 
     Raises
     ------
