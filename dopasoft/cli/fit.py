@@ -341,6 +341,23 @@ def check_worker_versions(workers: dict[str, dict[str, str]], local: dict[str, s
                 )
 
 
+def check_stages(tr, args: argparse.Namespace) -> None:
+    """Refuse stage-2 parameters (``alpha2``, ``tau2``) for data without stage-2 states.
+
+    In bandit and step-format data a state is stage 2 only if it never starts a trial
+    (docs/fitting.md, "The step format"); without such states ``alpha2``/``tau2`` enter no choice.
+    """
+    if (
+        tr.task != "two-step"
+        and (args.separate_alpha or args.separate_tau)
+        and not (tr.state_stage == 1).any()
+    ):
+        raise ValueError(
+            "--separate-alpha/--separate-tau: these data have no second-stage state (every state starts a "
+            "trial), so alpha2/tau2 would enter no choice; drop the option"
+        )
+
+
 def run_fit(args: argparse.Namespace) -> int:
     """Fit every subject not yet in ``--out``; append each finished batch; sort at the end."""
     model, fixed, bounds = model_from_args(args)
@@ -358,6 +375,7 @@ def run_fit(args: argparse.Namespace) -> int:
     out = os.fspath(output_file(args.out, inputs=[args.data]))
     tr = to_transitions(data)
     model.check_task(tr)
+    check_stages(tr, args)
     n_free = len([p for p in model.param_names if p not in fixed])
     check_fit_memory(tr.n_subjects, args.chunk_size, args.n_starts, n_free, len(model.param_names))
     manifest = fit_manifest(
@@ -432,7 +450,9 @@ def register(subparsers) -> None:
         "command resumes after an interruption, other data or options are refused (--overwrite "
         "starts afresh).",
     )
-    p.add_argument("data", help="choice data: CSV/TSV/Parquet (two-step, hBayesDM or bandit)")
+    p.add_argument(
+        "data", help="choice data: CSV/TSV/Parquet (two-step, bandit, step format or an hBayesDM task file)"
+    )
     p.add_argument("--out", required=True, help="output CSV, one row per subject")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     p.add_argument(

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from dopasoft.fitting.data import Transitions, _validate_any, to_transitions
+from dopasoft.fitting.data import Transitions, to_transitions
 from dopasoft.fitting.models import ChoiceModel, get_model, model_from_columns
 from dopasoft.fitting.parameters import _params_matrix
 
@@ -86,33 +86,32 @@ def _fitted_only(params, model: ChoiceModel, tr: Transitions) -> tuple[object, T
     return params.loc[~empty], tr.take(keep)
 
 
-def _step_trials(df: pd.DataFrame, tr: Transitions) -> tuple[NDArray, NDArray]:
-    """Trial number and stage (1-based position within the trial) of every step of ``tr``."""
-    shape = tr.state.shape
-    trial = np.full(shape, np.nan)
-    stage = np.zeros(shape, np.int64)
-    choice = "choice1" if tr.task == "two-step" else "choice"
-    groups = dict(tuple(df.groupby("subject", sort=False)))
-    per_trial = 2 if tr.task == "two-step" else 1
-    for i, subject in enumerate(tr.subjects):
-        g = groups[subject]
-        t = g.loc[g[choice].notna(), "trial"].to_numpy(dtype=float)
-        k = int(tr.n_steps[i])
-        if len(t) * per_trial != k:  # the packing and this reading disagree: never guess
-            raise RuntimeError(f"replay: subject {subject!r}: {k} steps for {len(t)} trials")
-        trial[i, :k] = np.repeat(t, per_trial)
-        stage[i, :k] = np.tile(np.arange(1, per_trial + 1), len(t))
-    return trial, stage
+def _stages(trial: NDArray[np.float64], n_steps: NDArray[np.int64]) -> NDArray[np.int64]:
+    """1-based position of every step within its trial (consecutive steps with one trial number)."""
+    stage = np.zeros(trial.shape, np.int64)
+    for i, k in enumerate(n_steps):
+        t = trial[i, :k]
+        new = np.r_[True, t[1:] != t[:-1]]
+        start = np.maximum.accumulate(np.where(new, np.arange(k), 0))
+        stage[i, :k] = np.arange(k) - start + 1
+    return stage
 
 
-def replay(data, model: str | ChoiceModel | None, params, *, n_actions: int | None = None) -> pd.DataFrame:
+def replay(
+    data,
+    model: str | ChoiceModel | None,
+    params,
+    *,
+    n_actions: int | None = None,
+    n_states: int | None = None,
+) -> pd.DataFrame:
     """Model dopamine on the subjects' own choices: the model's prediction errors, step by step.
 
     Parameters
     ----------
     data : pandas.DataFrame
         Choice data in any format :func:`dopasoft.fitting.to_transitions` reads (canonical two-step,
-        hBayesDM two-step, bandit), validated the same way.
+        hBayesDM files, bandit, step format), validated the same way.
     model : str, ChoiceModel or None
         The fitted model (a name, a spec such as ``"soft-q-lambda+kappa"`` or a model object). ``None``:
         taken from the ``model`` column of a fits table. A fits table made with another model, or
@@ -121,14 +120,14 @@ def replay(data, model: str | ChoiceModel | None, params, *, n_actions: int | No
         One parameter set for every subject (``{"alpha": 0.3, ...}``), or a fits table (one row per
         subject, e.g. :attr:`dopasoft.fitting.FitResult.params` or the CSV of ``dopasoft fit``).
         Subjects whose fit has no parameters (no valid choices) are left out with a warning.
-    n_actions : int, optional
-        Bandit data: number of options when not all were chosen.
+    n_actions, n_states : int, optional
+        Bandit and step-format data: numbers of options / states when not all codes occur.
 
     Returns
     -------
     pandas.DataFrame
-        One row per choice step, in data order: ``subject``, ``trial``, ``stage`` (1, 2 for two-step
-        data; 1 for one-step tasks), ``state`` (two-step: 0 first stage, ``1 + state2`` second),
+        One row per choice step, in data order: ``subject``, ``trial``, ``stage`` (the step's position in
+        its trial: 1, 2 for two-step data; 1 for one-step tasks), ``state`` (two-step: 0 first stage, ``1 + state2`` second),
         ``action``, ``reward`` (0 at two-step stage 1), ``p_choice`` (the model's probability of the
         recorded choice before the step's update, with stickiness), and the signals read before the
         update (docs/maths.md §4): ``delta`` (the prediction error the model learns from),
@@ -155,11 +154,12 @@ def replay(data, model: str | ChoiceModel | None, params, *, n_actions: int | No
     >>> bool(abs(-np.log(sig["p_choice"]).groupby(sig["subject"]).sum() - nll).max() < 1e-10)
     True
     """
-    if isinstance(data, Transitions):
-        raise ValueError("replay needs the choice table (for trial numbers), not Transitions")
     m = _resolve_model(model, params)
-    df = _validate_any(data)
-    tr = to_transitions(df, n_actions=n_actions)
+    tr = to_transitions(data, n_actions=n_actions, n_states=n_states)
+    if tr.trial is None:
+        raise ValueError(
+            "replay needs the choice table (for trial numbers), not Transitions built without them"
+        )
     m.check_task(tr)
     params, tr = _fitted_only(params, m, tr)
     if isinstance(params, Mapping) or isinstance(params, pd.DataFrame):
@@ -167,7 +167,7 @@ def replay(data, model: str | ChoiceModel | None, params, *, n_actions: int | No
     else:
         raise ValueError(f"params: expected a dict or a fits table (DataFrame), got {type(params).__name__}")
     signals, _ = m.replay_signals(tr, theta)
-    trial, stage = _step_trials(df, tr)
+    trial, stage = tr.trial, _stages(tr.trial, tr.n_steps)
     live = np.arange(tr.state.shape[1])[None, :] < tr.n_steps[:, None]
     rows = np.nonzero(live)
     subjects = np.asarray(tr.subjects, dtype=object)

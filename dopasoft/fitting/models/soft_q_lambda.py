@@ -105,7 +105,7 @@ class SoftQLambdaModel(ChoiceModel):
     trace: str = "tree-backup"
     gamma: float = 1.0
     replacing: bool = False
-    tasks: tuple[str, ...] = ("two-step", "bandit")
+    tasks: tuple[str, ...] = ("two-step", "bandit", "steps")
 
     def __post_init__(self) -> None:
         if self.trace == "retrace":  # the kernels would need b(a|s) for every observed choice
