@@ -51,6 +51,19 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_data_size_options(p: argparse.ArgumentParser) -> None:
+    """``--n-actions`` / ``--n-states``: sizes of bandit and step-format data when not every code occurs."""
+    for what in ("actions", "states"):
+        p.add_argument(
+            f"--n-{what}",
+            type=int,
+            default=None,
+            metavar="K",
+            help=f"bandit/step-format data: number of {what} when not all occur in the data "
+            f"(codes 0..K-1; default: inferred from the codes present)",
+        )
+
+
 def add_model_choice(p: argparse.ArgumentParser, *, required: bool = True) -> None:
     """``--model`` and one flag per option that a model family declares."""
     p.add_argument("--model", required=required, choices=MODEL_NAMES, help="choice model")
@@ -373,7 +386,7 @@ def run_fit(args: argparse.Namespace) -> int:
     check_cluster_options(args.scheduler, args.dask_local)
     data = read_choices(args.data)
     out = os.fspath(output_file(args.out, inputs=[args.data]))
-    tr = to_transitions(data)
+    tr = to_transitions(data, n_actions=args.n_actions, n_states=args.n_states)
     model.check_task(tr)
     check_stages(tr, args)
     n_free = len([p for p in model.param_names if p not in fixed])
@@ -387,6 +400,8 @@ def run_fit(args: argparse.Namespace) -> int:
         fixed=fixed,
         bounds=bounds,
         prior=prior,
+        n_actions=int(tr.n_actions),
+        n_states=int(tr.n_states),
     )
     mpath = manifest_path(out)
     if args.overwrite:
@@ -454,6 +469,7 @@ def register(subparsers) -> None:
         "data", help="choice data: CSV/TSV/Parquet (two-step, bandit, step format or an hBayesDM task file)"
     )
     p.add_argument("--out", required=True, help="output CSV, one row per subject")
+    add_data_size_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     p.add_argument(
         "--overwrite",

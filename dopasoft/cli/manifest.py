@@ -34,7 +34,22 @@ MANIFEST_FORMAT = "dopasoft-fit-manifest/1"
 """Value of the manifest's ``format`` key (a new layout gets a new number)."""
 
 # keys compared on resume, in the order differences are reported
-_COMPARED = ("format", "data", "model", "n_starts", "seed", "fixed", "bounds", "prior", "dopasoft_version")
+_COMPARED = (
+    "format",
+    "data",
+    "model",
+    "n_actions",
+    "n_states",
+    "n_starts",
+    "seed",
+    "fixed",
+    "bounds",
+    "prior",
+    "dopasoft_version",
+)
+# compared only when the recorded manifest has them (runs recorded before they were added had no
+# --n-actions / --n-states, so their sizes came from the same data, whose fingerprint is compared)
+_IF_RECORDED = ("n_actions", "n_states")
 
 
 def manifest_path(out: str | os.PathLike) -> Path:
@@ -76,6 +91,8 @@ def fit_manifest(
     fixed: Mapping[str, float] | None,
     bounds: Mapping[str, tuple[float, float]] | None,
     prior: Mapping[str, tuple[float, float]] | None,
+    n_actions: int | None = None,
+    n_states: int | None = None,
 ) -> dict[str, Any]:
     """The manifest of a ``dopasoft fit`` run (a JSON-able dict)."""
     from dopasoft import __version__
@@ -88,6 +105,8 @@ def fit_manifest(
         "data_subjects": int(data["subject"].nunique()),
         "data_rows": len(data),
         "model": model_spec,
+        "n_actions": n_actions,
+        "n_states": n_states,
         "n_starts": int(n_starts),
         "seed": int(seed),
         "fixed": _sorted_floats(fixed),
@@ -126,8 +145,8 @@ def _options(kind: str, value: Any) -> str:
     """A recorded value as the command-line options that give it."""
     if kind == "model":
         return f"--model {value}"
-    if kind == "n_starts":
-        return f"--n-starts {value}"
+    if kind in ("n_starts", "n_actions", "n_states"):
+        return f"--{kind.replace('_', '-')} {value}"
     if kind == "seed":
         return f"--seed {value}"
     if kind == "prior" and value == "default":
@@ -154,7 +173,7 @@ def manifest_differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list
     diffs = []
     for key in _COMPARED:
         a, b = old.get(key), new.get(key)
-        if a == b:
+        if a == b or (key in _IF_RECORDED and key not in old):
             continue
         if key == "data":
             diffs.append(

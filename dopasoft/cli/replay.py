@@ -7,7 +7,7 @@ import os
 import sys
 import time
 
-from dopasoft.cli.fit import add_model_choice, model_from_flags
+from dopasoft.cli.fit import add_data_size_options, add_model_choice, model_from_flags
 from dopasoft.cli.outputs import output_file
 from dopasoft.fitting.data import read_choices, read_table
 from dopasoft.fitting.models import FAMILIES
@@ -65,7 +65,7 @@ def run_replay(args: argparse.Namespace) -> int:
             raise ValueError("--param needs --model")
         params = _params_from_items(args.param)
         model = model_from_flags(args)
-    table = replay(data, model, params)
+    table = replay(data, model, params, n_actions=args.n_actions, n_states=args.n_states)
     tmp = f"{os.fspath(out)}.part"
     table.to_csv(tmp, index=False)
     os.replace(tmp, out)
@@ -99,5 +99,6 @@ def register(subparsers) -> None:
         help="one parameter value for every subject (repeatable; instead of --fits)",
     )
     p.add_argument("--out", required=True, help="output CSV")
+    add_data_size_options(p)
     p.add_argument("--quiet", action="store_true", help="no summary line")
     p.set_defaults(func=run_replay)

@@ -237,7 +237,7 @@ def _count_codes(df: pd.DataFrame, col: str, what: str, given: int | None, optio
         raise ValueError(
             f"{col} {_code(code)} at {_where(df, i)}: codes must run 0..K-1 without gaps; "
             f"codes present: {_code_list(present)}{hint}; if some {what} were never chosen, "
-            f"give their number (to_transitions(data, {option}=K))"
+            f"give their number ({option}=K; on the command line --{option.replace('_', '-')} K)"
         )
     return int(present[-1]) + 1
 
@@ -251,7 +251,7 @@ def _bandit_transitions(df: pd.DataFrame, n_actions: int | None, n_states: int |
         raise ValueError(
             "bandit data: every choice is 0, so the data hold a single option and nothing to fit; "
             "a choice model needs at least two options (if the others were never chosen, give their "
-            "number: to_transitions(data, n_actions=K))"
+            "number: n_actions=K; on the command line --n-actions K)"
         )
     if has_state:
         n_states = max(_count_codes(df, "state", "states", n_states, "n_states"), 1)
@@ -294,7 +294,7 @@ def _step_transitions(df: pd.DataFrame, n_actions: int | None, n_states: int | N
         raise ValueError(
             "step-format data: every choice is 0, so the data hold a single option and nothing to fit; "
             "a choice model needs at least two options (if the others were never chosen, give their "
-            "number: to_transitions(data, n_actions=K))"
+            "number: n_actions=K; on the command line --n-actions K)"
         )
     n_s = _count_codes(df, "state", "states", n_states, "n_states")
     state = df["state"].to_numpy().astype(np.int64)
