@@ -8,7 +8,7 @@ Every ``plot_*`` function takes data (DataFrames or simulation results) and retu
 ``save="path/name"`` to write PNG, PDF and SVG. See ``docs/analysis.md``.
 """
 
-from dopasoft.analysis import composition, dopamine, model_fits, style, two_step
+from dopasoft.analysis import composition, dopamine, model_fits, regressors, style, two_step
 from dopasoft.analysis.composition import plot_composition
 from dopasoft.analysis.dopamine import (
     aligned_traces,
@@ -36,6 +36,7 @@ from dopasoft.analysis.model_fits import (
     posterior_predictive_table,
     recovery_table,
 )
+from dopasoft.analysis.regressors import Regressor, canonical_hrf, trial_regressors
 from dopasoft.analysis.style import COLORS, OKABE_ITO, PALETTE, panel_letters, save_figure, style_context
 from dopasoft.analysis.two_step import (
     group_stay_probabilities,
@@ -53,7 +54,9 @@ __all__ = [
     "COLORS",
     "OKABE_ITO",
     "PALETTE",
+    "Regressor",
     "aligned_traces",
+    "canonical_hrf",
     "check_fits",
     "compare_models",
     "composition",
@@ -85,6 +88,7 @@ __all__ = [
     "posterior_predictive_table",
     "probability_scaling",
     "recovery_table",
+    "regressors",
     "rpe_by_trial_type",
     "save_figure",
     "stay_probabilities",
@@ -92,5 +96,6 @@ __all__ = [
     "stay_table",
     "style",
     "style_context",
+    "trial_regressors",
     "two_step",
 ]
