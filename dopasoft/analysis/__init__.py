@@ -36,6 +36,7 @@ from dopasoft.analysis.model_fits import (
     posterior_predictive_table,
     recovery_table,
 )
+from dopasoft.analysis.neural_glm import NeuralGLMResult, neural_glm, plot_neural_glm
 from dopasoft.analysis.regressors import Regressor, canonical_hrf, trial_regressors
 from dopasoft.analysis.style import COLORS, OKABE_ITO, PALETTE, panel_letters, save_figure, style_context
 from dopasoft.analysis.two_step import (
@@ -52,6 +53,7 @@ from dopasoft.analysis.two_step import (
 
 __all__ = [
     "COLORS",
+    "NeuralGLMResult",
     "OKABE_ITO",
     "PALETTE",
     "Regressor",
@@ -66,6 +68,7 @@ __all__ = [
     "group_stay_probabilities",
     "mb_mf_indices",
     "model_fits",
+    "neural_glm",
     "panel_letters",
     "parameter_table",
     "photometry_kernel",
@@ -73,6 +76,7 @@ __all__ = [
     "plot_composition",
     "plot_heatmap",
     "plot_model_comparison",
+    "plot_neural_glm",
     "plot_parameters",
     "plot_posterior_predictive",
     "plot_probability_scaling",
