@@ -125,6 +125,21 @@ def test_group_model_on_the_boundary_warns():
     assert "NOT converged" in res.summary()
 
 
+def test_other_grouping_column():
+    rng = np.random.default_rng(1)
+    signals = pd.DataFrame({"animal": np.repeat(["m1", "m2", "m3"], 40), "trial": np.tile(np.arange(40), 3)})
+    signals["delta"] = rng.normal(size=120)
+    base = signals["animal"].map({"m1": 0.0, "m2": 1.0, "m3": -1.0})
+    neural = signals[["animal", "trial"]].assign(y=base + 0.5 * signals["delta"] + rng.normal(0, 0.2, 120))
+    res = neural_glm(signals, neural, groups="animal")
+    assert list(res.coefficients.columns[:2]) == ["level", "animal"]
+    assert sorted(res.coefficients["animal"].dropna().unique()) == ["m1", "m2", "m3"]
+    g = res.coefficients.query("level == 'group' and term == 'delta'").iloc[0]
+    assert g["ci_low"] < 0.5 < g["ci_high"]
+    with pytest.raises(ValueError, match=r"signals table lacks column\(s\) \['subject'\]"):
+        neural_glm(signals, neural)
+
+
 def test_one_subject_has_no_group_model():
     rng = np.random.default_rng(0)
     signals = pd.DataFrame({"subject": 1, "trial": np.arange(30), "delta": rng.normal(size=30)})

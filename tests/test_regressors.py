@@ -180,6 +180,31 @@ def test_events_table_stages_and_subjects():
     np.testing.assert_allclose(s1["rpe2"], [gcamp_oracle(t - 1.0) for t in s1["time"]], atol=1e-15)
 
 
+def test_missing_onsets_skipped_on_request():
+    signals = pd.DataFrame(
+        {"subject": 1, "trial": [1, 2, 3], "delta": [1.0, 0.5, -1.0], "outcome_onset": [0.5, np.nan, 2.5]}
+    )
+    with pytest.raises(
+        ValueError, match=r"'outcome_onset', subject 1, row 1: missing onset .*missing_onsets='skip'"
+    ):
+        trial_regressors(signals, regressors=RPE, rate_hz=10)
+    reg = trial_regressors(signals, regressors=RPE, rate_hz=10, tail=1.0, missing_onsets="skip")
+    want = [gcamp_oracle(t - 0.5) - gcamp_oracle(t - 2.5) for t in reg["time"]]
+    np.testing.assert_allclose(reg["rpe"], want, rtol=1e-12, atol=1e-15)
+    assert 2 not in set(reg["trial"].dropna())  # a trial without any onset is never in progress
+    with pytest.raises(ValueError, match="missing_onsets must be 'error' or 'skip'"):
+        trial_regressors(signals, regressors=RPE, rate_hz=10, missing_onsets="drop")
+
+
+def test_identifiers_of_different_types_do_not_join():
+    signals = pd.DataFrame({"subject": [1, 1], "trial": [1, 2], "delta": [1.0, 0.5]})
+    events = pd.DataFrame({"subject": ["1", "1"], "trial": [1, 2], "outcome_onset": [0.5, 1.5]})
+    with pytest.raises(
+        ValueError, match="regressor 'rpe': (cannot join events|no subject/trial of the events)"
+    ):
+        trial_regressors(signals, events, regressors=RPE, rate_hz=10)
+
+
 def test_zscore_per_subject():
     signals = pd.DataFrame(
         {

@@ -183,7 +183,7 @@ def _where(subject: Any, row: Any) -> str:
 
 
 def _event_table(
-    name: str, reg: Regressor, signals: pd.DataFrame, events: pd.DataFrame | None
+    name: str, reg: Regressor, signals: pd.DataFrame, events: pd.DataFrame | None, skip_missing: bool
 ) -> tuple[pd.DataFrame, str]:
     """``subject, trial, onset, value, row`` of one regressor's events, validated; and the onset table's name."""
     if not isinstance(reg, Regressor):
@@ -267,6 +267,8 @@ def _event_table(
             1.0 if reg.signal is None else pd.to_numeric(rows[reg.signal], errors="coerce").to_numpy()
         )
         table["_signal_row"] = table["row"]
+    if skip_missing:  # the event did not happen on these trials
+        table = table[table["onset"].notna()]
     _check_onsets(table, reg.onset, what)
     if reg.signal is not None:
         missing = table["value"].isna() & table["_signal_row"].notna()
@@ -283,7 +285,11 @@ def _event_table(
 def _check_onsets(table: pd.DataFrame, column: str, what: str) -> None:
     onset = table["onset"].to_numpy()
     for i in np.flatnonzero(~np.isfinite(onset) | (onset < 0))[:1]:
-        problem = "missing onset (NaN)" if np.isnan(onset[i]) else f"onset {_py(onset[i])!r} s"
+        problem = (
+            "missing onset (NaN; missing_onsets='skip' if the event did not happen on that trial)"
+            if np.isnan(onset[i])
+            else f"onset {_py(onset[i])!r} s"
+        )
         raise ValueError(
             f"{what} column {column!r}, {_where(table['subject'].iloc[i], table['row'].iloc[i])}: {problem}; "
             "onsets are finite seconds from the start of the subject's session (>= 0)"
@@ -333,6 +339,7 @@ def trial_regressors(
     kernel_duration: float | None = None,
     tail: float | None = None,
     zscore: bool = False,
+    missing_onsets: str = "error",
 ) -> pd.DataFrame:
     r"""Event-aligned model regressors on each subject's session time grid.
 
@@ -367,6 +374,9 @@ def trial_regressors(
         Seconds of grid after each subject's last onset (default: ``kernel_duration``).
     zscore : bool, default False
         Z-score each regressor within each subject's session (mean 0, SD 1 with ``ddof=0``).
+    missing_onsets : {"error", "skip"}, default "error"
+        A missing (NaN) onset is an error naming its column, subject and row, or, with ``"skip"``,
+        means the event did not happen on that trial (no stick; e.g. no outcome after a missed choice).
 
     Returns
     -------
@@ -379,8 +389,8 @@ def trial_regressors(
     Raises
     ------
     ValueError
-        One line naming the column, subject and row (or option) at fault: missing columns, NaN,
-        negative or non-numeric onsets, onsets that do not increase with the trial number, a missing
+        One line naming the column, subject and row (or option) at fault: missing columns, NaN
+        (unless ``missing_onsets="skip"``), negative or non-numeric onsets, onsets that do not increase with the trial number, a missing
         signal value, ``rate_hz <= 0``, an unknown kernel, or a regressor that is constant over a
         session when ``zscore=True``.
 
@@ -417,7 +427,10 @@ def trial_regressors(
     for name in regressors:
         if name in ("subject", "time", "trial"):
             raise ValueError(f"regressor name {name!r} clashes with an output column (subject, time, trial)")
-    tables = {name: _event_table(name, reg, signals, events)[0] for name, reg in regressors.items()}
+    if missing_onsets not in ("error", "skip"):
+        raise ValueError(f"missing_onsets must be 'error' or 'skip', got {missing_onsets!r}")
+    skip = missing_onsets == "skip"
+    tables = {name: _event_table(name, reg, signals, events, skip)[0] for name, reg in regressors.items()}
 
     parts = []
     all_events = pd.concat(list(tables.values()), ignore_index=True)
