@@ -16,6 +16,7 @@ from dopasoft.analysis import (
     dopamine_figures,
     model_fit_figures,
     model_fits,
+    regressors,
     style,
     two_step,
 )
@@ -51,6 +52,8 @@ from dopasoft.analysis.model_fits import (
     posterior_predictive_table,
     recovery_table,
 )
+from dopasoft.analysis.neural_glm import NeuralGLMResult, neural_glm, plot_neural_glm
+from dopasoft.analysis.regressors import Regressor, canonical_hrf, trial_regressors
 from dopasoft.analysis.style import COLORS, OKABE_ITO, PALETTE, panel_letters, save_figure, style_context
 from dopasoft.analysis.two_step import (
     group_stay_probabilities,
@@ -66,10 +69,13 @@ from dopasoft.analysis.two_step import (
 
 __all__ = [
     "COLORS",
+    "NeuralGLMResult",
     "OKABE_ITO",
     "PALETTE",
+    "Regressor",
     "action_prediction",
     "aligned_traces",
+    "canonical_hrf",
     "check_fits",
     "compare_models",
     "composition",
@@ -81,6 +87,7 @@ __all__ = [
     "group_stay_probabilities",
     "mb_mf_indices",
     "model_fits",
+    "neural_glm",
     "panel_letters",
     "parameter_table",
     "photometry_kernel",
@@ -89,6 +96,7 @@ __all__ = [
     "plot_composition",
     "plot_heatmap",
     "plot_model_comparison",
+    "plot_neural_glm",
     "plot_parameters",
     "plot_posterior_predictive",
     "plot_probability_scaling",
@@ -104,6 +112,7 @@ __all__ = [
     "posterior_predictive_table",
     "probability_scaling",
     "recovery_table",
+    "regressors",
     "rpe_by_trial_type",
     "save_figure",
     "stay_probabilities",
@@ -111,5 +120,6 @@ __all__ = [
     "stay_table",
     "style",
     "style_context",
+    "trial_regressors",
     "two_step",
 ]
