@@ -16,6 +16,7 @@ from dopasoft.analysis import (
     dopamine_figures,
     model_fit_figures,
     model_fits,
+    recorded_dopamine,
     regressors,
     style,
     two_step,
@@ -53,6 +54,7 @@ from dopasoft.analysis.model_fits import (
     recovery_table,
 )
 from dopasoft.analysis.neural_glm import NeuralGLMResult, neural_glm, plot_neural_glm
+from dopasoft.analysis.recorded_dopamine import plot_recorded_vs_model, synthetic_recording
 from dopasoft.analysis.regressors import Regressor, canonical_hrf, trial_regressors
 from dopasoft.analysis.style import COLORS, OKABE_ITO, PALETTE, panel_letters, save_figure, style_context
 from dopasoft.analysis.two_step import (
@@ -68,6 +70,9 @@ from dopasoft.analysis.two_step import (
 )
 
 __all__ = [
+    "plot_recorded_vs_model",
+    "synthetic_recording",
+    "recorded_dopamine",
     "COLORS",
     "NeuralGLMResult",
     "OKABE_ITO",

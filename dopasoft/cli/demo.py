@@ -204,6 +204,34 @@ def run_demo(
         table(res.curves, "composition_curves")
         figure(an.plot_composition(res), "composition")
 
+    def own_data() -> None:
+        # model dopamine for "your own" subjects: replay the generating model's fits through each
+        # subject's choices, build a SYNTHETIC recording from the replayed delta (documented as such),
+        # and recover its coefficients with the neural GLM
+        from dopasoft.fitting import replay
+
+        gen = cfg["models"][0]
+        signals = replay(state["data"], gen, state["fits"][gen])
+        table(signals, "replay_signals")
+        rng = np.random.default_rng(next(seeds))
+        recording = an.synthetic_recording(signals, {"delta": 1.5}, stage=2, seed=rng)
+        table(recording, "synthetic_recording")
+        glm = an.neural_glm(signals, recording, "y ~ value_rpe + action_term", stage=2)
+        table(glm.coefficients, "neural_glm")
+        figure(an.plot_recorded_vs_model(signals, recording, glm, signal="delta", stage=2), "recorded_vs_model")
+
+    def action_prediction() -> None:
+        from dopasoft.experiments.discrimination import discrimination_experiment
+
+        n = 200 if quick else 400
+        ape_seed = int(np.random.default_rng(next(seeds)).integers(2**31))
+        run = discrimination_experiment(n, novel_at=n * 3 // 4, seed=ape_seed)
+        replayed = discrimination_experiment(
+            n, novel_at=n * 3 // 4, seed=ape_seed, actions=run["action"], reward=0.0, error_reward=1.0
+        )
+        table(run, "action_prediction")
+        figure(an.plot_action_prediction_errors(run, replay=replayed), "action_prediction")
+
     steps = [
         ("conditioning: acquisition, blocking, partial reinforcement", conditioning),
         (f"two-step cohort: {cfg['n_subjects']} subjects x {cfg['n_trials']} trials", cohort),
@@ -211,6 +239,8 @@ def run_demo(
         ("model comparison", comparison),
         ("stay analysis", stay),
         ("posterior predictive check", predictive),
+        ("model dopamine for the subjects' own choices: replay, neural GLM", own_data),
+        ("action prediction errors: a learned default policy", action_prediction),
         ("value composition: two goals learnt apart, composed", composition),
     ]
     start = time.perf_counter()

@@ -1,0 +1,163 @@
+"""Recorded against model dopamine: a synthetic recording for demonstrations and tests, and the figure
+that sets a recording beside the replayed model prediction errors (docs/analysis.md, "Model dopamine for
+your own data")."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from dopasoft.analysis.neural_glm import NeuralGLMResult
+from dopasoft.analysis.style import COLORS, finish, new_figure, panel_letters, style_context
+
+__all__ = ["synthetic_recording", "plot_recorded_vs_model"]
+
+
+def synthetic_recording(
+    signals: pd.DataFrame,
+    weights: Mapping[str, float] | None = None,
+    *,
+    stage: int | None = None,
+    noise: float = 0.5,
+    baseline_sd: float = 0.5,
+    gain_sd: float = 0.2,
+    seed: int | np.random.Generator = 0,
+) -> pd.DataFrame:
+    """A SYNTHETIC per-trial "recording" built from model signals: for demonstrations and tests only.
+
+    ``y = b_i + g_i Σ_k w_k x_k + ε`` per trial, with a subject baseline ``b_i ~ N(0, baseline_sd²)``, a
+    subject gain ``g_i ~ N(1, gain_sd²)`` and noise ``ε ~ N(0, noise²)``: a recording whose true
+    coefficients are known, so that :func:`dopasoft.analysis.neural_glm` can be checked against them.
+
+    Parameters
+    ----------
+    signals : pandas.DataFrame
+        Replay table (:func:`dopasoft.fitting.replay`) with ``subject``, ``trial``, ``stage``.
+    weights : dict, optional
+        Signal column -> coefficient (default ``{"delta": 1.5}``).
+    stage : int, optional
+        Read the signals of this stage (e.g. 2, the outcome of a two-step trial).
+    noise, baseline_sd, gain_sd : float
+    seed : int or numpy.random.Generator
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``subject``, ``trial``, ``y`` and ``synthetic`` (always True), one row per trial with a value.
+    """
+    weights = {"delta": 1.5} if weights is None else dict(weights)
+    missing = [c for c in ["subject", "trial", *weights] if c not in signals.columns]
+    if missing:
+        raise ValueError(f"signals: missing column(s) {missing}")
+    if stage is not None:
+        signals = signals[signals["stage"] == stage]
+    rng = np.random.default_rng(seed)
+    x = sum(w * signals[c].to_numpy(dtype=float) for c, w in weights.items())
+    subjects, code = np.unique(signals["subject"].astype(str), return_inverse=True)
+    base = rng.normal(0.0, baseline_sd, len(subjects))[code]
+    gain = rng.normal(1.0, gain_sd, len(subjects))[code]
+    y = base + gain * x + rng.normal(0.0, noise, len(x))
+    out = pd.DataFrame(
+        {"subject": signals["subject"].to_numpy(), "trial": signals["trial"].to_numpy(), "y": y}
+    )
+    return out[np.isfinite(out["y"])].assign(synthetic=True).reset_index(drop=True)
+
+
+def plot_recorded_vs_model(
+    signals: pd.DataFrame,
+    neural: pd.DataFrame,
+    result: NeuralGLMResult,
+    *,
+    signal: str = "delta",
+    response: str = "y",
+    stage: int | None = None,
+    subject: object = None,
+    n_trials: int = 60,
+    save: str | os.PathLike | None = None,
+):
+    """Recording beside model: (a) one subject's recording and model signal across trials (each
+    z-scored), (b) every trial's recording (subject baseline removed) against the model signal, with the
+    group slope, (c) the group coefficients with their confidence intervals.
+
+    Parameters
+    ----------
+    signals : pandas.DataFrame
+        Replay table.
+    neural : pandas.DataFrame
+        Per-trial recording (``subject``, ``trial``, ``response``).
+    result : NeuralGLMResult
+        The fit of ``neural`` on ``signals`` (:func:`dopasoft.analysis.neural_glm`).
+    signal : str
+        Model signal shown in (a) and (b).
+    response : str
+    stage : int, optional
+        Stage of the signals (as given to ``neural_glm``).
+    subject : optional
+        Subject of panel (a) (default: the first).
+    n_trials : int
+        Trials shown in panel (a).
+    save : path, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    sig = signals if stage is None else signals[signals["stage"] == stage]
+    keys = ["subject", "trial"]
+    both = sig[keys + [signal]].merge(neural[keys + [response]], on=keys).dropna()
+    if both.empty:
+        raise ValueError("signals and neural share no (subject, trial) with values")
+    coef = result.coefficients
+    group = coef[coef["level"] == "group"].set_index("term")
+    with style_context():
+        fig, (a, b, c) = new_figure(1, 3, width=6.8, height=2.3)
+        first = both["subject"].iloc[0] if subject is None else subject
+        one = both[both["subject"] == first].head(n_trials)
+
+        def z(v):
+            v = np.asarray(v, float)
+            sd = v.std()
+            return (v - v.mean()) / (sd if sd > 0 else 1.0)
+
+        a.plot(one["trial"], z(one[response]), color=COLORS["data"], lw=1.0, label="recording (synthetic)")
+        a.plot(one["trial"], z(one[signal]), color=COLORS["model"], lw=1.0, label=f"model {signal}")
+        a.set_xlabel("Trial")
+        a.set_ylabel("z-score")
+        a.set_title(f"subject {first}", fontsize=8)
+        a.legend(loc="upper right", fontsize=6)
+        centred = both[response] - both.groupby("subject")[response].transform("mean")
+        b.scatter(both[signal], centred, s=3, color=COLORS["data"], alpha=0.35, lw=0)
+        if signal in group.index:
+            xs = np.linspace(both[signal].min(), both[signal].max(), 2)
+            slope = group.loc[signal, "estimate"]
+            b.plot(
+                xs,
+                slope * (xs - both[signal].mean()),
+                color=COLORS["reward"],
+                lw=1.5,
+                label=f"group slope {slope:.2f}",
+            )
+            b.legend(loc="upper left", fontsize=6)
+        b.set_xlabel(f"Model {signal} (reward units)")
+        b.set_ylabel(f"Recording {response}, centred")
+        terms = [t for t in group.index if t != "Intercept"]
+        est = group.loc[terms, "estimate"].to_numpy()
+        lo, hi = group.loc[terms, "ci_low"].to_numpy(), group.loc[terms, "ci_high"].to_numpy()
+        c.errorbar(
+            np.arange(len(terms)),
+            est,
+            yerr=[est - lo, hi - est],
+            fmt="D",
+            ms=4,
+            color=COLORS["reward"],
+            capsize=2.5,
+        )
+        c.axhline(0, color="black", lw=0.8)
+        c.set_xticks(np.arange(len(terms)), terms, rotation=20)
+        c.set_xlim(-0.6, len(terms) - 0.4)
+        c.set_ylabel(f"Group coefficient ± {int(round(100 * (1 - result.alpha)))}% CI")
+        panel_letters([a, b, c])
+    return finish(fig, save)
