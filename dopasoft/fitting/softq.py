@@ -24,6 +24,10 @@ from dopasoft.kernel import (
     D_TAU,
     N_SIGNALS,
     N_TANGENTS,
+    SIG_ACTION_TERM,
+    SIG_DELTA,
+    SIG_VALUE,
+    SIG_VALUE_RPE,
     clear_traces,
     soft_q_step,
 )
@@ -453,6 +457,113 @@ def softq_nll_grad_pairs(
                 None,
             )
     return out, grad
+
+
+@njit(parallel=True, cache=True)
+def softq_replay_signals(
+    state,
+    action,
+    reward,
+    next_state,
+    terminal,
+    is_choice,
+    n_steps,
+    stage_of,
+    n_states,
+    n_actions,
+    full,
+    gamma,
+    trace,
+    replacing,
+):
+    r"""Per-step model signals of every subject, from the replay that gives the likelihood.
+
+    Runs :func:`_softq_replay` (the loop of :func:`softq_nll_pairs`, through
+    :func:`dopasoft.kernel.soft_q_step`) once per subject with that subject's parameter vector, and
+    records at each step what the step computed before its update (``docs/maths.md`` §4).
+
+    Parameters
+    ----------
+    state, action, reward, next_state, terminal, is_choice : arrays, shape (S, T)
+        The padded steps of :class:`dopasoft.fitting.data.Transitions` (``action = -1``: nothing
+        observed).
+    n_steps : int64 array, shape (S,)
+        Steps per subject.
+    stage_of : int64 array, shape (n_states,)
+        Stage (0 or 1) of each state: which ``alpha``, ``tau`` columns a step uses and where ``kappa``
+        applies (stage 0).
+    n_states, n_actions : int
+    full : float64 array, shape (S, 6)
+        One parameter vector per subject, kernel columns ``SQ_COLUMNS`` (``alpha0, alpha1, tau0, tau1,
+        lam, kappa``).
+    gamma : float
+    trace : int
+        ``kernel.TREE_BACKUP``, ``ON_POLICY`` or ``UNCORRECTED``.
+    replacing : bool
+
+    Returns
+    -------
+    nll : float64 array, shape (S,)
+        Negative log-likelihood per subject, the same number as :func:`softq_nll_pairs`.
+    p_choice : float64 array, shape (S, T)
+        Probability of the recorded action under the behaviour policy (with ``kappa``), before the
+        update; NaN at steps that are not choices. ``-sum(log(p_choice))`` over a subject's non-NaN
+        steps is its ``nll``.
+    delta : float64 array, shape (S, T)
+        Soft TD error ``r + gamma V(s') - Q(s, a)``, the learning signal.
+    value_rpe : float64 array, shape (S, T)
+        ``r + gamma V(s') - V(s)``.
+    action_term : float64 array, shape (S, T)
+        ``Q(s, a) - V(s) = tau log(pi(a|s) / pi0(a|s))``; ``delta = value_rpe - action_term``.
+    value : float64 array, shape (S, T)
+        ``V(s)`` before the update.
+
+    Every signal is NaN where the action is missing (``action = -1``) and beyond ``n_steps``.
+    """
+    n_sub = full.shape[0]
+    out = np.full((n_sub, state.shape[1], N_OUT), np.nan)
+    nll = np.empty(n_sub)
+    n_blocks = _n_blocks(n_sub)
+    for blk in prange(n_blocks):
+        W, E, live, rows, ones, lp, work, cache, last = _softq_scratch(n_states, n_actions)
+        for i in range(blk * n_sub // n_blocks, (blk + 1) * n_sub // n_blocks):
+            nll[i] = _softq_replay(
+                state[i],
+                action[i],
+                reward[i],
+                next_state[i],
+                terminal[i],
+                is_choice[i],
+                n_steps[i],
+                stage_of,
+                full[i],
+                gamma,
+                trace,
+                replacing,
+                None,
+                None,
+                None,
+                None,
+                None,
+                W,
+                E,
+                live,
+                rows,
+                ones,
+                lp,
+                work,
+                cache,
+                last,
+                out[i],
+            )
+    return (
+        nll,
+        np.ascontiguousarray(out[:, :, OUT_P_CHOICE]),
+        np.ascontiguousarray(out[:, :, SIG_DELTA]),
+        np.ascontiguousarray(out[:, :, SIG_VALUE_RPE]),
+        np.ascontiguousarray(out[:, :, SIG_ACTION_TERM]),
+        np.ascontiguousarray(out[:, :, SIG_VALUE]),
+    )
 
 
 @njit(cache=True)
