@@ -1,7 +1,7 @@
 """Fitting benchmarks: likelihood throughput, batched fit vs a per-subject compiled reference.
 
 Run: ``python benchmarks/fitting.py [--subjects 200] [--trials 200] [--starts 10]``. Prints numbers
-only. ``--against OLD/dopasoft/fitting/models.py`` instead compares the likelihood throughput with an
+only. ``--against OLD/dopasoft/fitting/models.py [--rounds 7] [--cpu]`` instead compares the likelihood throughput with an
 older ``models.py`` (e.g. from ``git archive <commit>``), imported by path into the same process and
 timed alternately with the current one on the same data, so machine load affects both alike. The reference is the same compiled likelihood (single-threaded, one subject at a time)
 minimised by scipy's L-BFGS-B per subject per start on the natural scale with finite-difference
@@ -92,8 +92,12 @@ def reference_fit(model, tr, n_starts, seed=0):
     return best, params
 
 
-def against(path: str, tr, model, n_vectors: int = 10, rounds: int = 7) -> None:
-    """Print the throughput of the current and of an older ``models.py`` (by path), timed alternately."""
+def against(path: str, tr, model, n_vectors: int = 10, rounds: int = 7, cpu: bool = False) -> None:
+    """Print the throughput of the current and of an older ``models.py`` (by path), timed alternately.
+
+    ``cpu``: time by the CPU seconds of the process (``time.process_time``) instead of the wall clock,
+    so that time the process spends waiting for a core on a shared machine does not count.
+    """
     import importlib.util
     import sys
 
@@ -126,6 +130,7 @@ def against(path: str, tr, model, n_vectors: int = 10, rounds: int = 7) -> None:
         bool(model.replacing),
     )
     trials = (tr.n_choices.sum() / 2 if tr.task == "two-step" else tr.n_choices.sum()) * n_vectors
+    clock = time.process_time if cpu else time.perf_counter
     for threads in (1, numba.config.NUMBA_NUM_THREADS):
         numba.set_num_threads(threads)
         fns = {
@@ -139,13 +144,12 @@ def against(path: str, tr, model, n_vectors: int = 10, rounds: int = 7) -> None:
             fn(*args)  # compile
         for _ in range(rounds):
             for name, fn in fns.items():
-                t0 = time.perf_counter()
+                t0 = clock()
                 fn(*args)
-                best[name] = min(best[name], time.perf_counter() - t0)
+                best[name] = min(best[name], clock() - t0)
         for name in fns:
-            print(
-                f"{model.spec} {name} ({threads} thread(s)): {trials / best[name] / 1e6:.2f} M subject-trials/s"
-            )
+            unit = "M subject-trials per CPU second" if cpu else "M subject-trials/s"
+            print(f"{model.spec} {name} ({threads} thread(s)): {trials / best[name] / 1e6:.2f} {unit}")
         for kind in ("value", "value + gradient"):
             print(
                 f"  {kind}: current / reference = {best[kind + ', reference'] / best[kind + ', current']:.2f}"
@@ -160,6 +164,8 @@ def main() -> None:
     ap.add_argument("--starts", type=int, default=10)
     ap.add_argument("--model", default="soft-q-lambda")
     ap.add_argument("--against", metavar="MODELS_PY", help="compare throughput with an older models.py")
+    ap.add_argument("--rounds", type=int, default=7, help="--against: alternating rounds (best of)")
+    ap.add_argument("--cpu", action="store_true", help="--against: time by process CPU seconds")
     args = ap.parse_args()
     model = F.get_model(args.model)
     rng = np.random.default_rng(1)
@@ -167,7 +173,7 @@ def main() -> None:
     data = F.simulate_choices(model, true, n_trials=args.trials, seed=rng)
     tr = F.to_transitions(data)
     if args.against:
-        against(args.against, tr, model)
+        against(args.against, tr, model, rounds=args.rounds, cpu=args.cpu)
         return
     print(
         f"model {model.name}, {args.subjects} subjects x {args.trials} trials, "

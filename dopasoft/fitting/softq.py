@@ -18,12 +18,32 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from dopasoft.kernel import D_ALPHA, D_LAM, D_TAU, N_TANGENTS, clear_traces, soft_q_step
+from dopasoft.kernel import (
+    D_ALPHA,
+    D_LAM,
+    D_TAU,
+    N_SIGNALS,
+    N_TANGENTS,
+    SIG_ACTION_TERM,
+    SIG_DELTA,
+    SIG_VALUE,
+    SIG_VALUE_RPE,
+    clear_traces,
+    soft_q_step,
+)
 
 # columns of the "full" parameter vector passed to the soft Q(λ) kernels
 SQ_ALPHA0, SQ_ALPHA1, SQ_TAU0, SQ_TAU1, SQ_LAM, SQ_KAPPA = range(6)
 SQ_COLUMNS = ("alpha0", "alpha1", "tau0", "tau1", "lam", "kappa")
 N_COLS = N_TANGENTS  # the step carries one tangent per kernel column
+
+# columns of the per-step output of the replay: the step's signals (``kernel.SIG_*``), then p_choice
+OUT_P_CHOICE = N_SIGNALS
+N_OUT = N_SIGNALS + 1
+
+# the parallel likelihoods split the pairs into at most this many blocks (numba schedules them
+# statically, an equal share per thread)
+MAX_BLOCKS = 256
 
 
 @njit(cache=True, _nrt=False)
@@ -85,65 +105,42 @@ def softq_sample(W, s, tau, kappa, last, log_prior, u):
 
 
 @njit(cache=True)
-def _softq_subject(
-    state,
-    action,
-    reward,
-    next_state,
-    terminal,
-    is_choice,
-    n,
-    stage_of,
-    n_states,
-    n_actions,
-    p,
-    gamma,
-    trace,
-    replacing,
-    dW,
-    dE,
-    dpar,
-    dlogp,
-    grad,
-):
-    """Allocate the replay's arrays and run :func:`_softq_replay` (which runs without reference counting)."""
+def _softq_scratch(n_states, n_actions):
+    """The replay's arrays for one thread's block of pairs (:func:`_softq_replay` resets them).
+
+    Returns ``W, E, live, rows, ones, lp, work, cache, last``: weights and traces (n_states,
+    n_actions), the live trace rows, the one-hot features (state ``s`` is ``rows[s:s+1]``,
+    ``ones[s:s+1]``), the uniform log prior, the step's scratch and cache, the previous choice per state.
+    """
     W = np.zeros((n_states, n_actions))
     E = np.zeros((n_states, n_actions))
     live = np.zeros(n_states + 1, np.int64)
-    rows = np.arange(n_states)  # state s is the one-hot feature rows[s:s+1], ones[s:s+1]
+    rows = np.arange(n_states)
     ones = np.ones(n_states)
     lp = np.full(n_actions, -math.log(n_actions))
     work = np.empty((4, n_actions))
     cache = np.full(3 + n_actions, -1.0)
     last = np.full(n_states, -1, np.int64)
-    return _softq_replay(
-        state,
-        action,
-        reward,
-        next_state,
-        terminal,
-        is_choice,
-        n,
-        stage_of,
-        p,
-        gamma,
-        trace,
-        replacing,
-        dW,
-        dE,
-        dpar,
-        dlogp,
-        grad,
-        W,
-        E,
-        live,
-        rows,
-        ones,
-        lp,
-        work,
-        cache,
-        last,
-    )
+    return W, E, live, rows, ones, lp, work, cache, last
+
+
+@njit(cache=True)
+def _tangent_scratch(n_states, n_actions):
+    """The tangent arrays ``dW, dE, dpar, dlogp`` of :func:`dopasoft.kernel.soft_q_step` for one block."""
+    dW = np.zeros((n_states, n_actions, N_COLS))
+    dE = np.zeros((n_states, n_actions, N_COLS))
+    dpar = np.zeros((2 * n_actions + 8, N_COLS))
+    dlogp = np.zeros(N_COLS)
+    return dW, dE, dpar, dlogp
+
+
+@njit(cache=True)
+def _n_blocks(n_pairs):
+    """Number of contiguous blocks of pairs for a parallel loop, each allocating its arrays once.
+
+    At most ``MAX_BLOCKS`` (numba's thread count would stop the cache), and at least 8 pairs per block.
+    """
+    return max(1, min(MAX_BLOCKS, n_pairs // 8))
 
 
 @njit(cache=True, _nrt=False)
@@ -174,16 +171,28 @@ def _softq_replay(
     work,
     cache,
     last,
+    out,
 ):
     """NLL of one subject: its steps replayed through :func:`dopasoft.kernel.soft_q_step`.
 
+    ``W, E, live, ..., last``: the arrays of :func:`_softq_scratch`, in any state (reset here).
     ``dW, dE, dpar, dlogp, grad``: ``None`` (value only; compiled without derivatives) or the step's
     tangent arrays in the 6 kernel-column directions and ``grad`` (6,), which receives the gradient of
-    the NLL. The step reuses the log-sum-exp of ``V(s')`` as the next step's normaliser while that row
-    is unchanged and skips the decay pass when no trace is live (after a terminal step).
+    the NLL. ``out``: ``None`` or an array (>= n, N_OUT) receiving per step the step's signals
+    (columns ``kernel.SIG_*``) and ``p_choice`` (column ``OUT_P_CHOICE``), NaN where no action. The step reuses the log-sum-exp of ``V(s')`` as the
+    next step's normaliser while that row is unchanged and skips the decay pass when no trace is live
+    (after a terminal step).
     """
     kappa = p[SQ_KAPPA]
     lam = p[SQ_LAM]
+    n_states, n_actions = W.shape
+    for i in range(n_states):
+        last[i] = -1
+        for b in range(n_actions):
+            W[i, b] = 0.0
+            E[i, b] = 0.0
+    live[0] = 0
+    cache[0] = -1.0
     if dW is not None:
         dW[:] = 0.0
         dE[:] = 0.0
@@ -197,6 +206,9 @@ def _softq_replay(
         if a < 0:
             if terminal[t]:
                 clear_traces(E, live, dE)
+            if out is not None:
+                for j in range(N_OUT):
+                    out[t, j] = math.nan
             continue
         s = state[t]
         stg = stage_of[s]
@@ -208,11 +220,13 @@ def _softq_replay(
             dpar[D_ALPHA, SQ_ALPHA0 + stg] = 1.0
             dpar[D_TAU, SQ_TAU0 + stg] = 1.0
             stage = stg
-        # stickiness: the behaviour policy differs from the learner's (its derivative in kappa is
-        # not 0 at kappa = 0, hence the tangent case)
-        sticky = is_choice[t] and stg == 0 and last[s] >= 0 and (kappa != 0.0 or dW is not None)
+        # stickiness: the behaviour policy differs from the learner's (at kappa = 0 it is the
+        # learner's, whose log-probability and tangents the step gives; d/dkappa is added below)
+        sticky = is_choice[t] and stg == 0 and last[s] >= 0 and kappa != 0.0
+        lp_b = 0.0
         if sticky:
-            nll -= softq_behaviour_logp(W, s, a, tau, kappa, last[s], lp)
+            lp_b = softq_behaviour_logp(W, s, a, tau, kappa, last[s], lp)
+            nll -= lp_b
             if dW is not None:
                 softq_behaviour_dlogp(W, dW, s, a, tau, kappa, last[s], lp, SQ_TAU0 + stg, grad)
         term = terminal[t]
@@ -243,7 +257,7 @@ def _softq_replay(
             1.0,
             work,
             cache,
-            None,
+            None if out is None else out[t],
             dW,
             dE,
             dpar,
@@ -254,6 +268,13 @@ def _softq_replay(
             if dW is not None:
                 for c in range(N_COLS):
                     grad[c] -= dlogp[c]
+                if stg == 0 and last[s] >= 0:  # kappa = 0: d log P(a|s)/d kappa = [a = last] - pi(last|s)
+                    grad[SQ_KAPPA] -= (1.0 if a == last[s] else 0.0) - work[2, last[s]]
+        if out is not None:  # the step wrote its signals into out[t, :N_SIGNALS]
+            if is_choice[t]:
+                out[t, OUT_P_CHOICE] = math.exp(lp_b if sticky else logp)
+            else:
+                out[t, OUT_P_CHOICE] = math.nan
         last[s] = a
     return nll
 
@@ -278,33 +299,45 @@ def softq_nll_pairs(
 ):
     """NLL of soft Q(λ) for ``len(subj)`` (subject, parameter vector) pairs, in parallel.
 
-    ``full[k]`` holds the kernel columns ``SQ_COLUMNS`` for subject row ``subj[k]``.
+    ``full[k]`` holds the kernel columns ``SQ_COLUMNS`` for subject row ``subj[k]``. The pairs run in
+    contiguous blocks, each allocating the replay's arrays once.
     """
     n_pairs = subj.shape[0]
     out = np.empty(n_pairs)
-    for k in prange(n_pairs):
-        i = subj[k]
-        out[k] = _softq_subject(
-            state[i],
-            action[i],
-            reward[i],
-            next_state[i],
-            terminal[i],
-            is_choice[i],
-            n_steps[i],
-            stage_of,
-            n_states,
-            n_actions,
-            full[k],
-            gamma,
-            trace,
-            replacing,
-            None,
-            None,
-            None,
-            None,
-            None,
-        )
+    n_blocks = _n_blocks(n_pairs)
+    for blk in prange(n_blocks):
+        W, E, live, rows, ones, lp, work, cache, last = _softq_scratch(n_states, n_actions)
+        for k in range(blk * n_pairs // n_blocks, (blk + 1) * n_pairs // n_blocks):
+            i = subj[k]
+            out[k] = _softq_replay(
+                state[i],
+                action[i],
+                reward[i],
+                next_state[i],
+                terminal[i],
+                is_choice[i],
+                n_steps[i],
+                stage_of,
+                full[k],
+                gamma,
+                trace,
+                replacing,
+                None,
+                None,
+                None,
+                None,
+                None,
+                W,
+                E,
+                live,
+                rows,
+                ones,
+                lp,
+                work,
+                cache,
+                last,
+                None,
+            )
     return out
 
 
@@ -328,9 +361,10 @@ def softq_nll_pairs_serial(
 ):
     """Single-threaded :func:`softq_nll_pairs` (small batches: no thread start-up)."""
     out = np.empty(subj.shape[0])
+    W, E, live, rows, ones, lp, work, cache, last = _softq_scratch(n_states, n_actions)
     for k in range(subj.shape[0]):
         i = subj[k]
-        out[k] = _softq_subject(
+        out[k] = _softq_replay(
             state[i],
             action[i],
             reward[i],
@@ -339,8 +373,6 @@ def softq_nll_pairs_serial(
             is_choice[i],
             n_steps[i],
             stage_of,
-            n_states,
-            n_actions,
             full[k],
             gamma,
             trace,
@@ -349,6 +381,16 @@ def softq_nll_pairs_serial(
             None,
             None,
             None,
+            None,
+            W,
+            E,
+            live,
+            rows,
+            ones,
+            lp,
+            work,
+            cache,
+            last,
             None,
         )
     return out
@@ -379,34 +421,149 @@ def softq_nll_grad_pairs(
     n_pairs = subj.shape[0]
     out = np.empty(n_pairs)
     grad = np.empty((n_pairs, N_COLS))
-    for k in prange(n_pairs):
-        i = subj[k]
-        dW = np.empty((n_states, n_actions, N_COLS))
-        dE = np.empty((n_states, n_actions, N_COLS))
-        dpar = np.empty((2 * n_actions + 8, N_COLS))
-        dlogp = np.empty(N_COLS)
-        out[k] = _softq_subject(
-            state[i],
-            action[i],
-            reward[i],
-            next_state[i],
-            terminal[i],
-            is_choice[i],
-            n_steps[i],
-            stage_of,
-            n_states,
-            n_actions,
-            full[k],
-            gamma,
-            trace,
-            replacing,
-            dW,
-            dE,
-            dpar,
-            dlogp,
-            grad[k],
-        )
+    n_blocks = _n_blocks(n_pairs)
+    for blk in prange(n_blocks):
+        W, E, live, rows, ones, lp, work, cache, last = _softq_scratch(n_states, n_actions)
+        dW, dE, dpar, dlogp = _tangent_scratch(n_states, n_actions)
+        for k in range(blk * n_pairs // n_blocks, (blk + 1) * n_pairs // n_blocks):
+            i = subj[k]
+            out[k] = _softq_replay(
+                state[i],
+                action[i],
+                reward[i],
+                next_state[i],
+                terminal[i],
+                is_choice[i],
+                n_steps[i],
+                stage_of,
+                full[k],
+                gamma,
+                trace,
+                replacing,
+                dW,
+                dE,
+                dpar,
+                dlogp,
+                grad[k],
+                W,
+                E,
+                live,
+                rows,
+                ones,
+                lp,
+                work,
+                cache,
+                last,
+                None,
+            )
     return out, grad
+
+
+@njit(parallel=True, cache=True)
+def softq_replay_signals(
+    state,
+    action,
+    reward,
+    next_state,
+    terminal,
+    is_choice,
+    n_steps,
+    stage_of,
+    n_states,
+    n_actions,
+    full,
+    gamma,
+    trace,
+    replacing,
+):
+    r"""Per-step model signals of every subject, from the replay that gives the likelihood.
+
+    Runs :func:`_softq_replay` (the loop of :func:`softq_nll_pairs`, through
+    :func:`dopasoft.kernel.soft_q_step`) once per subject with that subject's parameter vector, and
+    records at each step what the step computed before its update (``docs/maths.md`` §4).
+
+    Parameters
+    ----------
+    state, action, reward, next_state, terminal, is_choice : arrays, shape (S, T)
+        The padded steps of :class:`dopasoft.fitting.data.Transitions` (``action = -1``: nothing
+        observed).
+    n_steps : int64 array, shape (S,)
+        Steps per subject.
+    stage_of : int64 array, shape (n_states,)
+        Stage (0 or 1) of each state: which ``alpha``, ``tau`` columns a step uses and where ``kappa``
+        applies (stage 0).
+    n_states, n_actions : int
+    full : float64 array, shape (S, 6)
+        One parameter vector per subject, kernel columns ``SQ_COLUMNS`` (``alpha0, alpha1, tau0, tau1,
+        lam, kappa``).
+    gamma : float
+    trace : int
+        ``kernel.TREE_BACKUP``, ``ON_POLICY`` or ``UNCORRECTED``.
+    replacing : bool
+
+    Returns
+    -------
+    nll : float64 array, shape (S,)
+        Negative log-likelihood per subject, the same number as :func:`softq_nll_pairs`.
+    p_choice : float64 array, shape (S, T)
+        Probability of the recorded action under the behaviour policy (with ``kappa``), before the
+        update; NaN at steps that are not choices. ``-sum(log(p_choice))`` over a subject's non-NaN
+        steps is its ``nll``.
+    delta : float64 array, shape (S, T)
+        Soft TD error ``r + gamma V(s') - Q(s, a)``, the learning signal.
+    value_rpe : float64 array, shape (S, T)
+        ``r + gamma V(s') - V(s)``.
+    action_term : float64 array, shape (S, T)
+        ``Q(s, a) - V(s) = tau log(pi(a|s) / pi0(a|s))``; ``delta = value_rpe - action_term``.
+    value : float64 array, shape (S, T)
+        ``V(s)`` before the update.
+
+    Every signal is NaN where the action is missing (``action = -1``) and beyond ``n_steps``.
+    """
+    n_sub = full.shape[0]
+    out = np.full((n_sub, state.shape[1], N_OUT), np.nan)
+    nll = np.empty(n_sub)
+    n_blocks = _n_blocks(n_sub)
+    for blk in prange(n_blocks):
+        W, E, live, rows, ones, lp, work, cache, last = _softq_scratch(n_states, n_actions)
+        for i in range(blk * n_sub // n_blocks, (blk + 1) * n_sub // n_blocks):
+            nll[i] = _softq_replay(
+                state[i],
+                action[i],
+                reward[i],
+                next_state[i],
+                terminal[i],
+                is_choice[i],
+                n_steps[i],
+                stage_of,
+                full[i],
+                gamma,
+                trace,
+                replacing,
+                None,
+                None,
+                None,
+                None,
+                None,
+                W,
+                E,
+                live,
+                rows,
+                ones,
+                lp,
+                work,
+                cache,
+                last,
+                out[i],
+            )
+    return (
+        nll,
+        np.ascontiguousarray(out[:, :, OUT_P_CHOICE]),
+        np.ascontiguousarray(out[:, :, SIG_DELTA]),
+        np.ascontiguousarray(out[:, :, SIG_VALUE_RPE]),
+        np.ascontiguousarray(out[:, :, SIG_ACTION_TERM]),
+        np.ascontiguousarray(out[:, :, SIG_VALUE]),
+    )
 
 
 @njit(cache=True)
