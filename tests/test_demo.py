@@ -9,6 +9,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import numpy as np
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
@@ -24,6 +25,8 @@ FIGURES = (
     "model_comparison",
     "posterior_predictive",
     "composition",
+    "recorded_vs_model",
+    "action_prediction",
 )
 TABLES = (
     "two_step_data",
@@ -40,6 +43,10 @@ TABLES = (
     "conditioning_blocking",
     "posterior_predictive",
     "composition_curves",
+    "replay_signals",
+    "synthetic_recording",
+    "neural_glm",
+    "action_prediction",
 )
 
 
@@ -58,6 +65,13 @@ def test_quick_demo_writes_figures_and_tables(tmp_path, capsys):
     comparison = pd.read_csv(out / "model_comparison.csv")
     assert set(comparison["model"]) == {"soft-q-lambda+kappa", "soft-q-lambda-uncorrected+kappa"}
     assert comparison["protected_exceedance"].sum() == pytest.approx(1.0)
+    # the replay is the generating model's likelihood loop: -log p_choice sums to each fitted NLL
+    sig = pd.read_csv(out / "replay_signals.csv", dtype={"subject": str})
+    fits = pd.read_csv(out / "fits_soft-q-lambda+kappa.csv", dtype={"subject": str}).set_index("subject")
+    summed = -np.log(sig["p_choice"]).groupby(sig["subject"]).sum()
+    np.testing.assert_allclose(summed[fits.index], fits["nll"], rtol=1e-9)
+    glm = pd.read_csv(out / "neural_glm.csv").query("level == 'group'").set_index("term")
+    assert glm.loc["action_term", "ci_high"] < 0 < glm.loc["value_rpe", "ci_low"]  # a delta recording
     data = pd.read_csv(out / "two_step_data.csv")
     assert data["subject"].nunique() == 8 and len(data) == 8 * 100
 

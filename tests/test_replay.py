@@ -126,3 +126,107 @@ def test_subjects_without_fitted_parameters_are_left_out_with_a_warning():
     with pytest.warns(UserWarning, match=r"left out: \['s1'\]"):
         sig = F.replay(df, None, fits)
     assert set(sig["subject"]) == {"s0", "s2"}
+
+
+# ----------------------------------------------------------------------------------------------
+# Soft Q(λ)
+
+
+def softq_signals_oracle(df, *, alpha, tau, lam, kappa=0.0, gamma=1.0):
+    """Per-step (p_choice, delta, value_rpe, action_term) of the tree-backup Soft Q(λ) two-step model in
+    plain Python (docs/fitting.md §1–2; uniform π0, no missing choices)."""
+
+    def v(row):
+        return tau * math.log(sum(math.exp(x / tau) for x in row) / len(row))
+
+    rows = []
+    for _, g in df.groupby("subject", sort=False):
+        q = [[0.0, 0.0], [0.0, 0.0], [0.0, 0.0]]
+        prev = None
+        for row in g.sort_values("trial").itertuples():
+            c1, s, c2, r = int(row.choice1), 1 + int(row.state2), int(row.choice2), float(row.reward)
+            z = [q[0][b] / tau + (kappa if b == prev else 0.0) for b in range(2)]
+            p1 = math.exp(z[c1]) / (math.exp(z[0]) + math.exp(z[1]))
+            v0, v2 = v(q[0]), v(q[s])
+            d1 = gamma * v2 - q[0][c1]
+            rows.append((p1, d1, gamma * v2 - v0, q[0][c1] - v0))
+            q[0][c1] += alpha * d1
+            pi2 = math.exp((q[s][c2] - v2) / tau) / 2
+            d2 = r - q[s][c2]
+            rows.append((pi2, d2, r - v2, q[s][c2] - v2))
+            q[s][c2] += alpha * d2
+            q[0][c1] += alpha * gamma * lam * pi2 * d2
+            prev = c1
+    return pd.DataFrame(rows, columns=["p_choice", "delta", "value_rpe", "action_term"])
+
+
+def test_softq_replay_equals_plain_oracle():
+    df = random_two_step(n_subjects=3, n_trials=60, seed=8)
+    params = dict(alpha=0.3, tau=0.4, lam=0.6, kappa=0.5)
+    sig = F.replay(df, "soft-q-lambda+kappa+gamma=0.9", params)
+    ref = softq_signals_oracle(df, gamma=0.9, **params)
+    for col in ref.columns:
+        np.testing.assert_allclose(sig[col], ref[col], rtol=0, atol=1e-12, err_msg=col)
+    np.testing.assert_allclose(sig["delta"], sig["value_rpe"] - sig["action_term"], atol=1e-12)
+    assert (sig["stage"].to_numpy() == np.tile([1, 2], len(df))).all()
+    assert (sig.loc[sig["stage"] == 1, "reward"] == 0).all()
+
+
+def _steps_data(seed=9):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(3):
+        for t in range(40):
+            n = int(rng.integers(1, 4))  # trials of 1-3 steps through 4 states, 3 actions
+            for k in range(n):
+                choice = np.nan if rng.random() < 0.08 else int(rng.integers(3))
+                rows.append(
+                    (f"s{i}", t, int(rng.integers(4)) if k else 0, choice, float(rng.normal()), k == n - 1)
+                )
+    return pd.DataFrame(rows, columns=["subject", "trial", "state", "choice", "reward", "terminal"])
+
+
+SPECS = [
+    "soft-q-lambda",
+    "soft-q-lambda-on-policy+kappa+trace_mode=replacing",
+    "soft-q-lambda-uncorrected+gamma=0.8",
+    "soft-q+kappa",
+]
+
+
+@pytest.mark.parametrize(
+    "spec, task",
+    [(s, t) for s in SPECS for t in ("two-step", "bandit", "steps")]
+    + [("soft-q-lambda+kappa+separate_alpha+separate_tau", "two-step")],
+)
+def test_softq_replay_sums_to_the_nll_in_every_format(spec, task):
+    if task == "two-step":
+        df = random_two_step(n_subjects=3, n_trials=50, seed=10, missing=0.1)
+    elif task == "bandit":
+        rng = np.random.default_rng(11)
+        df = pd.DataFrame(
+            {
+                "subject": np.repeat(["a", "b"], 60),
+                "trial": np.tile(np.arange(60), 2),
+                "choice": rng.integers(3, size=120).astype(float),
+                "reward": rng.normal(size=120),
+            }
+        )
+        df.loc[[5, 70], "choice"] = np.nan
+    else:
+        df = _steps_data()
+    m = F.get_model(spec)
+    rng = np.random.default_rng(12)
+    params = {p.name: float(rng.uniform(*p.start)) for p in m.params}
+    sig = F.replay(df, m, params)
+    nll = F.negative_log_likelihood(df, m, params)
+    summed = -np.log(sig["p_choice"]).groupby(sig["subject"]).sum()
+    np.testing.assert_allclose(summed[nll.index], nll, rtol=0, atol=1e-10)
+    ok = sig["action"].notna()
+    np.testing.assert_allclose(sig.loc[ok, "delta"], (sig["value_rpe"] - sig["action_term"])[ok], atol=1e-12)
+    assert sig.loc[~ok, ["p_choice", "delta"]].isna().all().all()
+    if task == "steps":  # stage is the position within the trial
+        pos = df.groupby(["subject", "trial"]).cumcount().to_numpy() + 1
+        assert (sig["stage"].to_numpy() == pos).all() and (
+            sig["trial"].to_numpy() == df["trial"].to_numpy()
+        ).all()

@@ -218,7 +218,9 @@ def run_demo(
         table(recording, "synthetic_recording")
         glm = an.neural_glm(signals, recording, "y ~ value_rpe + action_term", stage=2)
         table(glm.coefficients, "neural_glm")
-        figure(an.plot_recorded_vs_model(signals, recording, glm, signal="delta", stage=2), "recorded_vs_model")
+        figure(
+            an.plot_recorded_vs_model(signals, recording, glm, signal="delta", stage=2), "recorded_vs_model"
+        )
 
     def action_prediction() -> None:
         from dopasoft.experiments.discrimination import discrimination_experiment

@@ -44,6 +44,7 @@ from dopasoft.fitting.softq import (
     softq_nll_grad_pairs,
     softq_nll_pairs,
     softq_nll_pairs_serial,
+    softq_replay_signals,
 )
 
 __all__ = ["SoftQLambdaModel", "FAMILY", "PARAMETERS"]
@@ -145,6 +146,16 @@ class SoftQLambdaModel(ChoiceModel):
         """NLL and its gradient with respect to the model's parameters (forward mode)."""
         nll, gcols = softq_nll_grad_pairs(*self._engine_args(tr, subj, theta))
         return nll, self.pull_back(gcols)
+
+    def replay_signals(self, tr, theta):
+        """Per-step ``p_choice`` (with ``kappa``), ``delta``, ``value_rpe``, ``action_term`` and
+        ``value`` (``V(s)``), all before the step's update, from the likelihood's own replay."""
+        args = self._engine_args(tr, np.arange(tr.n_subjects), theta)
+        nll, p_choice, delta, value_rpe, action_term, value = softq_replay_signals(*args[:10], *args[11:])
+        signals = dict(
+            p_choice=p_choice, delta=delta, value_rpe=value_rpe, action_term=action_term, value=value
+        )
+        return signals, nll
 
     def simulate_arrays(self, theta, probs, u, p_common=0.7):
         """Generate two-step (``probs`` 4-d) or bandit (``probs`` 3-d) choices."""
