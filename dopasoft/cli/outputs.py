@@ -90,3 +90,22 @@ def output_dir(path: str | os.PathLike, option: str = "--out") -> Path:
         raise ValueError(f"{option} {path} is a file, not a folder; give a folder name")
     _writable_folder(p, option, path)
     return p
+
+
+def write_csv(table, path: str | os.PathLike) -> None:
+    """Write a DataFrame as CSV atomically (a temporary file renamed over ``path``).
+
+    Written by Arrow's CSV writer (about ten times faster than pandas' for large float tables; floats in
+    their shortest round-trip form, NaN as an empty cell, text quoted), or by pandas when Arrow cannot
+    type a column (e.g. mixed identifiers)."""
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    tmp = f"{os.fspath(path)}.part"
+    try:
+        arrow = pa.Table.from_pandas(table, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        table.to_csv(tmp, index=False)
+    else:
+        pa_csv.write_csv(arrow, tmp)
+    os.replace(tmp, path)

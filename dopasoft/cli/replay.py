@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 
 from dopasoft.cli.fit import add_data_size_options, add_model_choice, model_from_flags
-from dopasoft.cli.outputs import output_file
+from dopasoft.cli.outputs import output_file, write_csv
 from dopasoft.fitting.data import read_choices, read_table
 from dopasoft.fitting.models import FAMILIES
 
@@ -66,9 +65,7 @@ def run_replay(args: argparse.Namespace) -> int:
         params = _params_from_items(args.param)
         model = model_from_flags(args)
     table = replay(data, model, params, n_actions=args.n_actions, n_states=args.n_states)
-    tmp = f"{os.fspath(out)}.part"
-    table.to_csv(tmp, index=False)
-    os.replace(tmp, out)
+    write_csv(table, out)
     if not args.quiet:
         took = time.perf_counter() - started
         n = table["subject"].nunique()

@@ -160,10 +160,12 @@ def _pack(subjects: list, per_subject: list[tuple[NDArray, ...]], **kw) -> Trans
     is_choice = np.zeros((n, m), bool)
     n_steps = np.zeros(n, np.int64)
     trial = np.full((n, m), np.nan)
-    for i, (s, a, r, ns, term, t) in enumerate(per_subject):
+    for i, (s, a, r, ns, term, *t) in enumerate(per_subject):  # trial numbers optional
         k = len(s)
         state[i, :k], action[i, :k], reward[i, :k] = s, a, r
-        next_state[i, :k], terminal[i, :k], trial[i, :k] = ns, term, t
+        next_state[i, :k], terminal[i, :k] = ns, term
+        if t:
+            trial[i, :k] = t[0]
         is_choice[i, :k] = a >= 0
         n_steps[i] = k
     return Transitions(
@@ -182,26 +184,34 @@ def _pack(subjects: list, per_subject: list[tuple[NDArray, ...]], **kw) -> Trans
 
 
 def _two_step_transitions(df: pd.DataFrame) -> Transitions:
-    subjects, per = [], []
-    for subj, g in df.groupby("subject", sort=False):
-        g = g[g["choice1"].notna()]
-        n = len(g)
-        c1 = g["choice1"].to_numpy().astype(np.int64)
-        s2 = g["state2"].to_numpy().astype(np.int64)
-        c2f = g["choice2"].to_numpy()
-        c2 = np.where(np.isnan(c2f), -1, np.nan_to_num(c2f)).astype(np.int64)
-        r = np.nan_to_num(g["reward"].to_numpy())
-        s = np.empty(2 * n, np.int64)
-        a = np.empty(2 * n, np.int64)
-        rr = np.zeros(2 * n)
-        ns = np.full(2 * n, -1, np.int64)
-        term = np.zeros(2 * n, bool)
-        s[0::2], a[0::2], ns[0::2] = 0, c1, 1 + s2
-        s[1::2], a[1::2], rr[1::2], term[1::2] = 1 + s2, c2, np.where(c2 >= 0, r, 0.0), True
-        subjects.append(subj)
-        per.append((s, a, rr, ns, term, np.repeat(g["trial"].to_numpy(dtype=float), 2)))
+    """Two steps per trial with a first-stage choice (the validated rows of a subject are contiguous and
+    in trial order); whole-column operations, then one split per subject."""
+    code, subjects = pd.factorize(df["subject"], sort=False)  # order of first appearance, as groupby
+    keep = df["choice1"].notna().to_numpy()
+    code = code[keep]
+    c1 = df["choice1"].to_numpy(dtype=float)[keep].astype(np.int64)
+    s2 = df["state2"].to_numpy(dtype=float)[keep].astype(np.int64)
+    c2f = df["choice2"].to_numpy(dtype=float)[keep]
+    c2 = np.where(np.isnan(c2f), -1, np.nan_to_num(c2f)).astype(np.int64)
+    r = np.nan_to_num(df["reward"].to_numpy(dtype=float)[keep])
+    n = len(c1)
+    s = np.empty(2 * n, np.int64)
+    a = np.empty(2 * n, np.int64)
+    rr = np.zeros(2 * n)
+    ns = np.full(2 * n, -1, np.int64)
+    term = np.zeros(2 * n, bool)
+    s[0::2], a[0::2], ns[0::2] = 0, c1, 1 + s2
+    s[1::2], a[1::2], rr[1::2], term[1::2] = 1 + s2, c2, np.where(c2 >= 0, r, 0.0), True
+    trial = np.repeat(df["trial"].to_numpy(dtype=float)[keep], 2)
+    cuts = 2 * np.cumsum(np.bincount(code, minlength=len(subjects)))[:-1]
+    per = list(zip(*(np.split(x, cuts) for x in (s, a, rr, ns, term, trial)), strict=True))
     return _pack(
-        subjects, per, state_stage=np.array([0, 1, 1], np.int64), n_states=3, n_actions=2, task="two-step"
+        list(subjects),
+        per,
+        state_stage=np.array([0, 1, 1], np.int64),
+        n_states=3,
+        n_actions=2,
+        task="two-step",
     )
 
 
