@@ -9,13 +9,13 @@ here satisfy it. Environments live in :mod:`dopasoft.tasks`; cohort runners in
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from dopasoft.learners import SoftQLambda, StepSignals
-from dopasoft.simulation import td_signals
+from dopasoft.simulation import Agent, td_signals
 from dopasoft.soft import boltzmann_policy, soft_value
 
 __all__ = [
@@ -26,59 +26,6 @@ __all__ = [
     "make_two_step_agent",
     "merge_two_step_params",
 ]
-
-
-@runtime_checkable
-class Agent(Protocol):
-    """What :func:`dopasoft.simulation.simulate` needs from a learner.
-
-    Two further attributes are read when present: ``n_actions`` (an agent with one action is not
-    asked to act) and ``needs_behaviour_prob`` (then :meth:`update` receives ``b(a|s)`` from
-    :meth:`policy`).
-
-    Attributes
-    ----------
-    gamma : float
-        Discount, used for the signals of steps that are not learnt from.
-    last_step : StepSignals or None
-        Signals of the latest :meth:`update` (``delta``, ``value_rpe``, ``action_term``, ``value``,
-        ``next_value``), from the values before that update.
-    """
-
-    gamma: float
-    last_step: StepSignals | None
-
-    def act(self, state: Any, rng: np.random.Generator) -> int:
-        """Sample an action in ``state`` with ``rng``."""
-        ...
-
-    def policy(self, state: Any) -> NDArray[np.float64]:
-        """Action probabilities in ``state``."""
-        ...
-
-    def q_values(self, state: Any) -> NDArray[np.float64]:
-        """Action values ``Q(state, .)``."""
-        ...
-
-    def value(self, state: Any) -> float:
-        """State value ``V(state)``."""
-        ...
-
-    def reset_traces(self) -> None:
-        """Forget within-trial memory (eligibility traces) at the start of a trial."""
-        ...
-
-    def update(
-        self,
-        state: Any,
-        action: int,
-        reward: float,
-        next_state: Any,
-        terminated: bool,
-        behaviour_prob: float | None = None,
-    ) -> float:
-        """Learn from one step; set :attr:`last_step` and return its TD error."""
-        ...
 
 
 class HybridTwoStepAgent:

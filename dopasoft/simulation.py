@@ -1,6 +1,6 @@
 r"""One agent loop for every task: run an agent trial by trial and record the model-dopamine signals.
 
-:func:`simulate` drives any :class:`~dopasoft.agents.Agent` (``act``, ``policy``, ``update``,
+:func:`simulate` drives any :class:`Agent` (``act``, ``policy``, ``update``,
 ``last_step``, ``reset_traces``, ``q_values``, ``value``, ``gamma``) on any gymnasium-style episodic task
 (one episode is one trial) and returns a :class:`SimulationResult` with a tidy per-step table and a per-trial summary.
 
@@ -22,17 +22,69 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from dopasoft.learners import StepSignals
 
-if TYPE_CHECKING:  # dopasoft.agents imports this module
-    from dopasoft.agents import Agent
 
-__all__ = ["simulate", "SimulationResult", "td_signals", "SIGNALS"]
+@runtime_checkable
+class Agent(Protocol):
+    """What :func:`dopasoft.simulation.simulate` needs from a learner.
+
+    Two further attributes are read when present: ``n_actions`` (an agent with one action is not
+    asked to act) and ``needs_behaviour_prob`` (then :meth:`update` receives ``b(a|s)`` from
+    :meth:`policy`).
+
+    Attributes
+    ----------
+    gamma : float
+        Discount, used for the signals of steps that are not learnt from.
+    last_step : StepSignals or None
+        Signals of the latest :meth:`update` (``delta``, ``value_rpe``, ``action_term``, ``value``,
+        ``next_value``), from the values before that update.
+    """
+
+    gamma: float
+    last_step: StepSignals | None
+
+    def act(self, state: Any, rng: np.random.Generator) -> int:
+        """Sample an action in ``state`` with ``rng``."""
+        ...
+
+    def policy(self, state: Any) -> NDArray[np.float64]:
+        """Action probabilities in ``state``."""
+        ...
+
+    def q_values(self, state: Any) -> NDArray[np.float64]:
+        """Action values ``Q(state, .)``."""
+        ...
+
+    def value(self, state: Any) -> float:
+        """State value ``V(state)``."""
+        ...
+
+    def reset_traces(self) -> None:
+        """Forget within-trial memory (eligibility traces) at the start of a trial."""
+        ...
+
+    def update(
+        self,
+        state: Any,
+        action: int,
+        reward: float,
+        next_state: Any,
+        terminated: bool,
+        behaviour_prob: float | None = None,
+    ) -> float:
+        """Learn from one step; set :attr:`last_step` and return its TD error."""
+        ...
+
+
+__all__ = ["Agent", "simulate", "SimulationResult", "td_signals", "SIGNALS"]
 
 SIGNALS = ("delta", "value_rpe", "action_term", "value", "next_value", "action_pe")
 _SCALARS = (str, int, float, bool, np.integer, np.floating, np.bool_)
@@ -142,7 +194,7 @@ def simulate(
     ----------
     agent : Agent
         :class:`~dopasoft.SoftQLambda`, :class:`~dopasoft.NStepSoftQ`, the agents of :mod:`dopasoft.agents`
-        or any object with the methods of the :class:`~dopasoft.agents.Agent` protocol.
+        or any object with the methods of the :class:`Agent` protocol.
     task : gymnasium.Env
         Episodic task; its ``n_trials`` attribute (if any) is the session length.
     n_trials : int, optional
