@@ -335,3 +335,20 @@ def test_figures_cli_errors_name_missing_columns(tmp_path, fits, capsys):
     assert "cannot tell what" in err and "choice1, state2" in err
     assert main(["figures", "--out", str(tmp_path / "o")]) == 2
     assert "no input" in capsys.readouterr().err
+
+
+def test_recorded_vs_model_figure():
+    """Replay + synthetic recording + GLM -> the three-panel figure, with the pooled slope it states."""
+    import dopasoft.fitting as F
+    from tests.fitting_oracles import random_two_step
+
+    df = random_two_step(n_subjects=4, n_trials=60, seed=2)
+    sig = F.replay(df, "soft-q-lambda", dict(alpha=0.4, tau=0.3, lam=0.6))
+    rec = an.synthetic_recording(sig, {"delta": 1.5}, stage=2, noise=0.01, gain_sd=0.0, seed=1)
+    assert rec["synthetic"].all() and len(rec) == 4 * 60
+    glm = an.neural_glm(sig, rec, "y ~ value_rpe + action_term", stage=2)
+    fig = an.plot_recorded_vs_model(sig, rec, glm, signal="delta", stage=2)
+    axes = check_figure(fig, 3)
+    slope = [t.get_text() for t in axes[1].texts if "slope" in t.get_text()]
+    assert slope and abs(float(slope[0].split()[-1]) - 1.5) < 0.02  # noise 0.01, no gain spread
+    assert [t.get_text() for t in axes[2].get_xticklabels()] == ["value_rpe", "action_term"]

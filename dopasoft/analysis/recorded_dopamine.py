@@ -79,8 +79,9 @@ def plot_recorded_vs_model(
     save: str | os.PathLike | None = None,
 ):
     """Recording beside model: (a) one subject's recording and model signal across trials (each
-    z-scored), (b) every trial's recording (subject baseline removed) against the model signal, with the
-    group slope, (c) the group coefficients with their confidence intervals.
+    z-scored), (b) every trial's recording (subject mean removed) against the model signal, with the
+    pooled within-subject least-squares slope, (c) the group coefficients of ``result`` with their
+    confidence intervals.
 
     Parameters
     ----------
@@ -122,25 +123,18 @@ def plot_recorded_vs_model(
             sd = v.std()
             return (v - v.mean()) / (sd if sd > 0 else 1.0)
 
-        a.plot(one["trial"], z(one[response]), color=COLORS["data"], lw=1.0, label="recording (synthetic)")
+        a.plot(one["trial"], z(one[response]), color=COLORS["data"], lw=1.0, label="recording")
         a.plot(one["trial"], z(one[signal]), color=COLORS["model"], lw=1.0, label=f"model {signal}")
-        a.set_xlabel("Trial")
+        a.set_xlabel(f"Trial (subject {first})")
         a.set_ylabel("z-score")
-        a.set_title(f"subject {first}", fontsize=8)
-        a.legend(loc="upper right", fontsize=6)
+        a.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=2, fontsize=6, borderaxespad=0.2)
         centred = both[response] - both.groupby("subject")[response].transform("mean")
+        x = both[signal] - both.groupby("subject")[signal].transform("mean")
         b.scatter(both[signal], centred, s=3, color=COLORS["data"], alpha=0.35, lw=0)
-        if signal in group.index:
-            xs = np.linspace(both[signal].min(), both[signal].max(), 2)
-            slope = group.loc[signal, "estimate"]
-            b.plot(
-                xs,
-                slope * (xs - both[signal].mean()),
-                color=COLORS["reward"],
-                lw=1.5,
-                label=f"group slope {slope:.2f}",
-            )
-            b.legend(loc="upper left", fontsize=6)
+        slope = float(np.dot(x, centred) / np.dot(x, x)) if np.dot(x, x) > 0 else float("nan")
+        xs = np.linspace(both[signal].min(), both[signal].max(), 2)
+        b.plot(xs, slope * (xs - both[signal].mean()), color=COLORS["reward"], lw=1.5)
+        b.text(0.03, 0.97, f"within-subject slope {slope:.2f}", transform=b.transAxes, va="top", fontsize=6)
         b.set_xlabel(f"Model {signal} (reward units)")
         b.set_ylabel(f"Recording {response}, centred")
         terms = [t for t in group.index if t != "Intercept"]
