@@ -286,3 +286,26 @@ def test_bad_values_name_subject_row_and_hbayesdm_column(task, column, value, pa
     df.to_csv(path, sep="\t", index=False)
     with pytest.raises(ValueError, match=pattern):
         F.read_hbayesdm(path)
+
+
+def test_ts_files_keep_their_own_trial_numbers_when_they_increase(tmp_path):
+    """The replayed signals must join the lab's trial numbers; the order stays the file's (as hBayesDM)."""
+    from dopasoft.fitting.hbayesdm import hbayesdm_to_canonical
+
+    raw = pd.DataFrame(
+        {
+            "subjID": [1, 1, 1, 2, 2],
+            "trial": [2, 3, 7, 1, 2],
+            "level1_choice": [1, 2, 1, 2, 2],
+            "level2_choice": [1, 4, 2, 3, 4],
+            "reward": [1.0, 0.0, 1.0, 0.0, 1.0],
+        }
+    )
+    assert hbayesdm_to_canonical(raw)["trial"].tolist() == [2, 3, 7, 1, 2]
+    shuffled = raw.assign(trial=[3, 2, 7, 1, 2])  # not increasing: the row order, never a re-sort
+    out = hbayesdm_to_canonical(shuffled)
+    assert out["trial"].tolist() == [1, 2, 3, 1, 2] and out["choice1"].tolist() == [0, 1, 0, 1, 1]
+    params = dict(alpha=0.3, tau=0.4, lam=0.5)
+    a = F.negative_log_likelihood(hbayesdm_to_canonical(raw), "soft-q-lambda", params)
+    b = F.negative_log_likelihood(out, "soft-q-lambda", params)
+    np.testing.assert_array_equal(a.to_numpy(), b.to_numpy())

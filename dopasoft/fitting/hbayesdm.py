@@ -8,7 +8,7 @@ task          hBayesDM columns                          dopasoft data
 ============  ========================================  ===========================================
 ts            subjID, level1_choice 1/2,                canonical two-step: choice1 = level1 − 1,
               level2_choice 1–4, reward                 state2 = (level2 > 2), choice2 = (level2 − 1)
-                                                        mod 2, trial = row order within subject
+                                                        mod 2, trial = the file's increasing trial, else row order
 bandit2arm,   subjID, trial, choice 1/2, outcome        steps: state 0, choice − 1, reward = outcome,
 prl                                                     terminal; 1 state, 2 actions
 bandit4arm    subjID, gain, loss, choice 1–4            steps: state 0, choice − 1, reward = gain +
@@ -110,15 +110,23 @@ def hbayesdm_to_canonical(df: pd.DataFrame) -> pd.DataFrame:
 
     ``level2_choice`` 1, 2 are the options of the second-stage state commonly reached after
     ``level1_choice = 1`` (``state2 = 0``, ``choice2 = 0, 1``), 3, 4 those of the other state
-    (``state2 = 1``); ``trial`` is the row order within each subject.
+    (``state2 = 1``). Trials are taken in file order, as hBayesDM does; ``trial`` is the file's own
+    ``trial`` column when it has one that increases within every subject (so that replayed signals
+    join the lab's trial numbers), else the row order within each subject (1, 2, ...).
     """
     _require_columns(df, HBAYESDM_COLUMNS, "hBayesDM two-step")
     l1 = _codes(df, "level1_choice", (1, 2), "subjID")
     l2 = _codes(df, "level2_choice", (1, 2, 3, 4), "subjID")
+    trial = df.groupby("subjID", sort=False).cumcount().to_numpy() + 1
+    if "trial" in df.columns:
+        given = pd.to_numeric(df["trial"], errors="coerce").to_numpy(dtype=float)
+        step = pd.Series(given).groupby(df["subjID"].to_numpy(), sort=False).diff().to_numpy()
+        if np.isfinite(given).all() and not (step <= 0).any():
+            trial = given
     out = pd.DataFrame(
         {
             "subject": df["subjID"].to_numpy(),
-            "trial": df.groupby("subjID", sort=False).cumcount().to_numpy() + 1,
+            "trial": trial,
             "choice1": l1 - 1,
             "state2": np.where(np.isnan(l2), np.nan, (l2 > 2).astype(float)),
             "choice2": np.where(np.isnan(l2), np.nan, (l2 - 1) % 2),
