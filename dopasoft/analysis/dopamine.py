@@ -265,3 +265,12 @@ def probability_scaling(result: Any, *, last: int = 100) -> pd.DataFrame:
 
 # ------------------------------------------------------------------------------------------------
 # figures
+
+
+def __getattr__(name: str):
+    """The figures moved to :mod:`dopasoft.analysis.dopamine_figures`; old paths keep working."""
+    if name.startswith("plot_"):
+        from dopasoft.analysis import dopamine_figures
+
+        return getattr(dopamine_figures, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
