@@ -290,3 +290,63 @@ def test_tabular_update_takes_numpy_numbers_and_refuses_forbidden_actions():
         agent.update(0, 1, 0.0, 1, False)
     with pytest.raises(ValueError, match='required by trace="retrace"'):
         ds.SoftQLambda(N_S, N_A, alpha=0.3, tau=0.7, lam=0.8, trace="retrace").update(0, 0, 0.0, 1, False)
+
+
+def linear_features(n_features=7, seed=14):
+    """Feature vectors of the N_S states: sparse rows, one one-hot row, one all-zero row."""
+    rng = np.random.default_rng(seed)
+    feats = np.where(rng.uniform(size=(N_S, n_features)) < 0.35, rng.normal(size=(N_S, n_features)), 0.0)
+    feats[0] = 0.0
+    feats[0, 2] = 1.0
+    feats[1] = 0.0
+    return feats
+
+
+@pytest.mark.parametrize("trace", TRACES)
+@pytest.mark.parametrize("replacing", [False, True])
+def test_linear_learner_runs_the_step_exactly(trace, replacing):
+    # SoftQLambda's linear update is one packed call (kernel.linear_learner_step, which extracts the
+    # active features itself); it must give the bits of soft_q_step driven directly on the same features
+    feats = linear_features()
+    steps = episodes(300, seed=15)
+    prior = np.linspace(1.0, 2.0, N_A) / np.linspace(1.0, 2.0, N_A).sum()
+    mode = "replacing" if replacing else "accumulating"
+    agent = ds.SoftQLambda(
+        feats.shape[1],
+        N_A,
+        alpha=0.3,
+        tau=0.7,
+        lam=0.8,
+        gamma=0.9,
+        trace=trace,
+        trace_mode=mode,
+        prior=prior,
+        linear=True,
+    )
+    for s, a, r, s2, term, b in steps:
+        q_x = feats[s] @ agent.q
+        v = 0.7 * math.log(np.sum(prior * np.exp(q_x / 0.7)))  # V(x) before the update, by hand
+        agent.update(list(feats[s]), a, r, None if term else feats[s2], term, behaviour_prob=b)
+        assert agent.last_step.value == pytest.approx(v, abs=1e-12)
+        assert agent.last_step.action_term == pytest.approx(q_x[a] - v, abs=1e-12)
+    assert np.array_equal(agent.q, run(steps, 0.3, 0.7, 0.8, trace, replacing, features=feats))
+
+
+@pytest.mark.parametrize(
+    ("state", "next_state", "message"),
+    [
+        ([0.0, math.nan, 1.0], [1.0, 0.0, 0.0], "^state has non-finite features"),
+        ([0.0, 1.0, 1.0], [1.0, math.inf, 0.0], "^next_state has non-finite features"),
+        ([0.0, 1.0], [1.0, 0.0, 0.0], "state must be a feature vector of length 3"),
+        ([0.0, 1.0, 1.0], [[1.0, 0.0, 0.0]], "next_state must be a feature vector of length 3"),
+    ],
+)
+def test_linear_update_checks_its_features_before_learning(state, next_state, message):
+    agent = ds.SoftQLambda(3, 2, alpha=0.5, tau=1.0, lam=0.9, linear=True)
+    agent.update([1.0, 0.0, 0.5], 1, 1.0, [0.0, 1.0, 0.0], False)
+    q, e, sig = agent.q, agent.traces, agent.last_step
+    with pytest.raises(ValueError, match=message):
+        agent.update(state, 0, 1.0, next_state, False)
+    assert np.array_equal(agent.q, q) and np.array_equal(agent.traces, e) and agent.last_step == sig
+    agent.update([0.0, 1.0, 1.0], 0, 1.0, [math.nan, 0.0, 0.0], True)  # next_state unused at the end
+    assert not np.array_equal(agent.q, q)
