@@ -350,3 +350,45 @@ def test_linear_update_checks_its_features_before_learning(state, next_state, me
     assert np.array_equal(agent.q, q) and np.array_equal(agent.traces, e) and agent.last_step == sig
     agent.update([0.0, 1.0, 1.0], 0, 1.0, [math.nan, 0.0, 0.0], True)  # next_state unused at the end
     assert not np.array_equal(agent.q, q)
+
+
+def test_blocks_of_pairs_reset_the_replay_between_pairs():
+    """The parallel likelihoods reuse one set of arrays per block of pairs (more pairs than blocks
+    here): every pair must give the bits of a replay on fresh arrays."""
+    from fitting_oracles import random_two_step
+
+    from dopasoft.fitting import softq
+
+    tr = F.to_transitions(random_two_step(n_subjects=4, n_trials=30, seed=9, missing=0.1))
+    rng = np.random.default_rng(9)
+    n = softq.MAX_BLOCKS + 45
+    subj = rng.integers(0, tr.n_subjects, n)
+    full = np.column_stack(
+        [
+            rng.uniform(0.1, 0.9, (n, 2)),
+            rng.uniform(0.2, 2.0, (n, 2)),
+            rng.uniform(0, 1, n),
+            rng.normal(size=n),
+        ]
+    )
+    full[::3, softq.SQ_KAPPA] = 0.0
+    data = (
+        tr.state,
+        tr.action,
+        tr.reward,
+        tr.next_state,
+        tr.terminal,
+        tr.is_choice,
+        tr.n_steps,
+        tr.state_stage,
+        tr.n_states,
+        tr.n_actions,
+    )
+    opts = (0.9, kernel.ON_POLICY, True)
+    value = softq.softq_nll_pairs(*data, subj, full, *opts)
+    value_g, grad = softq.softq_nll_grad_pairs(*data, subj, full, *opts)
+    for k in range(n):
+        one = (*data, subj[k : k + 1], full[k : k + 1], *opts)
+        assert value[k] == softq.softq_nll_pairs_serial(*one)[0]
+        v, g = softq.softq_nll_grad_pairs(*one)
+        assert value_g[k] == v[0] and np.array_equal(grad[k], g[0])
