@@ -649,3 +649,77 @@ def tabular_learner_step(
         None,
     )
     return delta
+
+
+@njit(cache=True)
+def linear_learner_step(fbuf, ibuf, x, nx, a, r, terminated, alpha, tau, gamma, lam, trace, replacing, b_a):
+    """:func:`soft_q_step` on a linear learner packed as in :func:`tabular_learner_step`; return
+    ``(delta, status)``.
+
+    An adaptor, not a second step: the feature vectors ``x`` and ``nx`` (``nx`` is ignored when
+    ``terminated``) are reduced to their non-zero entries here, as :func:`sparse_features` does, so that
+    one call from Python does it all. ``status`` is 0, or 1 (2) when ``x`` (``nx``) has a non-finite
+    entry, in which case nothing is updated. ``fbuf`` has one log-prior row.
+    """
+    n = (ibuf.shape[0] - 1) // 2
+    n_actions = fbuf.shape[1]
+    for k in range(n):
+        if not math.isfinite(x[k]):
+            return math.nan, 1
+    if not terminated:
+        for k in range(n):
+            if not math.isfinite(nx[k]):
+                return math.nan, 2
+    idx = np.empty(2 * n, np.int64)
+    val = np.empty(2 * n)
+    hi = 0
+    for k in range(n):
+        if x[k] != 0.0:
+            idx[hi] = k
+            val[hi] = x[k]
+            hi += 1
+    next_lo, next_hi = 0, hi
+    if not terminated:
+        next_lo = next_hi = hi
+        for k in range(n):
+            if nx[k] != 0.0:
+                idx[next_hi] = k
+                val[next_hi] = nx[k]
+                next_hi += 1
+    work_row = 2 * n
+    sig_row = work_row + 4
+    ones_row = sig_row + (N_SIGNALS + n_actions - 1) // n_actions
+    prior_row = ones_row + (n + n_actions - 1) // n_actions
+    _, delta = soft_q_step(
+        fbuf[:n],
+        fbuf[n : 2 * n],
+        ibuf[: n + 1],
+        idx,
+        val,
+        0,
+        hi,
+        a,
+        r,
+        idx,
+        val,
+        next_lo,
+        next_hi,
+        terminated != 0,
+        alpha,
+        tau,
+        gamma,
+        lam,
+        fbuf[prior_row],
+        fbuf[prior_row],
+        trace,
+        replacing != 0,
+        b_a,
+        fbuf[work_row:sig_row],
+        None,
+        fbuf[sig_row:ones_row].ravel(),
+        None,
+        None,
+        None,
+        None,
+    )
+    return delta, 0

@@ -587,44 +587,87 @@ class SoftQLambda(_FeatureLearner):
                 self._action_pe = 1.0 - self._prior_list[s if per_state else 0][a]
             self._has_step = True
             return delta
-        idx, val, row, a, r, nidx, nval, nrow, b = self._transition(
-            state, action, reward, next_state, terminated, behaviour_prob, needed
-        )
-        _, delta = kernel.soft_q_step(
-            self._w,
-            self._e,
-            self._live,
-            idx,
-            val,
-            0,
-            len(idx),
+        if self._per_state_prior or self._learned_prior:
+            # a default policy per state (given or learned): the general call, with this state's
+            # and the next state's log pi0 rows
+            idx, val, row, a, r, nidx, nval, nrow, b = self._transition(
+                state, action, reward, next_state, terminated, behaviour_prob, needed
+            )
+            _, delta = kernel.soft_q_step(
+                self._w,
+                self._e,
+                self._live,
+                idx,
+                val,
+                0,
+                len(idx),
+                a,
+                r,
+                nidx,
+                nval,
+                0,
+                len(nidx),
+                bool(terminated),
+                self._alpha,
+                self._tau,
+                self._gamma,
+                self._lam,
+                self._log_prior_rows[row],
+                self._log_prior_rows[nrow],
+                self._trace_code,
+                self._replacing,
+                b,
+                self._work,
+                None,
+                self._signals,
+                None,
+                None,
+                None,
+                None,
+            )
+            self._learn_prior(row, a)
+            self._has_step = True
+            return delta
+        # one default policy for every state (the usual case): one packed call (kernel.linear_learner_step) that also extracts the active features
+        # and checks them for non-finite values before anything is updated
+        x = self._feature_vector(state, "state")
+        a = self._check_action(action)
+        r = self._check_reward(reward)
+        b = self._check_behaviour(behaviour_prob, needed)
+        nx = x if terminated else self._feature_vector(next_state, "next_state")
+        if not self._allowed[0][a]:
+            raise ValueError(f"action {a} has zero probability under the default policy in this state")
+        delta, bad = kernel.linear_learner_step(
+            self._fbuf,
+            self._ibuf,
+            x,
+            nx,
             a,
             r,
-            nidx,
-            nval,
-            0,
-            len(nidx),
-            bool(terminated),
+            1 if terminated else 0,
             self._alpha,
             self._tau,
             self._gamma,
             self._lam,
-            self._log_prior_rows[row],
-            self._log_prior_rows[nrow],
             self._trace_code,
-            self.trace_mode == "replacing",
+            self._replacing,
             b,
-            self._work,
-            None,
-            self._signals,
-            None,
-            None,
-            None,
-            None,
         )
-        self._learn_prior(row, a)
+        if bad:
+            raise ValueError(f"{'state' if bad == 1 else 'next_state'} has non-finite features")
+        self._learn_prior(0, a)
         self._has_step = True
         return delta
+
+    def _feature_vector(self, state: ArrayLike, name: str) -> NDArray:
+        """A linear state as a contiguous float64 vector of length ``n_states`` (finiteness is checked
+        by :func:`dopasoft.kernel.linear_learner_step`)."""
+        x = np.ascontiguousarray(state, dtype=float)
+        if x.shape != (self.n_states,):
+            raise ValueError(
+                f"{name} must be a feature vector of length {self.n_states}, got shape {x.shape}"
+            )
+        return x
 
 
 class _Pending(NamedTuple):

@@ -290,3 +290,105 @@ def test_tabular_update_takes_numpy_numbers_and_refuses_forbidden_actions():
         agent.update(0, 1, 0.0, 1, False)
     with pytest.raises(ValueError, match='required by trace="retrace"'):
         ds.SoftQLambda(N_S, N_A, alpha=0.3, tau=0.7, lam=0.8, trace="retrace").update(0, 0, 0.0, 1, False)
+
+
+def linear_features(n_features=7, seed=14):
+    """Feature vectors of the N_S states: sparse rows, one one-hot row, one all-zero row."""
+    rng = np.random.default_rng(seed)
+    feats = np.where(rng.uniform(size=(N_S, n_features)) < 0.35, rng.normal(size=(N_S, n_features)), 0.0)
+    feats[0] = 0.0
+    feats[0, 2] = 1.0
+    feats[1] = 0.0
+    return feats
+
+
+@pytest.mark.parametrize("trace", TRACES)
+@pytest.mark.parametrize("replacing", [False, True])
+def test_linear_learner_runs_the_step_exactly(trace, replacing):
+    # SoftQLambda's linear update is one packed call (kernel.linear_learner_step, which extracts the
+    # active features itself); it must give the bits of soft_q_step driven directly on the same features
+    feats = linear_features()
+    steps = episodes(300, seed=15)
+    prior = np.linspace(1.0, 2.0, N_A) / np.linspace(1.0, 2.0, N_A).sum()
+    mode = "replacing" if replacing else "accumulating"
+    agent = ds.SoftQLambda(
+        feats.shape[1],
+        N_A,
+        alpha=0.3,
+        tau=0.7,
+        lam=0.8,
+        gamma=0.9,
+        trace=trace,
+        trace_mode=mode,
+        prior=prior,
+        linear=True,
+    )
+    for s, a, r, s2, term, b in steps:
+        q_x = feats[s] @ agent.q
+        v = 0.7 * math.log(np.sum(prior * np.exp(q_x / 0.7)))  # V(x) before the update, by hand
+        agent.update(list(feats[s]), a, r, None if term else feats[s2], term, behaviour_prob=b)
+        assert agent.last_step.value == pytest.approx(v, abs=1e-12)
+        assert agent.last_step.action_term == pytest.approx(q_x[a] - v, abs=1e-12)
+    assert np.array_equal(agent.q, run(steps, 0.3, 0.7, 0.8, trace, replacing, features=feats))
+
+
+@pytest.mark.parametrize(
+    ("state", "next_state", "message"),
+    [
+        ([0.0, math.nan, 1.0], [1.0, 0.0, 0.0], "^state has non-finite features"),
+        ([0.0, 1.0, 1.0], [1.0, math.inf, 0.0], "^next_state has non-finite features"),
+        ([0.0, 1.0], [1.0, 0.0, 0.0], "state must be a feature vector of length 3"),
+        ([0.0, 1.0, 1.0], [[1.0, 0.0, 0.0]], "next_state must be a feature vector of length 3"),
+    ],
+)
+def test_linear_update_checks_its_features_before_learning(state, next_state, message):
+    agent = ds.SoftQLambda(3, 2, alpha=0.5, tau=1.0, lam=0.9, linear=True)
+    agent.update([1.0, 0.0, 0.5], 1, 1.0, [0.0, 1.0, 0.0], False)
+    q, e, sig = agent.q, agent.traces, agent.last_step
+    with pytest.raises(ValueError, match=message):
+        agent.update(state, 0, 1.0, next_state, False)
+    assert np.array_equal(agent.q, q) and np.array_equal(agent.traces, e) and agent.last_step == sig
+    agent.update([0.0, 1.0, 1.0], 0, 1.0, [math.nan, 0.0, 0.0], True)  # next_state unused at the end
+    assert not np.array_equal(agent.q, q)
+
+
+def test_blocks_of_pairs_reset_the_replay_between_pairs():
+    """The parallel likelihoods reuse one set of arrays per block of pairs (more pairs than blocks
+    here): every pair must give the bits of a replay on fresh arrays."""
+    from fitting_oracles import random_two_step
+
+    from dopasoft.fitting import softq
+
+    tr = F.to_transitions(random_two_step(n_subjects=4, n_trials=30, seed=9, missing=0.1))
+    rng = np.random.default_rng(9)
+    n = softq.MAX_BLOCKS + 45
+    subj = rng.integers(0, tr.n_subjects, n)
+    full = np.column_stack(
+        [
+            rng.uniform(0.1, 0.9, (n, 2)),
+            rng.uniform(0.2, 2.0, (n, 2)),
+            rng.uniform(0, 1, n),
+            rng.normal(size=n),
+        ]
+    )
+    full[::3, softq.SQ_KAPPA] = 0.0
+    data = (
+        tr.state,
+        tr.action,
+        tr.reward,
+        tr.next_state,
+        tr.terminal,
+        tr.is_choice,
+        tr.n_steps,
+        tr.state_stage,
+        tr.n_states,
+        tr.n_actions,
+    )
+    opts = (0.9, kernel.ON_POLICY, True)
+    value = softq.softq_nll_pairs(*data, subj, full, *opts)
+    value_g, grad = softq.softq_nll_grad_pairs(*data, subj, full, *opts)
+    for k in range(n):
+        one = (*data, subj[k : k + 1], full[k : k + 1], *opts)
+        assert value[k] == softq.softq_nll_pairs_serial(*one)[0]
+        v, g = softq.softq_nll_grad_pairs(*one)
+        assert value_g[k] == v[0] and np.array_equal(grad[k], g[0])

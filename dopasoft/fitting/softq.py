@@ -2,8 +2,10 @@ r"""Soft Q(λ) choice model: likelihood (with forward-mode gradient) and simulat
 
 Every function here replays or generates steps through :func:`dopasoft.kernel.soft_q_step` on a
 tabular ``Q`` (one-hot states, uniform default policy, ``Q ≡ 0`` at the start); the likelihood with
-derivatives is the same loop given tangent arrays, so the fitted, the simulated and the public
-learner's model are one function (``docs/maths.md`` §5, "Where the step lives").
+derivatives is the same loop given tangent arrays, and :func:`softq_replay_signals` is the same loop
+given an output array for the per-step signals (``docs/maths.md`` §4), so the fitted, the simulated,
+the replayed and the public learner's model are one function (``docs/maths.md`` §5, "Where the step
+lives").
 
 The probability of each observed choice is the Boltzmann policy before the step's update, with the
 stickiness ``κ`` (optional) on the previous choice in first-stage states only; ``κ`` enters
@@ -138,9 +140,10 @@ def _tangent_scratch(n_states, n_actions):
 def _n_blocks(n_pairs):
     """Number of contiguous blocks of pairs for a parallel loop, each allocating its arrays once.
 
-    At most ``MAX_BLOCKS`` (numba's thread count would stop the cache), and at least 8 pairs per block.
+    One pair per block up to ``MAX_BLOCKS`` blocks (a fixed number: asking numba for its thread count
+    would stop the cache), so that small batches still spread evenly over the threads.
     """
-    return max(1, min(MAX_BLOCKS, n_pairs // 8))
+    return max(1, min(MAX_BLOCKS, n_pairs))
 
 
 @njit(cache=True, _nrt=False)
@@ -178,10 +181,10 @@ def _softq_replay(
     ``W, E, live, ..., last``: the arrays of :func:`_softq_scratch`, in any state (reset here).
     ``dW, dE, dpar, dlogp, grad``: ``None`` (value only; compiled without derivatives) or the step's
     tangent arrays in the 6 kernel-column directions and ``grad`` (6,), which receives the gradient of
-    the NLL. ``out``: ``None`` or an array (>= n, N_OUT) receiving per step the step's signals
-    (columns ``kernel.SIG_*``) and ``p_choice`` (column ``OUT_P_CHOICE``), NaN where no action. The step reuses the log-sum-exp of ``V(s')`` as the
-    next step's normaliser while that row is unchanged and skips the decay pass when no trace is live
-    (after a terminal step).
+    the NLL. ``out``: ``None`` (compiled away) or an array (>= n, N_OUT) receiving per step the
+    step's signals (columns ``kernel.SIG_*``) and ``p_choice`` (column ``OUT_P_CHOICE``), NaN where no
+    action was taken. The step reuses the log-sum-exp of ``V(s')`` as the next step's normaliser while
+    that row is unchanged and skips the decay pass when no trace is live (after a terminal step).
     """
     kappa = p[SQ_KAPPA]
     lam = p[SQ_LAM]
