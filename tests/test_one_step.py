@@ -14,6 +14,7 @@ import dopasoft as ds
 import dopasoft.fitting as F
 from dopasoft import kernel
 from dopasoft.fitting.models import SoftQLambdaModel
+from dopasoft.learners import calls
 
 TRACES = ["tree-backup", "on-policy", "uncorrected", "retrace"]
 N_S, N_A = 4, 3
@@ -76,7 +77,7 @@ def run(
     def feats(s):
         if features is None:
             return np.arange(N_S), np.ones(N_S), s, s + 1
-        idx, val, _ = kernel.sparse_features(features[s])
+        idx, val, _ = calls.sparse_features(features[s])
         return idx, val, 0, len(idx)
 
     for s, a, r, s2, term, b in steps:
@@ -221,7 +222,7 @@ def test_gradient_in_kappa_at_kappa_zero():
 @pytest.mark.parametrize("trace", TRACES)
 @pytest.mark.parametrize("replacing", [False, True])
 def test_tabular_learner_runs_the_step_exactly(trace, replacing):
-    # SoftQLambda's tabular update goes through kernel.tabular_learner_step (arrays packed in two
+    # SoftQLambda's tabular update goes through learners.calls.tabular_learner_step (arrays packed in two
     # buffers); it must give the bits of soft_q_step driven directly, and the plain oracle's values
     steps = episodes(300, seed=11)
     prior = np.linspace(1.0, 2.0, N_A) / np.linspace(1.0, 2.0, N_A).sum()
@@ -305,7 +306,7 @@ def linear_features(n_features=7, seed=14):
 @pytest.mark.parametrize("trace", TRACES)
 @pytest.mark.parametrize("replacing", [False, True])
 def test_linear_learner_runs_the_step_exactly(trace, replacing):
-    # SoftQLambda's linear update is one packed call (kernel.linear_learner_step, which extracts the
+    # SoftQLambda's linear update is one packed call (learners.calls.linear_learner_step, which extracts the
     # active features itself); it must give the bits of soft_q_step driven directly on the same features
     feats = linear_features()
     steps = episodes(300, seed=15)
