@@ -29,17 +29,23 @@ from dopasoft.kernel import (
     SIG_VALUE,
     SIG_VALUE_RPE,
     clear_traces,
+    forget_cached_state,
+    prior_update,
     soft_q_step,
 )
 
-# columns of the "full" parameter vector passed to the soft Q(λ) kernels
-SQ_ALPHA0, SQ_ALPHA1, SQ_TAU0, SQ_TAU1, SQ_LAM, SQ_KAPPA = range(6)
-SQ_COLUMNS = ("alpha0", "alpha1", "tau0", "tau1", "lam", "kappa")
-N_COLS = N_TANGENTS  # the step carries one tangent per kernel column
+# columns of the "full" parameter vector passed to the soft Q(λ) kernels; ``alpha_pi`` (the learning
+# rate of the default policy, docs/maths.md §7) > 0 makes pi0 per state learned from the choices
+SQ_ALPHA0, SQ_ALPHA1, SQ_TAU0, SQ_TAU1, SQ_LAM, SQ_KAPPA, SQ_ALPHA_PI = range(7)
+SQ_COLUMNS = ("alpha0", "alpha1", "tau0", "tau1", "lam", "kappa", "alpha_pi")
+# the step carries one tangent per kernel column but the last: pi0 depends on alpha_pi and the choices
+# only, so the tangents of the others see it as a constant and d/d alpha_pi is a difference quotient
+N_COLS = N_TANGENTS
 
-# columns of the per-step output of the replay: the step's signals (``kernel.SIG_*``), then p_choice
+# columns of the per-step output of the replay: the step's signals (``kernel.SIG_*``), p_choice, action_pe
 OUT_P_CHOICE = N_SIGNALS
-N_OUT = N_SIGNALS + 1
+OUT_ACTION_PE = N_SIGNALS + 1
+N_OUT = N_SIGNALS + 2
 
 # the parallel likelihoods split the pairs into at most this many blocks (numba schedules them
 # statically, an equal share per thread)
@@ -108,9 +114,10 @@ def softq_sample(W, s, tau, kappa, last, log_prior, u):
 def _softq_scratch(n_states, n_actions):
     """The replay's arrays for one thread's block of pairs (:func:`_softq_replay` resets them).
 
-    Returns ``W, E, live, rows, ones, lp, work, cache, last``: weights and traces (n_states,
-    n_actions), the live trace rows, the one-hot features (state ``s`` is ``rows[s:s+1]``,
-    ``ones[s:s+1]``), the uniform log prior, the step's scratch and cache, the previous choice per state.
+    Returns ``W, E, live, rows, ones, lp, work, cache, last, prior, log_prior``: weights and traces
+    (n_states, n_actions), the live trace rows, the one-hot features (state ``s`` is ``rows[s:s+1]``,
+    ``ones[s:s+1]``), the uniform log prior, the step's scratch and cache, the previous choice per
+    state, and the learned default policy per state and its logarithm (n_states, n_actions).
     """
     W = np.zeros((n_states, n_actions))
     E = np.zeros((n_states, n_actions))
@@ -121,7 +128,9 @@ def _softq_scratch(n_states, n_actions):
     work = np.empty((4, n_actions))
     cache = np.full(3 + n_actions, -1.0)
     last = np.full(n_states, -1, np.int64)
-    return W, E, live, rows, ones, lp, work, cache, last
+    prior = np.full((n_states, n_actions), 1.0 / n_actions)
+    log_prior = np.full((n_states, n_actions), -math.log(n_actions))
+    return W, E, live, rows, ones, lp, work, cache, last, prior, log_prior
 
 
 @njit(cache=True)
@@ -171,6 +180,8 @@ def _softq_replay(
     work,
     cache,
     last,
+    prior,
+    log_prior,
     out,
 ):
     """NLL of one subject: its steps replayed through :func:`dopasoft.kernel.soft_q_step`.
@@ -179,18 +190,26 @@ def _softq_replay(
     ``dW, dE, dpar, dlogp, grad``: ``None`` (value only; compiled without derivatives) or the step's
     tangent arrays in the 6 kernel-column directions and ``grad`` (6,), which receives the gradient of
     the NLL. ``out``: ``None`` or an array (>= n, N_OUT) receiving per step the step's signals
-    (columns ``kernel.SIG_*``) and ``p_choice`` (column ``OUT_P_CHOICE``), NaN where no action. The step reuses the log-sum-exp of ``V(s')`` as the
+    (columns ``kernel.SIG_*``), ``p_choice`` (column ``OUT_P_CHOICE``) and ``action_pe = 1 - pi0(a|s)``
+    before the prior's update (``OUT_ACTION_PE``), NaN where no action. With ``p[SQ_ALPHA_PI] > 0`` the
+    default policy of each state starts uniform in ``prior, log_prior`` and learns from each observed
+    choice after its step (:func:`dopasoft.kernel.prior_update`); otherwise it is the uniform ``lp``. The step reuses the log-sum-exp of ``V(s')`` as the
     next step's normaliser while that row is unchanged and skips the decay pass when no trace is live
     (after a terminal step).
     """
     kappa = p[SQ_KAPPA]
     lam = p[SQ_LAM]
+    rate = p[SQ_ALPHA_PI]
+    habit = rate > 0.0
     n_states, n_actions = W.shape
     for i in range(n_states):
         last[i] = -1
         for b in range(n_actions):
             W[i, b] = 0.0
             E[i, b] = 0.0
+            if habit:
+                prior[i, b] = 1.0 / n_actions
+                log_prior[i, b] = lp[b]
     live[0] = 0
     cache[0] = -1.0
     if dW is not None:
@@ -225,12 +244,15 @@ def _softq_replay(
         sticky = is_choice[t] and stg == 0 and last[s] >= 0 and kappa != 0.0
         lp_b = 0.0
         if sticky:
-            lp_b = softq_behaviour_logp(W, s, a, tau, kappa, last[s], lp)
+            lp_b = softq_behaviour_logp(W, s, a, tau, kappa, last[s], log_prior[s] if habit else lp)
             nll -= lp_b
             if dW is not None:
-                softq_behaviour_dlogp(W, dW, s, a, tau, kappa, last[s], lp, SQ_TAU0 + stg, grad)
+                softq_behaviour_dlogp(
+                    W, dW, s, a, tau, kappa, last[s], log_prior[s] if habit else lp, SQ_TAU0 + stg, grad
+                )
         term = terminal[t]
         ns = s if term else next_state[t]
+        lp_s = log_prior[s] if habit else lp
         logp, _ = soft_q_step(
             W,
             E,
@@ -250,8 +272,8 @@ def _softq_replay(
             tau,
             gamma,
             lam,
-            lp,
-            lp,
+            lp_s,
+            log_prior[ns] if habit else lp,
             trace,
             replacing,
             1.0,
@@ -275,6 +297,10 @@ def _softq_replay(
                 out[t, OUT_P_CHOICE] = math.exp(lp_b if sticky else logp)
             else:
                 out[t, OUT_P_CHOICE] = math.nan
+            out[t, OUT_ACTION_PE] = 1.0 - (prior[s, a] if habit else 1.0 / n_actions)
+        if habit:  # after the step, which used pi0 before it (docs/maths.md §7)
+            prior_update(prior[s], log_prior[s], a, rate)
+            forget_cached_state(cache, s)
         last[s] = a
     return nll
 
@@ -306,7 +332,7 @@ def softq_nll_pairs(
     out = np.empty(n_pairs)
     n_blocks = _n_blocks(n_pairs)
     for blk in prange(n_blocks):
-        W, E, live, rows, ones, lp, work, cache, last = _softq_scratch(n_states, n_actions)
+        W, E, live, rows, ones, lp, work, cache, last, prior, log_prior = _softq_scratch(n_states, n_actions)
         for k in range(blk * n_pairs // n_blocks, (blk + 1) * n_pairs // n_blocks):
             i = subj[k]
             out[k] = _softq_replay(
@@ -336,6 +362,8 @@ def softq_nll_pairs(
                 work,
                 cache,
                 last,
+                prior,
+                log_prior,
                 None,
             )
     return out
@@ -361,7 +389,7 @@ def softq_nll_pairs_serial(
 ):
     """Single-threaded :func:`softq_nll_pairs` (small batches: no thread start-up)."""
     out = np.empty(subj.shape[0])
-    W, E, live, rows, ones, lp, work, cache, last = _softq_scratch(n_states, n_actions)
+    W, E, live, rows, ones, lp, work, cache, last, prior, log_prior = _softq_scratch(n_states, n_actions)
     for k in range(subj.shape[0]):
         i = subj[k]
         out[k] = _softq_replay(
@@ -391,6 +419,8 @@ def softq_nll_pairs_serial(
             work,
             cache,
             last,
+            prior,
+            log_prior,
             None,
         )
     return out
@@ -423,7 +453,7 @@ def softq_nll_grad_pairs(
     grad = np.empty((n_pairs, N_COLS))
     n_blocks = _n_blocks(n_pairs)
     for blk in prange(n_blocks):
-        W, E, live, rows, ones, lp, work, cache, last = _softq_scratch(n_states, n_actions)
+        W, E, live, rows, ones, lp, work, cache, last, prior, log_prior = _softq_scratch(n_states, n_actions)
         dW, dE, dpar, dlogp = _tangent_scratch(n_states, n_actions)
         for k in range(blk * n_pairs // n_blocks, (blk + 1) * n_pairs // n_blocks):
             i = subj[k]
@@ -454,6 +484,8 @@ def softq_nll_grad_pairs(
                 work,
                 cache,
                 last,
+                prior,
+                log_prior,
                 None,
             )
     return out, grad
@@ -493,9 +525,9 @@ def softq_replay_signals(
         Stage (0 or 1) of each state: which ``alpha``, ``tau`` columns a step uses and where ``kappa``
         applies (stage 0).
     n_states, n_actions : int
-    full : float64 array, shape (S, 6)
+    full : float64 array, shape (S, 7)
         One parameter vector per subject, kernel columns ``SQ_COLUMNS`` (``alpha0, alpha1, tau0, tau1,
-        lam, kappa``).
+        lam, kappa, alpha_pi``).
     gamma : float
     trace : int
         ``kernel.TREE_BACKUP``, ``ON_POLICY`` or ``UNCORRECTED``.
@@ -517,6 +549,9 @@ def softq_replay_signals(
         ``Q(s, a) - V(s) = tau log(pi(a|s) / pi0(a|s))``; ``delta = value_rpe - action_term``.
     value : float64 array, shape (S, T)
         ``V(s)`` before the update.
+    action_pe : float64 array, shape (S, T)
+        ``1 - pi0(a|s)`` before the default policy's update (docs/maths.md §7): ``1 - 1/n_actions``
+        with a fixed (uniform) ``pi0``.
 
     Every signal is NaN where the action is missing (``action = -1``) and beyond ``n_steps``.
     """
@@ -525,7 +560,7 @@ def softq_replay_signals(
     nll = np.empty(n_sub)
     n_blocks = _n_blocks(n_sub)
     for blk in prange(n_blocks):
-        W, E, live, rows, ones, lp, work, cache, last = _softq_scratch(n_states, n_actions)
+        W, E, live, rows, ones, lp, work, cache, last, prior, log_prior = _softq_scratch(n_states, n_actions)
         for i in range(blk * n_sub // n_blocks, (blk + 1) * n_sub // n_blocks):
             nll[i] = _softq_replay(
                 state[i],
@@ -554,6 +589,8 @@ def softq_replay_signals(
                 work,
                 cache,
                 last,
+                prior,
+                log_prior,
                 out[i],
             )
     return (
@@ -563,6 +600,7 @@ def softq_replay_signals(
         np.ascontiguousarray(out[:, :, SIG_VALUE_RPE]),
         np.ascontiguousarray(out[:, :, SIG_ACTION_TERM]),
         np.ascontiguousarray(out[:, :, SIG_VALUE]),
+        np.ascontiguousarray(out[:, :, OUT_ACTION_PE]),
     )
 
 
@@ -570,7 +608,7 @@ def softq_replay_signals(
 def softq_generate_two_step(full, probs, u, p_common, gamma, trace, replacing):
     """Simulate the soft Q(λ) agent on the two-step task (the step of the likelihood).
 
-    ``full``: (n_subjects, 6) kernel columns; ``probs``: (n_subjects, n_trials, 2, 2) reward
+    ``full``: (n_subjects, 7) kernel columns (``alpha_pi > 0``: learned default policy per state); ``probs``: (n_subjects, n_trials, 2, 2) reward
     probabilities; ``u``: (n_subjects, n_trials, 4) uniforms. Returns int arrays c1, s2, c2 and
     float rewards, each (n_subjects, n_trials).
     """
@@ -579,7 +617,6 @@ def softq_generate_two_step(full, probs, u, p_common, gamma, trace, replacing):
     s2 = np.empty((n_sub, n_tr), np.int64)
     c2 = np.empty((n_sub, n_tr), np.int64)
     rew = np.empty((n_sub, n_tr))
-    lp = np.full(2, -math.log(2.0))
     rows = np.arange(3)
     ones = np.ones(3)
     work = np.empty((4, 2))
@@ -588,9 +625,12 @@ def softq_generate_two_step(full, probs, u, p_common, gamma, trace, replacing):
         W = np.zeros((3, 2))
         E = np.zeros((3, 2))
         live = np.zeros(4, np.int64)
+        prior = np.full((3, 2), 0.5)
+        log_prior = np.full((3, 2), -math.log(2.0))
+        rate = p[SQ_ALPHA_PI]
         last = -1
         for t in range(n_tr):
-            a1, b1 = softq_sample(W, 0, p[SQ_TAU0], p[SQ_KAPPA], last, lp, u[i, t, 0])
+            a1, b1 = softq_sample(W, 0, p[SQ_TAU0], p[SQ_KAPPA], last, log_prior[0], u[i, t, 0])
             st = a1 if u[i, t, 1] < p_common else 1 - a1
             soft_q_step(
                 W,
@@ -611,8 +651,8 @@ def softq_generate_two_step(full, probs, u, p_common, gamma, trace, replacing):
                 p[SQ_TAU0],
                 gamma,
                 p[SQ_LAM],
-                lp,
-                lp,
+                log_prior[0],
+                log_prior[1 + st],
                 trace,
                 replacing,
                 b1,
@@ -624,7 +664,8 @@ def softq_generate_two_step(full, probs, u, p_common, gamma, trace, replacing):
                 None,
                 None,
             )
-            a2, b2 = softq_sample(W, 1 + st, p[SQ_TAU1], 0.0, -1, lp, u[i, t, 2])
+            prior_update(prior[0], log_prior[0], a1, rate)
+            a2, b2 = softq_sample(W, 1 + st, p[SQ_TAU1], 0.0, -1, log_prior[1 + st], u[i, t, 2])
             r = 1.0 if u[i, t, 3] < probs[i, t, st, a2] else 0.0
             soft_q_step(
                 W,
@@ -645,8 +686,8 @@ def softq_generate_two_step(full, probs, u, p_common, gamma, trace, replacing):
                 p[SQ_TAU1],
                 gamma,
                 p[SQ_LAM],
-                lp,
-                lp,
+                log_prior[1 + st],
+                log_prior[1 + st],
                 trace,
                 replacing,
                 b2,
@@ -658,6 +699,7 @@ def softq_generate_two_step(full, probs, u, p_common, gamma, trace, replacing):
                 None,
                 None,
             )
+            prior_update(prior[1 + st], log_prior[1 + st], a2, rate)
             last = a1
             c1[i, t], s2[i, t], c2[i, t], rew[i, t] = a1, st, a2, r
     return c1, s2, c2, rew
@@ -669,7 +711,6 @@ def softq_generate_bandit(full, probs, u, gamma, trace, replacing):
     n_sub, n_tr, k = probs.shape
     ch = np.empty((n_sub, n_tr), np.int64)
     rew = np.empty((n_sub, n_tr))
-    lp = np.full(k, -math.log(k))
     rows = np.zeros(1, np.int64)
     ones = np.ones(1)
     work = np.empty((4, k))
@@ -678,9 +719,12 @@ def softq_generate_bandit(full, probs, u, gamma, trace, replacing):
         W = np.zeros((1, k))
         E = np.zeros((1, k))
         live = np.zeros(2, np.int64)
+        prior = np.full(k, 1.0 / k)
+        log_prior = np.full(k, -math.log(k))
+        rate = p[SQ_ALPHA_PI]
         last = -1
         for t in range(n_tr):
-            a, b = softq_sample(W, 0, p[SQ_TAU0], p[SQ_KAPPA], last, lp, u[i, t, 0])
+            a, b = softq_sample(W, 0, p[SQ_TAU0], p[SQ_KAPPA], last, log_prior, u[i, t, 0])
             r = 1.0 if u[i, t, 1] < probs[i, t, a] else 0.0
             soft_q_step(
                 W,
@@ -701,8 +745,8 @@ def softq_generate_bandit(full, probs, u, gamma, trace, replacing):
                 p[SQ_TAU0],
                 gamma,
                 p[SQ_LAM],
-                lp,
-                lp,
+                log_prior,
+                log_prior,
                 trace,
                 replacing,
                 b,
@@ -714,6 +758,7 @@ def softq_generate_bandit(full, probs, u, gamma, trace, replacing):
                 None,
                 None,
             )
+            prior_update(prior, log_prior, a, rate)
             last = a
             ch[i, t], rew[i, t] = a, r
     return ch, rew

@@ -35,6 +35,8 @@ from dopasoft.fitting.models.base import INF, ChoiceModel, ModelFamily, Option, 
 from dopasoft.fitting.softq import (
     SQ_ALPHA0,
     SQ_ALPHA1,
+    SQ_ALPHA_PI,
+    SQ_COLUMNS,
     SQ_KAPPA,
     SQ_LAM,
     SQ_TAU0,
@@ -50,6 +52,7 @@ from dopasoft.fitting.softq import (
 __all__ = ["SoftQLambdaModel", "FAMILY", "PARAMETERS"]
 
 PARALLEL_MIN_PAIRS = 16  # smaller batches run single-threaded
+HABIT_STEP = 1e-5  # difference step of d NLL / d alpha_pi (natural scale; error ~1e-9 relative)
 
 # Temperatures are in reward units (rewards in [0, 1]): the default fitting bounds keep tau >= 0.02,
 # below which 200 choices cannot tell a near-deterministic subject from a greedy one, while the domain
@@ -79,6 +82,17 @@ PARAMETERS: dict[str, Parameter] = {
             symbol="κ",
             unit="log-odds",
         ),
+        Parameter(
+            "alpha_pi",
+            0.0,
+            1.0,
+            (0.02, 0.5),
+            "learning rate of the default policy (habit)",
+            domain=(0.0, 1.0),
+            open_ends=(False, True),
+            symbol="α_π",
+            short="habit learning rate",
+        ),
     )
 }
 """Every parameter of the family, declared once (bounds, start range, domain, label, unit)."""
@@ -94,6 +108,7 @@ OPTIONS = (
     Option("kappa", False, "add the first-stage stickiness kappa (logit units)"),
     Option("separate_alpha", False, "a learning rate per stage (alpha1, alpha2)"),
     Option("separate_tau", False, "a temperature per stage (tau1, tau2)"),
+    Option("habit", False, "learn the default policy pi0 per state from the choices (alpha_pi)"),
     Option("gamma", 1.0, "discount (1: the two-step trial is one undiscounted episode)", interval=(0.0, 1.0)),
     Option("trace_mode", "accumulating", "eligibility traces", choices=("accumulating", "replacing")),
 )
@@ -143,17 +158,45 @@ class SoftQLambdaModel(ChoiceModel):
         return fn(*self._engine_args(tr, subj, theta))
 
     def nll_grad_pairs(self, tr, subj, theta):
-        """NLL and its gradient with respect to the model's parameters (forward mode)."""
-        nll, gcols = softq_nll_grad_pairs(*self._engine_args(tr, subj, theta))
-        return nll, self.pull_back(gcols)
+        """NLL and its gradient with respect to the model's parameters.
+
+        Forward mode through the step for every kernel column but ``alpha_pi``; the learned default
+        policy depends on ``alpha_pi`` and the choices only (a constant for the other directions), and
+        ``d NLL / d alpha_pi`` is a central difference quotient (step ``HABIT_STEP``, one-sided at the
+        ends of [0, 1)): two more likelihood passes instead of the optimiser's one per parameter.
+        """
+        args = self._engine_args(tr, subj, theta)
+        nll, gcols = softq_nll_grad_pairs(*args)
+        j = self.source[SQ_ALPHA_PI]
+        grad = self.pull_back(np.concatenate([gcols, np.zeros(gcols.shape[:-1] + (1,))], axis=-1))
+        if j < 0:
+            return nll, grad
+        theta = np.asarray(theta, dtype=float)
+        x = theta[:, j]
+        hi = np.minimum(x + HABIT_STEP, 1.0 - 1e-9)  # alpha_pi < 1
+        lo = np.maximum(x - HABIT_STEP, 0.0)
+        up, down = theta.copy(), theta.copy()
+        up[:, j], down[:, j] = hi, lo
+        f_up = self.nll_pairs(tr, subj, up)
+        f_down = self.nll_pairs(tr, subj, down)
+        grad[:, j] = (f_up - f_down) / (hi - lo)
+        return nll, grad
 
     def replay_signals(self, tr, theta):
-        """Per-step ``p_choice`` (with ``kappa``), ``delta``, ``value_rpe``, ``action_term`` and
-        ``value`` (``V(s)``), all before the step's update, from the likelihood's own replay."""
+        """Per-step ``p_choice`` (with ``kappa``), ``delta``, ``value_rpe``, ``action_term``, ``value``
+        (``V(s)``) and ``action_pe`` (``1 - pi0(a|s)``), all before the step's update, from the
+        likelihood's own replay."""
         args = self._engine_args(tr, np.arange(tr.n_subjects), theta)
-        nll, p_choice, delta, value_rpe, action_term, value = softq_replay_signals(*args[:10], *args[11:])
+        nll, p_choice, delta, value_rpe, action_term, value, action_pe = softq_replay_signals(
+            *args[:10], *args[11:]
+        )
         signals = dict(
-            p_choice=p_choice, delta=delta, value_rpe=value_rpe, action_term=action_term, value=value
+            p_choice=p_choice,
+            delta=delta,
+            value_rpe=value_rpe,
+            action_term=action_term,
+            value=value,
+            action_pe=action_pe,
         )
         return signals, nll
 
@@ -169,7 +212,7 @@ class SoftQLambdaModel(ChoiceModel):
 def build(name: str, options: dict[str, Any]) -> SoftQLambdaModel:
     """The soft Q model ``name`` with ``options`` (every option of :data:`OPTIONS`, checked)."""
     params: list[Parameter] = []
-    source = [-1] * 6
+    source = [-1] * len(SQ_COLUMNS)
 
     def add(columns: list[int], pname: str) -> None:
         params.append(PARAMETERS[pname])
@@ -190,11 +233,13 @@ def build(name: str, options: dict[str, Any]) -> SoftQLambdaModel:
         add([SQ_LAM], "lam")
     if options["kappa"]:
         add([SQ_KAPPA], "kappa")
+    if options["habit"]:
+        add([SQ_ALPHA_PI], "alpha_pi")
     return SoftQLambdaModel(
         name=name,
         params=tuple(params),
         source=tuple(source),
-        constant=(0.0,) * 6,
+        constant=(0.0,) * len(SQ_COLUMNS),
         options=dict(options),
         family=FAMILY,
         trace=_TRACES[name],
