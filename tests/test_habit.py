@@ -236,3 +236,36 @@ def test_habit_option_on_the_command_line_and_in_specs():
     assert F.get_model("soft-q-lambda+habit+kappa").param_names[-2:] == ("kappa", "alpha_pi")
     with pytest.raises(ValueError, match="alpha_pi"):
         F.negative_log_likelihood(random_bandit(), "soft-q+habit", dict(alpha=0.3, tau=0.3, alpha_pi=1.0))
+
+
+def test_command_line_fits_habits_and_replays_action_pe(tmp_path):
+    from dopasoft.cli import main
+
+    data = tmp_path / "ts.csv"
+    random_two_step(n_subjects=2, n_trials=30, seed=12).to_csv(data, index=False)
+    fits, signals = tmp_path / "fits.csv", tmp_path / "signals.csv"
+    assert (
+        main(
+            [
+                "fit",
+                str(data),
+                "--model",
+                "soft-q",
+                "--habit",
+                "--out",
+                str(fits),
+                "--n-starts",
+                "1",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    table = pd.read_csv(fits)
+    assert set(table["model"]) == {"soft-q+habit"} and table["alpha_pi"].between(0, 1).all()
+    args = ["replay", str(data), "--model", "soft-q", "--habit", "--fits", str(fits), "--out", str(signals)]
+    assert main([*args, "--quiet"]) == 0
+    sig = pd.read_csv(signals)
+    nll = -np.log(sig["p_choice"]).groupby(sig["subject"]).sum()
+    np.testing.assert_allclose(nll[table["subject"]].to_numpy(), table["nll"].to_numpy(), rtol=0, atol=1e-8)
+    assert sig["action_pe"].between(0, 1).all()
