@@ -30,16 +30,21 @@ from dopasoft.kernel import (
     SIG_VALUE_RPE,
     clear_traces,
     forget_cached_state,
+    log_normaliser,
     prior_update,
     soft_q_step,
 )
 
 # columns of the "full" parameter vector passed to the soft Q(λ) kernels; ``alpha_pi`` (the learning
 # rate of the default policy, docs/maths.md §7) > 0 makes pi0 per state learned from the choices
-SQ_ALPHA0, SQ_ALPHA1, SQ_TAU0, SQ_TAU1, SQ_LAM, SQ_KAPPA, SQ_ALPHA_PI = range(7)
-SQ_COLUMNS = ("alpha0", "alpha1", "tau0", "tau1", "lam", "kappa", "alpha_pi")
-# the step carries one tangent per kernel column but the last: pi0 depends on alpha_pi and the choices
-# only, so the tangents of the others see it as a constant and d/d alpha_pi is a difference quotient
+# ``valence`` = 1: columns alpha0 / alpha1 are the learning rates of errors >= 0 / < 0 (any stage), not
+# of stages 0 / 1 (option valence, docs/fitting.md); ``go_bias`` b != 0 (two actions): pi0 starts at
+# (1 - sigmoid(b), sigmoid(b)) in every state, action 1 being "go"
+SQ_ALPHA0, SQ_ALPHA1, SQ_TAU0, SQ_TAU1, SQ_LAM, SQ_KAPPA, SQ_ALPHA_PI, SQ_VALENCE, SQ_GO_BIAS = range(9)
+SQ_COLUMNS = ("alpha0", "alpha1", "tau0", "tau1", "lam", "kappa", "alpha_pi", "valence", "go_bias")
+# the step carries one tangent per kernel column up to kappa: pi0 depends on alpha_pi, go_bias and the
+# choices only, so the tangents of the others see it as a constant, and d/d alpha_pi, d/d go_bias are
+# difference quotients (SoftQLambdaModel.nll_grad_pairs)
 N_COLS = N_TANGENTS
 
 # columns of the per-step output of the replay: the step's signals (``kernel.SIG_*``), p_choice, action_pe
@@ -108,6 +113,37 @@ def softq_sample(W, s, tau, kappa, last, log_prior, u):
         if u < acc:
             return b, p
     return n - 1, p
+
+
+@njit(cache=True, inline="always")
+def valence_column(W, rows, ones, s, a, r, ns, terminated, tau, gamma, next_log_prior, work):
+    """``SQ_ALPHA0`` if the step's error ``r + gamma V(s') - Q(s, a)`` is >= 0, else ``SQ_ALPHA1``.
+
+    The same operations as :func:`dopasoft.kernel.soft_q_step` computes its ``delta`` with (so the same
+    number); ``work[1]``, ``work[3]`` are overwritten, as the step does.
+    """
+    v_next = 0.0
+    if not terminated:
+        v_next = tau * log_normaliser(W, rows, ones, ns, ns + 1, 1.0 / tau, next_log_prior, work, 1)
+    return SQ_ALPHA0 if r + gamma * v_next - W[s, a] >= 0.0 else SQ_ALPHA1
+
+
+@njit(cache=True, _nrt=False)
+def reset_prior(prior, log_prior, go_bias):
+    """Set every row of a default-policy table to uniform, or with ``go_bias`` != 0 (two actions) to
+    ``(1 - sigmoid(b), sigmoid(b))``, and its logarithm."""
+    n_states, n_actions = prior.shape
+    for i in range(n_states):
+        if go_bias == 0.0:
+            for b in range(n_actions):
+                prior[i, b] = 1.0 / n_actions
+                log_prior[i, b] = -math.log(n_actions)
+        else:  # log sigmoid(x) = -log1p(exp(-x)), written without overflow
+            b = go_bias
+            log_go = -math.log1p(math.exp(-b)) if b >= 0.0 else b - math.log1p(math.exp(b))
+            log_nogo = -b + log_go
+            log_prior[i, 0], log_prior[i, 1] = log_nogo, log_go
+            prior[i, 0], prior[i, 1] = math.exp(log_nogo), math.exp(log_go)
 
 
 @njit(cache=True)
@@ -200,16 +236,17 @@ def _softq_replay(
     kappa = p[SQ_KAPPA]
     lam = p[SQ_LAM]
     rate = p[SQ_ALPHA_PI]
-    habit = rate > 0.0
+    valence = p[SQ_VALENCE] != 0.0
+    habit = rate > 0.0 or p[SQ_GO_BIAS] != 0.0  # pi0 from the table, not the uniform lp
     n_states, n_actions = W.shape
     for i in range(n_states):
         last[i] = -1
         for b in range(n_actions):
             W[i, b] = 0.0
             E[i, b] = 0.0
-            if habit:
-                prior[i, b] = 1.0 / n_actions
-                log_prior[i, b] = lp[b]
+    if habit:
+        reset_prior(prior, log_prior, p[SQ_GO_BIAS])
+    acol = -1
     live[0] = 0
     cache[0] = -1.0
     if dW is not None:
@@ -232,27 +269,34 @@ def _softq_replay(
         s = state[t]
         stg = stage_of[s]
         tau = p[SQ_TAU0 + stg]
-        if dW is not None and stg != stage:  # this stage's alpha and tau are kernel columns
-            if stage >= 0:
-                dpar[D_ALPHA, SQ_ALPHA0 + stage] = 0.0
-                dpar[D_TAU, SQ_TAU0 + stage] = 0.0
-            dpar[D_ALPHA, SQ_ALPHA0 + stg] = 1.0
-            dpar[D_TAU, SQ_TAU0 + stg] = 1.0
-            stage = stg
+        term = terminal[t]
+        ns = s if term else next_state[t]
+        lp_s = log_prior[s] if habit else lp
+        lp_ns = log_prior[ns] if habit else lp
+        if valence:  # the learning rate of the sign of this step's error
+            col = valence_column(W, rows, ones, s, a, reward[t], ns, term, tau, gamma, lp_ns, work)
+        else:
+            col = SQ_ALPHA0 + stg
+        if dW is not None:  # this step's alpha and tau are kernel columns
+            if stg != stage:
+                if stage >= 0:
+                    dpar[D_TAU, SQ_TAU0 + stage] = 0.0
+                dpar[D_TAU, SQ_TAU0 + stg] = 1.0
+                stage = stg
+            if col != acol:
+                if acol >= 0:
+                    dpar[D_ALPHA, acol] = 0.0
+                dpar[D_ALPHA, col] = 1.0
+                acol = col
         # stickiness: the behaviour policy differs from the learner's (at kappa = 0 it is the
         # learner's, whose log-probability and tangents the step gives; d/dkappa is added below)
         sticky = is_choice[t] and stg == 0 and last[s] >= 0 and kappa != 0.0
         lp_b = 0.0
         if sticky:
-            lp_b = softq_behaviour_logp(W, s, a, tau, kappa, last[s], log_prior[s] if habit else lp)
+            lp_b = softq_behaviour_logp(W, s, a, tau, kappa, last[s], lp_s)
             nll -= lp_b
             if dW is not None:
-                softq_behaviour_dlogp(
-                    W, dW, s, a, tau, kappa, last[s], log_prior[s] if habit else lp, SQ_TAU0 + stg, grad
-                )
-        term = terminal[t]
-        ns = s if term else next_state[t]
-        lp_s = log_prior[s] if habit else lp
+                softq_behaviour_dlogp(W, dW, s, a, tau, kappa, last[s], lp_s, SQ_TAU0 + stg, grad)
         logp, _ = soft_q_step(
             W,
             E,
@@ -268,12 +312,12 @@ def _softq_replay(
             ns,
             ns + 1,
             term,
-            p[SQ_ALPHA0 + stg],
+            p[col],
             tau,
             gamma,
             lam,
             lp_s,
-            log_prior[ns] if habit else lp,
+            lp_ns,
             trace,
             replacing,
             1.0,
@@ -625,13 +669,20 @@ def softq_generate_two_step(full, probs, u, p_common, gamma, trace, replacing):
         W = np.zeros((3, 2))
         E = np.zeros((3, 2))
         live = np.zeros(4, np.int64)
-        prior = np.full((3, 2), 0.5)
-        log_prior = np.full((3, 2), -math.log(2.0))
+        prior = np.empty((3, 2))
+        log_prior = np.empty((3, 2))
+        reset_prior(prior, log_prior, p[SQ_GO_BIAS])
         rate = p[SQ_ALPHA_PI]
+        valence = p[SQ_VALENCE] != 0.0
         last = -1
         for t in range(n_tr):
             a1, b1 = softq_sample(W, 0, p[SQ_TAU0], p[SQ_KAPPA], last, log_prior[0], u[i, t, 0])
             st = a1 if u[i, t, 1] < p_common else 1 - a1
+            col = SQ_ALPHA0
+            if valence:
+                col = valence_column(
+                    W, rows, ones, 0, a1, 0.0, 1 + st, False, p[SQ_TAU0], gamma, log_prior[1 + st], work
+                )
             soft_q_step(
                 W,
                 E,
@@ -647,7 +698,7 @@ def softq_generate_two_step(full, probs, u, p_common, gamma, trace, replacing):
                 1 + st,
                 2 + st,
                 False,
-                p[SQ_ALPHA0],
+                p[col],
                 p[SQ_TAU0],
                 gamma,
                 p[SQ_LAM],
@@ -667,6 +718,11 @@ def softq_generate_two_step(full, probs, u, p_common, gamma, trace, replacing):
             prior_update(prior[0], log_prior[0], a1, rate)
             a2, b2 = softq_sample(W, 1 + st, p[SQ_TAU1], 0.0, -1, log_prior[1 + st], u[i, t, 2])
             r = 1.0 if u[i, t, 3] < probs[i, t, st, a2] else 0.0
+            col = SQ_ALPHA1
+            if valence:
+                col = valence_column(
+                    W, rows, ones, 1 + st, a2, r, 1 + st, True, p[SQ_TAU1], gamma, log_prior[1 + st], work
+                )
             soft_q_step(
                 W,
                 E,
@@ -682,7 +738,7 @@ def softq_generate_two_step(full, probs, u, p_common, gamma, trace, replacing):
                 1 + st,
                 2 + st,
                 True,
-                p[SQ_ALPHA1],
+                p[col],
                 p[SQ_TAU1],
                 gamma,
                 p[SQ_LAM],
@@ -719,13 +775,18 @@ def softq_generate_bandit(full, probs, u, gamma, trace, replacing):
         W = np.zeros((1, k))
         E = np.zeros((1, k))
         live = np.zeros(2, np.int64)
-        prior = np.full(k, 1.0 / k)
-        log_prior = np.full(k, -math.log(k))
+        prior = np.empty((1, k))
+        log_prior = np.empty((1, k))
+        reset_prior(prior, log_prior, p[SQ_GO_BIAS])
         rate = p[SQ_ALPHA_PI]
+        valence = p[SQ_VALENCE] != 0.0
         last = -1
         for t in range(n_tr):
-            a, b = softq_sample(W, 0, p[SQ_TAU0], p[SQ_KAPPA], last, log_prior, u[i, t, 0])
+            a, b = softq_sample(W, 0, p[SQ_TAU0], p[SQ_KAPPA], last, log_prior[0], u[i, t, 0])
             r = 1.0 if u[i, t, 1] < probs[i, t, a] else 0.0
+            col = SQ_ALPHA0
+            if valence:
+                col = valence_column(W, rows, ones, 0, a, r, 0, True, p[SQ_TAU0], gamma, log_prior[0], work)
             soft_q_step(
                 W,
                 E,
@@ -741,12 +802,12 @@ def softq_generate_bandit(full, probs, u, gamma, trace, replacing):
                 0,
                 1,
                 True,
-                p[SQ_ALPHA0],
+                p[col],
                 p[SQ_TAU0],
                 gamma,
                 p[SQ_LAM],
-                log_prior,
-                log_prior,
+                log_prior[0],
+                log_prior[0],
                 trace,
                 replacing,
                 b,
@@ -758,7 +819,7 @@ def softq_generate_bandit(full, probs, u, gamma, trace, replacing):
                 None,
                 None,
             )
-            prior_update(prior, log_prior, a, rate)
+            prior_update(prior[0], log_prior[0], a, rate)
             last = a
             ch[i, t], rew[i, t] = a, r
     return ch, rew
