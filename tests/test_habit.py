@@ -269,3 +269,27 @@ def test_command_line_fits_habits_and_replays_action_pe(tmp_path):
     nll = -np.log(sig["p_choice"]).groupby(sig["subject"]).sum()
     np.testing.assert_allclose(nll[table["subject"]].to_numpy(), table["nll"].to_numpy(), rtol=0, atol=1e-8)
     assert sig["action_pe"].between(0, 1).all()
+
+
+@pytest.mark.parametrize("trace", ["tree-backup", "on-policy"])
+def test_long_episodes_with_habits_replay_the_public_learner(trace):
+    """Traces spanning revisits and self-transitions: the step's remembered log-sum-exp of V(s') must
+    never outlive a change of that state's learned pi0 (checked against ds.SoftQLambda(prior_rate))."""
+    from test_fitting_likelihood import _random_episodes
+
+    tr = _random_episodes(4, 3, 400, seed=21)
+    name = "soft-q-lambda" if trace == "tree-backup" else "soft-q-lambda-on-policy"
+    model = F.get_model(name, gamma=0.9, habit=True)
+    p = dict(alpha=0.4, tau=0.6, lam=0.9, alpha_pi=0.2)
+    agent = ds.SoftQLambda(4, 3, alpha=0.4, tau=0.6, lam=0.9, gamma=0.9, trace=trace, prior_rate=0.2)
+    nll = 0.0
+    for t in range(tr.n_steps[0]):
+        s, a, term = int(tr.state[0, t]), int(tr.action[0, t]), bool(tr.terminal[0, t])
+        if a < 0:
+            if term:
+                agent.reset_traces()
+            continue
+        nll -= math.log(agent.policy(s)[a])
+        agent.update(s, a, float(tr.reward[0, t]), None if term else int(tr.next_state[0, t]), term)
+    theta = np.array([[p[k] for k in model.param_names]])
+    assert abs(model.nll_pairs(tr, np.zeros(1, np.int64), theta)[0] - nll) < 1e-9
