@@ -18,37 +18,65 @@ def _lse(x):
 
 
 def softq_two_step_oracle(
-    df: pd.DataFrame, *, alpha, tau, lam, kappa=0.0, trace="tree-backup", gamma=1.0, alpha2=None, tau2=None
+    df: pd.DataFrame,
+    *,
+    alpha,
+    tau,
+    lam,
+    kappa=0.0,
+    trace="tree-backup",
+    gamma=1.0,
+    alpha2=None,
+    tau2=None,
+    alpha_pi=0.0,
+    alpha_neg=None,
+    go_bias=0.0,
 ) -> pd.Series:
     """docs/fitting.md §1–2 steps 1-4, one trial at a time. ``alpha2``/``tau2``: the stage-2 step's values
-    (default: same as stage 1); each step's learning rate scales every update made at that step."""
+    (default: same as stage 1); each step's learning rate scales every update made at that step.
+    ``alpha_pi``: the default policy pi0 of each state starts at (1/2, 1/2) and moves towards the choice
+    made there, after that stage's update (docs/maths.md §7; every V and pi uses pi0 before it).
+    ``alpha_neg``: valence learning rates, ``alpha`` (errors >= 0) or ``alpha_neg`` (< 0) by the sign of
+    each stage's error, for every update made at that stage. ``go_bias`` b: pi0 starts at
+    (1 - sigmoid(b), sigmoid(b)) in every state."""
     a1_, a2_ = alpha, alpha if alpha2 is None else alpha2
     t1_, t2_ = tau, tau if tau2 is None else tau2
     out = {}
     for subj, g in df.groupby("subject", sort=False):
         g = g.sort_values("trial")
         q = [[0.0, 0.0], [0.0, 0.0], [0.0, 0.0]]
+        go = 1.0 / (1.0 + math.exp(-go_bias))
+        pi0 = [[1.0 - go, go] for _ in range(3)]
         prev = None
         nll = 0.0
+
+        def learn_prior(state, choice, pi0=pi0):
+            for b in range(2):
+                pi0[state][b] += alpha_pi * ((1.0 if b == choice else 0.0) - pi0[state][b])
+
         for row in g.itertuples():
             if pd.isna(row.choice1):
                 continue
             c1 = int(row.choice1)
-            logits = [q[0][b] / t1_ + (kappa if prev == b else 0.0) for b in range(2)]
+            logits = [q[0][b] / t1_ + math.log(pi0[0][b]) + (kappa if prev == b else 0.0) for b in range(2)]
             nll -= logits[c1] - _lse(logits)
             s = 1 + int(row.state2)
             # step 2: delta1 = gamma V(s) - Q(0, c1), V with the stage-1 step's temperature
-            v = t1_ * (_lse([q[s][b] / t1_ for b in range(2)]) + math.log(0.5))
-            q[0][c1] += a1_ * (gamma * v - q[0][c1])
+            v = t1_ * _lse([q[s][b] / t1_ + math.log(pi0[s][b]) for b in range(2)])
+            d1 = gamma * v - q[0][c1]
+            q[0][c1] += (a1_ if alpha_neg is None or d1 >= 0 else alpha_neg) * d1
+            learn_prior(0, c1)
             prev = c1
             if pd.isna(row.choice2):
                 continue
             c2 = int(row.choice2)
             r = float(row.reward)
-            z = [q[s][b] / t2_ for b in range(2)]
+            z = [q[s][b] / t2_ + math.log(pi0[s][b]) for b in range(2)]
             pi = [math.exp(zb - _lse(z)) for zb in z]
             nll -= z[c2] - _lse(z)  # log pi[c2], without underflow
             d2 = r - q[s][c2]
+            if alpha_neg is not None:
+                a2_ = alpha if d2 >= 0 else alpha_neg
             if trace == "tree-backup":
                 stage1 = a2_ * gamma * lam * pi[c2] * d2
             elif trace == "uncorrected":
@@ -59,6 +87,87 @@ def softq_two_step_oracle(
                 raise ValueError(trace)
             q[s][c2] += a2_ * d2
             q[0][c1] += stage1
+            learn_prior(s, c2)
+        out[subj] = nll
+    return pd.Series(out)
+
+
+def softq_steps_oracle(
+    df: pd.DataFrame,
+    *,
+    alpha,
+    tau,
+    lam,
+    kappa=0.0,
+    alpha_pi=0.0,
+    gamma=1.0,
+    trace="tree-backup",
+    n_actions=None,
+    alpha_neg=None,
+    go_bias=0.0,
+) -> pd.Series:
+    """Soft Q(λ) on step-format (or bandit) rows in plain Python, one step at a time (docs/fitting.md).
+
+    ``df``: ``subject``, ``trial``, optional ``state`` (absent: 0), ``choice`` (NaN: missing),
+    ``reward``, optional ``terminal`` (absent: every row ends its trial); a non-terminal row's next
+    state is the next row's; a missed choice is skipped and clears the traces (docs/fitting.md, step
+    format). Accumulating traces, ``trace`` "tree-backup" (c = γλπ(a|s)) or
+    "uncorrected" (c = γλ). ``kappa`` is added to the logit of the previous choice made in the same
+    state, for states that start a trial somewhere in the data. ``alpha_pi``: pi0 per state, uniform at
+    the start, moves towards each choice after its step (docs/maths.md §7). ``alpha_neg``: the learning
+    rate of steps whose error is < 0 (``alpha``: >= 0). ``go_bias`` b (two actions): pi0 starts at
+    (1 - sigmoid(b), sigmoid(b)).
+    """
+    df = df.reset_index(drop=True)
+    state = df["state"].astype(int).tolist() if "state" in df else [0] * len(df)
+    terminal = df["terminal"].astype(bool).tolist() if "terminal" in df else [True] * len(df)
+    k = int(np.nanmax(df["choice"])) + 1 if n_actions is None else n_actions
+    first = set()
+    for i in range(len(df)):
+        if i == 0 or terminal[i - 1] or df["subject"][i] != df["subject"][i - 1]:
+            first.add(state[i])
+    out = {}
+    for subj in dict.fromkeys(df["subject"]):
+        rows = [i for i in range(len(df)) if df["subject"][i] == subj]
+        q, pi0, last, e = {}, {}, {}, {}
+        nll = 0.0
+        for j, i in enumerate(rows):
+            s, c = state[i], df["choice"][i]
+            if pd.isna(c):  # no update; no credit passes through an unobserved action
+                e.clear()
+                continue
+            c = int(c)
+            qs = q.setdefault(s, [0.0] * k)
+            start = (
+                [1.0 / k] * k
+                if go_bias == 0.0
+                else [1 / (1 + math.exp(go_bias)), 1 / (1 + math.exp(-go_bias))]
+            )
+            p0 = pi0.setdefault(s, list(start))
+            z = [qs[b] / tau + math.log(p0[b]) for b in range(k)]
+            pi = [math.exp(v - _lse(z)) for v in z]
+            logits = [z[b] + (kappa if s in first and last.get(s) == b else 0.0) for b in range(k)]
+            nll -= logits[c] - _lse(logits)
+            if terminal[i]:
+                v_next = 0.0
+            else:
+                ns = state[rows[j + 1]]
+                qn = q.setdefault(ns, [0.0] * k)
+                pn = pi0.setdefault(ns, list(start))
+                v_next = tau * _lse([qn[b] / tau + math.log(pn[b]) for b in range(k)])
+            delta = float(df["reward"][i]) + gamma * v_next - qs[c]
+            decay = gamma * lam * (pi[c] if trace == "tree-backup" else 1.0)
+            for key in e:
+                e[key] *= decay
+            e[(s, c)] = e.get((s, c), 0.0) + 1.0
+            rate = alpha if alpha_neg is None or delta >= 0 else alpha_neg
+            for (es, ea), ev in e.items():
+                q[es][ea] += rate * delta * ev
+            if terminal[i]:
+                e.clear()
+            for b in range(k):
+                p0[b] += alpha_pi * ((1.0 if b == c else 0.0) - p0[b])
+            last[s] = c
         out[subj] = nll
     return pd.Series(out)
 

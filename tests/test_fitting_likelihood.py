@@ -97,7 +97,7 @@ def _random_episodes(n_states, n_actions, n_steps, seed, missing=0.1):
     r = rng.normal(size=n_steps)
     return _pack(
         ["x"],
-        [(s, a, r, ns, term)],
+        [(s, a, r, ns, term, np.arange(1, n_steps + 1))],
         state_stage=np.zeros(n_states, np.int64),
         n_states=n_states,
         n_actions=n_actions,

@@ -57,7 +57,7 @@ def replay(tr, model, full):
         float(model.gamma),
         kernel.TRACE_CODES[model.trace],
         bool(model.replacing),
-    )
+    )[:6]
 
 
 def random_full(model, n, seed):

@@ -31,17 +31,28 @@ from dopasoft.kernel import (
     SIG_VALUE,
     SIG_VALUE_RPE,
     clear_traces,
+    forget_cached_state,
+    log_normaliser,
+    prior_update,
     soft_q_step,
 )
 
-# columns of the "full" parameter vector passed to the soft Q(λ) kernels
-SQ_ALPHA0, SQ_ALPHA1, SQ_TAU0, SQ_TAU1, SQ_LAM, SQ_KAPPA = range(6)
-SQ_COLUMNS = ("alpha0", "alpha1", "tau0", "tau1", "lam", "kappa")
-N_COLS = N_TANGENTS  # the step carries one tangent per kernel column
+# columns of the "full" parameter vector passed to the soft Q(λ) kernels; ``alpha_pi`` (the learning
+# rate of the default policy, docs/maths.md §7) > 0 makes pi0 per state learned from the choices
+# ``valence`` = 1: columns alpha0 / alpha1 are the learning rates of errors >= 0 / < 0 (any stage), not
+# of stages 0 / 1 (option valence, docs/fitting.md); ``go_bias`` b != 0 (two actions): pi0 starts at
+# (1 - sigmoid(b), sigmoid(b)) in every state, action 1 being "go"
+SQ_ALPHA0, SQ_ALPHA1, SQ_TAU0, SQ_TAU1, SQ_LAM, SQ_KAPPA, SQ_ALPHA_PI, SQ_VALENCE, SQ_GO_BIAS = range(9)
+SQ_COLUMNS = ("alpha0", "alpha1", "tau0", "tau1", "lam", "kappa", "alpha_pi", "valence", "go_bias")
+# the step carries one tangent per kernel column up to kappa: pi0 depends on alpha_pi, go_bias and the
+# choices only, so the tangents of the others see it as a constant, and d/d alpha_pi, d/d go_bias are
+# difference quotients (SoftQLambdaModel.nll_grad_pairs)
+N_COLS = N_TANGENTS
 
-# columns of the per-step output of the replay: the step's signals (``kernel.SIG_*``), then p_choice
+# columns of the per-step output of the replay: the step's signals (``kernel.SIG_*``), p_choice, action_pe
 OUT_P_CHOICE = N_SIGNALS
-N_OUT = N_SIGNALS + 1
+OUT_ACTION_PE = N_SIGNALS + 1
+N_OUT = N_SIGNALS + 2
 
 # the parallel likelihoods split the pairs into at most this many blocks (numba schedules them
 # statically, an equal share per thread)
@@ -106,13 +117,45 @@ def softq_sample(W, s, tau, kappa, last, log_prior, u):
     return n - 1, p
 
 
+@njit(cache=True, inline="always")
+def valence_column(W, rows, ones, s, a, r, ns, terminated, tau, gamma, next_log_prior, work):
+    """``SQ_ALPHA0`` if the step's error ``r + gamma V(s') - Q(s, a)`` is >= 0, else ``SQ_ALPHA1``.
+
+    The same operations as :func:`dopasoft.kernel.soft_q_step` computes its ``delta`` with (so the same
+    number); ``work[1]``, ``work[3]`` are overwritten, as the step does.
+    """
+    v_next = 0.0
+    if not terminated:
+        v_next = tau * log_normaliser(W, rows, ones, ns, ns + 1, 1.0 / tau, next_log_prior, work, 1)
+    return SQ_ALPHA0 if r + gamma * v_next - W[s, a] >= 0.0 else SQ_ALPHA1
+
+
+@njit(cache=True, _nrt=False)
+def reset_prior(prior, log_prior, go_bias):
+    """Set every row of a default-policy table to uniform, or with ``go_bias`` != 0 (two actions) to
+    ``(1 - sigmoid(b), sigmoid(b))``, and its logarithm."""
+    n_states, n_actions = prior.shape
+    for i in range(n_states):
+        if go_bias == 0.0:
+            for b in range(n_actions):
+                prior[i, b] = 1.0 / n_actions
+                log_prior[i, b] = -math.log(n_actions)
+        else:  # log sigmoid(x) = -log1p(exp(-x)), written without overflow
+            b = go_bias
+            log_go = -math.log1p(math.exp(-b)) if b >= 0.0 else b - math.log1p(math.exp(b))
+            log_nogo = -b + log_go
+            log_prior[i, 0], log_prior[i, 1] = log_nogo, log_go
+            prior[i, 0], prior[i, 1] = math.exp(log_nogo), math.exp(log_go)
+
+
 @njit(cache=True)
 def _softq_scratch(n_states, n_actions):
     """The replay's arrays for one thread's block of pairs (:func:`_softq_replay` resets them).
 
-    Returns ``W, E, live, rows, ones, lp, work, cache, last``: weights and traces (n_states,
-    n_actions), the live trace rows, the one-hot features (state ``s`` is ``rows[s:s+1]``,
-    ``ones[s:s+1]``), the uniform log prior, the step's scratch and cache, the previous choice per state.
+    Returns ``W, E, live, rows, ones, lp, work, cache, last, prior, log_prior``: weights and traces
+    (n_states, n_actions), the live trace rows, the one-hot features (state ``s`` is ``rows[s:s+1]``,
+    ``ones[s:s+1]``), the uniform log prior, the step's scratch and cache, the previous choice per
+    state, and the learned default policy per state and its logarithm (n_states, n_actions).
     """
     W = np.zeros((n_states, n_actions))
     E = np.zeros((n_states, n_actions))
@@ -123,7 +166,9 @@ def _softq_scratch(n_states, n_actions):
     work = np.empty((4, n_actions))
     cache = np.full(3 + n_actions, -1.0)
     last = np.full(n_states, -1, np.int64)
-    return W, E, live, rows, ones, lp, work, cache, last
+    prior = np.full((n_states, n_actions), 1.0 / n_actions)
+    log_prior = np.full((n_states, n_actions), -math.log(n_actions))
+    return W, E, live, rows, ones, lp, work, cache, last, prior, log_prior
 
 
 @njit(cache=True)
@@ -174,6 +219,8 @@ def _softq_replay(
     work,
     cache,
     last,
+    prior,
+    log_prior,
     out,
 ):
     """NLL of one subject: its steps replayed through :func:`dopasoft.kernel.soft_q_step`.
@@ -181,19 +228,28 @@ def _softq_replay(
     ``W, E, live, ..., last``: the arrays of :func:`_softq_scratch`, in any state (reset here).
     ``dW, dE, dpar, dlogp, grad``: ``None`` (value only; compiled without derivatives) or the step's
     tangent arrays in the 6 kernel-column directions and ``grad`` (6,), which receives the gradient of
-    the NLL. ``out``: ``None`` (compiled away) or an array (>= n, N_OUT) receiving per step the
-    step's signals (columns ``kernel.SIG_*``) and ``p_choice`` (column ``OUT_P_CHOICE``), NaN where no
-    action was taken. The step reuses the log-sum-exp of ``V(s')`` as the next step's normaliser while
-    that row is unchanged and skips the decay pass when no trace is live (after a terminal step).
+    the NLL. ``out``: ``None`` or an array (>= n, N_OUT) receiving per step the step's signals
+    (columns ``kernel.SIG_*``), ``p_choice`` (column ``OUT_P_CHOICE``) and ``action_pe = 1 - pi0(a|s)``
+    before the prior's update (``OUT_ACTION_PE``), NaN where no action. With ``p[SQ_ALPHA_PI] > 0`` the
+    default policy of each state starts uniform in ``prior, log_prior`` and learns from each observed
+    choice after its step (:func:`dopasoft.kernel.prior_update`); otherwise it is the uniform ``lp``. The step reuses the log-sum-exp of ``V(s')`` as the
+    next step's normaliser while that row is unchanged and skips the decay pass when no trace is live
+    (after a terminal step).
     """
     kappa = p[SQ_KAPPA]
     lam = p[SQ_LAM]
+    rate = p[SQ_ALPHA_PI]
+    valence = p[SQ_VALENCE] != 0.0
+    habit = rate > 0.0 or p[SQ_GO_BIAS] != 0.0  # pi0 from the table, not the uniform lp
     n_states, n_actions = W.shape
     for i in range(n_states):
         last[i] = -1
         for b in range(n_actions):
             W[i, b] = 0.0
             E[i, b] = 0.0
+    if habit:
+        reset_prior(prior, log_prior, p[SQ_GO_BIAS])
+    acol = -1
     live[0] = 0
     cache[0] = -1.0
     if dW is not None:
@@ -216,24 +272,34 @@ def _softq_replay(
         s = state[t]
         stg = stage_of[s]
         tau = p[SQ_TAU0 + stg]
-        if dW is not None and stg != stage:  # this stage's alpha and tau are kernel columns
-            if stage >= 0:
-                dpar[D_ALPHA, SQ_ALPHA0 + stage] = 0.0
-                dpar[D_TAU, SQ_TAU0 + stage] = 0.0
-            dpar[D_ALPHA, SQ_ALPHA0 + stg] = 1.0
-            dpar[D_TAU, SQ_TAU0 + stg] = 1.0
-            stage = stg
+        term = terminal[t]
+        ns = s if term else next_state[t]
+        lp_s = log_prior[s] if habit else lp
+        lp_ns = log_prior[ns] if habit else lp
+        if valence:  # the learning rate of the sign of this step's error
+            col = valence_column(W, rows, ones, s, a, reward[t], ns, term, tau, gamma, lp_ns, work)
+        else:
+            col = SQ_ALPHA0 + stg
+        if dW is not None:  # this step's alpha and tau are kernel columns
+            if stg != stage:
+                if stage >= 0:
+                    dpar[D_TAU, SQ_TAU0 + stage] = 0.0
+                dpar[D_TAU, SQ_TAU0 + stg] = 1.0
+                stage = stg
+            if col != acol:
+                if acol >= 0:
+                    dpar[D_ALPHA, acol] = 0.0
+                dpar[D_ALPHA, col] = 1.0
+                acol = col
         # stickiness: the behaviour policy differs from the learner's (at kappa = 0 it is the
         # learner's, whose log-probability and tangents the step gives; d/dkappa is added below)
         sticky = is_choice[t] and stg == 0 and last[s] >= 0 and kappa != 0.0
         lp_b = 0.0
         if sticky:
-            lp_b = softq_behaviour_logp(W, s, a, tau, kappa, last[s], lp)
+            lp_b = softq_behaviour_logp(W, s, a, tau, kappa, last[s], lp_s)
             nll -= lp_b
             if dW is not None:
-                softq_behaviour_dlogp(W, dW, s, a, tau, kappa, last[s], lp, SQ_TAU0 + stg, grad)
-        term = terminal[t]
-        ns = s if term else next_state[t]
+                softq_behaviour_dlogp(W, dW, s, a, tau, kappa, last[s], lp_s, SQ_TAU0 + stg, grad)
         logp, _ = soft_q_step(
             W,
             E,
@@ -249,12 +315,12 @@ def _softq_replay(
             ns,
             ns + 1,
             term,
-            p[SQ_ALPHA0 + stg],
+            p[col],
             tau,
             gamma,
             lam,
-            lp,
-            lp,
+            lp_s,
+            lp_ns,
             trace,
             replacing,
             1.0,
@@ -278,6 +344,10 @@ def _softq_replay(
                 out[t, OUT_P_CHOICE] = math.exp(lp_b if sticky else logp)
             else:
                 out[t, OUT_P_CHOICE] = math.nan
+            out[t, OUT_ACTION_PE] = 1.0 - (prior[s, a] if habit else 1.0 / n_actions)
+        if habit:  # after the step, which used pi0 before it (docs/maths.md §7)
+            prior_update(prior[s], log_prior[s], a, rate)
+            forget_cached_state(cache, s)
         last[s] = a
     return nll
 
@@ -309,7 +379,7 @@ def softq_nll_pairs(
     out = np.empty(n_pairs)
     n_blocks = _n_blocks(n_pairs)
     for blk in prange(n_blocks):
-        W, E, live, rows, ones, lp, work, cache, last = _softq_scratch(n_states, n_actions)
+        W, E, live, rows, ones, lp, work, cache, last, prior, log_prior = _softq_scratch(n_states, n_actions)
         for k in range(blk * n_pairs // n_blocks, (blk + 1) * n_pairs // n_blocks):
             i = subj[k]
             out[k] = _softq_replay(
@@ -339,6 +409,8 @@ def softq_nll_pairs(
                 work,
                 cache,
                 last,
+                prior,
+                log_prior,
                 None,
             )
     return out
@@ -364,7 +436,7 @@ def softq_nll_pairs_serial(
 ):
     """Single-threaded :func:`softq_nll_pairs` (small batches: no thread start-up)."""
     out = np.empty(subj.shape[0])
-    W, E, live, rows, ones, lp, work, cache, last = _softq_scratch(n_states, n_actions)
+    W, E, live, rows, ones, lp, work, cache, last, prior, log_prior = _softq_scratch(n_states, n_actions)
     for k in range(subj.shape[0]):
         i = subj[k]
         out[k] = _softq_replay(
@@ -394,6 +466,8 @@ def softq_nll_pairs_serial(
             work,
             cache,
             last,
+            prior,
+            log_prior,
             None,
         )
     return out
@@ -426,7 +500,7 @@ def softq_nll_grad_pairs(
     grad = np.empty((n_pairs, N_COLS))
     n_blocks = _n_blocks(n_pairs)
     for blk in prange(n_blocks):
-        W, E, live, rows, ones, lp, work, cache, last = _softq_scratch(n_states, n_actions)
+        W, E, live, rows, ones, lp, work, cache, last, prior, log_prior = _softq_scratch(n_states, n_actions)
         dW, dE, dpar, dlogp = _tangent_scratch(n_states, n_actions)
         for k in range(blk * n_pairs // n_blocks, (blk + 1) * n_pairs // n_blocks):
             i = subj[k]
@@ -457,6 +531,8 @@ def softq_nll_grad_pairs(
                 work,
                 cache,
                 last,
+                prior,
+                log_prior,
                 None,
             )
     return out, grad
@@ -496,9 +572,9 @@ def softq_replay_signals(
         Stage (0 or 1) of each state: which ``alpha``, ``tau`` columns a step uses and where ``kappa``
         applies (stage 0).
     n_states, n_actions : int
-    full : float64 array, shape (S, 6)
+    full : float64 array, shape (S, 7)
         One parameter vector per subject, kernel columns ``SQ_COLUMNS`` (``alpha0, alpha1, tau0, tau1,
-        lam, kappa``).
+        lam, kappa, alpha_pi``).
     gamma : float
     trace : int
         ``kernel.TREE_BACKUP``, ``ON_POLICY`` or ``UNCORRECTED``.
@@ -520,6 +596,9 @@ def softq_replay_signals(
         ``Q(s, a) - V(s) = tau log(pi(a|s) / pi0(a|s))``; ``delta = value_rpe - action_term``.
     value : float64 array, shape (S, T)
         ``V(s)`` before the update.
+    action_pe : float64 array, shape (S, T)
+        ``1 - pi0(a|s)`` before the default policy's update (docs/maths.md §7): ``1 - 1/n_actions``
+        with a fixed (uniform) ``pi0``.
 
     Every signal is NaN where the action is missing (``action = -1``) and beyond ``n_steps``.
     """
@@ -528,7 +607,7 @@ def softq_replay_signals(
     nll = np.empty(n_sub)
     n_blocks = _n_blocks(n_sub)
     for blk in prange(n_blocks):
-        W, E, live, rows, ones, lp, work, cache, last = _softq_scratch(n_states, n_actions)
+        W, E, live, rows, ones, lp, work, cache, last, prior, log_prior = _softq_scratch(n_states, n_actions)
         for i in range(blk * n_sub // n_blocks, (blk + 1) * n_sub // n_blocks):
             nll[i] = _softq_replay(
                 state[i],
@@ -557,6 +636,8 @@ def softq_replay_signals(
                 work,
                 cache,
                 last,
+                prior,
+                log_prior,
                 out[i],
             )
     return (
@@ -566,6 +647,7 @@ def softq_replay_signals(
         np.ascontiguousarray(out[:, :, SIG_VALUE_RPE]),
         np.ascontiguousarray(out[:, :, SIG_ACTION_TERM]),
         np.ascontiguousarray(out[:, :, SIG_VALUE]),
+        np.ascontiguousarray(out[:, :, OUT_ACTION_PE]),
     )
 
 
@@ -573,7 +655,7 @@ def softq_replay_signals(
 def softq_generate_two_step(full, probs, u, p_common, gamma, trace, replacing):
     """Simulate the soft Q(λ) agent on the two-step task (the step of the likelihood).
 
-    ``full``: (n_subjects, 6) kernel columns; ``probs``: (n_subjects, n_trials, 2, 2) reward
+    ``full``: (n_subjects, 7) kernel columns (``alpha_pi > 0``: learned default policy per state); ``probs``: (n_subjects, n_trials, 2, 2) reward
     probabilities; ``u``: (n_subjects, n_trials, 4) uniforms. Returns int arrays c1, s2, c2 and
     float rewards, each (n_subjects, n_trials).
     """
@@ -582,7 +664,6 @@ def softq_generate_two_step(full, probs, u, p_common, gamma, trace, replacing):
     s2 = np.empty((n_sub, n_tr), np.int64)
     c2 = np.empty((n_sub, n_tr), np.int64)
     rew = np.empty((n_sub, n_tr))
-    lp = np.full(2, -math.log(2.0))
     rows = np.arange(3)
     ones = np.ones(3)
     work = np.empty((4, 2))
@@ -591,10 +672,20 @@ def softq_generate_two_step(full, probs, u, p_common, gamma, trace, replacing):
         W = np.zeros((3, 2))
         E = np.zeros((3, 2))
         live = np.zeros(4, np.int64)
+        prior = np.empty((3, 2))
+        log_prior = np.empty((3, 2))
+        reset_prior(prior, log_prior, p[SQ_GO_BIAS])
+        rate = p[SQ_ALPHA_PI]
+        valence = p[SQ_VALENCE] != 0.0
         last = -1
         for t in range(n_tr):
-            a1, b1 = softq_sample(W, 0, p[SQ_TAU0], p[SQ_KAPPA], last, lp, u[i, t, 0])
+            a1, b1 = softq_sample(W, 0, p[SQ_TAU0], p[SQ_KAPPA], last, log_prior[0], u[i, t, 0])
             st = a1 if u[i, t, 1] < p_common else 1 - a1
+            col = SQ_ALPHA0
+            if valence:
+                col = valence_column(
+                    W, rows, ones, 0, a1, 0.0, 1 + st, False, p[SQ_TAU0], gamma, log_prior[1 + st], work
+                )
             soft_q_step(
                 W,
                 E,
@@ -610,12 +701,12 @@ def softq_generate_two_step(full, probs, u, p_common, gamma, trace, replacing):
                 1 + st,
                 2 + st,
                 False,
-                p[SQ_ALPHA0],
+                p[col],
                 p[SQ_TAU0],
                 gamma,
                 p[SQ_LAM],
-                lp,
-                lp,
+                log_prior[0],
+                log_prior[1 + st],
                 trace,
                 replacing,
                 b1,
@@ -627,8 +718,14 @@ def softq_generate_two_step(full, probs, u, p_common, gamma, trace, replacing):
                 None,
                 None,
             )
-            a2, b2 = softq_sample(W, 1 + st, p[SQ_TAU1], 0.0, -1, lp, u[i, t, 2])
+            prior_update(prior[0], log_prior[0], a1, rate)
+            a2, b2 = softq_sample(W, 1 + st, p[SQ_TAU1], 0.0, -1, log_prior[1 + st], u[i, t, 2])
             r = 1.0 if u[i, t, 3] < probs[i, t, st, a2] else 0.0
+            col = SQ_ALPHA1
+            if valence:
+                col = valence_column(
+                    W, rows, ones, 1 + st, a2, r, 1 + st, True, p[SQ_TAU1], gamma, log_prior[1 + st], work
+                )
             soft_q_step(
                 W,
                 E,
@@ -644,12 +741,12 @@ def softq_generate_two_step(full, probs, u, p_common, gamma, trace, replacing):
                 1 + st,
                 2 + st,
                 True,
-                p[SQ_ALPHA1],
+                p[col],
                 p[SQ_TAU1],
                 gamma,
                 p[SQ_LAM],
-                lp,
-                lp,
+                log_prior[1 + st],
+                log_prior[1 + st],
                 trace,
                 replacing,
                 b2,
@@ -661,6 +758,7 @@ def softq_generate_two_step(full, probs, u, p_common, gamma, trace, replacing):
                 None,
                 None,
             )
+            prior_update(prior[1 + st], log_prior[1 + st], a2, rate)
             last = a1
             c1[i, t], s2[i, t], c2[i, t], rew[i, t] = a1, st, a2, r
     return c1, s2, c2, rew
@@ -672,7 +770,6 @@ def softq_generate_bandit(full, probs, u, gamma, trace, replacing):
     n_sub, n_tr, k = probs.shape
     ch = np.empty((n_sub, n_tr), np.int64)
     rew = np.empty((n_sub, n_tr))
-    lp = np.full(k, -math.log(k))
     rows = np.zeros(1, np.int64)
     ones = np.ones(1)
     work = np.empty((4, k))
@@ -681,10 +778,18 @@ def softq_generate_bandit(full, probs, u, gamma, trace, replacing):
         W = np.zeros((1, k))
         E = np.zeros((1, k))
         live = np.zeros(2, np.int64)
+        prior = np.empty((1, k))
+        log_prior = np.empty((1, k))
+        reset_prior(prior, log_prior, p[SQ_GO_BIAS])
+        rate = p[SQ_ALPHA_PI]
+        valence = p[SQ_VALENCE] != 0.0
         last = -1
         for t in range(n_tr):
-            a, b = softq_sample(W, 0, p[SQ_TAU0], p[SQ_KAPPA], last, lp, u[i, t, 0])
+            a, b = softq_sample(W, 0, p[SQ_TAU0], p[SQ_KAPPA], last, log_prior[0], u[i, t, 0])
             r = 1.0 if u[i, t, 1] < probs[i, t, a] else 0.0
+            col = SQ_ALPHA0
+            if valence:
+                col = valence_column(W, rows, ones, 0, a, r, 0, True, p[SQ_TAU0], gamma, log_prior[0], work)
             soft_q_step(
                 W,
                 E,
@@ -700,12 +805,12 @@ def softq_generate_bandit(full, probs, u, gamma, trace, replacing):
                 0,
                 1,
                 True,
-                p[SQ_ALPHA0],
+                p[col],
                 p[SQ_TAU0],
                 gamma,
                 p[SQ_LAM],
-                lp,
-                lp,
+                log_prior[0],
+                log_prior[0],
                 trace,
                 replacing,
                 b,
@@ -717,6 +822,7 @@ def softq_generate_bandit(full, probs, u, gamma, trace, replacing):
                 None,
                 None,
             )
+            prior_update(prior[0], log_prior[0], a, rate)
             last = a
             ch[i, t], rew[i, t] = a, r
     return ch, rew

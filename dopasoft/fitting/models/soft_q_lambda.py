@@ -15,7 +15,9 @@ behaviour, never the learning target. On the two-step task this is docs/fitting.
 trace, weighted by ``π(a2|s2)`` (tree-backup), 1 (uncorrected) or replaced by
 ``r − Σ_b π(b|s2)Q(s2,b)`` (on-policy). Options: separate learning rates / temperatures per stage
 (``alpha1, alpha2`` / ``tau1, tau2``; each step uses its own stage's values, for its policy, ``V(s')``
-and trace), ``kappa``, the discount ``gamma`` and the trace mode.
+and trace), ``kappa``, the discount ``gamma``, the trace mode, ``habit`` (the default policy of each state
+learned from the choices at rate ``alpha_pi``, docs/maths.md §7), ``valence`` (``alpha_pos`` / ``alpha_neg``
+for steps whose error is >= 0 / < 0) and ``go_bias`` (two actions: ``pi0(go = 1) = sigmoid(go_bias)``).
 
 References
 ----------
@@ -35,10 +37,14 @@ from dopasoft.fitting.models.base import INF, ChoiceModel, ModelFamily, Option, 
 from dopasoft.fitting.softq import (
     SQ_ALPHA0,
     SQ_ALPHA1,
+    SQ_ALPHA_PI,
+    SQ_COLUMNS,
+    SQ_GO_BIAS,
     SQ_KAPPA,
     SQ_LAM,
     SQ_TAU0,
     SQ_TAU1,
+    SQ_VALENCE,
     softq_generate_bandit,
     softq_generate_two_step,
     softq_nll_grad_pairs,
@@ -50,6 +56,10 @@ from dopasoft.fitting.softq import (
 __all__ = ["SoftQLambdaModel", "FAMILY", "PARAMETERS"]
 
 PARALLEL_MIN_PAIRS = 16  # smaller batches run single-threaded
+HABIT_STEP = 1e-5  # difference step of d NLL / d alpha_pi, d go_bias (natural scale; error ~1e-9 relative)
+# kernel columns whose derivative is a central difference (pi0 depends on them; the step's tangents do not
+# carry it), with the open upper end of each one's domain
+_DIFFERENCED = {SQ_ALPHA_PI: (0.0, 1.0 - 1e-9), SQ_GO_BIAS: (-np.inf, np.inf)}
 
 # Temperatures are in reward units (rewards in [0, 1]): the default fitting bounds keep tau >= 0.02,
 # below which 200 choices cannot tell a near-deterministic subject from a greedy one, while the domain
@@ -64,6 +74,8 @@ PARAMETERS: dict[str, Parameter] = {
         Parameter("alpha", 0.0, 1.0, (0.05, 0.95), "learning rate", symbol="α", **_UNIT),
         Parameter("alpha1", 0.0, 1.0, (0.05, 0.95), "learning rate, stage 1", symbol="α₁", **_UNIT),
         Parameter("alpha2", 0.0, 1.0, (0.05, 0.95), "learning rate, stage 2", symbol="α₂", **_UNIT),
+        Parameter("alpha_pos", 0.0, 1.0, (0.05, 0.95), "learning rate, errors >= 0", symbol="α₊", **_UNIT),
+        Parameter("alpha_neg", 0.0, 1.0, (0.05, 0.95), "learning rate, errors < 0", symbol="α₋", **_UNIT),
         Parameter("tau", 0.02, INF, (0.05, 0.5), "temperature", **_TEMP),
         Parameter("tau1", 0.02, INF, (0.05, 0.5), "temperature, stage 1", **{**_TEMP, "symbol": "τ₁"}),
         Parameter("tau2", 0.02, INF, (0.05, 0.5), "temperature, stage 2", **{**_TEMP, "symbol": "τ₂"}),
@@ -77,6 +89,28 @@ PARAMETERS: dict[str, Parameter] = {
             domain=(-INF, INF),
             open_ends=(True, True),
             symbol="κ",
+            unit="log-odds",
+        ),
+        Parameter(
+            "alpha_pi",
+            0.0,
+            1.0,
+            (0.02, 0.5),
+            "learning rate of the default policy (habit)",
+            domain=(0.0, 1.0),
+            open_ends=(False, True),
+            symbol="α_π",
+            short="habit learning rate",
+        ),
+        Parameter(
+            "go_bias",
+            -10.0,
+            10.0,
+            (-1.0, 1.0),
+            "go bias: pi0(go) = sigmoid(go_bias)",
+            domain=(-INF, INF),
+            open_ends=(True, True),
+            symbol="b",
             unit="log-odds",
         ),
     )
@@ -94,6 +128,9 @@ OPTIONS = (
     Option("kappa", False, "add the first-stage stickiness kappa (logit units)"),
     Option("separate_alpha", False, "a learning rate per stage (alpha1, alpha2)"),
     Option("separate_tau", False, "a temperature per stage (tau1, tau2)"),
+    Option("habit", False, "learn the default policy pi0 per state from the choices (alpha_pi)"),
+    Option("valence", False, "learning rates alpha_pos, alpha_neg for errors >= 0 / < 0 (replace alpha)"),
+    Option("go_bias", False, "two actions: default policy pi0(go = action 1) = sigmoid(go_bias)"),
     Option("gamma", 1.0, "discount (1: the two-step trial is one undiscounted episode)", interval=(0.0, 1.0)),
     Option("trace_mode", "accumulating", "eligibility traces", choices=("accumulating", "replacing")),
 )
@@ -116,6 +153,13 @@ class SoftQLambdaModel(ChoiceModel):
             )
         if self.trace not in _k.TRACE_CODES:
             raise ValueError(f"trace must be one of {sorted(_k.TRACE_CODES)}, got {self.trace!r}")
+
+    def check_task(self, tr) -> None:  # noqa: D102 - documented on the base class
+        super().check_task(tr)
+        if self.options.get("go_bias") and tr.n_actions != 2:
+            raise ValueError(
+                f"option go_bias needs two actions (0 = no-go, 1 = go), but the data have {tr.n_actions}"
+            )
 
     def _engine_args(self, tr, subj, theta) -> tuple:
         """The compiled replay's arguments: the data, the pairs, the kernel columns and the variant."""
@@ -143,17 +187,45 @@ class SoftQLambdaModel(ChoiceModel):
         return fn(*self._engine_args(tr, subj, theta))
 
     def nll_grad_pairs(self, tr, subj, theta):
-        """NLL and its gradient with respect to the model's parameters (forward mode)."""
-        nll, gcols = softq_nll_grad_pairs(*self._engine_args(tr, subj, theta))
-        return nll, self.pull_back(gcols)
+        """NLL and its gradient with respect to the model's parameters.
+
+        Forward mode through the step for every kernel column but ``alpha_pi``; the learned default
+        policy depends on ``alpha_pi`` and the choices only (a constant for the other directions), and
+        ``d NLL / d alpha_pi`` is a central difference quotient (step ``HABIT_STEP``, one-sided at the
+        ends of [0, 1)): two more likelihood passes instead of the optimiser's one per parameter.
+        """
+        args = self._engine_args(tr, subj, theta)
+        nll, gcols = softq_nll_grad_pairs(*args)
+        pad = np.zeros(gcols.shape[:-1] + (len(SQ_COLUMNS) - gcols.shape[-1],))
+        grad = self.pull_back(np.concatenate([gcols, pad], axis=-1))
+        theta = np.asarray(theta, dtype=float)
+        for col, (low, high) in _DIFFERENCED.items():
+            j = self.source[col]
+            if j < 0:
+                continue
+            x = theta[:, j]
+            hi = np.minimum(x + HABIT_STEP, high)
+            lo = np.maximum(x - HABIT_STEP, low)
+            up, down = theta.copy(), theta.copy()
+            up[:, j], down[:, j] = hi, lo
+            grad[:, j] = (self.nll_pairs(tr, subj, up) - self.nll_pairs(tr, subj, down)) / (hi - lo)
+        return nll, grad
 
     def replay_signals(self, tr, theta):
-        """Per-step ``p_choice`` (with ``kappa``), ``delta``, ``value_rpe``, ``action_term`` and
-        ``value`` (``V(s)``), all before the step's update, from the likelihood's own replay."""
+        """Per-step ``p_choice`` (with ``kappa``), ``delta``, ``value_rpe``, ``action_term``, ``value``
+        (``V(s)``) and ``action_pe`` (``1 - pi0(a|s)``), all before the step's update, from the
+        likelihood's own replay."""
         args = self._engine_args(tr, np.arange(tr.n_subjects), theta)
-        nll, p_choice, delta, value_rpe, action_term, value = softq_replay_signals(*args[:10], *args[11:])
+        nll, p_choice, delta, value_rpe, action_term, value, action_pe = softq_replay_signals(
+            *args[:10], *args[11:]
+        )
         signals = dict(
-            p_choice=p_choice, delta=delta, value_rpe=value_rpe, action_term=action_term, value=value
+            p_choice=p_choice,
+            delta=delta,
+            value_rpe=value_rpe,
+            action_term=action_term,
+            value=value,
+            action_pe=action_pe,
         )
         return signals, nll
 
@@ -169,14 +241,24 @@ class SoftQLambdaModel(ChoiceModel):
 def build(name: str, options: dict[str, Any]) -> SoftQLambdaModel:
     """The soft Q model ``name`` with ``options`` (every option of :data:`OPTIONS`, checked)."""
     params: list[Parameter] = []
-    source = [-1] * 6
+    source = [-1] * len(SQ_COLUMNS)
 
     def add(columns: list[int], pname: str) -> None:
         params.append(PARAMETERS[pname])
         for c in columns:
             source[c] = len(params) - 1
 
-    if options["separate_alpha"]:
+    constant = [0.0] * len(SQ_COLUMNS)
+    if options["valence"]:
+        if options["separate_alpha"]:
+            raise ValueError(
+                "options valence and separate_alpha cannot be combined: valence replaces alpha by "
+                "alpha_pos, alpha_neg (errors >= 0 / < 0) at every stage"
+            )
+        add([SQ_ALPHA0], "alpha_pos")
+        add([SQ_ALPHA1], "alpha_neg")
+        constant[SQ_VALENCE] = 1.0
+    elif options["separate_alpha"]:
         add([SQ_ALPHA0], "alpha1")
         add([SQ_ALPHA1], "alpha2")
     else:
@@ -190,11 +272,15 @@ def build(name: str, options: dict[str, Any]) -> SoftQLambdaModel:
         add([SQ_LAM], "lam")
     if options["kappa"]:
         add([SQ_KAPPA], "kappa")
+    if options["habit"]:
+        add([SQ_ALPHA_PI], "alpha_pi")
+    if options["go_bias"]:
+        add([SQ_GO_BIAS], "go_bias")
     return SoftQLambdaModel(
         name=name,
         params=tuple(params),
         source=tuple(source),
-        constant=(0.0,) * 6,
+        constant=tuple(constant),
         options=dict(options),
         family=FAMILY,
         trace=_TRACES[name],
