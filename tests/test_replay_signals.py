@@ -15,7 +15,7 @@ from fitting_oracles import random_two_step
 import dopasoft as ds
 import dopasoft.fitting as F
 from dopasoft import kernel
-from dopasoft.fitting import softq
+from dopasoft.fitting import softq, softq_policy
 
 TRACE_NAMES = {
     "tree-backup": "soft-q-lambda",
@@ -130,7 +130,7 @@ def test_signals_equal_the_public_learner_driven_step_by_step(task, trace, opts)
     model = F.get_model(TRACE_NAMES[trace], **opts)
     full = random_full(model, tr.n_subjects, seed=5 + len(opts))
     _, p_choice, delta, value_rpe, action_term, value = replay(tr, model, full)
-    A = softq.SQ_COLUMNS.index
+    A = softq_policy.SQ_COLUMNS.index
     for i in range(tr.n_subjects):
         p = full[i]
         agent = ds.SoftQLambda(

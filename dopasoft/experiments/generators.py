@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 from dopasoft import kernel as _k
 from dopasoft.agents import _TRACES
 from dopasoft.fitting.models import get_model
-from dopasoft.fitting.softq import softq_sample
+from dopasoft.fitting.softq_policy import softq_sample
 from dopasoft.kernel import soft_q_step
 
 __all__ = ["soft_hybrid_generate_two_step", "generator_for"]

@@ -20,34 +20,34 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from dopasoft.fitting.softq_policy import (
+    N_COLS,
+    SQ_ALPHA0,
+    SQ_ALPHA_PI,
+    SQ_GO_BIAS,
+    SQ_KAPPA,
+    SQ_LAM,
+    SQ_TAU0,
+    SQ_VALENCE,
+    reset_prior,
+    softq_behaviour_dlogp,
+    softq_behaviour_logp,
+    valence_column,
+)
 from dopasoft.kernel import (
     D_ALPHA,
     D_LAM,
     D_TAU,
     N_SIGNALS,
-    N_TANGENTS,
     SIG_ACTION_TERM,
     SIG_DELTA,
     SIG_VALUE,
     SIG_VALUE_RPE,
     clear_traces,
     forget_cached_state,
-    log_normaliser,
     prior_update,
     soft_q_step,
 )
-
-# columns of the "full" parameter vector passed to the soft Q(λ) kernels; ``alpha_pi`` (the learning
-# rate of the default policy, docs/maths.md §7) > 0 makes pi0 per state learned from the choices
-# ``valence`` = 1: columns alpha0 / alpha1 are the learning rates of errors >= 0 / < 0 (any stage), not
-# of stages 0 / 1 (option valence, docs/fitting.md); ``go_bias`` b != 0 (two actions): pi0 starts at
-# (1 - sigmoid(b), sigmoid(b)) in every state, action 1 being "go"
-SQ_ALPHA0, SQ_ALPHA1, SQ_TAU0, SQ_TAU1, SQ_LAM, SQ_KAPPA, SQ_ALPHA_PI, SQ_VALENCE, SQ_GO_BIAS = range(9)
-SQ_COLUMNS = ("alpha0", "alpha1", "tau0", "tau1", "lam", "kappa", "alpha_pi", "valence", "go_bias")
-# the step carries one tangent per kernel column up to kappa: pi0 depends on alpha_pi, go_bias and the
-# choices only, so the tangents of the others see it as a constant, and d/d alpha_pi, d/d go_bias are
-# difference quotients (SoftQLambdaModel.nll_grad_pairs)
-N_COLS = N_TANGENTS
 
 # columns of the per-step output of the replay: the step's signals (``kernel.SIG_*``), p_choice, action_pe
 OUT_P_CHOICE = N_SIGNALS
@@ -57,95 +57,6 @@ N_OUT = N_SIGNALS + 2
 # the parallel likelihoods split the pairs into at most this many blocks (numba schedules them
 # statically, an equal share per thread)
 MAX_BLOCKS = 256
-
-
-@njit(cache=True, _nrt=False)
-def softq_behaviour_logp(W, s, a, tau, kappa, last, log_prior):
-    """``log P(a|s)``: Boltzmann at ``tau`` plus ``kappa`` on the action ``last`` (-1: none)."""
-    n = W.shape[1]
-    m = -np.inf
-    for b in range(n):
-        z = W[s, b] / tau + log_prior[b]
-        if b == last:
-            z += kappa
-        if z > m:
-            m = z
-    total = 0.0
-    za = 0.0
-    for b in range(n):
-        z = W[s, b] / tau + log_prior[b]
-        if b == last:
-            z += kappa
-        total += math.exp(z - m)
-        if b == a:
-            za = z
-    return za - m - math.log(total)
-
-
-@njit(cache=True, _nrt=False)
-def softq_behaviour_dlogp(W, dW, s, a, tau, kappa, last, log_prior, j_tau, out):
-    """Subtract ``d log P(a|s)`` of :func:`softq_behaviour_logp` from ``out`` (per kernel column).
-
-    ``dW`` (S, A, 6): tangents of ``W``; ``j_tau``: the column of this step's ``tau``.
-    """
-    n = W.shape[1]
-    inv_tau = 1.0 / tau
-    lp_a = softq_behaviour_logp(W, s, a, tau, kappa, last, log_prior)
-    z_a = W[s, a] * inv_tau + log_prior[a] + (kappa if a == last else 0.0)
-    log_total = z_a - lp_a  # log sum_b exp(z_b)
-    for b in range(n):
-        z_b = W[s, b] * inv_tau + log_prior[b] + (kappa if b == last else 0.0)
-        weight = (1.0 if b == a else 0.0) - math.exp(z_b - log_total)  # d logP / d z_b
-        for c in range(N_COLS):
-            out[c] -= weight * dW[s, b, c] * inv_tau
-        out[j_tau] += weight * W[s, b] * inv_tau * inv_tau
-        if b == last:
-            out[SQ_KAPPA] -= weight
-
-
-@njit(cache=True)
-def softq_sample(W, s, tau, kappa, last, log_prior, u):
-    """Sample an action from :func:`softq_behaviour_logp` with uniform ``u``; return it and its probability."""
-    n = W.shape[1]
-    acc = 0.0
-    p = 0.0
-    for b in range(n):
-        p = math.exp(softq_behaviour_logp(W, s, b, tau, kappa, last, log_prior))
-        acc += p
-        if u < acc:
-            return b, p
-    return n - 1, p
-
-
-@njit(cache=True, inline="always")
-def valence_column(W, rows, ones, s, a, r, ns, terminated, tau, gamma, next_log_prior, work):
-    """``SQ_ALPHA0`` if the step's error ``r + gamma V(s') - Q(s, a)`` is >= 0, else ``SQ_ALPHA1``.
-
-    The same operations as :func:`dopasoft.kernel.soft_q_step` computes its ``delta`` with (so the same
-    number); ``work[1]``, ``work[3]`` are overwritten, as the step does.
-    """
-    v_next = 0.0
-    if not terminated:
-        v_next = tau * log_normaliser(W, rows, ones, ns, ns + 1, 1.0 / tau, next_log_prior, work, 1)
-    return SQ_ALPHA0 if r + gamma * v_next - W[s, a] >= 0.0 else SQ_ALPHA1
-
-
-@njit(cache=True, _nrt=False)
-def reset_prior(prior, log_prior, go_bias):
-    """Set every row of a default-policy table to uniform, or with ``go_bias`` != 0 (two actions) to
-    ``(1 - sigmoid(b), sigmoid(b))``, and its logarithm."""
-    n_states, n_actions = prior.shape
-    for i in range(n_states):
-        if go_bias == 0.0:
-            for b in range(n_actions):
-                prior[i, b] = 1.0 / n_actions
-                log_prior[i, b] = -math.log(n_actions)
-        else:  # log sigmoid(x) = -log1p(exp(-x)), written without overflow
-            b = go_bias
-            log_go = -math.log1p(math.exp(-b)) if b >= 0.0 else b - math.log1p(math.exp(b))
-            log_nogo = -b + log_go
-            log_prior[i, 0], log_prior[i, 1] = log_nogo, log_go
-            prior[i, 0], prior[i, 1] = math.exp(log_nogo), math.exp(log_go)
 
 
 @njit(cache=True)
@@ -352,72 +263,10 @@ def _softq_replay(
     return nll
 
 
-@njit(parallel=True, cache=True)
-def softq_nll_pairs(
-    state,
-    action,
-    reward,
-    next_state,
-    terminal,
-    is_choice,
-    n_steps,
-    stage_of,
-    n_states,
-    n_actions,
-    subj,
-    full,
-    gamma,
-    trace,
-    replacing,
-):
-    """NLL of soft Q(λ) for ``len(subj)`` (subject, parameter vector) pairs, in parallel.
-
-    ``full[k]`` holds the kernel columns ``SQ_COLUMNS`` for subject row ``subj[k]``. The pairs run in
-    contiguous blocks, each allocating the replay's arrays once.
-    """
-    n_pairs = subj.shape[0]
-    out = np.empty(n_pairs)
-    n_blocks = _n_blocks(n_pairs)
-    for blk in prange(n_blocks):
-        W, E, live, rows, ones, lp, work, cache, last, prior, log_prior = _softq_scratch(n_states, n_actions)
-        for k in range(blk * n_pairs // n_blocks, (blk + 1) * n_pairs // n_blocks):
-            i = subj[k]
-            out[k] = _softq_replay(
-                state[i],
-                action[i],
-                reward[i],
-                next_state[i],
-                terminal[i],
-                is_choice[i],
-                n_steps[i],
-                stage_of,
-                full[k],
-                gamma,
-                trace,
-                replacing,
-                None,
-                None,
-                None,
-                None,
-                None,
-                W,
-                E,
-                live,
-                rows,
-                ones,
-                lp,
-                work,
-                cache,
-                last,
-                prior,
-                log_prior,
-                None,
-            )
-    return out
-
-
 @njit(cache=True)
-def softq_nll_pairs_serial(
+def _nll_block(
+    lo,
+    hi,
     state,
     action,
     reward,
@@ -433,11 +282,11 @@ def softq_nll_pairs_serial(
     gamma,
     trace,
     replacing,
+    out,
 ):
-    """Single-threaded :func:`softq_nll_pairs` (small batches: no thread start-up)."""
-    out = np.empty(subj.shape[0])
+    """``out[k]`` = NLL of pairs ``lo <= k < hi``, replayed with one set of scratch arrays."""
     W, E, live, rows, ones, lp, work, cache, last, prior, log_prior = _softq_scratch(n_states, n_actions)
-    for k in range(subj.shape[0]):
+    for k in range(lo, hi):
         i = subj[k]
         out[k] = _softq_replay(
             state[i],
@@ -470,6 +319,99 @@ def softq_nll_pairs_serial(
             log_prior,
             None,
         )
+
+
+@njit(parallel=True, cache=True)
+def softq_nll_pairs(
+    state,
+    action,
+    reward,
+    next_state,
+    terminal,
+    is_choice,
+    n_steps,
+    stage_of,
+    n_states,
+    n_actions,
+    subj,
+    full,
+    gamma,
+    trace,
+    replacing,
+):
+    """NLL of soft Q(λ) for ``len(subj)`` (subject, parameter vector) pairs, in parallel.
+
+    ``full[k]`` holds the kernel columns ``SQ_COLUMNS`` for subject row ``subj[k]``. The pairs run in
+    contiguous blocks, each allocating the replay's arrays once.
+    """
+    n_pairs = subj.shape[0]
+    out = np.empty(n_pairs)
+    n_blocks = _n_blocks(n_pairs)
+    for blk in prange(n_blocks):
+        lo, hi = blk * n_pairs // n_blocks, (blk + 1) * n_pairs // n_blocks
+        _nll_block(
+            lo,
+            hi,
+            state,
+            action,
+            reward,
+            next_state,
+            terminal,
+            is_choice,
+            n_steps,
+            stage_of,
+            n_states,
+            n_actions,
+            subj,
+            full,
+            gamma,
+            trace,
+            replacing,
+            out,
+        )
+    return out
+
+
+@njit(cache=True)
+def softq_nll_pairs_serial(
+    state,
+    action,
+    reward,
+    next_state,
+    terminal,
+    is_choice,
+    n_steps,
+    stage_of,
+    n_states,
+    n_actions,
+    subj,
+    full,
+    gamma,
+    trace,
+    replacing,
+):
+    """Single-threaded :func:`softq_nll_pairs` (small batches: no thread start-up)."""
+    out = np.empty(subj.shape[0])
+    _nll_block(
+        0,
+        subj.shape[0],
+        state,
+        action,
+        reward,
+        next_state,
+        terminal,
+        is_choice,
+        n_steps,
+        stage_of,
+        n_states,
+        n_actions,
+        subj,
+        full,
+        gamma,
+        trace,
+        replacing,
+        out,
+    )
     return out
 
 
@@ -649,180 +591,3 @@ def softq_replay_signals(
         np.ascontiguousarray(out[:, :, SIG_VALUE]),
         np.ascontiguousarray(out[:, :, OUT_ACTION_PE]),
     )
-
-
-@njit(cache=True)
-def softq_generate_two_step(full, probs, u, p_common, gamma, trace, replacing):
-    """Simulate the soft Q(λ) agent on the two-step task (the step of the likelihood).
-
-    ``full``: (n_subjects, 7) kernel columns (``alpha_pi > 0``: learned default policy per state); ``probs``: (n_subjects, n_trials, 2, 2) reward
-    probabilities; ``u``: (n_subjects, n_trials, 4) uniforms. Returns int arrays c1, s2, c2 and
-    float rewards, each (n_subjects, n_trials).
-    """
-    n_sub, n_tr = probs.shape[0], probs.shape[1]
-    c1 = np.empty((n_sub, n_tr), np.int64)
-    s2 = np.empty((n_sub, n_tr), np.int64)
-    c2 = np.empty((n_sub, n_tr), np.int64)
-    rew = np.empty((n_sub, n_tr))
-    rows = np.arange(3)
-    ones = np.ones(3)
-    work = np.empty((4, 2))
-    for i in range(n_sub):
-        p = full[i]
-        W = np.zeros((3, 2))
-        E = np.zeros((3, 2))
-        live = np.zeros(4, np.int64)
-        prior = np.empty((3, 2))
-        log_prior = np.empty((3, 2))
-        reset_prior(prior, log_prior, p[SQ_GO_BIAS])
-        rate = p[SQ_ALPHA_PI]
-        valence = p[SQ_VALENCE] != 0.0
-        last = -1
-        for t in range(n_tr):
-            a1, b1 = softq_sample(W, 0, p[SQ_TAU0], p[SQ_KAPPA], last, log_prior[0], u[i, t, 0])
-            st = a1 if u[i, t, 1] < p_common else 1 - a1
-            col = SQ_ALPHA0
-            if valence:
-                col = valence_column(
-                    W, rows, ones, 0, a1, 0.0, 1 + st, False, p[SQ_TAU0], gamma, log_prior[1 + st], work
-                )
-            soft_q_step(
-                W,
-                E,
-                live,
-                rows,
-                ones,
-                0,
-                1,
-                a1,
-                0.0,
-                rows,
-                ones,
-                1 + st,
-                2 + st,
-                False,
-                p[col],
-                p[SQ_TAU0],
-                gamma,
-                p[SQ_LAM],
-                log_prior[0],
-                log_prior[1 + st],
-                trace,
-                replacing,
-                b1,
-                work,
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-            )
-            prior_update(prior[0], log_prior[0], a1, rate)
-            a2, b2 = softq_sample(W, 1 + st, p[SQ_TAU1], 0.0, -1, log_prior[1 + st], u[i, t, 2])
-            r = 1.0 if u[i, t, 3] < probs[i, t, st, a2] else 0.0
-            col = SQ_ALPHA1
-            if valence:
-                col = valence_column(
-                    W, rows, ones, 1 + st, a2, r, 1 + st, True, p[SQ_TAU1], gamma, log_prior[1 + st], work
-                )
-            soft_q_step(
-                W,
-                E,
-                live,
-                rows,
-                ones,
-                1 + st,
-                2 + st,
-                a2,
-                r,
-                rows,
-                ones,
-                1 + st,
-                2 + st,
-                True,
-                p[col],
-                p[SQ_TAU1],
-                gamma,
-                p[SQ_LAM],
-                log_prior[1 + st],
-                log_prior[1 + st],
-                trace,
-                replacing,
-                b2,
-                work,
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-            )
-            prior_update(prior[1 + st], log_prior[1 + st], a2, rate)
-            last = a1
-            c1[i, t], s2[i, t], c2[i, t], rew[i, t] = a1, st, a2, r
-    return c1, s2, c2, rew
-
-
-@njit(cache=True)
-def softq_generate_bandit(full, probs, u, gamma, trace, replacing):
-    """Simulate the soft Q(λ) agent on a k-armed bandit with reward probabilities ``probs`` (S, T, k)."""
-    n_sub, n_tr, k = probs.shape
-    ch = np.empty((n_sub, n_tr), np.int64)
-    rew = np.empty((n_sub, n_tr))
-    rows = np.zeros(1, np.int64)
-    ones = np.ones(1)
-    work = np.empty((4, k))
-    for i in range(n_sub):
-        p = full[i]
-        W = np.zeros((1, k))
-        E = np.zeros((1, k))
-        live = np.zeros(2, np.int64)
-        prior = np.empty((1, k))
-        log_prior = np.empty((1, k))
-        reset_prior(prior, log_prior, p[SQ_GO_BIAS])
-        rate = p[SQ_ALPHA_PI]
-        valence = p[SQ_VALENCE] != 0.0
-        last = -1
-        for t in range(n_tr):
-            a, b = softq_sample(W, 0, p[SQ_TAU0], p[SQ_KAPPA], last, log_prior[0], u[i, t, 0])
-            r = 1.0 if u[i, t, 1] < probs[i, t, a] else 0.0
-            col = SQ_ALPHA0
-            if valence:
-                col = valence_column(W, rows, ones, 0, a, r, 0, True, p[SQ_TAU0], gamma, log_prior[0], work)
-            soft_q_step(
-                W,
-                E,
-                live,
-                rows,
-                ones,
-                0,
-                1,
-                a,
-                r,
-                rows,
-                ones,
-                0,
-                1,
-                True,
-                p[col],
-                p[SQ_TAU0],
-                gamma,
-                p[SQ_LAM],
-                log_prior[0],
-                log_prior[0],
-                trace,
-                replacing,
-                b,
-                work,
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-            )
-            prior_update(prior[0], log_prior[0], a, rate)
-            last = a
-            ch[i, t], rew[i, t] = a, r
-    return ch, rew

@@ -35,6 +35,13 @@ import numpy as np
 from dopasoft import kernel as _k
 from dopasoft.fitting.models.base import INF, ChoiceModel, ModelFamily, Option, Parameter
 from dopasoft.fitting.softq import (
+    softq_nll_grad_pairs,
+    softq_nll_pairs,
+    softq_nll_pairs_serial,
+    softq_replay_signals,
+)
+from dopasoft.fitting.softq_generators import softq_generate_bandit, softq_generate_two_step
+from dopasoft.fitting.softq_policy import (
     SQ_ALPHA0,
     SQ_ALPHA1,
     SQ_ALPHA_PI,
@@ -45,12 +52,6 @@ from dopasoft.fitting.softq import (
     SQ_TAU0,
     SQ_TAU1,
     SQ_VALENCE,
-    softq_generate_bandit,
-    softq_generate_two_step,
-    softq_nll_grad_pairs,
-    softq_nll_pairs,
-    softq_nll_pairs_serial,
-    softq_replay_signals,
 )
 
 __all__ = ["SoftQLambdaModel", "FAMILY", "PARAMETERS"]

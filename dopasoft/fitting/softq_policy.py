@@ -1,0 +1,133 @@
+"""The Soft Q(λ) choice models' parameter columns and the behaviour policy on top of the learner's.
+
+The compiled replay (:mod:`dopasoft.fitting.softq`) and the generators
+(:mod:`dopasoft.fitting.softq_generators`) pass each model's parameters as one vector of kernel columns
+(``SQ_*``). Choices are drawn from the learner's Boltzmann policy plus the stickiness ``kappa`` on the
+previous choice in a state (:func:`softq_behaviour_logp`, its derivative and :func:`softq_sample`); the
+default policy starts uniform or go-biased (:func:`reset_prior`); with valence learning rates the step's
+rate is picked by the sign of its own error (:func:`valence_column`). The update itself is
+:func:`dopasoft.kernel.soft_q_step` alone.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from dopasoft.kernel import (
+    N_TANGENTS,
+    log_normaliser,
+)
+
+__all__ = [
+    "SQ_COLUMNS",
+    "N_COLS",
+    "softq_behaviour_logp",
+    "softq_behaviour_dlogp",
+    "softq_sample",
+    "valence_column",
+    "reset_prior",
+]
+
+# columns of the "full" parameter vector passed to the soft Q(λ) kernels; ``alpha_pi`` (the learning
+# rate of the default policy, docs/maths.md §7) > 0 makes pi0 per state learned from the choices
+# ``valence`` = 1: columns alpha0 / alpha1 are the learning rates of errors >= 0 / < 0 (any stage), not
+# of stages 0 / 1 (option valence, docs/fitting.md); ``go_bias`` b != 0 (two actions): pi0 starts at
+# (1 - sigmoid(b), sigmoid(b)) in every state, action 1 being "go"
+SQ_ALPHA0, SQ_ALPHA1, SQ_TAU0, SQ_TAU1, SQ_LAM, SQ_KAPPA, SQ_ALPHA_PI, SQ_VALENCE, SQ_GO_BIAS = range(9)
+SQ_COLUMNS = ("alpha0", "alpha1", "tau0", "tau1", "lam", "kappa", "alpha_pi", "valence", "go_bias")
+# the step carries one tangent per kernel column up to kappa: pi0 depends on alpha_pi, go_bias and the
+# choices only, so the tangents of the others see it as a constant, and d/d alpha_pi, d/d go_bias are
+# difference quotients (SoftQLambdaModel.nll_grad_pairs)
+N_COLS = N_TANGENTS
+
+
+@njit(cache=True, _nrt=False)
+def softq_behaviour_logp(W, s, a, tau, kappa, last, log_prior):
+    """``log P(a|s)``: Boltzmann at ``tau`` plus ``kappa`` on the action ``last`` (-1: none)."""
+    n = W.shape[1]
+    m = -np.inf
+    for b in range(n):
+        z = W[s, b] / tau + log_prior[b]
+        if b == last:
+            z += kappa
+        if z > m:
+            m = z
+    total = 0.0
+    za = 0.0
+    for b in range(n):
+        z = W[s, b] / tau + log_prior[b]
+        if b == last:
+            z += kappa
+        total += math.exp(z - m)
+        if b == a:
+            za = z
+    return za - m - math.log(total)
+
+
+@njit(cache=True, _nrt=False)
+def softq_behaviour_dlogp(W, dW, s, a, tau, kappa, last, log_prior, j_tau, out):
+    """Subtract ``d log P(a|s)`` of :func:`softq_behaviour_logp` from ``out`` (per kernel column).
+
+    ``dW`` (S, A, 6): tangents of ``W``; ``j_tau``: the column of this step's ``tau``.
+    """
+    n = W.shape[1]
+    inv_tau = 1.0 / tau
+    lp_a = softq_behaviour_logp(W, s, a, tau, kappa, last, log_prior)
+    z_a = W[s, a] * inv_tau + log_prior[a] + (kappa if a == last else 0.0)
+    log_total = z_a - lp_a  # log sum_b exp(z_b)
+    for b in range(n):
+        z_b = W[s, b] * inv_tau + log_prior[b] + (kappa if b == last else 0.0)
+        weight = (1.0 if b == a else 0.0) - math.exp(z_b - log_total)  # d logP / d z_b
+        for c in range(N_COLS):
+            out[c] -= weight * dW[s, b, c] * inv_tau
+        out[j_tau] += weight * W[s, b] * inv_tau * inv_tau
+        if b == last:
+            out[SQ_KAPPA] -= weight
+
+
+@njit(cache=True)
+def softq_sample(W, s, tau, kappa, last, log_prior, u):
+    """Sample an action from :func:`softq_behaviour_logp` with uniform ``u``; return it and its probability."""
+    n = W.shape[1]
+    acc = 0.0
+    p = 0.0
+    for b in range(n):
+        p = math.exp(softq_behaviour_logp(W, s, b, tau, kappa, last, log_prior))
+        acc += p
+        if u < acc:
+            return b, p
+    return n - 1, p
+
+
+@njit(cache=True, inline="always")
+def valence_column(W, rows, ones, s, a, r, ns, terminated, tau, gamma, next_log_prior, work):
+    """``SQ_ALPHA0`` if the step's error ``r + gamma V(s') - Q(s, a)`` is >= 0, else ``SQ_ALPHA1``.
+
+    The same operations as :func:`dopasoft.kernel.soft_q_step` computes its ``delta`` with (so the same
+    number); ``work[1]``, ``work[3]`` are overwritten, as the step does.
+    """
+    v_next = 0.0
+    if not terminated:
+        v_next = tau * log_normaliser(W, rows, ones, ns, ns + 1, 1.0 / tau, next_log_prior, work, 1)
+    return SQ_ALPHA0 if r + gamma * v_next - W[s, a] >= 0.0 else SQ_ALPHA1
+
+
+@njit(cache=True, _nrt=False)
+def reset_prior(prior, log_prior, go_bias):
+    """Set every row of a default-policy table to uniform, or with ``go_bias`` != 0 (two actions) to
+    ``(1 - sigmoid(b), sigmoid(b))``, and its logarithm."""
+    n_states, n_actions = prior.shape
+    for i in range(n_states):
+        if go_bias == 0.0:
+            for b in range(n_actions):
+                prior[i, b] = 1.0 / n_actions
+                log_prior[i, b] = -math.log(n_actions)
+        else:  # log sigmoid(x) = -log1p(exp(-x)), written without overflow
+            b = go_bias
+            log_go = -math.log1p(math.exp(-b)) if b >= 0.0 else b - math.log1p(math.exp(b))
+            log_nogo = -b + log_go
+            log_prior[i, 0], log_prior[i, 1] = log_nogo, log_go
+            prior[i, 0], prior[i, 1] = math.exp(log_nogo), math.exp(log_go)
