@@ -27,6 +27,7 @@ FIGURES = (
     "composition",
     "recorded_vs_model",
     "action_prediction",
+    "convergence",
 )
 TABLES = (
     "two_step_data",
@@ -47,6 +48,7 @@ TABLES = (
     "synthetic_recording",
     "neural_glm",
     "action_prediction",
+    "convergence_curves",
 )
 
 

@@ -339,8 +339,9 @@ def test_figures_cli_errors_name_missing_columns(tmp_path, fits, capsys):
 
 def test_recorded_vs_model_figure():
     """Replay + synthetic recording + GLM -> the three-panel figure, with the pooled slope it states."""
+    from fitting_oracles import random_two_step
+
     import dopasoft.fitting as F
-    from tests.fitting_oracles import random_two_step
 
     df = random_two_step(n_subjects=4, n_trials=60, seed=2)
     sig = F.replay(df, "soft-q-lambda", dict(alpha=0.4, tau=0.3, lam=0.6))
@@ -352,3 +353,22 @@ def test_recorded_vs_model_figure():
     slope = [t.get_text() for t in axes[1].texts if "slope" in t.get_text()]
     assert slope and abs(float(slope[0].split()[-1]) - 1.5) < 0.02  # noise 0.01, no gain spread
     assert [t.get_text() for t in axes[2].get_xticklabels()] == ["value_rpe", "action_term"]
+
+
+def test_convergence_experiment_and_figure():
+    """Off-policy, the corrected learners end far nearer Q* than on-policy ones (which settle on a biased
+    table); on the delayed-reward chain lambda = 0.9 needs fewer steps than lambda = 0."""
+    from dopasoft.experiments.convergence import convergence_experiment
+
+    res = convergence_experiment(2000, chain_steps=900, chain_seeds=2)
+    last = (
+        res.curves[res.curves["experiment"] == "off-policy"].groupby("learner").tail(1).set_index("learner")
+    )
+    corrected = last.index.str.startswith(("tree-backup", "retrace", "n-step tree"))
+    on_policy = last.index.str.contains("on-policy")
+    assert last.loc[corrected, "error"].max() < 0.5 * last.loc[on_policy, "error"].min()
+    reach = res.steps_to_tol
+    assert reach["λ = 0.9"] < reach["λ = 0"]
+    fig = an.plot_convergence(res)
+    axes = check_figure(fig, 2)
+    assert axes[0].get_yscale() == "log" and len(axes[0].get_lines()) == 9

@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from fitting_oracles import random_two_step
 
 import dopasoft.fitting as F
-from tests.fitting_oracles import random_two_step
 
 HY = dict(alpha1=0.4, beta1=3.0, alpha2=0.6, beta2=2.0, pers=0.3, w=0.6, lam=0.7)
 

@@ -12,6 +12,7 @@ Every ``plot_*`` function takes data (DataFrames or simulation results) and retu
 from dopasoft.analysis import (
     action_prediction,
     composition,
+    convergence,
     dopamine,
     dopamine_figures,
     model_fit_figures,
@@ -23,6 +24,7 @@ from dopasoft.analysis import (
 )
 from dopasoft.analysis.action_prediction import plot_action_prediction_errors
 from dopasoft.analysis.composition import plot_composition
+from dopasoft.analysis.convergence import plot_convergence
 from dopasoft.analysis.dopamine import (
     aligned_traces,
     convolve_photometry,
@@ -70,6 +72,8 @@ from dopasoft.analysis.two_step import (
 )
 
 __all__ = [
+    "plot_convergence",
+    "convergence",
     "plot_recorded_vs_model",
     "synthetic_recording",
     "recorded_dopamine",

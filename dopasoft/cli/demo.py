@@ -234,6 +234,13 @@ def run_demo(
         table(run, "action_prediction")
         figure(an.plot_action_prediction_errors(run, replay=replayed), "action_prediction")
 
+    def convergence() -> None:
+        from dopasoft.experiments.convergence import convergence_experiment
+
+        res = convergence_experiment(3000 if quick else 10_000, chain_seeds=2 if quick else 5)
+        table(res.curves, "convergence_curves")
+        figure(an.plot_convergence(res), "convergence")
+
     steps = [
         ("conditioning: acquisition, blocking, partial reinforcement", conditioning),
         (f"two-step cohort: {cfg['n_subjects']} subjects x {cfg['n_trials']} trials", cohort),
@@ -244,6 +251,7 @@ def run_demo(
         ("model dopamine for the subjects' own choices: replay, neural GLM", own_data),
         ("action prediction errors: a learned default policy", action_prediction),
         ("value composition: two goals learnt apart, composed", composition),
+        ("convergence to Q* off-policy, and what traces are for", convergence),
     ]
     start = time.perf_counter()
     with tqdm(total=len(steps), desc="dopasoft demo", unit="step", disable=not progress) as bar:

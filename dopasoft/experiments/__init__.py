@@ -6,7 +6,8 @@ gives the step-by-step agent of the same model for :func:`dopasoft.simulate`;
 them (:func:`dopasoft.compose`); :func:`~dopasoft.experiments.conditioning.simulate_conditioning` runs a
 Pavlovian protocol or a lab's own session file (:func:`~dopasoft.experiments.conditioning.read_session`);
 :func:`~dopasoft.experiments.discrimination.discrimination_experiment` shows action prediction errors with a
-learned default policy.
+learned default policy; :func:`~dopasoft.experiments.convergence.convergence_experiment` shows which learners
+reach the soft-optimal Q* off-policy and what traces are for.
 """
 
 from dopasoft.agents import TWO_STEP_MODELS, make_two_step_agent
@@ -17,6 +18,7 @@ from dopasoft.experiments.conditioning import (
     read_session,
     simulate_conditioning,
 )
+from dopasoft.experiments.convergence import convergence_experiment
 from dopasoft.experiments.discrimination import DISCRIMINATION_DEFAULTS, discrimination_experiment
 from dopasoft.experiments.two_step import simulate_two_step, stay_probabilities, to_canonical
 
@@ -26,6 +28,7 @@ __all__ = [
     "TWO_STEP_MODELS",
     "composition_experiment",
     "conditioning_agent",
+    "convergence_experiment",
     "discrimination_experiment",
     "make_two_step_agent",
     "read_session",
