@@ -358,7 +358,7 @@ def test_blocks_of_pairs_reset_the_replay_between_pairs():
     here): every pair must give the bits of a replay on fresh arrays."""
     from fitting_oracles import random_two_step
 
-    from dopasoft.fitting import softq
+    from dopasoft.fitting import softq, softq_policy
 
     tr = F.to_transitions(random_two_step(n_subjects=4, n_trials=30, seed=9, missing=0.1))
     rng = np.random.default_rng(9)
@@ -370,9 +370,15 @@ def test_blocks_of_pairs_reset_the_replay_between_pairs():
             rng.uniform(0.2, 2.0, (n, 2)),
             rng.uniform(0, 1, n),
             rng.normal(size=n),
+            rng.uniform(0, 0.5, n),  # alpha_pi
+            rng.integers(0, 2, n),  # valence
+            rng.normal(size=n),  # go_bias
         ]
     )
-    full[::3, softq.SQ_KAPPA] = 0.0
+    assert full.shape[1] == len(softq_policy.SQ_COLUMNS)
+    full[::3, softq_policy.SQ_KAPPA] = 0.0
+    full[::2, softq_policy.SQ_ALPHA_PI] = 0.0
+    full[::4, softq_policy.SQ_GO_BIAS] = 0.0
     data = (
         tr.state,
         tr.action,
@@ -390,6 +396,53 @@ def test_blocks_of_pairs_reset_the_replay_between_pairs():
     value_g, grad = softq.softq_nll_grad_pairs(*data, subj, full, *opts)
     for k in range(n):
         one = (*data, subj[k : k + 1], full[k : k + 1], *opts)
+        assert np.isfinite(value[k])
         assert value[k] == softq.softq_nll_pairs_serial(*one)[0]
         v, g = softq.softq_nll_grad_pairs(*one)
         assert value_g[k] == v[0] and np.array_equal(grad[k], g[0])
+
+
+def test_compiled_likelihoods_refuse_a_parameter_matrix_of_the_wrong_shape():
+    """The loops index the parameter matrix unchecked: too few columns would read past its end and
+    give a silently wrong (NaN or garbage) likelihood, so every compiled entry point checks its shape."""
+    from fitting_oracles import random_two_step
+
+    from dopasoft.fitting import softq, softq_generators, softq_policy
+    from dopasoft.fitting.models import daw_hybrid
+
+    tr = F.to_transitions(random_two_step(n_subjects=3, n_trials=10, seed=2))
+    data = (
+        tr.state,
+        tr.action,
+        tr.reward,
+        tr.next_state,
+        tr.terminal,
+        tr.is_choice,
+        tr.n_steps,
+        tr.state_stage,
+        tr.n_states,
+        tr.n_actions,
+    )
+    opts = (0.9, kernel.ON_POLICY, True)
+    subj = np.arange(3)
+    good = np.tile([0.5, 0.5, 1.0, 1.0, 0.5, 0.0, 0.0, 0.0, 0.0], (3, 1))
+    assert good.shape[1] == len(softq_policy.SQ_COLUMNS)
+    assert np.all(np.isfinite(softq.softq_nll_pairs(*data, subj, good, *opts)))
+    for bad in (good[:, :6], good[:2]):
+        with pytest.raises(ValueError, match="full must have"):
+            softq.softq_nll_pairs(*data, subj, bad, *opts)
+        with pytest.raises(ValueError, match="full must have"):
+            softq.softq_nll_pairs_serial(*data, subj, bad, *opts)
+        with pytest.raises(ValueError, match="full must have"):
+            softq.softq_nll_grad_pairs(*data, subj, bad, *opts)
+    with pytest.raises(ValueError, match="full must have"):
+        softq.softq_replay_signals(*data, good[:, :6], *opts)
+    probs = np.full((3, 5, 2, 2), 0.5)
+    u = np.random.default_rng(0).uniform(size=(3, 5, 4))
+    with pytest.raises(ValueError, match="full must have"):
+        softq_generators.softq_generate_two_step(good[:, :6], probs, u, 0.7, 0.9, kernel.ON_POLICY, True)
+    hy = (tr.state, tr.action, tr.reward, tr.next_state, tr.is_choice, tr.n_steps)
+    with pytest.raises(ValueError, match="full must have"):
+        daw_hybrid.hybrid_nll_pairs(*hy, subj, np.full((3, 6), 0.5), 0.7)
+    with pytest.raises(ValueError, match="full must have"):
+        daw_hybrid.hybrid_nll_pairs_serial(*hy, subj, np.full((3, 6), 0.5), 0.7)

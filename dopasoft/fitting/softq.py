@@ -29,6 +29,7 @@ from dopasoft.fitting.softq_policy import (
     SQ_LAM,
     SQ_TAU0,
     SQ_VALENCE,
+    check_full,
     reset_prior,
     softq_behaviour_dlogp,
     softq_behaviour_logp,
@@ -345,6 +346,7 @@ def softq_nll_pairs(
     contiguous blocks, each allocating the replay's arrays once.
     """
     n_pairs = subj.shape[0]
+    check_full(full, n_pairs)
     out = np.empty(n_pairs)
     n_blocks = _n_blocks(n_pairs)
     for blk in prange(n_blocks):
@@ -391,6 +393,7 @@ def softq_nll_pairs_serial(
     replacing,
 ):
     """Single-threaded :func:`softq_nll_pairs` (small batches: no thread start-up)."""
+    check_full(full, subj.shape[0])
     out = np.empty(subj.shape[0])
     _nll_block(
         0,
@@ -438,6 +441,7 @@ def softq_nll_grad_pairs(
     The same replay as :func:`softq_nll_pairs`, with the step carrying forward-mode tangents.
     """
     n_pairs = subj.shape[0]
+    check_full(full, n_pairs)
     out = np.empty(n_pairs)
     grad = np.empty((n_pairs, N_COLS))
     n_blocks = _n_blocks(n_pairs)
@@ -514,9 +518,9 @@ def softq_replay_signals(
         Stage (0 or 1) of each state: which ``alpha``, ``tau`` columns a step uses and where ``kappa``
         applies (stage 0).
     n_states, n_actions : int
-    full : float64 array, shape (S, 7)
+    full : float64 array, shape (S, 9)
         One parameter vector per subject, kernel columns ``SQ_COLUMNS`` (``alpha0, alpha1, tau0, tau1,
-        lam, kappa, alpha_pi``).
+        lam, kappa, alpha_pi, valence, go_bias``).
     gamma : float
     trace : int
         ``kernel.TREE_BACKUP``, ``ON_POLICY`` or ``UNCORRECTED``.
@@ -545,6 +549,7 @@ def softq_replay_signals(
     Every signal is NaN where the action is missing (``action = -1``) and beyond ``n_steps``.
     """
     n_sub = full.shape[0]
+    check_full(full, state.shape[0])
     out = np.full((n_sub, state.shape[1], N_OUT), np.nan)
     nll = np.empty(n_sub)
     n_blocks = _n_blocks(n_sub)

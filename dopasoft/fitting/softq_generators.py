@@ -17,6 +17,7 @@ from dopasoft.fitting.softq_policy import (
     SQ_TAU0,
     SQ_TAU1,
     SQ_VALENCE,
+    check_full,
     reset_prior,
     softq_sample,
     valence_column,
@@ -30,11 +31,13 @@ __all__ = ["softq_generate_two_step", "softq_generate_bandit"]
 def softq_generate_two_step(full, probs, u, p_common, gamma, trace, replacing):
     """Simulate the soft Q(λ) agent on the two-step task (the step of the likelihood).
 
-    ``full``: (n_subjects, 7) kernel columns (``alpha_pi > 0``: learned default policy per state); ``probs``: (n_subjects, n_trials, 2, 2) reward
+    ``full``: (n_subjects, 9) kernel columns ``SQ_COLUMNS`` (``alpha_pi > 0``: learned default policy
+    per state); ``probs``: (n_subjects, n_trials, 2, 2) reward
     probabilities; ``u``: (n_subjects, n_trials, 4) uniforms. Returns int arrays c1, s2, c2 and
     float rewards, each (n_subjects, n_trials).
     """
     n_sub, n_tr = probs.shape[0], probs.shape[1]
+    check_full(full, n_sub)
     c1 = np.empty((n_sub, n_tr), np.int64)
     s2 = np.empty((n_sub, n_tr), np.int64)
     c2 = np.empty((n_sub, n_tr), np.int64)
@@ -143,6 +146,7 @@ def softq_generate_two_step(full, probs, u, p_common, gamma, trace, replacing):
 def softq_generate_bandit(full, probs, u, gamma, trace, replacing):
     """Simulate the soft Q(λ) agent on a k-armed bandit with reward probabilities ``probs`` (S, T, k)."""
     n_sub, n_tr, k = probs.shape
+    check_full(full, n_sub)
     ch = np.empty((n_sub, n_tr), np.int64)
     rew = np.empty((n_sub, n_tr))
     rows = np.zeros(1, np.int64)

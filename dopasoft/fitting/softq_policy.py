@@ -24,6 +24,8 @@ from dopasoft.kernel import (
 __all__ = [
     "SQ_COLUMNS",
     "N_COLS",
+    "N_FULL",
+    "check_full",
     "softq_behaviour_logp",
     "softq_behaviour_dlogp",
     "softq_sample",
@@ -42,6 +44,20 @@ SQ_COLUMNS = ("alpha0", "alpha1", "tau0", "tau1", "lam", "kappa", "alpha_pi", "v
 # choices only, so the tangents of the others see it as a constant, and d/d alpha_pi, d/d go_bias are
 # difference quotients (SoftQLambdaModel.nll_grad_pairs)
 N_COLS = N_TANGENTS
+N_FULL = len(SQ_COLUMNS)
+
+
+@njit(cache=True, _nrt=False)
+def check_full(full, n_rows):
+    """Refuse a parameter matrix that is not ``(n_rows, N_FULL)``.
+
+    The compiled loops index ``full`` without bounds checks: a matrix with too few columns would read
+    memory past its end and give a silently wrong (or NaN) likelihood.
+    """
+    if full.shape[1] != N_FULL:
+        raise ValueError("full must have one column per SQ_COLUMNS entry (9)")
+    if full.shape[0] != n_rows:
+        raise ValueError("full must have one row per (subject, parameter vector) pair")
 
 
 @njit(cache=True, _nrt=False)

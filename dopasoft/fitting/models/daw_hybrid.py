@@ -46,6 +46,16 @@ PARALLEL_MIN_PAIRS = 16  # smaller batches run single-threaded
 
 HY_A1, HY_B1, HY_A2, HY_B2, HY_PI, HY_W, HY_LAM = range(7)
 HY_COLUMNS = ("alpha1", "beta1", "alpha2", "beta2", "pers", "w", "lam")
+HY_N = len(HY_COLUMNS)
+
+
+@njit(cache=True)
+def _check_full(full, n_rows):
+    """Refuse a parameter matrix that is not ``(n_rows, 7)`` (the loops index it unchecked)."""
+    if full.shape[1] != HY_N:
+        raise ValueError("full must have one column per HY_COLUMNS entry (7)")
+    if full.shape[0] != n_rows:
+        raise ValueError("full must have one row per (subject, parameter vector) pair")
 
 
 @njit(cache=True)
@@ -159,6 +169,7 @@ def hybrid_replay_signals(state, action, reward, next_state, is_choice, n_steps,
     """Per-step signals ``HYBRID_SIGNALS`` of every subject (row ``i`` of the data under ``full[i]``),
     shape (n_subjects, max_steps, 5), from the likelihood's own loop; also returns each NLL."""
     n_sub, m = state.shape
+    _check_full(full, n_sub)
     out = np.full((n_sub, m, len(HYBRID_SIGNALS)), np.nan)
     nll = np.empty(n_sub)
     for i in range(n_sub):
@@ -172,6 +183,7 @@ def hybrid_replay_signals(state, action, reward, next_state, is_choice, n_steps,
 def hybrid_nll_pairs(state, action, reward, next_state, is_choice, n_steps, subj, full, p_common):
     """NLL of the hybrid model for (subject, parameter vector) pairs, in parallel."""
     n_pairs = subj.shape[0]
+    _check_full(full, n_pairs)
     out = np.empty(n_pairs)
     for k in prange(n_pairs):
         i = subj[k]
@@ -184,6 +196,7 @@ def hybrid_nll_pairs(state, action, reward, next_state, is_choice, n_steps, subj
 @njit(cache=True)
 def hybrid_nll_pairs_serial(state, action, reward, next_state, is_choice, n_steps, subj, full, p_common):
     """Single-threaded :func:`hybrid_nll_pairs`."""
+    _check_full(full, subj.shape[0])
     out = np.empty(subj.shape[0])
     for k in range(subj.shape[0]):
         i = subj[k]
@@ -197,6 +210,7 @@ def hybrid_nll_pairs_serial(state, action, reward, next_state, is_choice, n_step
 def hybrid_generate_two_step(full, probs, u, p_common):
     """Simulate the hybrid model on the two-step task (same functions as the likelihood)."""
     n_sub, n_tr = probs.shape[0], probs.shape[1]
+    _check_full(full, n_sub)
     c1 = np.empty((n_sub, n_tr), np.int64)
     s2 = np.empty((n_sub, n_tr), np.int64)
     c2 = np.empty((n_sub, n_tr), np.int64)
