@@ -446,3 +446,24 @@ def test_compiled_likelihoods_refuse_a_parameter_matrix_of_the_wrong_shape():
         daw_hybrid.hybrid_nll_pairs(*hy, subj, np.full((3, 6), 0.5), 0.7)
     with pytest.raises(ValueError, match="full must have"):
         daw_hybrid.hybrid_nll_pairs_serial(*hy, subj, np.full((3, 6), 0.5), 0.7)
+
+
+def test_sticky_probability_from_the_step_policy_equals_the_written_out_softmax():
+    """The likelihood's ``sticky_logp`` (from pi(.|s) and one log1p) is the simulators' soft-max with
+    kappa on the previous choice, for 2-5 actions, any default policy, kappa of either sign."""
+    from dopasoft.fitting.softq_policy import softq_behaviour_logp, sticky_logp
+
+    rng = np.random.default_rng(4)
+    for _ in range(300):
+        n = int(rng.integers(2, 6))
+        W = rng.normal(scale=3.0, size=(2, n))
+        tau = float(rng.uniform(0.05, 3.0))
+        kappa = float(rng.normal(scale=2.0))
+        log_prior = np.log(rng.dirichlet(np.ones(n)))
+        last = int(rng.integers(0, n))
+        z = W[1] / tau + log_prior
+        log_pi = z - np.logaddexp.reduce(z)
+        for a in range(n):
+            want = softq_behaviour_logp(W, 1, a, tau, kappa, last, log_prior)
+            got = sticky_logp(log_pi[a], math.exp(log_pi[last]), a == last, kappa, math.expm1(kappa))
+            assert got == pytest.approx(want, abs=1e-12)

@@ -32,7 +32,7 @@ from dopasoft.fitting.softq_policy import (
     check_full,
     reset_prior,
     softq_behaviour_dlogp,
-    softq_behaviour_logp,
+    sticky_logp,
     valence_column,
 )
 from dopasoft.kernel import (
@@ -149,6 +149,7 @@ def _softq_replay(
     (after a terminal step).
     """
     kappa = p[SQ_KAPPA]
+    expm1_kappa = math.expm1(kappa)
     lam = p[SQ_LAM]
     rate = p[SQ_ALPHA_PI]
     valence = p[SQ_VALENCE] != 0.0
@@ -206,12 +207,8 @@ def _softq_replay(
         # stickiness: the behaviour policy differs from the learner's (at kappa = 0 it is the
         # learner's, whose log-probability and tangents the step gives; d/dkappa is added below)
         sticky = is_choice[t] and stg == 0 and last[s] >= 0 and kappa != 0.0
-        lp_b = 0.0
-        if sticky:
-            lp_b = softq_behaviour_logp(W, s, a, tau, kappa, last[s], lp_s)
-            nll -= lp_b
-            if dW is not None:
-                softq_behaviour_dlogp(W, dW, s, a, tau, kappa, last[s], lp_s, SQ_TAU0 + stg, grad)
+        if sticky and dW is not None:  # before the step changes W and dW
+            softq_behaviour_dlogp(W, dW, s, a, tau, kappa, last[s], lp_s, SQ_TAU0 + stg, grad)
         logp, _ = soft_q_step(
             W,
             E,
@@ -244,7 +241,11 @@ def _softq_replay(
             dpar,
             dlogp,
         )
-        if is_choice[t] and not sticky:
+        lp_b = 0.0
+        if sticky:  # from the step's pi(.|s) before the update, still in work[2]
+            lp_b = sticky_logp(logp, work[2, last[s]], a == last[s], kappa, expm1_kappa)
+            nll -= lp_b
+        elif is_choice[t]:
             nll -= logp
             if dW is not None:
                 for c in range(N_COLS):

@@ -27,6 +27,7 @@ __all__ = [
     "N_FULL",
     "check_full",
     "softq_behaviour_logp",
+    "sticky_logp",
     "softq_behaviour_dlogp",
     "softq_sample",
     "valence_column",
@@ -81,6 +82,33 @@ def softq_behaviour_logp(W, s, a, tau, kappa, last, log_prior):
         if b == a:
             za = z
     return za - m - math.log(total)
+
+
+@njit(cache=True, inline="always")
+def sticky_logp(log_pi_a, pi_last, a_is_last, kappa, expm1_kappa):
+    r"""``log P(a|s)`` of the sticky behaviour policy, from the learner's own policy at ``s``.
+
+    .. math::
+
+        P(a|s) = \frac{\pi(a|s)\, e^{\kappa [a = \ell]}}{1 + \pi(\ell|s)\,(e^{\kappa} - 1)},
+        \qquad \log P(a|s) = \log\pi(a|s) + \kappa [a = \ell]
+        - \operatorname{log1p}\big(\pi(\ell|s)\,\operatorname{expm1}(\kappa)\big)
+
+    (``docs/maths.md`` §5): the same number as :func:`softq_behaviour_logp`, but given the step's
+    ``log pi(a|s)`` and ``pi(last|s)`` it costs one ``log1p`` (``expm1_kappa`` is computed once per
+    subject) instead of the two exponentials and a log of a fresh soft-max.
+
+    Parameters
+    ----------
+    log_pi_a : float
+        ``log pi(a|s)`` of the learner (with its default policy), before the update.
+    pi_last : float
+        ``pi(last|s)``, the learner's probability of the previous choice ``last`` in ``s``.
+    a_is_last : bool
+    kappa, expm1_kappa : float
+        The stickiness and ``expm1(kappa)``.
+    """
+    return log_pi_a + (kappa if a_is_last else 0.0) - math.log1p(pi_last * expm1_kappa)
 
 
 @njit(cache=True, _nrt=False)
