@@ -165,12 +165,18 @@ def log_normaliser(W, idx, val, lo, hi, inv_tau, log_prior, work, row):
     """Write ``Q(x, .)`` into ``work[row]`` and ``pi(.|x)`` into ``work[row + 2]``; return the log-normaliser.
 
     The log-normaliser is ``L = log sum_b exp(Q(x, b) / tau + log pi0_b)`` (``V = tau L``). ``x`` is
-    given by its features ``idx[lo:hi], val[lo:hi]`` (no slicing in the hot loop). Two actions:
-    ``L = z_max + log1p(exp(z_min - z_max))`` (one exp, one log1p); more actions: the max-shifted sum,
+    given by its features ``idx[lo:hi], val[lo:hi]`` (no slicing in the hot loop), or with ``idx`` and
+    ``val`` ``None`` it is the tabular state ``lo`` (row ``lo`` of ``W``; numba then compiles no
+    feature code). Two actions: with ``z = Q / tau + log pi0`` and ``p_max = 1 / (1 + exp(z_min - z_max))``,
+    ``L = z_max - log(p_max)`` (one exp, one division, one log: within about 2e-16 of
+    ``z_max + log1p(exp(z_min - z_max))`` and faster, glibc's ``log1p`` being slow); more actions: the max-shifted sum,
     skipping the ``exp(0)`` of the maximum. The policy comes from the same exponentials.
     """
     n = W.shape[1]
-    if hi - lo == 1 and val[lo] == 1.0:  # one-hot (tabular) state
+    if idx is None:  # tabular state lo (compiled without the feature loop)
+        for b in range(n):
+            work[row, b] = W[lo, b]
+    elif hi - lo == 1 and val[lo] == 1.0:  # one-hot state
         i = idx[lo]
         for b in range(n):
             work[row, b] = W[i, b]
@@ -188,12 +194,12 @@ def log_normaliser(W, idx, val, lo, hi, inv_tau, log_prior, work, row):
             p_max = 1.0 / (1.0 + e)
             work[row + 2, 0] = p_max
             work[row + 2, 1] = e * p_max
-            return z0 + math.log1p(e)
+            return z0 - math.log(p_max)
         e = math.exp(z0 - z1)
         p_max = 1.0 / (1.0 + e)
         work[row + 2, 0] = e * p_max
         work[row + 2, 1] = p_max
-        return z1 + math.log1p(e)
+        return z1 - math.log(p_max)
     m = work[row, 0] * inv_tau + log_prior[0]
     for b in range(1, n):
         z = work[row, b] * inv_tau + log_prior[b]
@@ -269,9 +275,10 @@ def soft_q_step(
     live : int64 array, shape (n_features + 1,)
         Rows of ``E`` that may be non-zero: ``live[0]`` of them, in ``live[1:]``. Every other row of
         ``E`` is exactly 0, so the decay pass skips it (all of them after a terminal step). Updated here.
-    idx, val : int64 and float64 arrays; lo, hi : int
-        The current state's active features are ``idx[lo:hi]`` with values ``val[lo:hi]`` (tabular
-        state ``s``: ``idx = arange(n_states)``, ``val = ones``, ``lo, hi = s, s + 1``).
+    idx, val : int64 and float64 arrays, or None; lo, hi : int
+        The current state's active features are ``idx[lo:hi]`` with values ``val[lo:hi]``. Tabular
+        state ``s``: ``idx = val = None``, ``lo, hi = s, s + 1`` (numba compiles the step without the
+        feature loops; ``idx = arange(n_states)``, ``val = ones`` gives the same numbers).
     a : int
     r : float
     next_idx, next_val, next_lo, next_hi
@@ -313,10 +320,23 @@ def soft_q_step(
     """
     n_actions = W.shape[1]
     inv_tau = 1.0 / tau
-    one_hot = hi - lo == 1 and val[lo] == 1.0
-    if cache is not None and one_hot and cache[0] == idx[lo] and cache[1] == tau:
+    # one-hot states are read as a row of W: ``row`` (``next_row``); idx (next_idx) None: row lo (next_lo)
+    row = lo
+    if idx is None:
+        one_hot = True
+    else:
+        one_hot = hi - lo == 1 and val[lo] == 1.0
+        if one_hot:
+            row = idx[lo]
+    next_row = next_lo
+    next_one_hot = not terminated
+    if next_idx is not None and not terminated:
+        next_one_hot = next_hi - next_lo == 1 and next_val[next_lo] == 1.0
+        if next_one_hot:
+            next_row = next_idx[next_lo]
+    if cache is not None and one_hot and cache[0] == row and cache[1] == tau:
         for b in range(n_actions):
-            work[0, b] = W[idx[lo], b]
+            work[0, b] = W[row, b]
             work[2, b] = cache[3 + b]
         lse = cache[2]
     else:
@@ -352,11 +372,12 @@ def soft_q_step(
             pi_b = work[2, b]
             for c_ in range(N_TANGENTS):
                 if one_hot:
-                    acc = dW[idx[lo], b, c_]
+                    acc = dW[row, b, c_]
                 else:
                     acc = 0.0
-                    for k in range(lo, hi):
-                        acc += val[k] * dW[idx[k], b, c_]
+                    if idx is not None:
+                        for k in range(lo, hi):
+                            acc += val[k] * dW[idx[k], b, c_]
                 dpar[3 + b, c_] = acc
                 dz = acc * inv_tau - work[0, b] * inv_tau * inv_tau * dpar[D_TAU, c_]
                 dpar[3 + n_actions + b, c_] = dz
@@ -367,18 +388,18 @@ def soft_q_step(
         for c_ in range(N_TANGENTS):
             dpar[o + _T_TARGET, c_] = 0.0
         if not terminated:
-            next_one_hot = next_hi - next_lo == 1 and next_val[next_lo] == 1.0
             eq = 0.0
             for b in range(n_actions):
                 pn_b = work[3, b]
                 eq += pn_b * work[1, b]
                 for c_ in range(N_TANGENTS):
                     if next_one_hot:
-                        acc = dW[next_idx[next_lo], b, c_]
+                        acc = dW[next_row, b, c_]
                     else:
                         acc = 0.0
-                        for k in range(next_lo, next_hi):
-                            acc += next_val[k] * dW[next_idx[k], b, c_]
+                        if next_idx is not None:
+                            for k in range(next_lo, next_hi):
+                                acc += next_val[k] * dW[next_idx[k], b, c_]
                     dpar[o + _T_TARGET, c_] += pn_b * acc
             for c_ in range(N_TANGENTS):
                 dpar[o + _T_TARGET, c_] = gamma * (
@@ -420,8 +441,12 @@ def soft_q_step(
     # the current pair
     cur = alpha * delta if on_policy else step
     for k in range(lo, hi):
-        i = idx[k]
-        x = val[k]
+        if idx is None:
+            i = k
+            x = 1.0
+        else:
+            i = idx[k]
+            x = val[k]
         if dW is not None:
             o = 3 + 2 * n_actions
             for c_ in range(N_TANGENTS):
@@ -451,8 +476,8 @@ def soft_q_step(
 
     if cache is not None:
         cache[0] = -1.0
-        if not terminated and next_hi - next_lo == 1 and next_val[next_lo] == 1.0:
-            ns = next_idx[next_lo]
+        if not terminated and next_one_hot:
+            ns = next_row
             unchanged = True
             for j in range(1, live[0] + 1):
                 if live[j] == ns:

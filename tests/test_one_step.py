@@ -53,8 +53,11 @@ def run(
     tangents=False,
     cache=False,
     n_actions=N_A,
+    tabular=False,
 ):
     """Drive kernel.soft_q_step; states are one-hot unless ``features`` (n_states, n_features) is given.
+
+    ``tabular``: pass the states as rows of W (``idx = val = None``), not as one-hot feature arrays.
 
     Returns W, and with ``tangents`` also dW/d(alpha, tau, lam) of shape (n_features, n_actions, 3)
     (the step carries kernel.N_TANGENTS directions; the others are 0 here).
@@ -75,6 +78,8 @@ def run(
         dW = dE = dpar = dlogp = None
 
     def feats(s):
+        if tabular:
+            return None, None, s, s + 1
         if features is None:
             return np.arange(N_S), np.ones(N_S), s, s + 1
         idx, val, _ = calls.sparse_features(features[s])
@@ -168,6 +173,14 @@ def test_shortcuts_are_exact(trace, n_actions):
     cached = run(steps, 0.4, 0.6, 0.9, trace, False, cache=True, n_actions=n_actions)
     np.testing.assert_array_equal(with_tangents, plain)
     np.testing.assert_array_equal(cached, plain)
+    # tabular states (no feature arrays: the likelihood's replay) give the one-hot features' bits
+    for kw in ({}, {"cache": True}):
+        rows = run(steps, 0.4, 0.6, 0.9, trace, False, n_actions=n_actions, tabular=True, **kw)
+        np.testing.assert_array_equal(rows, plain)
+    rows, d_rows = run(steps, 0.4, 0.6, 0.9, trace, False, tangents=True, n_actions=n_actions, tabular=True)
+    _, d_plain = run(steps, 0.4, 0.6, 0.9, trace, False, tangents=True, n_actions=n_actions)
+    np.testing.assert_array_equal(rows, plain)
+    np.testing.assert_array_equal(d_rows, d_plain)
 
 
 def test_trace_coefficient_table():
@@ -428,7 +441,8 @@ def test_compiled_likelihoods_refuse_a_parameter_matrix_of_the_wrong_shape():
     good = np.tile([0.5, 0.5, 1.0, 1.0, 0.5, 0.0, 0.0, 0.0, 0.0], (3, 1))
     assert good.shape[1] == len(softq_policy.SQ_COLUMNS)
     assert np.all(np.isfinite(softq.softq_nll_pairs(*data, subj, good, *opts)))
-    for bad in (good[:, :6], good[:2]):
+    narrow = np.ascontiguousarray(good[:, :6])  # C order like every caller: no new compilation
+    for bad in (narrow, good[:2]):
         with pytest.raises(ValueError, match="full must have"):
             softq.softq_nll_pairs(*data, subj, bad, *opts)
         with pytest.raises(ValueError, match="full must have"):
@@ -436,11 +450,11 @@ def test_compiled_likelihoods_refuse_a_parameter_matrix_of_the_wrong_shape():
         with pytest.raises(ValueError, match="full must have"):
             softq.softq_nll_grad_pairs(*data, subj, bad, *opts)
     with pytest.raises(ValueError, match="full must have"):
-        softq.softq_replay_signals(*data, good[:, :6], *opts)
+        softq.softq_replay_signals(*data, narrow, *opts)
     probs = np.full((3, 5, 2, 2), 0.5)
     u = np.random.default_rng(0).uniform(size=(3, 5, 4))
     with pytest.raises(ValueError, match="full must have"):
-        softq_generators.softq_generate_two_step(good[:, :6], probs, u, 0.7, 0.9, kernel.ON_POLICY, True)
+        softq_generators.softq_generate_two_step(narrow, probs, u, 0.7, 0.9, kernel.ON_POLICY, True)
     hy = (tr.state, tr.action, tr.reward, tr.next_state, tr.is_choice, tr.n_steps)
     with pytest.raises(ValueError, match="full must have"):
         daw_hybrid.hybrid_nll_pairs(*hy, subj, np.full((3, 6), 0.5), 0.7)

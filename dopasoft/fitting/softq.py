@@ -64,23 +64,19 @@ MAX_BLOCKS = 256
 def _softq_scratch(n_states, n_actions):
     """The replay's arrays for one thread's block of pairs (:func:`_softq_replay` resets them).
 
-    Returns ``W, E, live, rows, ones, lp, work, cache, last, prior, log_prior``: weights and traces
-    (n_states, n_actions), the live trace rows, the one-hot features (state ``s`` is ``rows[s:s+1]``,
-    ``ones[s:s+1]``), the uniform log prior, the step's scratch and cache, the previous choice per
-    state, and the learned default policy per state and its logarithm (n_states, n_actions).
+    Returns the tuple ``(W, E, live, work, cache, last, prior, log_prior)``: weights and traces
+    (n_states, n_actions), the live trace rows, the step's scratch and cache, the previous choice per
+    state, and the default policy per state and its logarithm (n_states, n_actions).
     """
     W = np.zeros((n_states, n_actions))
     E = np.zeros((n_states, n_actions))
     live = np.zeros(n_states + 1, np.int64)
-    rows = np.arange(n_states)
-    ones = np.ones(n_states)
-    lp = np.full(n_actions, -math.log(n_actions))
     work = np.empty((4, n_actions))
     cache = np.full(3 + n_actions, -1.0)
     last = np.full(n_states, -1, np.int64)
     prior = np.full((n_states, n_actions), 1.0 / n_actions)
     log_prior = np.full((n_states, n_actions), -math.log(n_actions))
-    return W, E, live, rows, ones, lp, work, cache, last, prior, log_prior
+    return W, E, live, work, cache, last, prior, log_prior
 
 
 @njit(cache=True)
@@ -104,64 +100,36 @@ def _n_blocks(n_pairs):
 
 
 @njit(cache=True, _nrt=False)
-def _softq_replay(
-    state,
-    action,
-    reward,
-    next_state,
-    terminal,
-    is_choice,
-    n,
-    stage_of,
-    p,
-    gamma,
-    trace,
-    replacing,
-    dW,
-    dE,
-    dpar,
-    dlogp,
-    grad,
-    W,
-    E,
-    live,
-    rows,
-    ones,
-    lp,
-    work,
-    cache,
-    last,
-    prior,
-    log_prior,
-    out,
-):
+def _softq_replay(data, n, stage_of, p, gamma, trace, replacing, dW, dE, dpar, dlogp, grad, scratch, out):
     """NLL of one subject: its steps replayed through :func:`dopasoft.kernel.soft_q_step`.
 
-    ``W, E, live, ..., last``: the arrays of :func:`_softq_scratch`, in any state (reset here).
+    ``data``: the subject's ``(state, action, reward, next_state, terminal, is_choice)`` rows;
+    ``scratch``: the arrays of :func:`_softq_scratch`, in any state (reset here).
     ``dW, dE, dpar, dlogp, grad``: ``None`` (value only; compiled without derivatives) or the step's
     tangent arrays in the 6 kernel-column directions and ``grad`` (6,), which receives the gradient of
     the NLL. ``out``: ``None`` or an array (>= n, N_OUT) receiving per step the step's signals
     (columns ``kernel.SIG_*``), ``p_choice`` (column ``OUT_P_CHOICE``) and ``action_pe = 1 - pi0(a|s)``
-    before the prior's update (``OUT_ACTION_PE``), NaN where no action. With ``p[SQ_ALPHA_PI] > 0`` the
-    default policy of each state starts uniform in ``prior, log_prior`` and learns from each observed
-    choice after its step (:func:`dopasoft.kernel.prior_update`); otherwise it is the uniform ``lp``. The step reuses the log-sum-exp of ``V(s')`` as the
-    next step's normaliser while that row is unchanged and skips the decay pass when no trace is live
-    (after a terminal step).
+    before the prior's update (``OUT_ACTION_PE``), NaN where no action. The default policy of each state
+    starts uniform (or go-biased) in ``prior, log_prior``; with ``p[SQ_ALPHA_PI] > 0`` it learns from
+    each observed choice after its step (:func:`dopasoft.kernel.prior_update`). The step reuses the
+    log-sum-exp of ``V(s')`` as the next step's normaliser while that row is unchanged and skips the
+    decay pass when no trace is live (after a terminal step).
     """
+    state, action, reward, next_state, terminal, is_choice = data
+    W, E, live, work, cache, last, prior, log_prior = scratch
     kappa = p[SQ_KAPPA]
     expm1_kappa = math.expm1(kappa)
     lam = p[SQ_LAM]
     rate = p[SQ_ALPHA_PI]
     valence = p[SQ_VALENCE] != 0.0
-    habit = rate > 0.0 or p[SQ_GO_BIAS] != 0.0  # pi0 from the table, not the uniform lp
+    learns_prior = rate > 0.0
     n_states, n_actions = W.shape
     for i in range(n_states):
         last[i] = -1
         for b in range(n_actions):
             W[i, b] = 0.0
             E[i, b] = 0.0
-    if habit:
-        reset_prior(prior, log_prior, p[SQ_GO_BIAS])
+    reset_prior(prior, log_prior, p[SQ_GO_BIAS])
     acol = -1
     live[0] = 0
     cache[0] = -1.0
@@ -187,10 +155,10 @@ def _softq_replay(
         tau = p[SQ_TAU0 + stg]
         term = terminal[t]
         ns = s if term else next_state[t]
-        lp_s = log_prior[s] if habit else lp
-        lp_ns = log_prior[ns] if habit else lp
+        lp_s = log_prior[s]
+        lp_ns = log_prior[ns]
         if valence:  # the learning rate of the sign of this step's error
-            col = valence_column(W, rows, ones, s, a, reward[t], ns, term, tau, gamma, lp_ns, work)
+            col = valence_column(W, None, None, s, a, reward[t], ns, term, tau, gamma, lp_ns, work)
         else:
             col = SQ_ALPHA0 + stg
         if dW is not None:  # this step's alpha and tau are kernel columns
@@ -213,14 +181,14 @@ def _softq_replay(
             W,
             E,
             live,
-            rows,
-            ones,
+            None,
+            None,
             s,
             s + 1,
             a,
             reward[t],
-            rows,
-            ones,
+            None,
+            None,
             ns,
             ns + 1,
             term,
@@ -257,8 +225,8 @@ def _softq_replay(
                 out[t, OUT_P_CHOICE] = math.exp(lp_b if sticky else logp)
             else:
                 out[t, OUT_P_CHOICE] = math.nan
-            out[t, OUT_ACTION_PE] = 1.0 - (prior[s, a] if habit else 1.0 / n_actions)
-        if habit:  # after the step, which used pi0 before it (docs/maths.md §7)
+            out[t, OUT_ACTION_PE] = 1.0 - prior[s, a]
+        if learns_prior:  # after the step, which used pi0 before it (docs/maths.md §7)
             prior_update(prior[s], log_prior[s], a, rate)
             forget_cached_state(cache, s)
         last[s] = a
@@ -287,16 +255,12 @@ def _nll_block(
     out,
 ):
     """``out[k]`` = NLL of pairs ``lo <= k < hi``, replayed with one set of scratch arrays."""
-    W, E, live, rows, ones, lp, work, cache, last, prior, log_prior = _softq_scratch(n_states, n_actions)
+    scratch = _softq_scratch(n_states, n_actions)
     for k in range(lo, hi):
         i = subj[k]
+        data = (state[i], action[i], reward[i], next_state[i], terminal[i], is_choice[i])
         out[k] = _softq_replay(
-            state[i],
-            action[i],
-            reward[i],
-            next_state[i],
-            terminal[i],
-            is_choice[i],
+            data,
             n_steps[i],
             stage_of,
             full[k],
@@ -308,17 +272,7 @@ def _nll_block(
             None,
             None,
             None,
-            W,
-            E,
-            live,
-            rows,
-            ones,
-            lp,
-            work,
-            cache,
-            last,
-            prior,
-            log_prior,
+            scratch,
             None,
         )
 
@@ -447,17 +401,13 @@ def softq_nll_grad_pairs(
     grad = np.empty((n_pairs, N_COLS))
     n_blocks = _n_blocks(n_pairs)
     for blk in prange(n_blocks):
-        W, E, live, rows, ones, lp, work, cache, last, prior, log_prior = _softq_scratch(n_states, n_actions)
+        scratch = _softq_scratch(n_states, n_actions)
         dW, dE, dpar, dlogp = _tangent_scratch(n_states, n_actions)
         for k in range(blk * n_pairs // n_blocks, (blk + 1) * n_pairs // n_blocks):
             i = subj[k]
+            data = (state[i], action[i], reward[i], next_state[i], terminal[i], is_choice[i])
             out[k] = _softq_replay(
-                state[i],
-                action[i],
-                reward[i],
-                next_state[i],
-                terminal[i],
-                is_choice[i],
+                data,
                 n_steps[i],
                 stage_of,
                 full[k],
@@ -469,17 +419,7 @@ def softq_nll_grad_pairs(
                 dpar,
                 dlogp,
                 grad[k],
-                W,
-                E,
-                live,
-                rows,
-                ones,
-                lp,
-                work,
-                cache,
-                last,
-                prior,
-                log_prior,
+                scratch,
                 None,
             )
     return out, grad
@@ -555,15 +495,11 @@ def softq_replay_signals(
     nll = np.empty(n_sub)
     n_blocks = _n_blocks(n_sub)
     for blk in prange(n_blocks):
-        W, E, live, rows, ones, lp, work, cache, last, prior, log_prior = _softq_scratch(n_states, n_actions)
+        scratch = _softq_scratch(n_states, n_actions)
         for i in range(blk * n_sub // n_blocks, (blk + 1) * n_sub // n_blocks):
+            data = (state[i], action[i], reward[i], next_state[i], terminal[i], is_choice[i])
             nll[i] = _softq_replay(
-                state[i],
-                action[i],
-                reward[i],
-                next_state[i],
-                terminal[i],
-                is_choice[i],
+                data,
                 n_steps[i],
                 stage_of,
                 full[i],
@@ -575,17 +511,7 @@ def softq_replay_signals(
                 None,
                 None,
                 None,
-                W,
-                E,
-                live,
-                rows,
-                ones,
-                lp,
-                work,
-                cache,
-                last,
-                prior,
-                log_prior,
+                scratch,
                 out[i],
             )
     return (
