@@ -462,6 +462,12 @@ def soft_q_step(
         else:
             W[i, a] += cur * x
             E[i, a] += x
+        if terminated:  # the traces end with this step: the current pair's is not kept
+            E[i, a] = 0.0
+            if dE is not None:
+                for c_ in range(N_TANGENTS):
+                    dE[i, a, c_] = 0.0
+            continue
         known = False
         for j in range(1, live[0] + 1):
             if live[j] == i:
@@ -471,7 +477,7 @@ def soft_q_step(
             live[0] += 1
             live[live[0]] = i
 
-    if terminated:
+    if terminated and live[0] > 0:
         clear_traces(E, live, dE)
 
     if cache is not None:

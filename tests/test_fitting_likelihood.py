@@ -543,3 +543,25 @@ def test_simulate_choices_is_the_name_and_fitting_simulate_a_warning_alias():
     with pytest.warns(DeprecationWarning, match="renamed simulate_choices"):
         old = F.simulate("soft-q-lambda", pars, n_trials=30, n_subjects=2, seed=5)
     pd.testing.assert_frame_equal(old, new)
+
+
+@pytest.mark.parametrize("tau", [0.3, 2e-3, 5e-4, 1e-5])
+def test_running_product_of_probabilities_is_exact(tau):
+    """The replay logs a running product of choice probabilities (docs/maths.md §5): exact against the
+    oracle's per-choice logs whether the product is flushed often (long sessions, probabilities near
+    1e-100), the probabilities fall below the product's safe range (1e-200) or underflow to 0 in
+    floating point (log P(a|s) is then taken from Q(s, .), finite)."""
+    df = random_two_step(n_subjects=3, n_trials=600 if tau == 0.3 else 80, seed=11)
+    m = F.get_model("soft-q-lambda", kappa=True)
+    p = dict(alpha=0.9, tau=tau, lam=0.7, kappa=0.4)
+    got = negative_log_likelihood(df, m, p)
+    want = softq_two_step_oracle(df, **p)
+    assert np.isfinite(got).all()
+    assert want.min() > (1e4 if tau < 1e-3 else 100)  # vanishing probabilities were met
+    np.testing.assert_allclose(got.to_numpy(), want.loc[got.index].to_numpy(), rtol=1e-12, atol=1e-9)
+    # the value, the gradient and the signal replays accumulate the same products: the same bits
+    tr = F.to_transitions(df)
+    th = np.tile([p["alpha"], p["tau"], p["lam"], p["kappa"]], (tr.n_subjects, 1))
+    subj = np.arange(tr.n_subjects, dtype=np.int64)
+    value = m.nll_pairs(tr, subj, th)
+    np.testing.assert_array_equal(m.nll_grad_pairs(tr, subj, th)[0], value)

@@ -32,6 +32,7 @@ from dopasoft.fitting.softq_policy import (
     check_full,
     reset_prior,
     softq_behaviour_dlogp,
+    sticky_factor,
     sticky_logp,
     valence_column,
 )
@@ -46,6 +47,7 @@ from dopasoft.kernel import (
     SIG_VALUE_RPE,
     clear_traces,
     forget_cached_state,
+    log_normaliser,
     prior_update,
     soft_q_step,
 )
@@ -58,6 +60,12 @@ N_OUT = N_SIGNALS + 2
 # the parallel likelihoods split the pairs into at most this many blocks (numba schedules them
 # statically, an equal share per thread)
 MAX_BLOCKS = 256
+
+# the replay sums log-probabilities as the log of a running product (docs/maths.md §5):
+# the product is logged and restarted before it falls below PRODUCT_FLOOR; a probability below
+# TINY_P (which could underflow the product) is logged exactly, from the step's Q(s, .)
+PRODUCT_FLOOR = 1e-100
+TINY_P = 1e-200
 
 
 @njit(cache=True)
@@ -119,6 +127,8 @@ def _softq_replay(data, n, stage_of, p, gamma, trace, replacing, dW, dE, dpar, d
     W, E, live, work, cache, last, prior, log_prior = scratch
     kappa = p[SQ_KAPPA]
     expm1_kappa = math.expm1(kappa)
+    exp_kappa = math.exp(kappa)
+    prod = 1.0  # choice probabilities not yet logged (docs/maths.md §5)
     lam = p[SQ_LAM]
     rate = p[SQ_ALPHA_PI]
     valence = p[SQ_VALENCE] != 0.0
@@ -177,7 +187,7 @@ def _softq_replay(data, n, stage_of, p, gamma, trace, replacing, dW, dE, dpar, d
         sticky = is_choice[t] and stg == 0 and last[s] >= 0 and kappa != 0.0
         if sticky and dW is not None:  # before the step changes W and dW
             softq_behaviour_dlogp(W, dW, s, a, tau, kappa, last[s], lp_s, SQ_TAU0 + stg, grad)
-        logp, _ = soft_q_step(
+        soft_q_step(
             W,
             E,
             live,
@@ -209,28 +219,41 @@ def _softq_replay(data, n, stage_of, p, gamma, trace, replacing, dW, dE, dpar, d
             dpar,
             dlogp,
         )
-        lp_b = 0.0
-        if sticky:  # from the step's pi(.|s) before the update, still in work[2]
-            lp_b = sticky_logp(logp, work[2, last[s]], a == last[s], kappa, expm1_kappa)
-            nll -= lp_b
-        elif is_choice[t]:
-            nll -= logp
-            if dW is not None:
+        if is_choice[t]:  # P(a|s) of the behaviour policy, from the step's pi(.|s) before the update
+            p_a = work[2, a]
+            if sticky:
+                p_a *= sticky_factor(work[2, last[s]], a == last[s], exp_kappa, expm1_kappa)
+            if p_a >= TINY_P:
+                if prod < PRODUCT_FLOOR:
+                    nll -= math.log(prod)
+                    prod = 1.0
+                prod *= p_a
+            else:  # too small for the product: log P(a|s) from Q(s, .), still in work[0]
+                inv_tau = 1.0 / tau
+                lp_a = (
+                    work[0, a] * inv_tau
+                    + lp_s[a]
+                    - log_normaliser(work, None, None, 0, 1, inv_tau, lp_s, work, 0)
+                )
+                if sticky:
+                    lp_a = sticky_logp(lp_a, work[2, last[s]], a == last[s], kappa, expm1_kappa)
+                nll -= lp_a
+            if dW is not None and not sticky:  # (sticky steps: softq_behaviour_dlogp above)
                 for c in range(N_COLS):
                     grad[c] -= dlogp[c]
                 if stg == 0 and last[s] >= 0:  # kappa = 0: d log P(a|s)/d kappa = [a = last] - pi(last|s)
                     grad[SQ_KAPPA] -= (1.0 if a == last[s] else 0.0) - work[2, last[s]]
+            if out is not None:
+                out[t, OUT_P_CHOICE] = p_a
+        elif out is not None:
+            out[t, OUT_P_CHOICE] = math.nan
         if out is not None:  # the step wrote its signals into out[t, :N_SIGNALS]
-            if is_choice[t]:
-                out[t, OUT_P_CHOICE] = math.exp(lp_b if sticky else logp)
-            else:
-                out[t, OUT_P_CHOICE] = math.nan
             out[t, OUT_ACTION_PE] = 1.0 - prior[s, a]
         if learns_prior:  # after the step, which used pi0 before it (docs/maths.md §7)
             prior_update(prior[s], log_prior[s], a, rate)
             forget_cached_state(cache, s)
         last[s] = a
-    return nll
+    return nll - math.log(prod)
 
 
 @njit(cache=True)

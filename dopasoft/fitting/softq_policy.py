@@ -28,6 +28,7 @@ __all__ = [
     "check_full",
     "softq_behaviour_logp",
     "sticky_logp",
+    "sticky_factor",
     "softq_behaviour_dlogp",
     "softq_sample",
     "valence_column",
@@ -85,28 +86,34 @@ def softq_behaviour_logp(W, s, a, tau, kappa, last, log_prior):
 
 
 @njit(cache=True, inline="always")
-def sticky_logp(log_pi_a, pi_last, a_is_last, kappa, expm1_kappa):
-    r"""``log P(a|s)`` of the sticky behaviour policy, from the learner's own policy at ``s``.
+def sticky_factor(pi_last, a_is_last, exp_kappa, expm1_kappa):
+    r"""``P(a|s) / pi(a|s)``: the sticky behaviour policy's probability relative to the learner's.
 
     .. math::
 
-        P(a|s) = \frac{\pi(a|s)\, e^{\kappa [a = \ell]}}{1 + \pi(\ell|s)\,(e^{\kappa} - 1)},
-        \qquad \log P(a|s) = \log\pi(a|s) + \kappa [a = \ell]
-        - \operatorname{log1p}\big(\pi(\ell|s)\,\operatorname{expm1}(\kappa)\big)
+        P(a|s) = \pi(a|s)\, \frac{e^{\kappa [a = \ell]}}{1 + \pi(\ell|s)\,(e^{\kappa} - 1)}
 
-    (``docs/maths.md`` §5): the same number as :func:`softq_behaviour_logp`, but given the step's
-    ``log pi(a|s)`` and ``pi(last|s)`` it costs one ``log1p`` (``expm1_kappa`` is computed once per
-    subject) instead of the two exponentials and a log of a fresh soft-max.
+    (``docs/maths.md`` §5): the soft-max of :func:`softq_behaviour_logp` with ``kappa`` on the previous
+    choice ``ell``, written from the learner's own policy at ``s`` (the step has it), so that it costs a
+    division instead of the two exponentials and a log of a fresh soft-max (``exp_kappa`` and
+    ``expm1_kappa`` are computed once per subject).
 
     Parameters
     ----------
-    log_pi_a : float
-        ``log pi(a|s)`` of the learner (with its default policy), before the update.
     pi_last : float
         ``pi(last|s)``, the learner's probability of the previous choice ``last`` in ``s``.
     a_is_last : bool
-    kappa, expm1_kappa : float
-        The stickiness and ``expm1(kappa)``.
+    exp_kappa, expm1_kappa : float
+        ``exp(kappa)`` and ``expm1(kappa)``.
+    """
+    return (exp_kappa if a_is_last else 1.0) / (1.0 + pi_last * expm1_kappa)
+
+
+@njit(cache=True, inline="always")
+def sticky_logp(log_pi_a, pi_last, a_is_last, kappa, expm1_kappa):
+    """``log P(a|s)`` of the sticky behaviour policy: ``log pi(a|s)`` plus the log of :func:`sticky_factor`.
+
+    Written as ``kappa [a = ell] - log1p(pi(ell|s) expm1(kappa))``, accurate for small ``kappa``.
     """
     return log_pi_a + (kappa if a_is_last else 0.0) - math.log1p(pi_last * expm1_kappa)
 
