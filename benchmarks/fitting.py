@@ -53,7 +53,7 @@ def reference_fit(model, tr, n_starts, seed=0):
     that the reference is as lean as such a loop can be.
     """
     from dopasoft import kernel
-    from dopasoft.fitting.softq import softq_nll_pairs_serial
+    from dopasoft.fitting.softq import replay_data, softq_nll_pairs_serial
 
     bounds = [
         (max(p.lower, 1e-6), min(p.upper, 1 - 1e-6)) if p.upper == 1 else (max(p.lower, 1e-4), 20.0)
@@ -61,18 +61,7 @@ def reference_fit(model, tr, n_starts, seed=0):
     ]
     src = np.asarray(model.source)
     full = np.asarray(model.constant, float)[None].copy()
-    args = (
-        tr.state,
-        tr.action,
-        tr.reward,
-        tr.next_state,
-        tr.terminal,
-        tr.is_choice,
-        tr.n_steps,
-        tr.state_stage,
-        tr.n_states,
-        tr.n_actions,
-    )
+    args = replay_data(tr)
     code = kernel.TRACE_CODES[model.trace]
 
     def nll(x, sub):
@@ -112,23 +101,11 @@ def against(path: str, tr, model, n_vectors: int = 10, rounds: int = 7, cpu: boo
     theta = np.concatenate([F.sample_parameters(model, n_vectors, rng).to_numpy()] * tr.n_subjects)
     subj = np.repeat(np.arange(tr.n_subjects, dtype=np.int64), n_vectors)
     full = np.ascontiguousarray(model.full(theta))
-    args = (
-        tr.state,
-        tr.action,
-        tr.reward,
-        tr.next_state,
-        tr.terminal,
-        tr.is_choice,
-        tr.n_steps,
-        tr.state_stage,
-        tr.n_states,
-        tr.n_actions,
-        subj,
-        full,
-        float(model.gamma),
-        kernel.TRACE_CODES[model.trace],
-        bool(model.replacing),
-    )
+    pairs = (subj, full, float(model.gamma), kernel.TRACE_CODES[model.trace], bool(model.replacing))
+    # the former copy takes the step arrays one by one, the current replay the packed steps
+    old_data = (tr.state, tr.action, tr.reward, tr.next_state, tr.terminal, tr.is_choice)
+    old_args = (*old_data, tr.n_steps, tr.state_stage, tr.n_states, tr.n_actions, *pairs)
+    new_args = (*softq.replay_data(tr), *pairs)
     trials = (tr.n_choices.sum() / 2 if tr.task == "two-step" else tr.n_choices.sum()) * n_vectors
     clock = time.process_time if cpu else time.perf_counter
     for threads in (1, numba.config.NUMBA_NUM_THREADS):
@@ -140,12 +117,13 @@ def against(path: str, tr, model, n_vectors: int = 10, rounds: int = 7, cpu: boo
             "value + gradient, current": softq.softq_nll_grad_pairs,
         }
         best = dict.fromkeys(fns, np.inf)
-        for fn in fns.values():
-            fn(*args)  # compile
+        args = {name: old_args if "reference" in name else new_args for name in fns}
+        for name, fn in fns.items():
+            fn(*args[name])  # compile
         for _ in range(rounds):
             for name, fn in fns.items():
                 t0 = clock()
-                fn(*args)
+                fn(*args[name])
                 best[name] = min(best[name], clock() - t0)
         for name in fns:
             unit = "M subject-trials per CPU second" if cpu else "M subject-trials/s"

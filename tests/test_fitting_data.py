@@ -244,3 +244,28 @@ def test_rows_with_more_fields_than_the_header(tmp_path):
     ragged.write_text("subject,trial,choice,reward\ns1,1,0,1\ns1,2,1,0,7\n")
     with pytest.raises(ValueError, match=r"Expected 4 fields in line 3, saw 5$"):
         F.read_choices(ragged)
+
+
+def test_packed_steps_hold_every_field():
+    """``Transitions.steps`` (one int64 per step for the compiled replay) unpacks to the step arrays,
+    missed choices and terminal steps included; too many states for a field is refused by name."""
+    import dataclasses
+
+    from dopasoft.fitting.softq import unpack_step
+
+    tr = F.to_transitions(random_two_step(n_subjects=3, n_trials=40, seed=5, missing=0.2))
+    assert (tr.action < 0).any() and tr.terminal.any() and (~tr.is_choice).any()
+    for i in range(tr.n_subjects):
+        for t in range(tr.n_steps[i]):
+            s, a, ns, term, choice = unpack_step(tr.steps[i, t])
+            want = (
+                tr.state[i, t],
+                tr.action[i, t],
+                tr.next_state[i, t],
+                tr.terminal[i, t],
+                tr.is_choice[i, t],
+            )
+            assert (s, a, ns, term, choice) == want
+    big = dataclasses.replace(tr, n_states=2**20 + 3)
+    with pytest.raises(ValueError, match=r"n_states = 1048579"):
+        big.steps  # noqa: B018 - the property raises

@@ -392,18 +392,7 @@ def test_blocks_of_pairs_reset_the_replay_between_pairs():
     full[::3, softq_policy.SQ_KAPPA] = 0.0
     full[::2, softq_policy.SQ_ALPHA_PI] = 0.0
     full[::4, softq_policy.SQ_GO_BIAS] = 0.0
-    data = (
-        tr.state,
-        tr.action,
-        tr.reward,
-        tr.next_state,
-        tr.terminal,
-        tr.is_choice,
-        tr.n_steps,
-        tr.state_stage,
-        tr.n_states,
-        tr.n_actions,
-    )
+    data = softq.replay_data(tr)
     opts = (0.9, kernel.ON_POLICY, True)
     value = softq.softq_nll_pairs(*data, subj, full, *opts)
     value_g, grad = softq.softq_nll_grad_pairs(*data, subj, full, *opts)
@@ -424,18 +413,7 @@ def test_compiled_likelihoods_refuse_a_parameter_matrix_of_the_wrong_shape():
     from dopasoft.fitting.models import daw_hybrid
 
     tr = F.to_transitions(random_two_step(n_subjects=3, n_trials=10, seed=2))
-    data = (
-        tr.state,
-        tr.action,
-        tr.reward,
-        tr.next_state,
-        tr.terminal,
-        tr.is_choice,
-        tr.n_steps,
-        tr.state_stage,
-        tr.n_states,
-        tr.n_actions,
-    )
+    data = softq.replay_data(tr)
     opts = (0.9, kernel.ON_POLICY, True)
     subj = np.arange(3)
     good = np.tile([0.5, 0.5, 1.0, 1.0, 0.5, 0.0, 0.0, 0.0, 0.0], (3, 1))

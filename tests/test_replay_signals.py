@@ -36,18 +36,7 @@ def random_bandit(n_subjects=3, n_trials=80, n_arms=3, n_contexts=2, seed=0, mis
 
 
 def data_args(tr):
-    return (
-        tr.state,
-        tr.action,
-        tr.reward,
-        tr.next_state,
-        tr.terminal,
-        tr.is_choice,
-        tr.n_steps,
-        tr.state_stage,
-        tr.n_states,
-        tr.n_actions,
-    )
+    return softq.replay_data(tr)
 
 
 def replay(tr, model, full):

@@ -26,6 +26,7 @@ Rows named in error messages are the DataFrame's index labels; files read here a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -69,6 +70,14 @@ __all__ = [
     "two_step_to_steps",
     "to_transitions",
 ]
+
+
+# Transitions.steps: one int64 per step for the compiled replay, fields of STEP_FIELD_BITS bits:
+# state | (action + 1) << 20 | (next_state + 1) << 40 | terminal << 60 | is_choice << 61
+STEP_FIELD_BITS = 20
+STEP_TERMINAL_BIT = 3 * STEP_FIELD_BITS
+STEP_CHOICE_BIT = STEP_TERMINAL_BIT + 1
+MAX_PACKED_INDEX = (1 << STEP_FIELD_BITS) - 2  # the largest state or action a field holds
 
 
 @dataclass(frozen=True)
@@ -126,6 +135,29 @@ class Transitions:
     def n_subjects(self) -> int:
         """Number of subjects."""
         return len(self.subjects)
+
+    @cached_property
+    def steps(self) -> NDArray[np.int64]:
+        """The steps packed one int64 each, shape ``(n_subjects, max_steps)``, for the compiled replay.
+
+        ``state | (action + 1) << 20 | (next_state + 1) << 40 | terminal << 60 | is_choice << 61``
+        (:func:`dopasoft.fitting.softq.unpack_step` reads it): one array in the replay's loop instead of
+        five. Computed once per ``Transitions``.
+        """
+        biggest = max(self.n_states, self.n_actions) - 1
+        if biggest > MAX_PACKED_INDEX:
+            raise ValueError(
+                f"the compiled replay holds states and actions up to {MAX_PACKED_INDEX}; "
+                f"these data have n_states = {self.n_states}, n_actions = {self.n_actions}"
+            )
+        b = STEP_FIELD_BITS
+        return np.ascontiguousarray(
+            self.state
+            | (self.action + 1) << b
+            | (self.next_state + 1) << 2 * b
+            | self.terminal.astype(np.int64) << STEP_TERMINAL_BIT
+            | self.is_choice.astype(np.int64) << STEP_CHOICE_BIT
+        )
 
     def take(self, rows: NDArray[np.int64] | list[int]) -> Transitions:
         """Return the transitions of the subjects at positions ``rows`` (trimmed padding)."""

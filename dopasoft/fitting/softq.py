@@ -20,6 +20,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from dopasoft.fitting.data import STEP_CHOICE_BIT, STEP_FIELD_BITS, STEP_TERMINAL_BIT
 from dopasoft.fitting.softq_policy import (
     N_COLS,
     SQ_ALPHA0,
@@ -67,6 +68,29 @@ MAX_BLOCKS = 256
 PRODUCT_FLOOR = 1e-100
 TINY_P = 1e-200
 
+_FIELD = (1 << STEP_FIELD_BITS) - 1
+
+
+@njit(cache=True, inline="always")
+def unpack_step(code):
+    """``(state, action, next_state, terminal, is_choice)`` of one packed step (``Transitions.steps``).
+
+    ``action = -1``: nothing observed; ``next_state = -1`` at terminal steps.
+    """
+    s = code & _FIELD
+    a = ((code >> STEP_FIELD_BITS) & _FIELD) - 1
+    ns = ((code >> 2 * STEP_FIELD_BITS) & _FIELD) - 1
+    return s, a, ns, (code >> STEP_TERMINAL_BIT) & 1 != 0, (code >> STEP_CHOICE_BIT) & 1 != 0
+
+
+def replay_data(tr) -> tuple:
+    """The data arguments of the compiled replays for :class:`dopasoft.fitting.data.Transitions` ``tr``.
+
+    ``(steps, reward, n_steps, stage_of, n_states, n_actions)``: the packed steps (``tr.steps``), the
+    rewards, the steps per subject, the stage of each state and the sizes.
+    """
+    return (tr.steps, tr.reward, tr.n_steps, tr.state_stage, tr.n_states, tr.n_actions)
+
 
 @njit(cache=True)
 def _softq_scratch(n_states, n_actions):
@@ -111,7 +135,7 @@ def _n_blocks(n_pairs):
 def _softq_replay(data, n, stage_of, p, gamma, trace, replacing, dW, dE, dpar, dlogp, grad, scratch, out):
     """NLL of one subject: its steps replayed through :func:`dopasoft.kernel.soft_q_step`.
 
-    ``data``: the subject's ``(state, action, reward, next_state, terminal, is_choice)`` rows;
+    ``data``: the subject's ``(steps, reward)`` rows (packed steps, see :func:`unpack_step`);
     ``scratch``: the arrays of :func:`_softq_scratch`, in any state (reset here).
     ``dW, dE, dpar, dlogp, grad``: ``None`` (value only; compiled without derivatives) or the step's
     tangent arrays in the 6 kernel-column directions and ``grad`` (6,), which receives the gradient of
@@ -123,7 +147,7 @@ def _softq_replay(data, n, stage_of, p, gamma, trace, replacing, dW, dE, dpar, d
     log-sum-exp of ``V(s')`` as the next step's normaliser while that row is unchanged and skips the
     decay pass when no trace is live (after a terminal step).
     """
-    state, action, reward, next_state, terminal, is_choice = data
+    steps, reward = data
     W, E, live, work, cache, last, prior, log_prior = scratch
     kappa = p[SQ_KAPPA]
     expm1_kappa = math.expm1(kappa)
@@ -152,19 +176,18 @@ def _softq_replay(data, n, stage_of, p, gamma, trace, replacing, dW, dE, dpar, d
     stage = -1
     nll = 0.0
     for t in range(n):
-        a = action[t]
+        s, a, ns, term, choice = unpack_step(steps[t])
         if a < 0:
-            if terminal[t]:
+            if term:
                 clear_traces(E, live, dE)
             if out is not None:
                 for j in range(N_OUT):
                     out[t, j] = math.nan
             continue
-        s = state[t]
         stg = stage_of[s]
         tau = p[SQ_TAU0 + stg]
-        term = terminal[t]
-        ns = s if term else next_state[t]
+        if term:
+            ns = s
         lp_s = log_prior[s]
         lp_ns = log_prior[ns]
         if valence:  # the learning rate of the sign of this step's error
@@ -184,7 +207,7 @@ def _softq_replay(data, n, stage_of, p, gamma, trace, replacing, dW, dE, dpar, d
                 acol = col
         # stickiness: the behaviour policy differs from the learner's (at kappa = 0 it is the
         # learner's, whose log-probability and tangents the step gives; d/dkappa is added below)
-        sticky = is_choice[t] and stg == 0 and last[s] >= 0 and kappa != 0.0
+        sticky = choice and stg == 0 and last[s] >= 0 and kappa != 0.0
         if sticky and dW is not None:  # before the step changes W and dW
             softq_behaviour_dlogp(W, dW, s, a, tau, kappa, last[s], lp_s, SQ_TAU0 + stg, grad)
         soft_q_step(
@@ -219,7 +242,7 @@ def _softq_replay(data, n, stage_of, p, gamma, trace, replacing, dW, dE, dpar, d
             dpar,
             dlogp,
         )
-        if is_choice[t]:  # P(a|s) of the behaviour policy, from the step's pi(.|s) before the update
+        if choice:  # P(a|s) of the behaviour policy, from the step's pi(.|s) before the update
             p_a = work[2, a]
             if sticky:
                 p_a *= sticky_factor(work[2, last[s]], a == last[s], exp_kappa, expm1_kappa)
@@ -260,12 +283,8 @@ def _softq_replay(data, n, stage_of, p, gamma, trace, replacing, dW, dE, dpar, d
 def _nll_block(
     lo,
     hi,
-    state,
-    action,
+    steps,
     reward,
-    next_state,
-    terminal,
-    is_choice,
     n_steps,
     stage_of,
     n_states,
@@ -281,7 +300,7 @@ def _nll_block(
     scratch = _softq_scratch(n_states, n_actions)
     for k in range(lo, hi):
         i = subj[k]
-        data = (state[i], action[i], reward[i], next_state[i], terminal[i], is_choice[i])
+        data = (steps[i], reward[i])
         out[k] = _softq_replay(
             data,
             n_steps[i],
@@ -302,12 +321,8 @@ def _nll_block(
 
 @njit(parallel=True, cache=True)
 def softq_nll_pairs(
-    state,
-    action,
+    steps,
     reward,
-    next_state,
-    terminal,
-    is_choice,
     n_steps,
     stage_of,
     n_states,
@@ -332,12 +347,8 @@ def softq_nll_pairs(
         _nll_block(
             lo,
             hi,
-            state,
-            action,
+            steps,
             reward,
-            next_state,
-            terminal,
-            is_choice,
             n_steps,
             stage_of,
             n_states,
@@ -354,12 +365,8 @@ def softq_nll_pairs(
 
 @njit(cache=True)
 def softq_nll_pairs_serial(
-    state,
-    action,
+    steps,
     reward,
-    next_state,
-    terminal,
-    is_choice,
     n_steps,
     stage_of,
     n_states,
@@ -376,12 +383,8 @@ def softq_nll_pairs_serial(
     _nll_block(
         0,
         subj.shape[0],
-        state,
-        action,
+        steps,
         reward,
-        next_state,
-        terminal,
-        is_choice,
         n_steps,
         stage_of,
         n_states,
@@ -398,12 +401,8 @@ def softq_nll_pairs_serial(
 
 @njit(parallel=True, cache=True)
 def softq_nll_grad_pairs(
-    state,
-    action,
+    steps,
     reward,
-    next_state,
-    terminal,
-    is_choice,
     n_steps,
     stage_of,
     n_states,
@@ -428,7 +427,7 @@ def softq_nll_grad_pairs(
         dW, dE, dpar, dlogp = _tangent_scratch(n_states, n_actions)
         for k in range(blk * n_pairs // n_blocks, (blk + 1) * n_pairs // n_blocks):
             i = subj[k]
-            data = (state[i], action[i], reward[i], next_state[i], terminal[i], is_choice[i])
+            data = (steps[i], reward[i])
             out[k] = _softq_replay(
                 data,
                 n_steps[i],
@@ -450,12 +449,8 @@ def softq_nll_grad_pairs(
 
 @njit(parallel=True, cache=True)
 def softq_replay_signals(
-    state,
-    action,
+    steps,
     reward,
-    next_state,
-    terminal,
-    is_choice,
     n_steps,
     stage_of,
     n_states,
@@ -473,9 +468,10 @@ def softq_replay_signals(
 
     Parameters
     ----------
-    state, action, reward, next_state, terminal, is_choice : arrays, shape (S, T)
-        The padded steps of :class:`dopasoft.fitting.data.Transitions` (``action = -1``: nothing
-        observed).
+    steps : int64 array, shape (S, T)
+        The packed steps ``Transitions.steps`` (state, action, next state, terminal, is_choice; see
+        :func:`unpack_step`; ``action = -1``: nothing observed).
+    reward : float64 array, shape (S, T)
     n_steps : int64 array, shape (S,)
         Steps per subject.
     stage_of : int64 array, shape (n_states,)
@@ -513,14 +509,14 @@ def softq_replay_signals(
     Every signal is NaN where the action is missing (``action = -1``) and beyond ``n_steps``.
     """
     n_sub = full.shape[0]
-    check_full(full, state.shape[0])
-    out = np.full((n_sub, state.shape[1], N_OUT), np.nan)
+    check_full(full, steps.shape[0])
+    out = np.full((n_sub, steps.shape[1], N_OUT), np.nan)
     nll = np.empty(n_sub)
     n_blocks = _n_blocks(n_sub)
     for blk in prange(n_blocks):
         scratch = _softq_scratch(n_states, n_actions)
         for i in range(blk * n_sub // n_blocks, (blk + 1) * n_sub // n_blocks):
-            data = (state[i], action[i], reward[i], next_state[i], terminal[i], is_choice[i])
+            data = (steps[i], reward[i])
             nll[i] = _softq_replay(
                 data,
                 n_steps[i],

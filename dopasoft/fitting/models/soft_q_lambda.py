@@ -35,6 +35,7 @@ import numpy as np
 from dopasoft import kernel as _k
 from dopasoft.fitting.models.base import INF, ChoiceModel, ModelFamily, Option, Parameter
 from dopasoft.fitting.softq import (
+    replay_data,
     softq_nll_grad_pairs,
     softq_nll_pairs,
     softq_nll_pairs_serial,
@@ -166,22 +167,15 @@ class SoftQLambdaModel(ChoiceModel):
         """The compiled replay's arguments: the data, the pairs, the kernel columns and the variant."""
         self.check_task(tr)
         return (
-            tr.state,
-            tr.action,
-            tr.reward,
-            tr.next_state,
-            tr.terminal,
-            tr.is_choice,
-            tr.n_steps,
-            tr.state_stage,
-            tr.n_states,
-            tr.n_actions,
+            *replay_data(tr),
             np.ascontiguousarray(subj, np.int64),
             np.ascontiguousarray(self.full(theta)),
-            float(self.gamma),
-            _k.TRACE_CODES[self.trace],
-            bool(self.replacing),
+            *self._variant(),
         )
+
+    def _variant(self) -> tuple:
+        """``(gamma, trace code, replacing)``, the compiled step's variant arguments."""
+        return (float(self.gamma), _k.TRACE_CODES[self.trace], bool(self.replacing))
 
     def nll_pairs(self, tr, subj, theta):  # noqa: D102 - documented on the base class
         fn = softq_nll_pairs if len(subj) >= PARALLEL_MIN_PAIRS else softq_nll_pairs_serial
@@ -216,9 +210,10 @@ class SoftQLambdaModel(ChoiceModel):
         """Per-step ``p_choice`` (with ``kappa``), ``delta``, ``value_rpe``, ``action_term``, ``value``
         (``V(s)``) and ``action_pe`` (``1 - pi0(a|s)``), all before the step's update, from the
         likelihood's own replay."""
-        args = self._engine_args(tr, np.arange(tr.n_subjects), theta)
+        self.check_task(tr)
+        full = np.ascontiguousarray(self.full(theta))  # one vector per subject, no pairs
         nll, p_choice, delta, value_rpe, action_term, value, action_pe = softq_replay_signals(
-            *args[:10], *args[11:]
+            *replay_data(tr), full, *self._variant()
         )
         signals = dict(
             p_choice=p_choice,
@@ -233,7 +228,7 @@ class SoftQLambdaModel(ChoiceModel):
     def simulate_arrays(self, theta, probs, u, p_common=0.7):
         """Generate two-step (``probs`` 4-d) or bandit (``probs`` 3-d) choices."""
         full = np.ascontiguousarray(self.full(theta))
-        variant = (float(self.gamma), _k.TRACE_CODES[self.trace], bool(self.replacing))
+        variant = self._variant()
         if probs.ndim == 4:
             return softq_generate_two_step(full, probs, u, p_common, *variant)
         return softq_generate_bandit(full, probs, u, *variant)
