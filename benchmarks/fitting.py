@@ -35,13 +35,13 @@ def throughput(model, tr, n_vectors=50, threads=None, grad=False):
 
     run(flat[:32])  # compile
     if threads:
-        numba.set_num_threads(threads)
+        F.set_threads(threads)
     best = np.inf
     for _ in range(3):
         t0 = time.perf_counter()
         run(flat)
         best = min(best, time.perf_counter() - t0)
-    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    F.set_threads(None)
     trials = tr.n_choices.sum() / 2 if tr.task == "two-step" else tr.n_choices.sum()
     return trials * n_vectors / best / 1e6
 
@@ -53,7 +53,7 @@ def reference_fit(model, tr, n_starts, seed=0):
     that the reference is as lean as such a loop can be.
     """
     from dopasoft import kernel
-    from dopasoft.fitting.softq import replay_data, softq_nll_pairs_serial
+    from dopasoft.fitting.softq import _nll_block, replay_data
 
     bounds = [
         (max(p.lower, 1e-6), min(p.upper, 1 - 1e-6)) if p.upper == 1 else (max(p.lower, 1e-4), 20.0)
@@ -64,9 +64,12 @@ def reference_fit(model, tr, n_starts, seed=0):
     args = replay_data(tr)
     code = kernel.TRACE_CODES[model.trace]
 
+    out = np.empty(1)
+
     def nll(x, sub):
         full[0, src >= 0] = x[src[src >= 0]]
-        return softq_nll_pairs_serial(*args, sub, full, model.gamma, code, model.replacing)[0]
+        _nll_block(0, 1, *args, sub, full, model.gamma, code, model.replacing, out)
+        return out[0]
 
     rng = np.random.default_rng(seed)
     best = np.full(tr.n_subjects, np.inf)
@@ -108,8 +111,9 @@ def against(path: str, tr, model, n_vectors: int = 10, rounds: int = 7, cpu: boo
     new_args = (*softq.replay_data(tr), *pairs)
     trials = (tr.n_choices.sum() / 2 if tr.task == "two-step" else tr.n_choices.sum()) * n_vectors
     clock = time.process_time if cpu else time.perf_counter
-    for threads in (1, numba.config.NUMBA_NUM_THREADS):
-        numba.set_num_threads(threads)
+    for threads in (1, F.get_threads()):
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))  # the older, parallel copy
+        F.set_threads(threads)
         fns = {
             "value, reference": old.softq_nll_pairs,
             "value, current": softq.softq_nll_pairs,
@@ -133,6 +137,7 @@ def against(path: str, tr, model, n_vectors: int = 10, rounds: int = 7, cpu: boo
                 f"  {kind}: current / reference = {best[kind + ', reference'] / best[kind + ', current']:.2f}"
             )
     numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    F.set_threads(None)
 
 
 def main() -> None:
@@ -155,15 +160,15 @@ def main() -> None:
         return
     print(
         f"model {model.name}, {args.subjects} subjects x {args.trials} trials, "
-        f"{args.starts} starts, numba threads {numba.get_num_threads()}"
+        f"{args.starts} starts, likelihood threads {F.get_threads()}"
     )
-    for th in (1, numba.get_num_threads()):
+    for th in (1, F.get_threads()):
         print(
             f"likelihood throughput ({th} thread(s)): {throughput(model, tr, threads=th):.2f} "
             "M subject-trials/s"
         )
     if model.nll_grad_pairs is not None:
-        for th in (1, numba.get_num_threads()):
+        for th in (1, F.get_threads()):
             print(
                 f"value + gradient throughput ({th} thread(s)): "
                 f"{throughput(model, tr, threads=th, grad=True):.2f} M subject-trials/s"

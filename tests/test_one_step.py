@@ -367,15 +367,15 @@ def test_linear_update_checks_its_features_before_learning(state, next_state, me
 
 
 def test_blocks_of_pairs_reset_the_replay_between_pairs():
-    """The parallel likelihoods reuse one set of arrays per block of pairs (more pairs than blocks
-    here): every pair must give the bits of a replay on fresh arrays."""
+    """The likelihoods reuse one set of arrays per block of pairs (on two threads, more pairs than
+    blocks here): every pair must give the bits of a replay on fresh arrays."""
     from fitting_oracles import random_two_step
 
-    from dopasoft.fitting import softq, softq_policy
+    from dopasoft.fitting import softq, softq_policy, threads
 
     tr = F.to_transitions(random_two_step(n_subjects=4, n_trials=30, seed=9, missing=0.1))
     rng = np.random.default_rng(9)
-    n = softq.MAX_BLOCKS + 45
+    n = 45  # 8 blocks of 5-6 pairs on 2 threads
     subj = rng.integers(0, tr.n_subjects, n)
     full = np.column_stack(
         [
@@ -394,12 +394,16 @@ def test_blocks_of_pairs_reset_the_replay_between_pairs():
     full[::4, softq_policy.SQ_GO_BIAS] = 0.0
     data = softq.replay_data(tr)
     opts = (0.9, kernel.ON_POLICY, True)
-    value = softq.softq_nll_pairs(*data, subj, full, *opts)
-    value_g, grad = softq.softq_nll_grad_pairs(*data, subj, full, *opts)
+    threads.set_threads(2)
+    try:
+        value = softq.softq_nll_pairs(*data, subj, full, *opts)
+        value_g, grad = softq.softq_nll_grad_pairs(*data, subj, full, *opts)
+    finally:
+        threads.set_threads(None)
     for k in range(n):
         one = (*data, subj[k : k + 1], full[k : k + 1], *opts)
         assert np.isfinite(value[k])
-        assert value[k] == softq.softq_nll_pairs_serial(*one)[0]
+        assert value[k] == softq.softq_nll_pairs(*one)[0]
         v, g = softq.softq_nll_grad_pairs(*one)
         assert value_g[k] == v[0] and np.array_equal(grad[k], g[0])
 
@@ -424,8 +428,6 @@ def test_compiled_likelihoods_refuse_a_parameter_matrix_of_the_wrong_shape():
         with pytest.raises(ValueError, match="full must have"):
             softq.softq_nll_pairs(*data, subj, bad, *opts)
         with pytest.raises(ValueError, match="full must have"):
-            softq.softq_nll_pairs_serial(*data, subj, bad, *opts)
-        with pytest.raises(ValueError, match="full must have"):
             softq.softq_nll_grad_pairs(*data, subj, bad, *opts)
     with pytest.raises(ValueError, match="full must have"):
         softq.softq_replay_signals(*data, narrow, *opts)
@@ -436,8 +438,6 @@ def test_compiled_likelihoods_refuse_a_parameter_matrix_of_the_wrong_shape():
     hy = (tr.state, tr.action, tr.reward, tr.next_state, tr.is_choice, tr.n_steps)
     with pytest.raises(ValueError, match="full must have"):
         daw_hybrid.hybrid_nll_pairs(*hy, subj, np.full((3, 6), 0.5), 0.7)
-    with pytest.raises(ValueError, match="full must have"):
-        daw_hybrid.hybrid_nll_pairs_serial(*hy, subj, np.full((3, 6), 0.5), 0.7)
 
 
 def test_sticky_probability_from_the_step_policy_equals_the_written_out_softmax():

@@ -231,7 +231,7 @@ def test_signals_leave_the_likelihood_unchanged_and_are_deterministic():
     full = random_full(model, tr.n_subjects, seed=2)
     a = replay(tr, model, full)
     b = replay(tr, model, full)
-    want = softq.softq_nll_pairs_serial(
+    want = softq.softq_nll_pairs(
         *data_args(tr),
         np.arange(tr.n_subjects, dtype=np.int64),
         np.ascontiguousarray(full),

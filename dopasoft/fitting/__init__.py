@@ -26,6 +26,7 @@ from dopasoft.fitting.parameters import default_prior
 from dopasoft.fitting.recovery import ModelRecoveryResult, model_recovery, recovery_table
 from dopasoft.fitting.replay import REPLAY_COLUMNS, replay
 from dopasoft.fitting.simulate import sample_parameters, simulate, simulate_choices
+from dopasoft.fitting.threads import get_threads, set_threads
 
 __all__ = [
     "default_prior",
@@ -60,4 +61,6 @@ __all__ = [
     "sample_parameters",
     "simulate",
     "simulate_choices",
+    "get_threads",
+    "set_threads",
 ]

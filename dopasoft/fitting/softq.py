@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from dopasoft.fitting.data import STEP_CHOICE_BIT, STEP_FIELD_BITS, STEP_TERMINAL_BIT
 from dopasoft.fitting.softq_policy import (
@@ -37,6 +37,7 @@ from dopasoft.fitting.softq_policy import (
     sticky_logp,
     valence_column,
 )
+from dopasoft.fitting.threads import run_blocks
 from dopasoft.kernel import (
     D_ALPHA,
     D_LAM,
@@ -57,10 +58,6 @@ from dopasoft.kernel import (
 OUT_P_CHOICE = N_SIGNALS
 OUT_ACTION_PE = N_SIGNALS + 1
 N_OUT = N_SIGNALS + 2
-
-# the parallel likelihoods split the pairs into at most this many blocks (numba schedules them
-# statically, an equal share per thread)
-MAX_BLOCKS = 256
 
 # the replay sums log-probabilities as the log of a running product (docs/maths.md §5):
 # the product is logged and restarted before it falls below PRODUCT_FLOOR; a probability below
@@ -119,16 +116,6 @@ def _tangent_scratch(n_states, n_actions):
     dpar = np.zeros((2 * n_actions + 8, N_COLS))
     dlogp = np.zeros(N_COLS)
     return dW, dE, dpar, dlogp
-
-
-@njit(cache=True)
-def _n_blocks(n_pairs):
-    """Number of contiguous blocks of pairs for a parallel loop, each allocating its arrays once.
-
-    One pair per block up to ``MAX_BLOCKS`` blocks (a fixed number: asking numba for its thread count
-    would stop the cache), so that small batches still spread evenly over the threads.
-    """
-    return max(1, min(MAX_BLOCKS, n_pairs))
 
 
 @njit(cache=True, _nrt=False)
@@ -279,30 +266,17 @@ def _softq_replay(data, n, stage_of, p, gamma, trace, replacing, dW, dE, dpar, d
     return nll - math.log(prod)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _nll_block(
-    lo,
-    hi,
-    steps,
-    reward,
-    n_steps,
-    stage_of,
-    n_states,
-    n_actions,
-    subj,
-    full,
-    gamma,
-    trace,
-    replacing,
-    out,
+    lo, hi, steps, reward, n_steps, stage_of, n_states, n_actions, subj, full, gamma, trace, replacing, out
 ):
-    """``out[k]`` = NLL of pairs ``lo <= k < hi``, replayed with one set of scratch arrays."""
+    """``out[k]`` = NLL of pairs ``lo <= k < hi`` (subject row ``subj[k]`` under ``full[k]``), replayed
+    with one set of scratch arrays."""
     scratch = _softq_scratch(n_states, n_actions)
     for k in range(lo, hi):
         i = subj[k]
-        data = (steps[i], reward[i])
         out[k] = _softq_replay(
-            data,
+            (steps[i], reward[i]),
             n_steps[i],
             stage_of,
             full[k],
@@ -319,8 +293,10 @@ def _nll_block(
         )
 
 
-@njit(parallel=True, cache=True)
-def softq_nll_pairs(
+@njit(cache=True, nogil=True)
+def _nll_grad_block(
+    lo,
+    hi,
     steps,
     reward,
     n_steps,
@@ -332,133 +308,102 @@ def softq_nll_pairs(
     gamma,
     trace,
     replacing,
+    out,
+    grad,
 ):
-    """NLL of soft Q(λ) for ``len(subj)`` (subject, parameter vector) pairs, in parallel.
-
-    ``full[k]`` holds the kernel columns ``SQ_COLUMNS`` for subject row ``subj[k]``. The pairs run in
-    contiguous blocks, each allocating the replay's arrays once.
-    """
-    n_pairs = subj.shape[0]
-    check_full(full, n_pairs)
-    out = np.empty(n_pairs)
-    n_blocks = _n_blocks(n_pairs)
-    for blk in prange(n_blocks):
-        lo, hi = blk * n_pairs // n_blocks, (blk + 1) * n_pairs // n_blocks
-        _nll_block(
-            lo,
-            hi,
-            steps,
-            reward,
-            n_steps,
+    """:func:`_nll_block` with the step carrying forward-mode tangents: also ``grad[k]``, the gradient of
+    pair ``k``'s NLL with respect to the first ``N_COLS`` kernel columns."""
+    scratch = _softq_scratch(n_states, n_actions)
+    dW, dE, dpar, dlogp = _tangent_scratch(n_states, n_actions)
+    for k in range(lo, hi):
+        i = subj[k]
+        out[k] = _softq_replay(
+            (steps[i], reward[i]),
+            n_steps[i],
             stage_of,
-            n_states,
-            n_actions,
-            subj,
-            full,
+            full[k],
             gamma,
             trace,
             replacing,
-            out,
+            dW,
+            dE,
+            dpar,
+            dlogp,
+            grad[k],
+            scratch,
+            None,
         )
-    return out
 
 
-@njit(cache=True)
-def softq_nll_pairs_serial(
-    steps,
-    reward,
-    n_steps,
-    stage_of,
-    n_states,
-    n_actions,
-    subj,
-    full,
-    gamma,
-    trace,
-    replacing,
+@njit(cache=True, nogil=True)
+def _signals_block(
+    lo, hi, steps, reward, n_steps, stage_of, n_states, n_actions, full, gamma, trace, replacing, nll, out
 ):
-    """Single-threaded :func:`softq_nll_pairs` (small batches: no thread start-up)."""
+    """``nll[i]`` and the per-step outputs ``out[i]`` (``N_OUT`` columns) of subjects ``lo <= i < hi``."""
+    scratch = _softq_scratch(n_states, n_actions)
+    for i in range(lo, hi):
+        nll[i] = _softq_replay(
+            (steps[i], reward[i]),
+            n_steps[i],
+            stage_of,
+            full[i],
+            gamma,
+            trace,
+            replacing,
+            None,
+            None,
+            None,
+            None,
+            None,
+            scratch,
+            out[i],
+        )
+
+
+def _pairs(full, subj) -> tuple[np.ndarray, np.ndarray]:
+    """``full`` and ``subj`` as the compiled blocks take them, after :func:`check_full`."""
+    subj = np.ascontiguousarray(subj, dtype=np.int64)
+    full = np.ascontiguousarray(full, dtype=np.float64)
+    if full.ndim != 2:
+        raise ValueError(f"full must be a 2-d parameter matrix, got {full.ndim} dimension(s)")
     check_full(full, subj.shape[0])
+    return full, subj
+
+
+def softq_nll_pairs(
+    steps, reward, n_steps, stage_of, n_states, n_actions, subj, full, gamma, trace, replacing
+):
+    """NLL of soft Q(λ) for ``len(subj)`` (subject, parameter vector) pairs, on the likelihood threads.
+
+    ``full[k]`` holds the kernel columns ``SQ_COLUMNS`` for subject row ``subj[k]``; the data arguments
+    are :func:`replay_data`'s. Pairs are independent: the result does not depend on the number of
+    threads (:func:`dopasoft.fitting.threads.run_blocks`).
+    """
+    full, subj = _pairs(full, subj)
     out = np.empty(subj.shape[0])
-    _nll_block(
-        0,
-        subj.shape[0],
-        steps,
-        reward,
-        n_steps,
-        stage_of,
-        n_states,
-        n_actions,
-        subj,
-        full,
-        gamma,
-        trace,
-        replacing,
-        out,
-    )
+    data = (steps, reward, n_steps, stage_of, n_states, n_actions)
+    run_blocks(_nll_block, subj.shape[0], *data, subj, full, gamma, trace, replacing, out)
     return out
 
 
-@njit(parallel=True, cache=True)
 def softq_nll_grad_pairs(
-    steps,
-    reward,
-    n_steps,
-    stage_of,
-    n_states,
-    n_actions,
-    subj,
-    full,
-    gamma,
-    trace,
-    replacing,
+    steps, reward, n_steps, stage_of, n_states, n_actions, subj, full, gamma, trace, replacing
 ):
     """NLL and its gradient with respect to the kernel columns, for (subject, vector) pairs.
 
-    The same replay as :func:`softq_nll_pairs`, with the step carrying forward-mode tangents.
+    The same replay as :func:`softq_nll_pairs`, with the step carrying forward-mode tangents. Returns
+    ``(nll, grad)`` of shapes ``(n_pairs,)`` and ``(n_pairs, N_COLS)``.
     """
-    n_pairs = subj.shape[0]
-    check_full(full, n_pairs)
-    out = np.empty(n_pairs)
-    grad = np.empty((n_pairs, N_COLS))
-    n_blocks = _n_blocks(n_pairs)
-    for blk in prange(n_blocks):
-        scratch = _softq_scratch(n_states, n_actions)
-        dW, dE, dpar, dlogp = _tangent_scratch(n_states, n_actions)
-        for k in range(blk * n_pairs // n_blocks, (blk + 1) * n_pairs // n_blocks):
-            i = subj[k]
-            data = (steps[i], reward[i])
-            out[k] = _softq_replay(
-                data,
-                n_steps[i],
-                stage_of,
-                full[k],
-                gamma,
-                trace,
-                replacing,
-                dW,
-                dE,
-                dpar,
-                dlogp,
-                grad[k],
-                scratch,
-                None,
-            )
+    full, subj = _pairs(full, subj)
+    out = np.empty(subj.shape[0])
+    grad = np.empty((subj.shape[0], N_COLS))
+    data = (steps, reward, n_steps, stage_of, n_states, n_actions)
+    run_blocks(_nll_grad_block, subj.shape[0], *data, subj, full, gamma, trace, replacing, out, grad)
     return out, grad
 
 
-@njit(parallel=True, cache=True)
 def softq_replay_signals(
-    steps,
-    reward,
-    n_steps,
-    stage_of,
-    n_states,
-    n_actions,
-    full,
-    gamma,
-    trace,
-    replacing,
+    steps, reward, n_steps, stage_of, n_states, n_actions, full, gamma, trace, replacing
 ):
     r"""Per-step model signals of every subject, from the replay that gives the likelihood.
 
@@ -508,31 +453,12 @@ def softq_replay_signals(
 
     Every signal is NaN where the action is missing (``action = -1``) and beyond ``n_steps``.
     """
+    full, _ = _pairs(full, np.arange(steps.shape[0]))
     n_sub = full.shape[0]
-    check_full(full, steps.shape[0])
     out = np.full((n_sub, steps.shape[1], N_OUT), np.nan)
     nll = np.empty(n_sub)
-    n_blocks = _n_blocks(n_sub)
-    for blk in prange(n_blocks):
-        scratch = _softq_scratch(n_states, n_actions)
-        for i in range(blk * n_sub // n_blocks, (blk + 1) * n_sub // n_blocks):
-            data = (steps[i], reward[i])
-            nll[i] = _softq_replay(
-                data,
-                n_steps[i],
-                stage_of,
-                full[i],
-                gamma,
-                trace,
-                replacing,
-                None,
-                None,
-                None,
-                None,
-                None,
-                scratch,
-                out[i],
-            )
+    data = (steps, reward, n_steps, stage_of, n_states, n_actions)
+    run_blocks(_signals_block, n_sub, *data, full, gamma, trace, replacing, nll, out)
     return (
         nll,
         np.ascontiguousarray(out[:, :, OUT_P_CHOICE]),

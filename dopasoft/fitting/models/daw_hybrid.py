@@ -36,13 +36,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from dopasoft.fitting.models.base import INF, ChoiceModel, ModelFamily, Option, Parameter
+from dopasoft.fitting.threads import run_blocks
 
 __all__ = ["HybridModel", "FAMILY", "PARAMETERS"]
 
-PARALLEL_MIN_PAIRS = 16  # smaller batches run single-threaded
 
 HY_A1, HY_B1, HY_A2, HY_B2, HY_PI, HY_W, HY_LAM = range(7)
 HY_COLUMNS = ("alpha1", "beta1", "alpha2", "beta2", "pers", "w", "lam")
@@ -179,30 +179,28 @@ def hybrid_replay_signals(state, action, reward, next_state, is_choice, n_steps,
     return out, nll
 
 
-@njit(parallel=True, cache=True)
-def hybrid_nll_pairs(state, action, reward, next_state, is_choice, n_steps, subj, full, p_common):
-    """NLL of the hybrid model for (subject, parameter vector) pairs, in parallel."""
-    n_pairs = subj.shape[0]
-    _check_full(full, n_pairs)
-    out = np.empty(n_pairs)
-    for k in prange(n_pairs):
+@njit(cache=True, nogil=True)
+def _hybrid_nll_block(
+    lo, hi, state, action, reward, next_state, is_choice, n_steps, subj, full, p_common, out
+):
+    """``out[k]`` = NLL of the hybrid model for pairs ``lo <= k < hi`` (subject row ``subj[k]``,
+    parameters ``full[k]``)."""
+    for k in range(lo, hi):
         i = subj[k]
         out[k] = _hybrid_subject_nll(
             state[i], action[i], reward[i], next_state[i], is_choice[i], n_steps[i], full[k], p_common, None
         )
-    return out
 
 
-@njit(cache=True)
-def hybrid_nll_pairs_serial(state, action, reward, next_state, is_choice, n_steps, subj, full, p_common):
-    """Single-threaded :func:`hybrid_nll_pairs`."""
+def hybrid_nll_pairs(state, action, reward, next_state, is_choice, n_steps, subj, full, p_common):
+    """NLL of the hybrid model for (subject, parameter vector) pairs, on the likelihood threads
+    (:func:`dopasoft.fitting.threads.run_blocks`)."""
+    subj = np.ascontiguousarray(subj, dtype=np.int64)
+    full = np.ascontiguousarray(full, dtype=np.float64)
     _check_full(full, subj.shape[0])
     out = np.empty(subj.shape[0])
-    for k in range(subj.shape[0]):
-        i = subj[k]
-        out[k] = _hybrid_subject_nll(
-            state[i], action[i], reward[i], next_state[i], is_choice[i], n_steps[i], full[k], p_common, None
-        )
+    data = (state, action, reward, next_state, is_choice, n_steps)
+    run_blocks(_hybrid_nll_block, subj.shape[0], *data, subj, full, p_common, out)
     return out
 
 
@@ -305,9 +303,8 @@ class HybridModel(ChoiceModel):
     def nll_pairs(self, tr, subj, theta):  # noqa: D102 - documented on the base class
         self.check_task(tr)
         full = np.ascontiguousarray(self.full(theta))
-        fn = hybrid_nll_pairs if len(subj) >= PARALLEL_MIN_PAIRS else hybrid_nll_pairs_serial
         data = (tr.state, tr.action, tr.reward, tr.next_state, tr.is_choice, tr.n_steps)
-        return fn(*data, np.ascontiguousarray(subj, np.int64), full, float(self.trans_prob))
+        return hybrid_nll_pairs(*data, subj, full, float(self.trans_prob))
 
     def replay_signals(self, tr, theta):
         """Per-step ``p_choice``, ``delta`` (the model-free prediction error of each stage: stage 1

@@ -38,7 +38,6 @@ from dopasoft.fitting.softq import (
     replay_data,
     softq_nll_grad_pairs,
     softq_nll_pairs,
-    softq_nll_pairs_serial,
     softq_replay_signals,
 )
 from dopasoft.fitting.softq_generators import softq_generate_bandit, softq_generate_two_step
@@ -57,7 +56,6 @@ from dopasoft.fitting.softq_policy import (
 
 __all__ = ["SoftQLambdaModel", "FAMILY", "PARAMETERS"]
 
-PARALLEL_MIN_PAIRS = 16  # smaller batches run single-threaded
 HABIT_STEP = 1e-5  # difference step of d NLL / d alpha_pi, d go_bias (natural scale; error ~1e-9 relative)
 # kernel columns whose derivative is a central difference (pi0 depends on them; the step's tangents do not
 # carry it), with the open upper end of each one's domain
@@ -178,8 +176,7 @@ class SoftQLambdaModel(ChoiceModel):
         return (float(self.gamma), _k.TRACE_CODES[self.trace], bool(self.replacing))
 
     def nll_pairs(self, tr, subj, theta):  # noqa: D102 - documented on the base class
-        fn = softq_nll_pairs if len(subj) >= PARALLEL_MIN_PAIRS else softq_nll_pairs_serial
-        return fn(*self._engine_args(tr, subj, theta))
+        return softq_nll_pairs(*self._engine_args(tr, subj, theta))
 
     def nll_grad_pairs(self, tr, subj, theta):
         """NLL and its gradient with respect to the model's parameters.
