@@ -282,7 +282,7 @@ def _fit_block(
         nlp_all = f
         f = np.where(np.isfinite(f), f - obj.neg_log_prior(z), np.inf)
         nlp = nll
-        nll = np.where(np.isfinite(nlp), model.nll_pairs(tr, np.arange(n_sub, dtype=np.int64), theta), np.inf)
+        nll = np.where(np.isfinite(nlp), obj.nll(np.arange(n_sub, dtype=np.int64), zb), np.inf)
     se = np.full((n_sub, len(names)), np.nan)
     near_lo, near_hi = _bound_mask(theta[:, free], lo, hi)
     at_bound = near_lo | near_hi
