@@ -68,7 +68,7 @@ PRIOR_FLOOR = 1e-300
 D_ALPHA, D_TAU, D_LAM = range(3)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def trace_coefficient(trace, pi_a, b_a, lam, gamma):
     r"""The factor ``c_t`` by which the traces decay at step ``t``, and its two partial derivatives.
 
@@ -160,7 +160,7 @@ def soft_value_and_policy(q, tau, log_prior, pi):
     return tau * (m + math.log(total))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def log_normaliser(W, idx, val, lo, hi, inv_tau, log_prior, work, row):
     """Write ``Q(x, .)`` into ``work[row]`` and ``pi(.|x)`` into ``work[row + 2]``; return the log-normaliser.
 
