@@ -21,6 +21,8 @@ import dopasoft.fitting as F
 from dopasoft.fitting.data import write_hbayesdm
 from dopasoft.fitting.mle import negative_log_likelihood
 
+pytestmark = pytest.mark.numerics  # run again with other numpy SIMD kernels (.ci/run)
+
 TRACES = {
     "soft-q-lambda": "tree-backup",
     "soft-q-lambda-on-policy": "on-policy",

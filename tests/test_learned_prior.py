@@ -18,6 +18,8 @@ from dopasoft import kernel
 from dopasoft.tasks.discrimination import DiscriminationTask
 from dopasoft.tasks.mdp import random_mdp
 
+pytestmark = pytest.mark.numerics  # run again with other numpy SIMD kernels (.ci/run)
+
 TRACES = ("tree-backup", "on-policy", "uncorrected", "retrace")
 
 

@@ -17,6 +17,8 @@ from dopasoft import kernel
 from dopasoft.fitting.models import SoftQLambdaModel
 from dopasoft.learners import calls
 
+pytestmark = pytest.mark.numerics  # run again with other numpy SIMD kernels (.ci/run)
+
 TRACES = ["tree-backup", "on-policy", "uncorrected", "retrace"]
 N_S, N_A = 4, 3
 

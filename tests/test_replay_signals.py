@@ -18,6 +18,8 @@ import dopasoft.fitting as F
 from dopasoft import kernel
 from dopasoft.fitting import softq, softq_policy
 
+pytestmark = pytest.mark.numerics  # run again with other numpy SIMD kernels (.ci/run)
+
 TRACE_NAMES = {
     "tree-backup": "soft-q-lambda",
     "on-policy": "soft-q-lambda-on-policy",

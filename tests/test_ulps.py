@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 from ulps import assert_close_ulps, ulp_error
 
+pytestmark = pytest.mark.numerics  # run again with other numpy SIMD kernels (.ci/run)
+
 
 def test_ulp_error_counts_units_in_the_last_place():
     x = np.array([1.0, 0.3, -2.5, 1e-300, 0.0])
