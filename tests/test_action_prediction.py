@@ -22,6 +22,8 @@ from dopasoft.experiments.discrimination import (  # noqa: E402
     discrimination_experiment,
 )
 
+pytestmark = pytest.mark.numerics  # run again with other numpy SIMD kernels (.ci/run)
+
 N, NOVEL_AT, RATE = 400, 300, 0.05
 
 

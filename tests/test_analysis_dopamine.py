@@ -9,6 +9,8 @@ import pytest
 from dopasoft.analysis import dopamine as dp
 from dopasoft.experiments.conditioning import simulate_conditioning
 
+pytestmark = pytest.mark.numerics  # run again with other numpy SIMD kernels (.ci/run)
+
 
 def _steps() -> pd.DataFrame:
     # two trials of 5 steps, bins 0.25 s; cue entered at step 1, reward at step 3 (trial 0) or 4 (trial 1)

@@ -9,6 +9,8 @@ import pytest
 
 from dopasoft.analysis import model_fits as mf
 
+pytestmark = pytest.mark.numerics  # run again with other numpy SIMD kernels (.ci/run)
+
 
 def _fits(model: str = "soft-q-lambda", n: int = 4, **extra) -> pd.DataFrame:
     rng = np.random.default_rng(0)

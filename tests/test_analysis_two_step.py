@@ -10,6 +10,8 @@ import pytest
 import dopasoft as ds
 from dopasoft.analysis import two_step as ts
 
+pytestmark = pytest.mark.numerics  # run again with other numpy SIMD kernels (.ci/run)
+
 
 def _logit(p: float) -> float:
     return float(np.log(p / (1 - p)))

@@ -11,6 +11,8 @@ import dopasoft as ds
 from dopasoft.soft import compose_rewards
 from dopasoft.tasks import TabularMDP, gridworld_mdp
 
+pytestmark = pytest.mark.numerics  # run again with other numpy SIMD kernels (.ci/run)
+
 TAU = 0.5
 LAYOUT = [
     "A....#...",

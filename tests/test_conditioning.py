@@ -27,6 +27,8 @@ from dopasoft.tasks.conditioning import (
     protocol_names,
 )
 
+pytestmark = pytest.mark.numerics  # run again with other numpy SIMD kernels (.ci/run)
+
 GAMMA = CONDITIONING_DEFAULTS["gamma"]
 
 

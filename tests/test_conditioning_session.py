@@ -14,6 +14,8 @@ from dopasoft.cli import main
 from dopasoft.experiments.conditioning import read_session, simulate_conditioning
 from dopasoft.tasks.conditioning import ConditioningTask, make_session
 
+pytestmark = pytest.mark.numerics  # run again with other numpy SIMD kernels (.ci/run)
+
 DT, ONSET, ISI, POST = 0.25, 1.0, 1.5, 0.5  # the task's defaults
 
 

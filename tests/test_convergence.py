@@ -13,6 +13,8 @@ import pytest
 import dopasoft as ds
 from dopasoft.tasks.mdp import random_mdp
 
+pytestmark = pytest.mark.numerics  # run again with other numpy SIMD kernels (.ci/run)
+
 GAMMA, TAU = 0.8, 1.0
 N_S, N_A = 5, 3
 STEPS = 40_000

@@ -8,6 +8,8 @@ import pytest
 import dopasoft as ds
 from dopasoft.tasks import DiscriminationTask
 
+pytestmark = pytest.mark.numerics  # run again with other numpy SIMD kernels (.ci/run)
+
 
 def test_correct_choices_are_rewarded_and_every_trial_ends():
     task = DiscriminationTask(n_trials=20, correct=(1, 0), reward=2.0, error_reward=-0.5, seed=3)

@@ -9,6 +9,8 @@ import pytest
 import dopasoft as ds
 from dopasoft.fitting import bms, exceedance_probabilities
 
+pytestmark = pytest.mark.numerics  # run again with other numpy SIMD kernels (.ci/run)
+
 
 @pytest.mark.parametrize("n", [1, 3, 6])
 def test_decisive_evidence_matches_closed_forms(n):

@@ -30,6 +30,8 @@ from hypothesis import strategies as st
 import dopasoft.fitting as F
 from dopasoft.cli import main
 
+pytestmark = pytest.mark.numerics  # run again with other numpy SIMD kernels (.ci/run)
+
 SOFTQ = dict(alpha=0.35, tau=0.4, lam=0.6)
 HYB = dict(alpha1=0.4, beta1=3.0, alpha2=0.6, beta2=2.0, pers=0.8, w=0.35, lam=0.55)
 BANDIT = dict(alpha=0.3, tau=0.5)

@@ -17,6 +17,8 @@ import dopasoft as ds
 import dopasoft.fitting as F
 from dopasoft.fitting.simulate import reversal_probabilities, two_step_reward_probabilities
 
+pytestmark = pytest.mark.numerics  # run again with other numpy SIMD kernels (.ci/run)
+
 
 def random_steps(n_subjects=2, n_trials=40, seed=0, missing=0.1):
     """Step-format data: trials of 1-3 steps through 4 states, 3 actions, missed choices."""

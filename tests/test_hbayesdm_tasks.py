@@ -16,6 +16,8 @@ import pytest
 import dopasoft.fitting as F
 from dopasoft.cli import main
 
+pytestmark = pytest.mark.numerics  # run again with other numpy SIMD kernels (.ci/run)
+
 # hBayesDM's column orders (commons/extdata/*_exampleData.txt)
 LAYOUTS = {
     "ts": [

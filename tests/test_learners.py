@@ -10,6 +10,8 @@ from oracles import PlainSoftQLambda, n_step_return, soft_stats
 import dopasoft as ds
 from dopasoft import kernel
 
+pytestmark = pytest.mark.numerics  # run again with other numpy SIMD kernels (.ci/run)
+
 TRACES = ["tree-backup", "on-policy", "uncorrected", "retrace"]
 CORRECTIONS = ["tree-backup", "importance", "on-policy"]
 N_S, N_A = 4, 3

@@ -17,6 +17,8 @@ from dopasoft.cli import fit as cli_fit
 from dopasoft.fitting import models as M
 from dopasoft.fitting.models.base import ChoiceModel, ModelFamily, Option, Parameter
 
+pytestmark = pytest.mark.numerics  # run again with other numpy SIMD kernels (.ci/run)
+
 # ----------------------------------------------------------------------------------------------
 # a toy family, declared as a newcomer would in dopasoft/fitting/models/wsls.py
 

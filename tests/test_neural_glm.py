@@ -17,6 +17,8 @@ from dopasoft.analysis import neural_glm  # noqa: E402
 from dopasoft.experiments import make_two_step_agent  # noqa: E402
 from dopasoft.tasks import TwoStepTask  # noqa: E402
 
+pytestmark = pytest.mark.numerics  # run again with other numpy SIMD kernels (.ci/run)
+
 SIGNALS = ["delta", "value_rpe", "action_term"]
 
 

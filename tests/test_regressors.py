@@ -11,6 +11,8 @@ from scipy import integrate, optimize
 
 from dopasoft.analysis import Regressor, canonical_hrf, trial_regressors
 
+pytestmark = pytest.mark.numerics  # run again with other numpy SIMD kernels (.ci/run)
+
 # ------------------------------------------------------------------------------------------------
 # plain oracles (no package code)
 

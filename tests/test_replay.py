@@ -12,6 +12,8 @@ from fitting_oracles import random_two_step
 
 import dopasoft.fitting as F
 
+pytestmark = pytest.mark.numerics  # run again with other numpy SIMD kernels (.ci/run)
+
 HY = dict(alpha1=0.4, beta1=3.0, alpha2=0.6, beta2=2.0, pers=0.3, w=0.6, lam=0.7)
 
 

@@ -11,11 +11,14 @@ import numpy as np
 import pandas as pd
 import pytest
 from fitting_oracles import random_two_step
+from ulps import REPLAY_ULPS, assert_close_ulps
 
 import dopasoft as ds
 import dopasoft.fitting as F
 from dopasoft import kernel
 from dopasoft.fitting import softq, softq_policy
+
+pytestmark = pytest.mark.numerics  # run again with other numpy SIMD kernels (.ci/run)
 
 TRACE_NAMES = {
     "tree-backup": "soft-q-lambda",
@@ -225,7 +228,8 @@ def test_two_step_signals_equal_a_plain_oracle(trace):
 
 
 def test_signals_leave_the_likelihood_unchanged_and_are_deterministic():
-    """The replay with an output array gives the NLL bit for bit, and two runs give the same bits."""
+    """The replay with an output array gives the NLL (to the rounding of two compiled specialisations),
+    and two runs give the same bits."""
     tr = case_data("two-step", seed=2)
     model = F.get_model("soft-q-lambda", kappa=True)
     full = random_full(model, tr.n_subjects, seed=2)
@@ -239,6 +243,6 @@ def test_signals_leave_the_likelihood_unchanged_and_are_deterministic():
         kernel.TREE_BACKUP,
         False,
     )
-    assert a[0].tobytes() == want.tobytes()
+    assert_close_ulps(a[0], want, REPLAY_ULPS)  # the signal and the value-only replays
     for x, y in zip(a, b, strict=True):
         assert x.tobytes() == y.tobytes()

@@ -16,6 +16,8 @@ from dopasoft.tasks.conditioning import ConditioningTask, make_protocol, protoco
 from dopasoft.tasks.mdp import chain_mdp
 from dopasoft.tasks.two_step import CANONICAL_COLUMNS, TwoStepTask
 
+pytestmark = pytest.mark.numerics  # run again with other numpy SIMD kernels (.ci/run)
+
 STEP_COLUMNS = {
     "trial",
     "step",

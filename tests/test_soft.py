@@ -8,6 +8,8 @@ import pytest
 import dopasoft as ds
 from dopasoft.tasks.mdp import random_mdp
 
+pytestmark = pytest.mark.numerics  # run again with other numpy SIMD kernels (.ci/run)
+
 
 def test_soft_value_hand_worked():
     # V = tau log( 1/2 e^{1/tau} + 1/2 e^{3/tau} ), tau = 2

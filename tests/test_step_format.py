@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 import dopasoft.fitting as F
 from dopasoft.cli import main
 
+pytestmark = pytest.mark.numerics  # run again with other numpy SIMD kernels (.ci/run)
+
 TRACES = {
     "soft-q-lambda": "tree-backup",
     "soft-q-lambda-on-policy": "on-policy",

@@ -31,6 +31,8 @@ from dopasoft.tasks.two_step import (
     reflected_walk,
 )
 
+pytestmark = pytest.mark.numerics  # run again with other numpy SIMD kernels (.ci/run)
+
 
 def play(task, n, seed=0):
     """Random play: (choice1, state2, choice2, reward, reward_prob) per trial."""

@@ -11,6 +11,8 @@ from test_habit import random_bandit, random_steps
 import dopasoft.fitting as F
 from dopasoft.fitting.simulate import reversal_probabilities, two_step_reward_probabilities
 
+pytestmark = pytest.mark.numerics  # run again with other numpy SIMD kernels (.ci/run)
+
 
 def random_gng(n_subjects=2, n_trials=120, seed=0, missing=0.05):
     """Go/no-go step data: four cue states, go = 1, outcomes in {-1, 0, 1}."""
