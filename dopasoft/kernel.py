@@ -576,15 +576,3 @@ def forget_cached_state(cache, state):
     """Empty a :func:`soft_q_step` ``cache`` if it holds the one-hot state ``state`` (after its prior changed)."""
     if cache[0] == state:
         cache[0] = -1.0
-
-
-_MOVED = ("sparse_features", "pack_rows", "tabular_learner_step", "linear_learner_step")
-
-
-def __getattr__(name: str):
-    """The learners' packed calls into the step moved to :mod:`dopasoft.learners.calls`."""
-    if name in _MOVED:
-        from dopasoft.learners import calls
-
-        return getattr(calls, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -21,8 +21,8 @@ import dopasoft.fitting as F
 from dopasoft import _memory
 from dopasoft.cli import main
 from dopasoft.cli.manifest import data_fingerprint, manifest_path
+from dopasoft.experiments import simulate_two_step
 from dopasoft.fitting.data import read_choices
-from dopasoft.tasks import simulate_two_step
 
 MODEL = "soft-q"
 

@@ -296,16 +296,17 @@ def test_misspelt_column_is_flagged():
         make_session(pd.DataFrame({"trial_type": ["A+"], "reward_tme": [2.0]}))
 
 
-# -- the runner lives in the experiments layer; the old paths still import it ---------------------------------
-def test_runner_moved_to_experiments_and_old_paths_still_work():
+# -- the runner lives in the experiments layer, its one home ------------------------------------------------
+def test_runner_lives_in_experiments_only():
+    import importlib
+
     import dopasoft.experiments as experiments
     import dopasoft.tasks.conditioning as conditioning
-    import dopasoft.tasks.conditioning.experiment as old
 
-    assert old.simulate_conditioning is experiments.simulate_conditioning is simulate_conditioning
-    assert conditioning.simulate_conditioning is simulate_conditioning
-    assert old.CONDITIONING_DEFAULTS is experiments.CONDITIONING_DEFAULTS
-    assert old.conditioning_agent is experiments.conditioning_agent
-    assert "SoftQLambda" not in vars(old) and "simulate" not in vars(old)  # environments only in tasks/
+    assert experiments.simulate_conditioning is simulate_conditioning
+    for name in ("CONDITIONING_DEFAULTS", "conditioning_agent", "read_session", "simulate_conditioning"):
+        assert not hasattr(conditioning, name), name  # environments only in tasks/
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("dopasoft.tasks.conditioning.experiment")
     with pytest.raises(AttributeError):
-        old.nothing_here  # noqa: B018
+        conditioning.nothing_here  # noqa: B018

@@ -44,7 +44,7 @@ def partial():
 
 @pytest.fixture(scope="module")
 def two_step():
-    return ds.tasks.simulate_two_step(6, 120, model="hybrid", seed=2)
+    return ds.experiments.simulate_two_step(6, 120, model="hybrid", seed=2)
 
 
 @pytest.fixture(scope="module")

@@ -212,7 +212,7 @@ def test_cli_map_fit_with_priors(tmp_path):
     import pandas as pd
 
     from dopasoft.cli import main
-    from dopasoft.tasks import simulate_two_step
+    from dopasoft.experiments import simulate_two_step
 
     data = tmp_path / "ts.csv"
     simulate_two_step(3, 60, seed=2).to_csv(data, index=False)

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 import dopasoft.fitting as F
+from dopasoft.analysis import model_fit_figures as mff
 from dopasoft.analysis import model_fits as mf
 from dopasoft.fitting import optimizer, parameters
 
@@ -121,10 +122,10 @@ def test_group_tables_and_figures_leave_out_subjects_without_fit(bandit_with_emp
     assert (rec2["n"] == 2).all() and (rec2["n_left_out"] == 1).all()
     assert rec2.loc["tau", "bias"] == pytest.approx(np.mean(ok["tau"].to_numpy() - [0.2, 0.25]))
     # figures draw two subjects and say one was left out
-    fig = mf.plot_parameters(fits)
+    fig = mff.plot_parameters(fits)
     assert any("1 subject(s) without a fit" in t.get_text() for t in fig.texts)
     assert len(fig.axes[0].collections[0].get_offsets()) == 2
-    fig = mf.plot_recovery(true, fits, ["alpha"])
+    fig = mff.plot_recovery(true, fits, ["alpha"])
     assert any("1 subject(s) without a fit" in t.get_text() for t in fig.texts)
 
 

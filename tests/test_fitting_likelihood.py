@@ -515,7 +515,7 @@ def test_figures_check_skips_subjects_with_nothing_to_fit():
         _check_fitted_parameters(fits, m, "fits.csv")
 
 
-def test_negative_log_likelihood_is_the_nll_and_log_likelihood_is_a_warning_alias():
+def test_negative_log_likelihood_is_the_nll_and_the_only_name():
     # two choices between 3 arms, hand-worked: Q = 0 gives P = 1/3; after reward 1 on arm 0 with
     # alpha = 0.5, Q = (0.5, 0, 0) and tau = 0.5 gives P(arm 0) = e / (e + 2)
     df = pd.DataFrame({"subject": "b1", "trial": [0, 1], "choice": [0, 0], "reward": [1.0, 0.0]})
@@ -529,23 +529,24 @@ def test_negative_log_likelihood_is_the_nll_and_log_likelihood_is_a_warning_alia
     for s, v in expected.items():
         assert got[s] == pytest.approx(v, abs=1e-12)
         assert got[s] > 0  # a negative log-likelihood
-    with pytest.warns(DeprecationWarning, match="NEGATIVE log-likelihood.*negative_log_likelihood"):
-        old = F.log_likelihood(df, "soft-q", dict(alpha=0.5, tau=0.5))
-    pd.testing.assert_series_equal(old, got)
+    assert not hasattr(F, "log_likelihood")  # a name must say its sign (docs/maths.md, "Names")
 
 
-def test_simulate_choices_is_the_name_and_fitting_simulate_a_warning_alias():
+def test_simulate_choices_is_the_one_name_for_choices_from_a_model():
+    import types
+
     import dopasoft as ds
     from dopasoft.simulation import simulate as loop
 
-    assert ds.simulate is loop and ds.fitting.simulate is not loop  # two different things
+    assert ds.simulate is loop  # the agent-environment loop, a different thing
+    assert isinstance(ds.fitting.simulate, types.ModuleType)  # the module, no function alias
+    assert "simulate" not in F.__all__
     pars = dict(alpha=0.3, tau=0.5, lam=0.5)
     new = F.simulate_choices("soft-q-lambda", pars, n_trials=30, n_subjects=2, seed=5)
     assert list(new.columns[:6]) == ["subject", "trial", "choice1", "state2", "choice2", "reward"]
     assert len(new) == 60
-    with pytest.warns(DeprecationWarning, match="renamed simulate_choices"):
-        old = F.simulate("soft-q-lambda", pars, n_trials=30, n_subjects=2, seed=5)
-    pd.testing.assert_frame_equal(old, new)
+    again = F.simulate_choices("soft-q-lambda", pars, n_trials=30, n_subjects=2, seed=5)
+    pd.testing.assert_frame_equal(again, new)  # the same seed gives the same data
 
 
 @pytest.mark.parametrize("tau", [0.3, 2e-3, 5e-4, 1e-5])

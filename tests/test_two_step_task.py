@@ -425,14 +425,22 @@ def test_simulate_two_step_names_the_bad_setting(kwargs, match):
         simulate_two_step(2, 10, **kwargs)
 
 
-def test_old_import_paths_still_work_and_tasks_hold_environments_only():
+def test_runners_and_agents_have_one_home_and_tasks_hold_environments_only():
     import dopasoft.tasks.two_step as env_module
 
-    assert ds.tasks.simulate_two_step is simulate_two_step
-    assert env_module.TWO_STEP_MODELS is TWO_STEP_MODELS
-    assert env_module.HybridTwoStepAgent is HybridTwoStepAgent
-    assert ds.tasks.stay_probabilities is stay_probabilities
-    defined_here = vars(env_module)  # the module itself defines no agent and no runner
-    assert not {"HybridTwoStepAgent", "StickyChoice", "simulate_two_step"} & set(defined_here)
+    assert ds.experiments.simulate_two_step is simulate_two_step
+    assert ds.experiments.stay_probabilities is stay_probabilities
+    assert ds.agents.TWO_STEP_MODELS is TWO_STEP_MODELS
+    assert ds.agents.HybridTwoStepAgent is HybridTwoStepAgent
+    moved = (
+        "HybridTwoStepAgent",
+        "StickyChoice",
+        "TWO_STEP_MODELS",
+        "simulate_two_step",
+        "stay_probabilities",
+    )
+    for name in moved:  # no second path through the environment modules
+        assert not hasattr(env_module, name), name
+        assert not hasattr(ds.tasks, name), name
     with pytest.raises(AttributeError):
         _ = env_module.no_such_name

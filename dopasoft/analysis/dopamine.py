@@ -261,16 +261,3 @@ def probability_scaling(result: Any, *, last: int = 100) -> pd.DataFrame:
             row[name], row[f"{name}_sem"] = (v.mean(), v.sem()) if len(v) else (np.nan, np.nan)
         rows.append(row)
     return pd.DataFrame(rows).sort_values("p", kind="stable").reset_index(drop=True)
-
-
-# ------------------------------------------------------------------------------------------------
-# figures
-
-
-def __getattr__(name: str):
-    """The figures moved to :mod:`dopasoft.analysis.dopamine_figures`; old paths keep working."""
-    if name.startswith("plot_"):
-        from dopasoft.analysis import dopamine_figures
-
-        return getattr(dopamine_figures, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -367,16 +367,3 @@ def posterior_predictive_table(data: pd.DataFrame, simulated: Mapping[str, pd.Da
         frames.append(g.assign(source=name))
     out = pd.concat(frames, ignore_index=True)
     return out[["source", "rewarded", "transition", "mean", "sem", "n_subjects"]]
-
-
-# ------------------------------------------------------------------------------------------------
-# figures
-
-
-def __getattr__(name: str):
-    """The figures moved to :mod:`dopasoft.analysis.model_fit_figures`; old paths keep working."""
-    if name.startswith("plot_"):
-        from dopasoft.analysis import model_fit_figures
-
-        return getattr(model_fit_figures, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -9,12 +9,12 @@ import os
 import sys
 from typing import Any
 
+from dopasoft.agents import TWO_STEP_MODELS
 from dopasoft.cli.outputs import output_file
 from dopasoft.experiments.conditioning import CONDITIONING_DEFAULTS
 from dopasoft.experiments.discrimination import DISCRIMINATION_DEFAULTS
 from dopasoft.tasks.conditioning.protocols import PROTOCOLS
 from dopasoft.tasks.conditioning.representations import REPRESENTATIONS
-from dopasoft.tasks.two_step import TWO_STEP_MODELS
 
 # bytes per simulated time step held until the end (the step table: ~150 bytes a row, measured)
 _STEP_BYTES = 200.0
@@ -180,7 +180,7 @@ def _run_conditioning(args: argparse.Namespace) -> int:
 
 
 def _run_two_step(args: argparse.Namespace) -> int:
-    from dopasoft.tasks.two_step import simulate_two_step
+    from dopasoft.experiments.two_step import simulate_two_step
 
     out = output_file(args.out)
     params = {k: getattr(args, k) for k in ("alpha", "tau", "lam", "kappa", "w")}

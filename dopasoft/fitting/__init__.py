@@ -19,13 +19,13 @@ from dopasoft.fitting.data import (
     write_hbayesdm,
 )
 from dopasoft.fitting.hierarchical import HierarchicalResult, fit_hierarchical
-from dopasoft.fitting.mle import FitResult, fit, iter_fit, log_likelihood, negative_log_likelihood
+from dopasoft.fitting.mle import FitResult, fit, iter_fit, negative_log_likelihood
 from dopasoft.fitting.model_selection import BMSResult, bms, exceedance_probabilities
 from dopasoft.fitting.models import MODEL_NAMES, ChoiceModel, Parameter, get_model
 from dopasoft.fitting.parameters import default_prior
 from dopasoft.fitting.recovery import ModelRecoveryResult, model_recovery, recovery_table
 from dopasoft.fitting.replay import REPLAY_COLUMNS, replay
-from dopasoft.fitting.simulate import sample_parameters, simulate, simulate_choices
+from dopasoft.fitting.simulate import sample_parameters, simulate_choices
 from dopasoft.fitting.threads import get_threads, set_threads
 
 __all__ = [
@@ -47,7 +47,6 @@ __all__ = [
     "FitResult",
     "fit",
     "iter_fit",
-    "log_likelihood",
     "negative_log_likelihood",
     "MODEL_NAMES",
     "ChoiceModel",
@@ -59,7 +58,6 @@ __all__ = [
     "replay",
     "REPLAY_COLUMNS",
     "sample_parameters",
-    "simulate",
     "simulate_choices",
     "get_threads",
     "set_threads",

@@ -63,7 +63,6 @@ from dopasoft.fitting.parameters import (
 
 __all__ = [
     "negative_log_likelihood",
-    "log_likelihood",
     "fit",
     "iter_fit",
     "default_prior",
@@ -101,35 +100,6 @@ def negative_log_likelihood(data, model: str | ChoiceModel, params) -> pd.Series
     mat = _params_matrix(model, tr, params)
     nll = model.nll_batch(tr, mat[:, None, :])[:, 0]
     return pd.Series(nll, index=tr.subjects, name="nll")
-
-
-def log_likelihood(data, model: str | ChoiceModel, params) -> pd.Series:
-    """Deprecated name of :func:`negative_log_likelihood`: returns the NEGATIVE log-likelihood.
-
-    Kept because earlier releases exported it; it emits a ``DeprecationWarning`` and returns exactly
-    what :func:`negative_log_likelihood` returns (``−Σ log P(choice)``, a positive number). See
-    docs/fitting.md, "Names".
-
-    Parameters
-    ----------
-    data : pandas.DataFrame or Transitions
-        Choice data.
-    model : str or ChoiceModel
-        A model name or model object.
-    params : dict, pandas.DataFrame or array_like
-        Parameters, as for :func:`negative_log_likelihood`.
-
-    Returns
-    -------
-    pandas.Series
-        The per-subject negative log-likelihood.
-    """
-    warnings.warn(
-        "log_likelihood returns the NEGATIVE log-likelihood (NLL); use negative_log_likelihood instead",
-        DeprecationWarning,
-        stacklevel=2,
-    )
-    return negative_log_likelihood(data, model, params)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ reversal bandit), so that whole populations are simulated in one compiled call.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 
 import numpy as np
@@ -21,7 +20,6 @@ __all__ = [
     "two_step_reward_probabilities",
     "reversal_probabilities",
     "simulate_choices",
-    "simulate",
     "sample_parameters",
 ]
 
@@ -170,28 +168,3 @@ def simulate_choices(
             }
         )
     raise ValueError(f"task must be 'two-step' or 'bandit', got {task!r}")
-
-
-def simulate(*args, **kwargs) -> pd.DataFrame:
-    """Deprecated name of :func:`simulate_choices` (choices from a fitted model).
-
-    Renamed because ``dopasoft.simulate`` is the agent–environment loop; this alias emits a
-    ``DeprecationWarning`` and returns exactly what :func:`simulate_choices` returns.
-
-    Parameters
-    ----------
-    *args, **kwargs
-        As for :func:`simulate_choices`.
-
-    Returns
-    -------
-    pandas.DataFrame
-        The simulated choice data.
-    """
-    warnings.warn(
-        "dopasoft.fitting.simulate is renamed simulate_choices (dopasoft.simulate is the agent-environment "
-        "loop); use dopasoft.fitting.simulate_choices",
-        DeprecationWarning,
-        stacklevel=2,
-    )
-    return simulate_choices(*args, **kwargs)

@@ -127,9 +127,9 @@ class SoftQLambda(_FeatureLearner):
         self._pack()
 
     def _pack(self) -> None:
-        """Move the arrays into two buffers (:func:`dopasoft.calls.pack_rows`); keep views of them.
+        """Move the arrays into two buffers (:func:`dopasoft.learners.calls.pack_rows`); keep views of them.
 
-        The tabular update passes just the buffers to :func:`dopasoft.calls.tabular_learner_step`
+        The tabular update passes just the buffers to :func:`dopasoft.learners.calls.tabular_learner_step`
         (numba's dispatch costs per argument); ``_w``, ``_e``, ... stay usable as before.
         """
         n, na = self.n_states, self.n_actions
@@ -308,7 +308,7 @@ class SoftQLambda(_FeatureLearner):
 
     def _feature_vector(self, state: ArrayLike, name: str) -> NDArray:
         """A linear state as a contiguous float64 vector of length ``n_states`` (finiteness is checked
-        by :func:`dopasoft.calls.linear_learner_step`)."""
+        by :func:`dopasoft.learners.calls.linear_learner_step`)."""
         x = np.ascontiguousarray(state, dtype=float)
         if x.shape != (self.n_states,):
             raise ValueError(

@@ -2,12 +2,9 @@
 truncated, info)``), one episode per trial: the two-step task, classical conditioning,
 a two-choice discrimination task and tabular MDPs.
 
-Environments only. Agents live in :mod:`dopasoft.agents`, cohort runners in :mod:`dopasoft.experiments`;
-``simulate_two_step``, ``to_canonical``, ``stay_probabilities`` and ``HybridTwoStepAgent`` stay
-importable from here for existing scripts.
+Environments only. Agents live in :mod:`dopasoft.agents`, cohort runners (``simulate_two_step``,
+``simulate_conditioning``, ...) in :mod:`dopasoft.experiments`.
 """
-
-from typing import Any
 
 from dopasoft.tasks import conditioning
 from dopasoft.tasks.conditioning import (
@@ -44,14 +41,3 @@ __all__ = [
     "random_mdp",
     "reflected_walk",
 ]
-
-_MOVED = ("HybridTwoStepAgent", "simulate_two_step", "stay_probabilities", "to_canonical")
-
-
-def __getattr__(name: str) -> Any:
-    # Lazy: the experiments layer imports the tasks, so it cannot be imported here at the top.
-    if name in _MOVED:
-        from dopasoft.tasks import two_step
-
-        return getattr(two_step, name)
-    raise AttributeError(f"module 'dopasoft.tasks' has no attribute {name!r}")

@@ -23,7 +23,7 @@ second-stage choice has no consequence (the reward probability depends on the st
 Agents (:class:`~dopasoft.agents.HybridTwoStepAgent`, :class:`~dopasoft.agents.StickyChoice`) live in
 :mod:`dopasoft.agents`; the cohort simulator :func:`~dopasoft.experiments.simulate_two_step`,
 :func:`~dopasoft.experiments.to_canonical` and :func:`~dopasoft.experiments.stay_probabilities` in
-:mod:`dopasoft.experiments`. Those names stay importable from here for existing scripts.
+:mod:`dopasoft.experiments`.
 
 References
 ----------
@@ -53,25 +53,6 @@ __all__ = [
 ]
 
 CANONICAL_COLUMNS = ("subject", "trial", "choice1", "state2", "choice2", "reward")
-
-# names that moved to the agents / experiments layers, still importable from here
-_MOVED = {
-    "HybridTwoStepAgent": "dopasoft.agents",
-    "StickyChoice": "dopasoft.agents",
-    "TWO_STEP_MODELS": "dopasoft.agents",
-    "simulate_two_step": "dopasoft.experiments.two_step",
-    "stay_probabilities": "dopasoft.experiments.two_step",
-    "to_canonical": "dopasoft.experiments.two_step",
-}
-
-
-def __getattr__(name: str) -> Any:
-    # Lazy: the experiments layer imports this module, so it cannot be imported at the top.
-    if name in _MOVED:
-        import importlib
-
-        return getattr(importlib.import_module(_MOVED[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @njit(cache=True)

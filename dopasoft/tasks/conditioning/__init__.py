@@ -1,12 +1,10 @@
 """Classical (Pavlovian) conditioning: protocols, stimulus representations and the trial-by-trial task.
 
 Environments only: the runner :func:`~dopasoft.experiments.conditioning.simulate_conditioning` lives in
-:mod:`dopasoft.experiments.conditioning` and stays importable from here for existing scripts.
+:mod:`dopasoft.experiments.conditioning`.
 See ``docs/tasks.md`` for the timing conventions, the representations' equations, the protocol table and
 the definitions of the per-trial dopamine signals ``cue_rpe`` and ``reward_rpe``.
 """
-
-from typing import Any
 
 from dopasoft.tasks.conditioning.protocols import (
     PROTOCOLS,
@@ -61,14 +59,3 @@ __all__ = [
     "protocol_names",
     "trial_timing",
 ]
-
-_MOVED = ("CONDITIONING_DEFAULTS", "conditioning_agent", "read_session", "simulate_conditioning")
-
-
-def __getattr__(name: str) -> Any:
-    # Lazy: the experiments layer imports the tasks, so it cannot be imported here at the top.
-    if name in _MOVED:
-        from dopasoft.experiments import conditioning
-
-        return getattr(conditioning, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
