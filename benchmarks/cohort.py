@@ -20,7 +20,7 @@ from dopasoft.experiments import make_two_step_agent, simulate_two_step, to_cano
 from dopasoft.simulation import simulate
 from dopasoft.tasks import TwoStepTask
 
-MODELS = ("soft-q-lambda", "soft-q-lambda-on-policy", "hybrid", "model-based")
+MODELS = ("soft-q-lambda", "soft-q-lambda-on-policy", "soft-hybrid")
 
 
 def python_loop(n_subjects: int, n_trials: int, model: str, seed: int) -> pd.DataFrame:

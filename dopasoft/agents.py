@@ -185,11 +185,15 @@ TWO_STEP_MODELS: dict[str, dict[str, float]] = {
     "soft-q-lambda": {"alpha": 0.5, "tau": 0.2, "lam": 0.9, "kappa": 0.0},
     "soft-q-lambda-on-policy": {"alpha": 0.5, "tau": 0.2, "lam": 0.9, "kappa": 0.0},
     "soft-q-lambda-uncorrected": {"alpha": 0.5, "tau": 0.2, "lam": 0.9, "kappa": 0.0},
-    "hybrid": {"alpha": 0.5, "tau": 0.2, "lam": 0.9, "w": 0.5, "kappa": 0.0},
-    "model-based": {"alpha": 0.5, "tau": 0.2, "kappa": 0.0},
+    "soft-hybrid": {"alpha": 0.5, "tau": 0.2, "lam": 0.9, "w": 0.5, "kappa": 0.0},
 }
 """Two-step agent models (of :func:`make_two_step_agent` and
-:func:`dopasoft.experiments.simulate_two_step`) with their parameters and defaults."""
+:func:`dopasoft.experiments.simulate_two_step`) with their parameters and defaults.
+
+The Soft Q(λ) names are the fitting models of the same name (:func:`dopasoft.fitting.get_model`);
+``soft-hybrid`` is :class:`HybridTwoStepAgent`, a simulation-only agent (no likelihood; ``w = 1`` is
+purely model-based). It is not the fitting model ``daw-hybrid`` (hBayesDM ``ts_par7``), which
+:func:`dopasoft.experiments.simulate_two_step` simulates with the fitting model's own generator."""
 
 _TRACES = {
     "soft-q-lambda": "tree-backup",
@@ -201,7 +205,7 @@ _TRACES = {
 def merge_two_step_params(model: str, params: Mapping[str, float] | None) -> dict[str, float]:
     """The model's default parameters updated by ``params`` (unknown names and non-numbers rejected)."""
     if model not in TWO_STEP_MODELS:
-        raise ValueError(f"unknown model {model!r}; valid models: {', '.join(TWO_STEP_MODELS)}")
+        raise ValueError(f"unknown model {model!r}; agent models: {', '.join(TWO_STEP_MODELS)}")
     merged = dict(TWO_STEP_MODELS[model])
     for name, value in (params or {}).items():
         if name not in merged:
@@ -246,12 +250,10 @@ def make_two_step_agent(
         agent: Agent = SoftQLambda(
             3, 2, alpha=merged["alpha"], tau=merged["tau"], lam=merged["lam"], trace=_TRACES[model]
         )
-    elif model == "hybrid":
+    else:  # soft-hybrid
         agent = HybridTwoStepAgent(
             alpha=merged["alpha"], tau=merged["tau"], lam=merged["lam"], w=merged["w"], p_common=p_common
         )
-    else:
-        agent = HybridTwoStepAgent(alpha=merged["alpha"], tau=merged["tau"], w=1.0, p_common=p_common)
     if not np.isfinite(merged["kappa"]):
         raise ValueError(f"kappa must be finite, got {merged['kappa']!r}")
     return StickyChoice(agent, merged["kappa"]) if merged["kappa"] else agent

@@ -112,7 +112,16 @@ def test_same_seed_same_table_and_bad_actions(table):
 
 def test_cli_simulate_discrimination(tmp_path, table):
     out = tmp_path / "ape.csv"
-    argv = ["simulate", "discrimination", "--out", str(out), "--trials", str(N), "--novel-at", str(NOVEL_AT)]
+    argv = [
+        "simulate",
+        "discrimination",
+        "--out",
+        str(out),
+        "--n-trials",
+        str(N),
+        "--novel-at",
+        str(NOVEL_AT),
+    ]
     assert main([*argv, "--prior-rate", str(RATE), "--seed", "0"]) == 0
     written = pd.read_csv(out)
     assert list(written.columns) == list(DISCRIMINATION_COLUMNS)
@@ -123,8 +132,11 @@ def test_cli_simulate_discrimination(tmp_path, table):
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--trials", "0"], "--trials must be a positive integer, got 0"),
-        (["--trials", "50", "--novel-at", "50"], "--novel-at must be a trial in 0..49, got 50"),
+        (
+            ["--n-trials", "0"],
+            "discrimination: error: argument --n-trials: must be a positive integer, got '0'",
+        ),
+        (["--n-trials", "50", "--novel-at", "50"], "error: --novel-at must be a trial in 0..49, got 50"),
         (["--prior-rate", "1"], "--prior-rate must be in [0, 1), got 1"),
         (["--prior-rate", "nan"], "--prior-rate must be in [0, 1), got nan"),
         (["--alpha", "0"], "--alpha must be in (0, 1], got 0"),
@@ -135,9 +147,17 @@ def test_cli_simulate_discrimination(tmp_path, table):
 )
 def test_cli_simulate_discrimination_errors(tmp_path, capsys, extra, message):
     out = tmp_path / "ape.csv"
-    assert main(["simulate", "discrimination", "--out", str(out), *extra]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert err == [f"dopasoft simulate: error: {message}"]
+    try:
+        rc = main(["simulate", "discrimination", "--out", str(out), *extra])
+    except SystemExit as stop:  # a bad option value: argparse's usage (may wrap), then one error line
+        rc, lines = stop.code, capsys.readouterr().err.strip().splitlines()
+        assert lines[0].startswith("usage: dopasoft simulate discrimination")
+        err = lines[-1:]
+    else:
+        err = capsys.readouterr().err.strip().splitlines()
+    assert (
+        rc == 2 and len(err) == 1 and err[0].startswith("dopasoft simulate") and err[0].endswith(message)
+    ), err
     assert not out.exists()
 
 

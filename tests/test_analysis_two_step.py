@@ -100,7 +100,7 @@ def test_missing_values_break_pairs():
 
 
 def test_matches_the_task_module_on_one_subject():
-    data = ds.experiments.simulate_two_step(1, 300, model="hybrid", seed=3)
+    data = ds.experiments.simulate_two_step(1, 300, model="soft-hybrid", seed=3)
     ours = ts.stay_probabilities(data).set_index(["rewarded", "transition"])["p_stay"]
     theirs = ds.experiments.stay_probabilities(data)
     for rewarded in (True, False):
@@ -169,7 +169,7 @@ def test_separated_subject_is_flagged_not_fitted():
 
 @pytest.fixture(scope="module")
 def model_based_cohort() -> pd.DataFrame:
-    return ds.experiments.simulate_two_step(12, 200, model="model-based", params={"tau": 0.1}, seed=11)
+    return ds.experiments.simulate_two_step(12, 200, model="soft-hybrid", params={"w": 1.0, "tau": 0.1}, seed=11)
 
 
 def test_regression_recovers_model_based_interaction(model_based_cohort):

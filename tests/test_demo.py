@@ -54,7 +54,7 @@ TABLES = (
 
 def test_quick_demo_writes_figures_and_tables(tmp_path, capsys):
     out = tmp_path / "demo"
-    code = main(["demo", "--quick", "--out", str(out), "--quiet", "--format", "png,svg"])
+    code = main(["demo", "--quick", "--out", str(out), "--format", "png,svg"])  # --quiet: no summary either
     assert code == 0
     for name in FIGURES:
         for ext in ("png", "svg"):
@@ -62,7 +62,7 @@ def test_quick_demo_writes_figures_and_tables(tmp_path, capsys):
             assert path.is_file() and path.stat().st_size > 1000, path
     for name in TABLES:
         assert (out / f"{name}.csv").is_file(), name
-    printed = capsys.readouterr().out
+    printed = capsys.readouterr().err  # the summary goes to stderr, with the progress bar
     assert str(out.resolve()) in printed and "two_step_stay" in printed
     comparison = pd.read_csv(out / "model_comparison.csv")
     assert set(comparison["model"]) == {"soft-q-lambda+kappa", "soft-q-lambda-uncorrected+kappa"}

@@ -44,7 +44,7 @@ def partial():
 
 @pytest.fixture(scope="module")
 def two_step():
-    return ds.experiments.simulate_two_step(6, 120, model="hybrid", seed=2)
+    return ds.experiments.simulate_two_step(6, 120, model="soft-hybrid", seed=2)
 
 
 @pytest.fixture(scope="module")
@@ -317,7 +317,7 @@ def test_figures_cli_detects_files(tmp_path, fits, two_step, acquisition, capsys
         "stay_regression.csv",
     ):
         assert name in made
-    assert str(out.resolve()) in capsys.readouterr().out
+    assert str(out.resolve()) in capsys.readouterr().err  # the summary goes to stderr
 
 
 def test_figures_cli_errors_name_missing_columns(tmp_path, fits, capsys):

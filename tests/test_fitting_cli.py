@@ -91,10 +91,11 @@ def test_resume_refuses_other_model_options(data_file, tmp_path):
         "--quiet",
     ]
     assert main(argv) == 0
+    # the model options are written in the spec: the resume refuses another spec, naming both
     with pytest.raises(ValueError, match="soft-q-lambda\\+kappa"):
         from dopasoft.cli import build_parser
 
-        cli_fit.run_fit(build_parser().parse_args(argv + ["--kappa"]))
+        cli_fit.run_fit(build_parser().parse_args([*argv[:2], "--model", "soft-q-lambda+kappa", *argv[4:]]))
 
 
 def cli_fit_args(data_file, out, seed):
@@ -165,7 +166,7 @@ def test_recover(tmp_path, capsys):
     table = pd.read_csv(tmp_path / "recovery.csv")
     assert set(table["param"]) == {"alpha", "tau"}
     assert (tmp_path / "fits.csv").exists() and (tmp_path / "true_params.csv").exists()
-    assert "pearson_r" in capsys.readouterr().out
+    assert "pearson_r" in capsys.readouterr().err  # summaries and reports go to stderr
 
 
 def test_recover_models_writes_confusion_and_inversion(tmp_path, capsys):
@@ -199,12 +200,12 @@ def test_recover_models_writes_confusion_and_inversion(tmp_path, capsys):
         "fits_soft-q-lambda+kappa.csv",
     ):
         assert (tmp_path / name).exists(), name
-    assert "confusion" in capsys.readouterr().out
+    assert "confusion" in capsys.readouterr().err
     # exactly one of --model / --models; per-model options go into the specs
     assert main(["recover", "--n-subjects", "4", "--out", str(tmp_path)]) == 2
     assert "either --model" in capsys.readouterr().err
-    assert main(argv + ["--kappa"]) == 2
-    assert "spec" in capsys.readouterr().err
+    assert main(argv + ["--fix", "alpha=0.5"]) == 2
+    assert "--fix apply to --model only" in capsys.readouterr().err
 
 
 def test_cli_map_fit_with_priors(tmp_path):

@@ -508,7 +508,8 @@ def test_cli_fit_bad_input_exits_2(files, tmp_path, capsys, which, extra, patter
         (["--n-starts", "many"], "--n-starts"),
         (["--seed", "1.5"], "--seed"),
         (["--model", "nope"], "--model"),
-        (["--gamma", "x"], "--gamma"),
+        (["--model", "soft-q-lambda+gamma=x"], "--model"),
+        (["--seed", "-1"], "--seed"),
     ],
 )
 def test_cli_fit_bad_option_values_exit_2(files, tmp_path, capsys, extra, option):

@@ -252,8 +252,7 @@ def test_command_line_fits_habits_and_replays_action_pe(tmp_path):
                 "fit",
                 str(data),
                 "--model",
-                "soft-q",
-                "--habit",
+                "soft-q+habit",
                 "--out",
                 str(fits),
                 "--n-starts",
@@ -265,7 +264,7 @@ def test_command_line_fits_habits_and_replays_action_pe(tmp_path):
     )
     table = pd.read_csv(fits)
     assert set(table["model"]) == {"soft-q+habit"} and table["alpha_pi"].between(0, 1).all()
-    args = ["replay", str(data), "--model", "soft-q", "--habit", "--fits", str(fits), "--out", str(signals)]
+    args = ["replay", str(data), "--model", "soft-q+habit", "--fits", str(fits), "--out", str(signals)]
     assert main([*args, "--quiet"]) == 0
     sig = pd.read_csv(signals)
     nll = -np.log(sig["p_choice"]).groupby(sig["subject"]).sum()

@@ -203,11 +203,11 @@ def test_cli_two_step_round_trip(tmp_path):
         "--n-trials",
         "25",
         "--model",
-        "hybrid",
-        "--w",
-        "0.7",
-        "--alpha",
-        "0.3",
+        "soft-hybrid",
+        "--param",
+        "w=0.7",
+        "--param",
+        "alpha=0.3",
         "--seed",
         "2",
         "--out",
@@ -226,15 +226,20 @@ def test_cli_two_step_round_trip(tmp_path):
     [
         (["conditioning", "--protocol", "nope"], "unknown protocol 'nope'; valid protocols: acquisition"),
         (["conditioning", "--representation", "nope"], "representation 'nope'"),
-        (["two-step", "--n-subjects", "-2"], "n_subjects must be a positive integer"),
-        (["two-step", "--n-trials", "0"], "n_trials must be a positive integer"),
-        (["two-step", "--model", "nope"], "unknown model 'nope'"),
+        (["two-step", "--n-subjects", "-2"], "argument --n-subjects: must be a positive integer, got '-2'"),
+        (["two-step", "--n-trials", "0"], "argument --n-trials: must be a positive integer, got '0'"),
+        (["two-step", "--model", "nope"], "argument --model: unknown model 'nope'"),
+        (["two-step", "--model", "daw-hybrid", "--param", "tau=0.3"], "unknown parameter 'tau'"),
     ],
 )
 def test_cli_errors(tmp_path, capsys, args, message):
     out = tmp_path / "x.csv"
-    assert main(["simulate", *args, "--out", str(out)]) == 2
-    assert message in capsys.readouterr().err
+    try:
+        rc = main(["simulate", *args, "--out", str(out)])
+    except SystemExit as stop:  # a bad option value, refused by argparse
+        rc = stop.code
+    assert rc == 2
+    assert message in capsys.readouterr().err.strip().splitlines()[-1]
     assert not out.exists()
 
 

@@ -233,12 +233,38 @@ def test_model_free_soft_q_lambda_shows_a_reward_main_effect():
 
 
 def test_model_based_agent_shows_reward_by_transition_interaction():
-    data = simulate_two_step(10, 200, model="model-based", seed=12)
+    data = simulate_two_step(10, 200, model="soft-hybrid", params={"w": 1.0}, seed=12)
     reward, interaction = effects(data)
     assert interaction > 0.2
     sp = stay_probabilities(data)
     assert sp.loc[True, "common"] > sp.loc[True, "rare"]
     assert sp.loc[False, "rare"] > sp.loc[False, "common"]
+
+
+def test_fitting_names_simulate_the_fitting_models():
+    """simulate_two_step takes the fitting model specs: daw-hybrid is hBayesDM's hybrid, simulated by
+    the fitting model's own generator (its parameters, not the soft-hybrid agent's)."""
+    from dopasoft.fitting import get_model
+
+    data = simulate_two_step(10, 200, model="daw-hybrid", params={"w": 1.0, "beta1": 8.0}, seed=12)
+    _, interaction = effects(data)
+    assert interaction > 0.2
+    probs = np.random.default_rng(0).uniform(0.2, 0.8, size=(40, 2, 2))
+    data = simulate_two_step(3, 40, model="daw-hybrid-4", reward_probs=probs, seed=1)
+    assert tuple(data.columns) == CANONICAL_COLUMNS and len(data) == 120
+    assert get_model("daw-hybrid-4").param_names == ("alpha", "beta", "pers", "w")
+    pd.testing.assert_frame_equal(
+        simulate_two_step(3, 40, model="soft-q-lambda+kappa", params={"kappa": 1.0}, seed=2),
+        simulate_two_step(3, 40, model="soft-q-lambda", params={"kappa": 1.0}, seed=2),
+    )
+    with pytest.raises(ValueError, match="'tau' for model 'daw-hybrid'.*beta1"):
+        simulate_two_step(2, 10, model="daw-hybrid", params={"tau": 0.3})
+    with pytest.raises(ValueError, match="w must be in"):
+        simulate_two_step(2, 10, model="daw-hybrid", params={"w": 2.0})
+    with pytest.raises(ValueError, match="'hybrid'.*daw-hybrid.*soft-hybrid"):
+        simulate_two_step(2, 10, model="hybrid")
+    with pytest.raises(ValueError, match="kappa applies to the soft Q models only"):
+        simulate_two_step(2, 10, model="daw-hybrid+kappa")
 
 
 def test_stickiness_raises_stay_probability():
@@ -265,9 +291,9 @@ def test_hybrid_agent_mixes_model_based_and_model_free_values():
 
 
 def test_simulate_two_step_same_seed_same_data_and_errors():
-    a = simulate_two_step(3, 40, model="hybrid", seed=5)
-    pd.testing.assert_frame_equal(a, simulate_two_step(3, 40, model="hybrid", seed=5))
-    assert not a.equals(simulate_two_step(3, 40, model="hybrid", seed=6))
+    a = simulate_two_step(3, 40, model="soft-hybrid", seed=5)
+    pd.testing.assert_frame_equal(a, simulate_two_step(3, 40, model="soft-hybrid", seed=5))
+    assert not a.equals(simulate_two_step(3, 40, model="soft-hybrid", seed=6))
     assert tuple(a.columns) == CANONICAL_COLUMNS and len(a) == 120
     with pytest.raises(ValueError, match="'nope'.*soft-q-lambda"):
         simulate_two_step(2, 10, model="nope")
@@ -392,9 +418,9 @@ def test_same_seed_same_cohort_as_the_python_loop(model, params, task):
 
 def test_explicit_schedule_is_shared_and_matches_the_python_loop():
     probs = np.random.default_rng(1).uniform(0, 1, size=(30, 2, 2))
-    expected = python_loop(3, 30, "hybrid", {}, 4, reward_probs=probs)
+    expected = python_loop(3, 30, "soft-hybrid", {}, 4, reward_probs=probs)
     pd.testing.assert_frame_equal(
-        simulate_two_step(3, 30, model="hybrid", reward_probs=probs, seed=4), expected
+        simulate_two_step(3, 30, model="soft-hybrid", reward_probs=probs, seed=4), expected
     )
 
 
@@ -414,7 +440,7 @@ def test_seeded_generators_are_default_rng(seeds, suffix):
         ({"params": {"tau": 0.0}}, "tau"),
         ({"params": {"tau": "warm"}}, "'tau' must be a number"),
         ({"params": {"kappa": float("nan")}}, "kappa"),
-        ({"model": "hybrid", "params": {"w": -0.1}}, "w must be"),
+        ({"model": "soft-hybrid", "params": {"w": -0.1}}, "w must be"),
         ({"p_common": 0.3}, "p_common"),
         ({"drift_sd": -1.0}, "drift_sd"),
         ({"bounds": (0.9, 0.1)}, "bounds"),

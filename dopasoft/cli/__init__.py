@@ -30,22 +30,35 @@ def report_written(
     out: str | Path,
     formats: Sequence[str],
     seconds: float | None = None,
+    quiet: bool = False,
 ) -> None:
-    """Print where a command wrote its figures and tables."""
+    """Print on stderr where a command wrote its figures and tables: a one-line summary, then the
+    figure and table names (nothing with ``quiet``)."""
+    if quiet:
+        return
     took = "" if seconds is None else f" in {seconds:.1f} s"
     figures = sorted({p.stem for p in written if p.suffix != ".csv"})
     tables = sorted(p.name for p in written if p.suffix == ".csv")
-    print(f"dopasoft {command}: wrote {len(written)} files to {Path(out).resolve()}{took}")
-    print(f"  figures ({', '.join(formats)}): {', '.join(figures) or 'none'}")
-    print(f"  tables (CSV): {', '.join(tables) or 'none'}")
+    print(
+        f"dopasoft {command}: wrote {len(figures)} figures ({', '.join(formats)}) and {len(tables)} CSV "
+        f"tables to {Path(out).resolve()}{took}",
+        file=sys.stderr,
+    )
+    print(f"  figures: {', '.join(figures) or 'none'}", file=sys.stderr)
+    print(f"  tables: {', '.join(tables) or 'none'}", file=sys.stderr)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the top-level argument parser with every available sub-command."""
+    from dopasoft import __version__
+
     parser = argparse.ArgumentParser(
         prog="dopasoft",
         description="Soft Q(lambda) agents: model dopamine, task simulation and choice-model fitting.",
+        epilog="Each command prints a one-line summary of what it wrote on stderr (--quiet: none); "
+        "stdout carries only what was asked for (--help, --version). A usage error exits with status 2.",
     )
+    parser.add_argument("--version", action="version", version=f"dopasoft {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _COMMAND_MODULES:
         try:

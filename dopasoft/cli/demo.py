@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from dopasoft.cli import parse_formats, report_written
-from dopasoft.cli.outputs import output_dir
+from dopasoft.cli.options import add_n_subjects_option, add_n_trials_option, add_quiet_option, add_seed_option
+from dopasoft.cli.outputs import output_dir, write_csv
 
 __all__ = ["DEMO_DEFAULTS", "QUICK_DEFAULTS", "DEMO_MODELS", "run_demo", "register"]
 
@@ -122,7 +123,7 @@ def run_demo(
 
     def table(df: pd.DataFrame, name: str) -> None:
         path = outdir / f"{name}.csv"
-        df.to_csv(path, index=False)
+        write_csv(df, path)
         written.append(path)
 
     def figure(fig: Any, name: str) -> None:
@@ -276,7 +277,7 @@ def _run(args: argparse.Namespace) -> int:
         n_trials=args.n_trials,
         n_starts=args.n_starts,
     )
-    report_written("demo", written, args.out, formats, time.perf_counter() - start)
+    report_written("demo", written, args.out, formats, time.perf_counter() - start, quiet=args.quiet)
     return 0
 
 
@@ -290,10 +291,12 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--out", default="dopasoft-demo", help="output directory (default dopasoft-demo/)")
     p.add_argument("--quick", action="store_true", help="reduced sizes: a few seconds instead of ~1 min")
-    p.add_argument("--seed", type=int, default=0, help="seed of every simulation (default 0)")
+    add_seed_option(p, "every simulation and of the fits' random starts")
     p.add_argument("--format", default="png,pdf", help="figure formats, comma-separated (png,pdf,svg)")
-    p.add_argument("--n-subjects", type=int, help="two-step cohort size (default 40; 8 with --quick)")
-    p.add_argument("--n-trials", type=int, help="trials per subject (default 200; 100 with --quick)")
-    p.add_argument("--n-starts", type=int, help="fitting starts per subject (default 5; 2 with --quick)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_n_subjects_option(p, None, "two-step cohort size (default 40; 8 with --quick)")
+    add_n_trials_option(p, None, "trials per subject (default 200; 100 with --quick)")
+    p.add_argument(
+        "--n-starts", type=int, metavar="N", help="fitting starts per subject (default 5; 2 with --quick)"
+    )
+    add_quiet_option(p, "no progress bar and no summary")
     p.set_defaults(func=_run)

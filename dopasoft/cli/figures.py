@@ -1,20 +1,8 @@
 """``dopasoft figures``: the demo's figures from a user's own files.
 
 Every file is a table (CSV, TSV or Parquet) whose kind is recognised from its columns
-(:func:`detect_table`), or forced with ``--data``/``--fits``/``--true``/``--conditioning``/``--steps``:
-
-==================  ======================================================  ===============================
-kind                columns                                                 figures
-==================  ======================================================  ===============================
-two-step data       subject, trial, choice1, state2, reward (or hBayesDM)   two_step_stay
-fits                subject, nll and the model's parameters (+ ``model``)   parameters_<model>
-two fits or more                                                            model_comparison
-data + fits                                                                 posterior_predictive
-true parameters     subject and a model's parameters, no nll                recovery (with fits)
-conditioning trials trial, trial_type, cue_rpe, reward_rpe                  rpe_training, blocking,
-                                                                            probability_scaling
-conditioning steps  trial, time, event, delta                               rpe_transfer (with trials)
-==================  ======================================================  ===============================
+(:func:`detect_table`), or forced with ``--data``/``--fits``/``--true``/``--conditioning``/``--steps``;
+:data:`EPILOG` lists the kinds, their columns and the figures (file names) each gives.
 """
 
 from __future__ import annotations
@@ -28,9 +16,10 @@ from typing import Any
 import pandas as pd
 
 from dopasoft.cli import parse_formats, report_written
-from dopasoft.cli.outputs import output_dir
+from dopasoft.cli.options import add_model_option, add_quiet_option, add_seed_option
+from dopasoft.cli.outputs import output_dir, write_csv
 
-__all__ = ["KINDS", "detect_table", "read_table", "make_figures", "register"]
+__all__ = ["KINDS", "EPILOG", "detect_table", "read_table", "make_figures", "register"]
 
 KINDS: dict[str, tuple[str, ...]] = {
     "two-step": ("subject", "trial", "choice1", "state2", "reward"),
@@ -41,6 +30,31 @@ KINDS: dict[str, tuple[str, ...]] = {
     "true": ("subject",),
 }
 """Columns that identify each kind of table."""
+
+EPILOG = """\
+kinds of table (detected from the columns, or forced by the option in brackets), and the figures
+(file names) each gives:
+  two-step data (--data)       subject, trial, choice1, state2, reward (or hBayesDM columns)
+                                 -> two_step_stay
+  fits (--fits)                subject, nll and the model's parameters (+ model)
+                                 -> parameters_<model>
+  two fits or more             -> model_comparison
+  data + fits                  -> posterior_predictive
+  true parameters (--true)     subject and a model's parameters, no nll
+                                 -> recovery (with fits)
+  conditioning trials          trial, trial_type, cue_rpe, reward_rpe
+    (--conditioning)             -> rpe_training_<file>, probes_<file> (probe trials, e.g. blocking),
+                                    probability_scaling_<file> (partial reinforcement),
+                                    rpe_transfer_<file> (with --steps)
+  conditioning steps (--steps) trial, time, event, delta
+                                 -> rpe_heatmap (without conditioning trials)
+Each figure is written in every --format; the numbers behind the figures are written as CSV tables.
+
+examples:
+  dopasoft figures two_step.csv fits_sq.csv fits_hybrid.csv --out figs
+  dopasoft figures --conditioning blocking.csv --format png,svg --out figs
+"""
+"""Plain-text epilog of ``dopasoft figures --help``: the kinds of table and the figures each gives."""
 
 _DESCRIPTIONS = {
     "two-step": "two-step data",
@@ -202,7 +216,7 @@ def make_figures(
 
     def table(df: pd.DataFrame, name: str) -> None:
         path = outdir / f"{name}.csv"
-        df.to_csv(path, index=False)
+        write_csv(df, path)
         written.append(path)
 
     # fits: one model per table
@@ -287,7 +301,7 @@ def _run(args: argparse.Namespace) -> int:
         formats=formats,
         seed=args.seed,
     )
-    report_written("figures", written, args.out, formats)
+    report_written("figures", written, args.out, formats, quiet=args.quiet)
     return 0
 
 
@@ -298,19 +312,34 @@ def register(subparsers: Any) -> None:
         help="make the demo's figures from your own data, fits and simulation tables",
         description="Make figures from your own files. The kind of each positional FILE is detected "
         "from its columns; the options force a kind (and check its columns).",
-        epilog=__doc__.split("\n\n", 1)[1],
+        epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("files", nargs="*", metavar="FILE", help="tables (CSV/TSV/Parquet), kind detected")
-    p.add_argument("--data", help="two-step data (canonical or hBayesDM)")
-    p.add_argument("--fits", action="append", help="fits table (repeat for several models)")
-    p.add_argument("--true", help="true parameters (parameter recovery, with --fits)")
+    p.add_argument("--data", metavar="FILE", help="two-step data (canonical or hBayesDM)")
     p.add_argument(
-        "--conditioning", action="append", help="conditioning trial table (dopasoft simulate --out)"
+        "--fits",
+        action="append",
+        metavar="FILE",
+        help="fits table of dopasoft fit (repeat for several models)",
     )
-    p.add_argument("--steps", help="conditioning step table (dopasoft simulate --trace-out)")
-    p.add_argument("--model", help="model of fits tables that have no 'model' column")
+    p.add_argument("--true", metavar="FILE", help="true parameters (parameter recovery, with --fits)")
+    p.add_argument(
+        "--conditioning",
+        action="append",
+        metavar="FILE",
+        help="conditioning trial table (dopasoft simulate conditioning --out; repeatable)",
+    )
+    p.add_argument(
+        "--steps", metavar="FILE", help="conditioning step table (dopasoft simulate conditioning --trace-out)"
+    )
+    add_model_option(
+        p,
+        required=False,
+        help="model spec of fits tables that have no 'model' column, e.g. soft-q-lambda+kappa",
+    )
     p.add_argument("--out", default="dopasoft-figures", help="output directory (default dopasoft-figures/)")
     p.add_argument("--format", default="png,pdf", help="figure formats, comma-separated (png,pdf,svg)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the posterior predictive simulations")
+    add_seed_option(p, "the posterior predictive simulations")
+    add_quiet_option(p)
     p.set_defaults(func=_run)

@@ -21,18 +21,22 @@ from dopasoft.cli.manifest import (
     read_manifest,
     write_manifest,
 )
+from dopasoft.cli.options import add_model_option, add_quiet_option, add_seed_option, summary
 from dopasoft.cli.outputs import output_file
 from dopasoft.fitting.data import read_choices, read_csv_keeping_ids, to_transitions
 from dopasoft.fitting.mle import iter_fit
-from dopasoft.fitting.models import FAMILIES, MODEL_NAMES, family_of, get_model
+from dopasoft.fitting.models import get_model
 
 
 def add_model_options(p: argparse.ArgumentParser) -> None:
-    """Model choice and options shared by ``fit`` and ``recover``: one flag per option that a model
-    family declares (``--kappa``, ``--gamma G``, ``--trans-prob P``, ...) and the fitting options."""
-    add_model_choice(p)
-    p.add_argument("--n-starts", type=int, default=10, help="starts per subject (default 10)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random starts (default 0)")
+    """``--model SPEC`` and the fitting options shared by ``fit`` and ``recover``.
+
+    A model's options are written in its spec (``soft-q-lambda+kappa+habit``, ``daw-hybrid+trans_prob=0.8``),
+    as :func:`dopasoft.fitting.get_model` takes them: there is no second way (no per-option flag).
+    """
+    add_model_option(p)
+    p.add_argument("--n-starts", type=int, default=10, metavar="N", help="starts per subject (default 10)")
+    add_seed_option(p, "the random starts")
     p.add_argument(
         "--fix", action="append", default=[], metavar="NAME=VALUE", help="hold a parameter fixed (repeatable)"
     )
@@ -47,6 +51,7 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
         "--chunk-size",
         type=int,
         default=20,
+        metavar="N",
         help="subjects fitted per batch, written when the batch finishes (default 20)",
     )
 
@@ -64,57 +69,9 @@ def add_data_size_options(p: argparse.ArgumentParser) -> None:
         )
 
 
-def add_model_choice(p: argparse.ArgumentParser, *, required: bool = True) -> None:
-    """``--model`` and one flag per option that a model family declares."""
-    p.add_argument("--model", required=required, choices=MODEL_NAMES, help="choice model")
-    seen: set[str] = set()
-    for family in FAMILIES:
-        for opt in family.options:
-            if opt.name in seen:
-                continue
-            seen.add(opt.name)
-            flag = "--" + opt.name.replace("_", "-")
-            text = f"{family.title} models: {opt.description}"
-            if isinstance(opt.default, bool):
-                p.add_argument(flag, action="store_true", help=text)
-            elif isinstance(opt.default, float):
-                p.add_argument(
-                    flag, type=float, default=opt.default, help=f"{text} (default {opt.default:g})"
-                )
-            else:
-                p.add_argument(
-                    flag,
-                    choices=opt.choices or None,
-                    default=opt.default,
-                    help=f"{text} (default {opt.default})",
-                )
-
-
-def model_option_values(args: argparse.Namespace) -> dict:
-    """Every model option's value from parsed options (see :func:`add_model_options`)."""
-    return {o.name: getattr(args, o.name) for fam in FAMILIES for o in fam.options}
-
-
-def model_from_flags(args: argparse.Namespace, name: str | None = None):
-    """The model ``--model`` (or ``name``) with the option flags given; a flag of another family's
-    option is refused, naming it."""
-    name = args.model if name is None else name
-    family = family_of(name.split("+")[0])
-    options = {}
-    for fam in FAMILIES:
-        for opt in fam.options:
-            value = getattr(args, opt.name)
-            if family.option(opt.name) is not None:
-                options[opt.name] = value
-            elif value != opt.default:
-                flag = "--" + opt.name.replace("_", "-")
-                raise ValueError(f"{flag} applies to the {fam.title} models only, not to --model {name}")
-    return get_model(name, **options)
-
-
 def model_from_args(args: argparse.Namespace):
-    """Build the model, fixed values and bounds from parsed options."""
-    model = model_from_flags(args)
+    """Build the model (from the ``--model`` spec), fixed values and bounds from parsed options."""
+    model = get_model(args.model)
     fixed, bounds = {}, {}
     for item in args.fix:
         name, sep, val = item.partition("=")
@@ -354,20 +311,17 @@ def check_worker_versions(workers: dict[str, dict[str, str]], local: dict[str, s
                 )
 
 
-def check_stages(tr, args: argparse.Namespace) -> None:
+def check_stages(tr, model) -> None:
     """Refuse stage-2 parameters (``alpha2``, ``tau2``) for data without stage-2 states.
 
     In bandit and step-format data a state is stage 2 only if it never starts a trial
     (docs/fitting.md, "The step format"); without such states ``alpha2``/``tau2`` enter no choice.
     """
-    if (
-        tr.task != "two-step"
-        and (args.separate_alpha or args.separate_tau)
-        and not (tr.state_stage == 1).any()
-    ):
+    staged = [o for o in ("separate_alpha", "separate_tau") if model.options.get(o)]
+    if tr.task != "two-step" and staged and not (tr.state_stage == 1).any():
         raise ValueError(
-            "--separate-alpha/--separate-tau: these data have no second-stage state (every state starts a "
-            "trial), so alpha2/tau2 would enter no choice; drop the option"
+            f"--model {model.spec}: these data have no second-stage state (every state starts a trial), "
+            f"so alpha2/tau2 would enter no choice; drop {' and '.join('+' + o for o in staged)}"
         )
 
 
@@ -388,7 +342,7 @@ def run_fit(args: argparse.Namespace) -> int:
     out = os.fspath(output_file(args.out, inputs=[args.data]))
     tr = to_transitions(data, n_actions=args.n_actions, n_states=args.n_states)
     model.check_task(tr)
-    check_stages(tr, args)
+    check_stages(tr, model)
     n_free = len([p for p in model.param_names if p not in fixed])
     check_fit_memory(tr.n_subjects, args.chunk_size, args.n_starts, n_free, len(model.param_names))
     manifest = fit_manifest(
@@ -420,7 +374,10 @@ def run_fit(args: argparse.Namespace) -> int:
     finished = set() if done is None else set(done["subject"].astype(str))
     todo = [s for s in tr.subjects if str(s) not in finished]
     if finished:
-        print(f"resuming: {len(finished)} subject(s) already in {out}, {len(todo)} to fit", file=sys.stderr)
+        print(
+            f"dopasoft fit: resuming: {len(finished)} subject(s) already in {out}, {len(todo)} to fit",
+            file=sys.stderr,
+        )
     header = done is None
     from tqdm import tqdm
 
@@ -447,11 +404,11 @@ def run_fit(args: argparse.Namespace) -> int:
             header = False
             bar.update(len(rows))
     res = _tidy(out, tr.subjects)
-    if not args.quiet:
-        print(
-            f"{len(res)} subjects, total NLL {res['nll'].sum():.3f}, "
-            f"{int(res['converged'].sum())} converged -> {out}"
-        )
+    summary(
+        args,
+        f"wrote {len(res)} subjects' fits to {out} (model {model.spec}, total NLL {res['nll'].sum():.3f}, "
+        f"{int(res['converged'].sum())} converged)",
+    )
     return 0
 
 
@@ -470,7 +427,7 @@ def register(subparsers) -> None:
     )
     p.add_argument("--out", required=True, help="output CSV, one row per subject")
     add_data_size_options(p)
-    p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    add_quiet_option(p, "no progress bar and no summary line")
     p.add_argument(
         "--overwrite",
         action="store_true",

@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["same_file", "output_file", "output_dir"]
+__all__ = ["same_file", "output_file", "output_dir", "write_csv"]
 
 
 def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
@@ -92,20 +92,45 @@ def output_dir(path: str | os.PathLike, option: str = "--out") -> Path:
     return p
 
 
-def write_csv(table, path: str | os.PathLike) -> None:
-    """Write a DataFrame as CSV atomically (a temporary file renamed over ``path``).
+def write_csv(table, path: str | os.PathLike, *, index: bool = False) -> None:
+    """Write a DataFrame as CSV atomically (a temporary file renamed over ``path``): every CSV file
+    the command line writes goes through here, so all quote and read alike.
 
-    Written by Arrow's CSV writer (about ten times faster than pandas' for large float tables; floats in
-    their shortest round-trip form, NaN as an empty cell, text quoted), or by pandas when Arrow cannot
-    type a column (e.g. mixed identifiers)."""
+    Quoting is pandas' default (minimal): a header or a value is quoted only if it holds a comma, a
+    quote or a line break. Large tables are written by Arrow's CSV writer (about ten times faster than
+    pandas' for float tables; floats in their shortest round-trip form, ``1`` for 1.0, NaN as an empty
+    cell, booleans ``True``/``False``); a table Arrow cannot type (e.g. mixed identifiers) or with a
+    value that needs quotes is written by pandas.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+    path : path
+    index : bool
+        Write the index as the first column (e.g. the row labels of a matrix).
+    """
+    import csv
+
     import pyarrow as pa
     import pyarrow.csv as pa_csv
 
+    if index:  # an unnamed index gets an empty header cell, as pandas writes it
+        table = table.rename_axis(table.index.name or "").reset_index()
     tmp = f"{os.fspath(path)}.part"
     try:
-        arrow = pa.Table.from_pandas(table, preserve_index=False)
+        arrow = pa.Table.from_pandas(_bools_as_text(table), preserve_index=False)
+        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+            csv.writer(fh, lineterminator="\n").writerow([str(c) for c in table.columns])
+        with open(tmp, "ab") as fh:
+            pa_csv.write_csv(arrow, fh, pa_csv.WriteOptions(include_header=False, quoting_style="none"))
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
         table.to_csv(tmp, index=False)
-    else:
-        pa_csv.write_csv(arrow, tmp)
     os.replace(tmp, path)
+
+
+def _bools_as_text(table):
+    """Boolean columns as ``True``/``False`` text (as pandas writes them, not Arrow's ``true``)."""
+    flags = [c for c in table.columns if table[c].dtype == bool]
+    if not flags:
+        return table
+    return table.assign(**{str(c): table[c].map({True: "True", False: "False"}) for c in flags})

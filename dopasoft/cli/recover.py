@@ -9,13 +9,21 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 import numpy as np
 
 from dopasoft.cli.fit import add_model_options, check_fit_memory, model_from_args
-from dopasoft.cli.outputs import output_dir
+from dopasoft.cli.options import (
+    add_n_subjects_option,
+    add_n_trials_option,
+    add_quiet_option,
+    model_spec,
+    summary,
+)
+from dopasoft.cli.outputs import output_dir, write_csv
 from dopasoft.fitting.mle import fit
-from dopasoft.fitting.models import FAMILIES, get_model
+from dopasoft.fitting.models import get_model
 from dopasoft.fitting.recovery import model_recovery, recovery_table
 from dopasoft.fitting.simulate import sample_parameters, simulate_choices
 
@@ -28,18 +36,14 @@ def _check_n_subjects(args: argparse.Namespace, least: int) -> None:
 def run_model_recovery(args: argparse.Namespace) -> int:
     """Model recovery over ``--models``: write the matrices and per-subject tables into ``--out``."""
     names = [m.strip() for m in args.models.split(",") if m.strip()]
-    changed = [
-        "--" + o.name.replace("_", "-")
-        for fam in FAMILIES
-        for o in fam.options
-        if getattr(args, o.name) != o.default
-    ]
-    if changed or args.fix or args.bound:
-        what = "/".join(changed + ["--fix"] * bool(args.fix) + ["--bound"] * bool(args.bound))
-        raise ValueError(
-            f"with --models, give model options in each model's spec (e.g. soft-q-lambda+kappa, "
-            f"soft-q-lambda+gamma=0.9, daw-hybrid+trans_prob=0.8); {what} apply to --model only"
-        )
+    if args.fix or args.bound:
+        what = "/".join(["--fix"] * bool(args.fix) + ["--bound"] * bool(args.bound))
+        raise ValueError(f"{what} apply to --model only, not to --models")
+    for name in names:
+        try:
+            model_spec(name)
+        except argparse.ArgumentTypeError as err:
+            raise ValueError(f"--models {args.models}: {err}") from None
     _check_n_subjects(args, 1)
     output_dir(args.out)
     for name in names:
@@ -57,19 +61,21 @@ def run_model_recovery(args: argparse.Namespace) -> int:
         task=args.task,
         chunk_size=args.chunk_size,
     )
-    res.confusion.to_csv(os.path.join(args.out, "confusion.csv"))
-    res.inversion.to_csv(os.path.join(args.out, "inversion.csv"))
-    res.counts.to_csv(os.path.join(args.out, "counts.csv"))
-    res.subjects.to_csv(os.path.join(args.out, "best_fits.csv"), index=False)
-    res.true_params.to_csv(os.path.join(args.out, "true_params.csv"), index=False)
-    res.data.to_csv(os.path.join(args.out, "data.csv"), index=False)
+    write_csv(res.confusion, os.path.join(args.out, "confusion.csv"), index=True)
+    write_csv(res.inversion, os.path.join(args.out, "inversion.csv"), index=True)
+    write_csv(res.counts, os.path.join(args.out, "counts.csv"), index=True)
+    write_csv(res.subjects, os.path.join(args.out, "best_fits.csv"))
+    write_csv(res.true_params, os.path.join(args.out, "true_params.csv"))
+    write_csv(res.data, os.path.join(args.out, "data.csv"))
     for lab, table in res.fits.items():
-        table.assign(model=lab).to_csv(os.path.join(args.out, f"fits_{lab}.csv"), index=False)
-    print(
-        f"model recovery: {len(names)} models x {args.n_subjects} subjects x {args.n_trials} trials "
-        f"({args.task}) -> {args.out}"
+        write_csv(table.assign(model=lab), os.path.join(args.out, f"fits_{lab}.csv"))
+    summary(
+        args,
+        f"wrote model recovery of {len(names)} models x {args.n_subjects} subjects x {args.n_trials} trials "
+        f"({args.task}) to {args.out} ({6 + len(res.fits)} CSV files: confusion.csv, inversion.csv, ...)",
     )
-    print(res.summary())
+    if not args.quiet:
+        print(res.summary(), file=sys.stderr)
     return 0
 
 
@@ -101,15 +107,17 @@ def run_recover(args: argparse.Namespace) -> int:
     )
     free = [p for p in model.param_names if p not in fixed]
     table = recovery_table(true, res.params, free)
-    true.to_csv(os.path.join(args.out, "true_params.csv"), index=False)
-    data.to_csv(os.path.join(args.out, "data.csv"), index=False)
-    res.params.to_csv(os.path.join(args.out, "fits.csv"), index=False)
-    table.to_csv(os.path.join(args.out, "recovery.csv"), index=False)
-    print(
-        f"parameter recovery, model {model.name!r}, {args.n_subjects} subjects x "
-        f"{args.n_trials} trials ({args.task})"
+    write_csv(true, os.path.join(args.out, "true_params.csv"))
+    write_csv(data, os.path.join(args.out, "data.csv"))
+    write_csv(res.params, os.path.join(args.out, "fits.csv"))
+    write_csv(table, os.path.join(args.out, "recovery.csv"))
+    summary(
+        args,
+        f"wrote parameter recovery of model {model.spec}, {args.n_subjects} subjects x {args.n_trials} "
+        f"trials ({args.task}) to {args.out} (true_params.csv, data.csv, fits.csv, recovery.csv)",
     )
-    print(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    if not args.quiet:
+        print(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"), file=sys.stderr)
     return 0
 
 
@@ -123,9 +131,14 @@ def register(subparsers) -> None:
         "fit every model, write the confusion matrix p(best fit | generating) and the inversion matrix "
         "p(generating | best fit).",
     )
-    p.add_argument("--n-subjects", type=int, required=True, help="subjects (per generating model)")
-    p.add_argument("--n-trials", type=int, default=200)
-    p.add_argument("--task", choices=("two-step", "bandit"), default="two-step")
+    add_n_subjects_option(p, None, "subjects (per generating model)", required=True)
+    add_n_trials_option(p, 200, "trials per subject (default 200)")
+    p.add_argument(
+        "--task",
+        choices=("two-step", "bandit"),
+        default="two-step",
+        help="simulated task: two-step (drifting rewards) or bandit (two-armed reversal) (default two-step)",
+    )
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument(
         "--models",
@@ -138,6 +151,7 @@ def register(subparsers) -> None:
         "--criterion", choices=("bic", "aic"), default="bic", help="model recovery: best fit by (default bic)"
     )
     add_model_options(p)
+    add_quiet_option(p, "no summary line or table")
     for action in p._actions:  # --model or --models: exactly one (checked in run_recover)
         if action.dest == "model":
             action.required = False

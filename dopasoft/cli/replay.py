@@ -3,37 +3,52 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 
-from dopasoft.cli.fit import add_data_size_options, add_model_choice, model_from_flags
+import pandas as pd
+
+from dopasoft.cli.fit import add_data_size_options
+from dopasoft.cli.options import (
+    add_model_option,
+    add_param_option,
+    add_quiet_option,
+    params_from_items,
+    summary,
+)
 from dopasoft.cli.outputs import output_file, write_csv
 from dopasoft.fitting.data import read_choices, read_table
-from dopasoft.fitting.models import FAMILIES
+from dopasoft.fitting.models import get_model, model_from_columns
 
 __all__ = ["register", "run_replay"]
 
 
-def _params_from_items(items: list[str]) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for item in items:
-        name, sep, val = item.partition("=")
-        if not sep or not name.strip():
-            raise ValueError(f"--param expects NAME=VALUE, got {item!r}")
-        try:
-            out[name.strip()] = float(val)
-        except ValueError:
-            raise ValueError(f"--param {item!r}: {val!r} is not a number") from None
-    return out
-
-
-def _flags_given(args: argparse.Namespace) -> list[str]:
-    return [
-        "--" + o.name.replace("_", "-")
-        for fam in FAMILIES
-        for o in fam.options
-        if getattr(args, o.name) != o.default
-    ]
+def _check_model_against_fits(spec: str | None, fits, path: str) -> None:
+    """Refuse, in command-line terms, a ``--model`` that the fits table contradicts."""
+    if "model" in fits.columns:
+        specs = [str(s) for s in pd.unique(fits["model"].dropna())]
+        if len(specs) > 1:
+            raise ValueError(
+                f"--fits {path}: its 'model' column holds {len(specs)} models {specs}; split it by model"
+            )
+        if spec is None and not specs:
+            raise ValueError(f"--fits {path} has no model in its 'model' column: give --model")
+        if spec is not None and specs and get_model(specs[0]) != get_model(spec):
+            fitted = get_model(specs[0]).spec
+            raise ValueError(
+                f"--fits {path} was fitted with --model {fitted}, not --model {spec}; "
+                f"give --model {fitted} or leave --model out"
+            )
+    elif spec is None:
+        raise ValueError(f"--fits {path} has no 'model' column: give --model")
+    if spec is not None and "+" not in spec:
+        richer = model_from_columns(spec, fits.columns)
+        m = get_model(spec)
+        if richer.n_params > m.n_params:
+            extra = [p for p in richer.param_names if p not in m.param_names]
+            raise ValueError(
+                f"--fits {path} has column(s) {extra} that --model {spec} does not take; "
+                f"did you mean --model {richer.spec}?"
+            )
 
 
 def run_replay(args: argparse.Namespace) -> int:
@@ -49,30 +64,17 @@ def run_replay(args: argparse.Namespace) -> int:
         params = read_table(args.fits, what="fits table")
         if "subject" not in params.columns:
             raise ValueError(f"--fits {args.fits}: no 'subject' column (is it a fits table of dopasoft fit?)")
-        if args.model is None:
-            if "model" not in params.columns:
-                raise ValueError(f"--fits {args.fits} has no 'model' column: give --model")
-            if _flags_given(args):
-                raise ValueError(
-                    f"{'/'.join(_flags_given(args))}: the model comes from the fits table; give --model too"
-                )
-            model = None
-        else:
-            model = model_from_flags(args)
+        _check_model_against_fits(args.model, params, args.fits)
     else:
         if args.model is None:
             raise ValueError("--param needs --model")
-        params = _params_from_items(args.param)
-        model = model_from_flags(args)
+        params = params_from_items(args.param)
+    model = None if args.model is None else get_model(args.model)
     table = replay(data, model, params, n_actions=args.n_actions, n_states=args.n_states)
     write_csv(table, out)
-    if not args.quiet:
-        took = time.perf_counter() - started
-        n = table["subject"].nunique()
-        print(
-            f"dopasoft replay: {len(table)} steps of {n} subjects written to {out} in {took:.2f} s",
-            file=sys.stderr,
-        )
+    took = time.perf_counter() - started
+    n = table["subject"].nunique()
+    summary(args, f"wrote {len(table)} steps of {n} subjects to {out} (in {took:.2f} s)")
     return 0
 
 
@@ -86,16 +88,15 @@ def register(subparsers) -> None:
         "p_choice and the prediction errors delta, value_rpe, action_term (docs/analysis.md).",
     )
     p.add_argument("data", help="choice data (CSV, TSV or Parquet; any format dopasoft fit reads)")
-    add_model_choice(p, required=False)
-    p.add_argument("--fits", default=None, help="fits table of dopasoft fit (one row per subject)")
-    p.add_argument(
-        "--param",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="one parameter value for every subject (repeatable; instead of --fits)",
+    add_model_option(
+        p,
+        required=False,
+        help="model spec, e.g. soft-q-lambda+kappa (default: the 'model' column of --fits); "
+        "as dopasoft fit --model takes it",
     )
+    p.add_argument("--fits", default=None, help="fits table of dopasoft fit (one row per subject)")
+    add_param_option(p, "one parameter value for every subject (repeatable; instead of --fits)")
     p.add_argument("--out", required=True, help="output CSV")
     add_data_size_options(p)
-    p.add_argument("--quiet", action="store_true", help="no summary line")
+    add_quiet_option(p)
     p.set_defaults(func=run_replay)

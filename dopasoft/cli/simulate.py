@@ -9,8 +9,17 @@ import os
 import sys
 from typing import Any
 
-from dopasoft.agents import TWO_STEP_MODELS
-from dopasoft.cli.outputs import output_file
+from dopasoft.cli.options import (
+    add_model_option,
+    add_n_subjects_option,
+    add_n_trials_option,
+    add_param_option,
+    add_quiet_option,
+    add_seed_option,
+    params_from_items,
+    summary,
+)
+from dopasoft.cli.outputs import output_file, write_csv
 from dopasoft.experiments.conditioning import CONDITIONING_DEFAULTS
 from dopasoft.experiments.discrimination import DISCRIMINATION_DEFAULTS
 from dopasoft.tasks.conditioning.protocols import PROTOCOLS
@@ -33,8 +42,8 @@ def _epilog() -> str:
         "    (session file: one row per trial, column trial_type ('A+', 'AB+', 'B?', 'C+ p=0.5'); optional",
         "    trial, phase, cue_onset (s from trial start), reward_time (s from the first cue onset),",
         "    reward (size), rewarded (0/1), iti (s; kept, no effect); other columns are kept)",
-        "  dopasoft simulate two-step --n-subjects 20 --n-trials 200 --model hybrid --w 0.5 --out ts.csv",
-        "  dopasoft simulate discrimination --trials 400 --novel-at 300 --prior-rate 0.05 --out ape.csv",
+        "  dopasoft simulate two-step --n-subjects 20 --n-trials 200 --model daw-hybrid --param w=0.5 --out ts.csv",
+        "  dopasoft simulate discrimination --n-trials 400 --novel-at 300 --prior-rate 0.05 --out ape.csv",
     ]
     return "\n".join(lines)
 
@@ -56,6 +65,9 @@ def register(subparsers: Any) -> None:
     cond = tasks.add_parser(
         "conditioning",
         help="a Pavlovian protocol or a lab's session file; one row per trial with cue_rpe and reward_rpe",
+        description="Simulate a linear Soft Q(lambda) agent (TD(lambda) with a uniform default policy) on a "
+        "Pavlovian protocol or a lab's session file and write one row per trial with the model dopamine "
+        "at the cue (cue_rpe) and at the reward (reward_rpe).",
         epilog=_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -73,35 +85,65 @@ def register(subparsers: Any) -> None:
         "--instrumental", action="store_true", help="lick/withhold choice with a default policy"
     )
     for name, value in CONDITIONING_DEFAULTS.items():
-        cond.add_argument(f"--{name}", type=float, default=value, help=f"default {value}")
-    cond.add_argument("--trace", default="tree-backup", help="trace variant of Soft Q(lambda)")
+        cond.add_argument(
+            f"--{name}", type=float, default=value, help=f"agent parameter {name} (default {value})"
+        )
+    cond.add_argument(
+        "--trace", default="tree-backup", help="trace variant of Soft Q(lambda) (default tree-backup)"
+    )
     cond.add_argument("--dt", type=float, default=0.25, help="time bin in s (default 0.25)")
     cond.add_argument(
         "--isi", type=float, default=1.5, help="cue-to-reward interval in s (sessions: unless reward_time)"
     )
-    cond.add_argument("--seed", type=int, default=0)
+    add_seed_option(cond)
     cond.add_argument("--out", required=True, help="CSV file, one row per trial")
     cond.add_argument("--trace-out", help="CSV file, one row per time step (within-trial traces)")
+    add_quiet_option(cond)
     cond.set_defaults(func=_run_conditioning)
 
     two = tasks.add_parser(
         "two-step",
         help="canonical two-step data for a simulated cohort",
-        epilog="models (--model) and their parameters:\n"
-        + "\n".join(f"  {m:<27} {', '.join(p)}" for m, p in TWO_STEP_MODELS.items()),
+        description="Simulate a cohort on the two-step task (Daw et al. 2011) and write canonical "
+        "two-step data (subject, trial, choice1, state2, choice2, reward), which dopasoft fit reads. "
+        "--model takes the names of dopasoft fit; each fitting model is simulated by its own generator.",
+        epilog=_two_step_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    two.add_argument("--n-subjects", type=int, default=10)
-    two.add_argument("--n-trials", type=int, default=200)
-    two.add_argument("--model", default="soft-q-lambda", help="generative model (see --help)")
-    for name in ("alpha", "tau", "lam", "kappa", "w"):
-        two.add_argument(f"--{name}", type=float, help="model parameter (model default if omitted)")
-    two.add_argument("--p-common", type=float, default=0.7)
-    two.add_argument("--drift-sd", type=float, default=0.025)
-    two.add_argument("--deterministic", action="store_true", help="Kool et al. (2016) variant")
-    two.add_argument("--seed", type=int, default=0)
+    add_n_subjects_option(two, 10, "subjects in the cohort (default 10)")
+    add_n_trials_option(two, 200, "trials per subject (default 200)")
+    add_model_option(
+        two,
+        required=False,
+        two_step=True,
+        help="generative model: a dopasoft fit model spec (e.g. soft-q-lambda, daw-hybrid, "
+        "soft-q-lambda+separate_alpha) or the simulation-only agent soft-hybrid (default soft-q-lambda; "
+        "listed below)",
+    )
+    add_param_option(two, "a model parameter, e.g. w=0.5 (repeatable; the model's default if omitted)")
+    two.add_argument(
+        "--p-common",
+        type=float,
+        default=0.7,
+        metavar="P",
+        help="probability of the common transition (default 0.7)",
+    )
+    two.add_argument(
+        "--drift-sd",
+        type=float,
+        default=0.025,
+        metavar="SD",
+        help="standard deviation of the reward probabilities' random walk per trial (default 0.025)",
+    )
+    two.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="Kool et al. (2016) variant: deterministic second-stage rewards",
+    )
+    add_seed_option(two)
     two.add_argument("--out", required=True, help="CSV file of canonical two-step data")
-    two.set_defaults(func=_run_two_step)
+    add_quiet_option(two)
+    two.set_defaults(func=_run_two_step, model="soft-q-lambda")
 
     disc = tasks.add_parser(
         "discrimination",
@@ -111,8 +153,10 @@ def register(subparsers: Any) -> None:
         "section 7). One row per trial: cue, novel, action, correct, reward, action_pe = 1 - pi0(action|cue) "
         "(value-free action prediction error), reward_rpe = reward - V(cue), delta = reward - Q(cue, action), "
         "action_term, value, p_action, prior_action, seed.",
+        epilog=_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    disc.add_argument("--trials", type=int, default=400, help="trials in the session (default 400)")
+    add_n_trials_option(disc, 400, "trials in the session (default 400)")
     disc.add_argument(
         "--novel-at", type=int, help="trial from which a novel cue (correct action 0) is presented too"
     )
@@ -120,11 +164,17 @@ def register(subparsers: Any) -> None:
         "--novel-fraction", type=float, default=0.5, help="share of trials with the novel cue (default 0.5)"
     )
     for name, value in DISCRIMINATION_DEFAULTS.items():
-        disc.add_argument(f"--{name.replace('_', '-')}", type=float, default=value, help=f"default {value}")
+        disc.add_argument(
+            f"--{name.replace('_', '-')}",
+            type=float,
+            default=value,
+            help=f"agent parameter {name} (default {value})",
+        )
     disc.add_argument("--reward", type=float, default=1.0, help="outcome of a correct choice (default 1)")
     disc.add_argument("--error-reward", type=float, default=0.0, help="outcome of an error (default 0)")
-    disc.add_argument("--seed", type=int, default=0)
+    add_seed_option(disc)
     disc.add_argument("--out", required=True, help="CSV file, one row per trial")
+    add_quiet_option(disc)
     disc.set_defaults(func=_run_discrimination)
 
 
@@ -173,37 +223,65 @@ def _run_conditioning(args: argparse.Namespace) -> int:
     )
     trials = result.trials
     first = [c for c in _TRIAL_COLUMNS if c in trials.columns]
-    trials[first + [c for c in trials.columns if c not in first]].to_csv(out, index=False)
+    write_csv(trials[first + [c for c in trials.columns if c not in first]], out)
+    also = ""
     if trace_out is not None:
-        result.steps.to_csv(trace_out, index=False)
+        write_csv(result.steps, trace_out)
+        also = f" and {len(result.steps)} time steps to {trace_out}"
+    what = f"--session {args.session}" if session is not None else f"protocol {protocol}"
+    summary(args, f"wrote {len(trials)} trials to {out}{also} ({what}, seed {args.seed})")
     return 0
 
 
 def _run_two_step(args: argparse.Namespace) -> int:
-    from dopasoft.experiments.two_step import simulate_two_step
+    from dopasoft.experiments import simulate_two_step
 
+    params = params_from_items(args.param)
     out = output_file(args.out)
-    params = {k: getattr(args, k) for k in ("alpha", "tau", "lam", "kappa", "w")}
     data = simulate_two_step(
         args.n_subjects,
         args.n_trials,
         model=args.model,
-        params={k: v for k, v in params.items() if v is not None},
+        params=params,
         p_common=args.p_common,
         drift_sd=args.drift_sd,
         deterministic=args.deterministic,
         seed=args.seed,
     )
-    data.to_csv(out, index=False)
+    write_csv(data, out)
+    summary(
+        args,
+        f"wrote {args.n_subjects} subjects x {args.n_trials} trials of two-step data to {out} "
+        f"(model {args.model}, seed {args.seed})",
+    )
     return 0
+
+
+def _two_step_epilog() -> str:
+    from dopasoft.agents import TWO_STEP_MODELS
+    from dopasoft.experiments.two_step import two_step_parameters
+    from dopasoft.fitting.models import FAMILIES
+
+    lines = ["models (--model) and their parameters (--param NAME=VALUE) with their defaults:"]
+    names = [m for fam in FAMILIES for m in fam.models] + [m for m in TWO_STEP_MODELS if m == "soft-hybrid"]
+    width = max(len(m) for m in names)
+    for name in names:
+        values = ", ".join(f"{k}={v:g}" for k, v in two_step_parameters(name).items())
+        lines.append(f"  {name:<{width}}  {values}")
+    lines += [
+        "",
+        "Options of a fitting model go in its spec (soft-q-lambda+separate_alpha, daw-hybrid+trans_prob=0.8),",
+        "as for dopasoft fit; kappa (stickiness) is a parameter of every soft-q-lambda model here.",
+        "soft-hybrid is a simulation-only soft hybrid agent (no likelihood; --param w=1 is purely",
+        "model-based); it is not daw-hybrid (docs/fitting.md).",
+    ]
+    return "\n".join(lines)
 
 
 def _check_discrimination_options(args: argparse.Namespace) -> None:
     """Refuse a bad option with one line naming it (before any work)."""
-    if args.trials < 1:
-        raise ValueError(f"--trials must be a positive integer, got {args.trials}")
-    if args.novel_at is not None and not 0 <= args.novel_at < args.trials:
-        raise ValueError(f"--novel-at must be a trial in 0..{args.trials - 1}, got {args.novel_at}")
+    if args.novel_at is not None and not 0 <= args.novel_at < args.n_trials:
+        raise ValueError(f"--novel-at must be a trial in 0..{args.n_trials - 1}, got {args.novel_at}")
     checks = (
         ("--novel-fraction", args.novel_fraction, 0.0 < args.novel_fraction <= 1.0, "in (0, 1]"),
         ("--alpha", args.alpha, 0.0 < args.alpha <= 1.0, "in (0, 1]"),
@@ -223,7 +301,7 @@ def _run_discrimination(args: argparse.Namespace) -> int:
     _check_discrimination_options(args)
     out = output_file(args.out)
     table = discrimination_experiment(
-        args.trials,
+        args.n_trials,
         novel_at=args.novel_at,
         novel_fraction=args.novel_fraction,
         alpha=args.alpha,
@@ -233,5 +311,6 @@ def _run_discrimination(args: argparse.Namespace) -> int:
         error_reward=args.error_reward,
         seed=args.seed,
     )
-    table.to_csv(out, index=False)
+    write_csv(table, out)
+    summary(args, f"wrote {len(table)} trials to {out} (seed {args.seed})")
     return 0

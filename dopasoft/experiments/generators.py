@@ -2,7 +2,7 @@
 
 The Soft Q(λ) models of :data:`~dopasoft.agents.TWO_STEP_MODELS` use the fitting models' own generators
 (:meth:`dopasoft.fitting.models.SoftQLambdaModel.simulate_arrays`, the step functions of their
-likelihood); the soft ``hybrid`` and ``model-based`` agents use :func:`soft_hybrid_generate_two_step`,
+likelihood); the ``soft-hybrid`` agent uses :func:`soft_hybrid_generate_two_step`,
 built on the same tabular Soft Q(λ) step. Loaded on the first simulation (it compiles and loads the
 fitting models).
 """
@@ -163,14 +163,16 @@ class _SoftHybridGenerator:
 
 
 def generator_for(model: str, merged: Mapping[str, float]) -> tuple[Any, NDArray[np.float64]]:
-    """The compiled generator of a :data:`~dopasoft.agents.TWO_STEP_MODELS` model and its parameter row.
+    """The compiled generator of a two-step model and its parameter row.
 
     Parameters
     ----------
     model : str
-        A key of :data:`~dopasoft.agents.TWO_STEP_MODELS`.
+        A key of :data:`~dopasoft.agents.TWO_STEP_MODELS` or a fitting model spec
+        (:func:`dopasoft.fitting.get_model`).
     merged : mapping
-        All of the model's parameters (:func:`~dopasoft.agents.merge_two_step_params`).
+        All of the model's parameters (:func:`~dopasoft.agents.merge_two_step_params`, or
+        :func:`~dopasoft.experiments.two_step.two_step_parameters`).
 
     Returns
     -------
@@ -182,9 +184,9 @@ def generator_for(model: str, merged: Mapping[str, float]) -> tuple[Any, NDArray
     """
     if model in _TRACES:
         gen = get_model(model, kappa=True)  # alpha, tau, lam, kappa; kappa = 0 is plain Boltzmann
-        row = [merged[name] for name in gen.param_names]
-    else:
+    elif model == "soft-hybrid":
         gen = _SoftHybridGenerator()
-        values = {**merged, "lam": merged.get("lam", 1.0), "w": merged.get("w", 1.0)}
-        row = [values[name] for name in gen.param_names]
+    else:  # a fitting model spec: the fitting model's own generator
+        gen = get_model(model)
+    row = [merged[name] for name in gen.param_names]
     return gen, np.asarray(row, dtype=float)

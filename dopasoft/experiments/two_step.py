@@ -3,11 +3,13 @@ r"""Two-step cohorts: one compiled simulator, the canonical table and stay proba
 :func:`simulate_two_step` runs every model of :data:`TWO_STEP_MODELS` through a compiled generator
 with the ``simulate_arrays(theta, probs, u, p_common)`` interface: the Soft Q(λ) models through the
 fitting models' own generators (:meth:`dopasoft.fitting.models.SoftQLambdaModel.simulate_arrays`, the
-same step functions as their likelihood), the soft ``hybrid`` and ``model-based`` agents through
-:func:`~dopasoft.experiments.generators.soft_hybrid_generate_two_step`. Each model also has a
+same step functions as their likelihood), the ``soft-hybrid`` agent through
+:func:`~dopasoft.experiments.generators.soft_hybrid_generate_two_step`. Each of these also has a
 step-by-step Python agent (:func:`~dopasoft.agents.make_two_step_agent`, for
 :func:`dopasoft.simulation.simulate` with model-dopamine signals);
-the tests check that both make the same choices from the same uniforms.
+the tests check that both make the same choices from the same uniforms. Every other fitting model spec
+(``daw-hybrid``, ``soft-q-lambda+separate_alpha``, ...) is simulated by the fitting model's own generator,
+so a model has one name in simulation and fitting.
 
 Random numbers are drawn exactly as the per-trial Python loop drew them (see
 :func:`simulate_two_step`), so a seed gives the same cohort as that loop.
@@ -34,11 +36,73 @@ from dopasoft.tasks.two_step import (
 
 __all__ = [
     "TWO_STEP_MODELS",
+    "SIMULATION_DEFAULTS",
     "make_two_step_agent",
     "simulate_two_step",
+    "two_step_parameters",
     "stay_probabilities",
     "to_canonical",
 ]
+
+
+SIMULATION_DEFAULTS: dict[str, float] = {"alpha": 0.5, "tau": 0.2, "lam": 0.9, "kappa": 0.0}
+"""Default parameters of a fitting model simulated by :func:`simulate_two_step` (as for the agents of
+:data:`TWO_STEP_MODELS`); any other parameter defaults to the middle of its start range."""
+
+
+def two_step_parameters(model: str, params: Mapping[str, float] | None = None) -> dict[str, float]:
+    """Every parameter of a two-step model: its defaults updated by ``params``, checked.
+
+    Parameters
+    ----------
+    model : str
+        A key of :data:`TWO_STEP_MODELS` or a fitting model spec (:func:`dopasoft.fitting.get_model`).
+    params : mapping, optional
+        Parameters overriding the defaults (:data:`TWO_STEP_MODELS`; for other fitting models
+        :data:`SIMULATION_DEFAULTS`, else the middle of the parameter's start range).
+
+    Returns
+    -------
+    dict
+        Parameter name -> value.
+
+    Raises
+    ------
+    ValueError
+        An unknown model (the valid names listed), an unknown parameter, a non-number or a value
+        outside the parameter's domain (named).
+    """
+    if model in TWO_STEP_MODELS:
+        merged = merge_two_step_params(model, params)
+        make_two_step_agent(model, merged)  # checks every parameter's range, naming it
+        return merged
+    from dopasoft.fitting.models import MODEL_NAMES, get_model
+
+    try:
+        fitted = get_model(model)
+    except ValueError as err:
+        if model.split("+")[0].strip() in MODEL_NAMES:
+            raise
+        raise ValueError(f"{err}, or the simulation-only agent 'soft-hybrid'") from None
+    merged = {p.name: SIMULATION_DEFAULTS.get(p.name, 0.5 * (p.start[0] + p.start[1])) for p in fitted.params}
+    for name, value in (params or {}).items():
+        if name not in merged:
+            raise ValueError(
+                f"unknown parameter {name!r} for model {model!r}; its parameters: {', '.join(merged)}"
+            )
+        try:
+            merged[name] = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"parameter {name!r} must be a number, got {value!r}") from None
+    for par in fitted.params:
+        if not par.in_domain(merged[par.name]):
+            lo, hi = par.domain
+            ends = "(" if par.open_ends[0] else "[", ")" if par.open_ends[1] else "]"
+            raise ValueError(
+                f"{par.name} must be in {ends[0]}{lo:g}, {hi:g}{ends[1]} for model {model!r}, "
+                f"got {merged[par.name]!r}"
+            )
+    return merged
 
 
 def _cohort_streams(
@@ -98,12 +162,15 @@ def simulate_two_step(
     n_subjects, n_trials : int
         Positive counts.
     model : str, default "soft-q-lambda"
-        One of :data:`TWO_STEP_MODELS`: Soft Q(λ) (``tree-backup``, ``on-policy``, ``uncorrected``
-        traces, γ = 1, uniform default policy), the soft ``hybrid`` (with weight ``w``) or
-        ``model-based`` (:class:`~dopasoft.agents.HybridTwoStepAgent` with ``w = 1``).
+        A fitting model spec, as :func:`dopasoft.fitting.get_model` and ``dopasoft fit --model`` take
+        it: ``soft-q-lambda``, ``soft-q-lambda-on-policy``, ``soft-q-lambda-uncorrected`` (γ = 1,
+        uniform default policy; ``kappa`` always available, default 0), ``daw-hybrid`` (hBayesDM
+        ``ts_par7``), ``soft-q-lambda+separate_alpha``, ...; or ``soft-hybrid``, the simulation-only
+        soft hybrid agent :class:`~dopasoft.agents.HybridTwoStepAgent` (weight ``w``; ``w = 1`` is
+        purely model-based).
     params : mapping, optional
-        Model parameters overriding the defaults of :data:`TWO_STEP_MODELS` (``kappa`` is the stage-1
-        stickiness of :class:`~dopasoft.agents.StickyChoice`).
+        Model parameters overriding the defaults (:func:`two_step_parameters`; ``kappa`` is the
+        stage-1 stickiness).
     p_common, drift_sd, bounds, reward_probs, deterministic
         Task settings (:class:`~dopasoft.tasks.TwoStepTask`); an explicit ``reward_probs`` is shared by
         all subjects.
@@ -122,15 +189,14 @@ def simulate_two_step(
 
     Examples
     --------
-    >>> data = simulate_two_step(2, 3, model="hybrid", params={"w": 0.7}, seed=1)
+    >>> data = simulate_two_step(2, 3, model="daw-hybrid", params={"w": 0.7}, seed=1)
     >>> list(data.columns), len(data)
     (['subject', 'trial', 'choice1', 'state2', 'choice2', 'reward'], 6)
     """
     n_sub = _check_count(n_subjects, "n_subjects")
     n_tr = _check_count(n_trials, "n_trials")
-    merged = merge_two_step_params(model, params)
+    merged = two_step_parameters(model, params)
     p_common, drift_sd, bounds = check_task_settings(p_common, drift_sd, bounds, deterministic=deterministic)
-    make_two_step_agent(model, merged, p_common)  # checks every parameter's range, naming it
     if reward_probs is not None:
         reward_probs = check_reward_probs(reward_probs, n_tr)
     rng = np.random.default_rng(seed)
