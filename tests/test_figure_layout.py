@@ -76,7 +76,9 @@ def cohort():
     n_choices = 200
 
     def fits_of(model: str, params: pd.DataFrame, nll: np.ndarray, k: int) -> pd.DataFrame:
-        out = params.assign(nll=nll, n_choices=n_choices, converged=True, model=model)
+        out = params.assign(nll=nll, n_choices=n_choices, model=model)
+        if "converged" not in out.columns:
+            out["converged"] = True
         out["aic"] = 2 * out["nll"] + 2 * k
         out["bic"] = 2 * out["nll"] + k * np.log(n_choices)
         return out
@@ -90,6 +92,7 @@ def cohort():
     sq["lam"] = sq["lam"].clip(0.0, 1.0)
     # as real fits do: one estimate far off (drawn at the axis edge), one fit not converged
     sq.loc[1, "tau"] = 5.0
+    sq["converged"] = True
     sq.loc[2, "converged"] = False
     hybrid = pd.DataFrame(
         {
