@@ -449,6 +449,30 @@ def test_error_bars_and_markers_are_defined(figures, name):
     assert not problems, f"{name}: " + "; ".join(problems)
 
 
+# points of the brief that the general checks do not see
+
+
+def test_action_prediction_mean_is_centred_not_trailing():
+    """On a linear ramp a centred mean lies on the dots; a trailing one would lag by (window − 1) / 2."""
+    n = 60
+    ramp = np.arange(n) / n
+    table = pd.DataFrame({"trial": np.arange(n), "novel": False, "action_pe": ramp, "reward_rpe": 0.0})
+    fig = plot_action_prediction_errors(table, window=10)
+    (line,) = [ln for ln in fig.axes[0].get_lines() if ln.get_label() == "familiar cues"]
+    y = np.asarray(line.get_ydata(), float)
+    np.testing.assert_allclose(y[5:-5], ramp[5:-5], atol=1e-12)
+
+
+def test_equal_parameter_values_get_the_bounds_as_axis(cohort):
+    _, _, fits = cohort
+    fig = plot_parameters(fits["daw-hybrid"])
+    lam = fig.axes[6]
+    lo, hi = lam.get_ylim()
+    assert lo <= 0.0 and hi >= 1.0  # the fitting bounds, not 1 ± 5 %
+    assert lam.get_title().startswith("all 8 subjects at 1")
+    assert not fig.axes[0].get_title()  # a spread parameter keeps its own axis
+
+
 # the checks themselves catch what they are for
 
 
