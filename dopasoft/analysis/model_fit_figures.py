@@ -276,7 +276,7 @@ def plot_model_comparison(
             if da == 0 and db == 0:
                 a.text(0, yy, " best (Δ = 0)", va="center", ha="left", fontsize=7)
         a.set_yticks(y, names)
-        a.set_xlabel("Summed Δ criterion vs best (lower is better)")
+        a.set_xlabel("Summed Δ criterion vs best\n(lower is better)")
         a.legend(loc="upper right", borderaxespad=0.2)
         h3 = 0.26
         b.barh(y + h3, table["expected_frequency"], height=h3, color=PALETTE[5], label="Expected frequency")
@@ -289,7 +289,7 @@ def plot_model_comparison(
             label="Protected exceedance prob.",
         )
         b.set_xlim(0, 1)
-        b.set_xlabel(f"Probability (random-effects BMS on −{criterion.upper()}/2)")
+        b.set_xlabel(f"Probability\n(random-effects BMS on −{criterion.upper()}/2)")
         b.legend(loc="upper right", borderaxespad=0.2)
         bor = float(table["bor"].iloc[0]) if "bor" in table.columns else np.nan
         b.set_title(f"BOR = {bor:.2f}", fontsize=7, loc="right")

@@ -175,7 +175,7 @@ def plot_recorded_vs_model(
         c.scatter(xt, est, marker="_", s=120, color="black", linewidths=1.2, zorder=3)
         for xi, e, low, high in zip(xt, est, lo, hi, strict=True):
             c.annotate(
-                f"{e:.2f}\n[{low:.2f}, {high:.2f}]",
+                f"{e:.2f}\n[{low:.2f}, {high:.2f}]".replace("-", "−"),
                 xy=(xi, e),
                 xytext=(13, 0),
                 textcoords="offset points",
@@ -185,12 +185,16 @@ def plot_recorded_vs_model(
             )
         c.axhline(0, color="black", lw=0.8)
         c.set_xticks(xt, ["\n".join(textwrap.wrap(signal_label(t), 11)) for t in terms])
-        c.set_xlim(-0.5, len(terms) - 0.5 + 0.45)
+        c.set_xlim(-0.5, len(terms) - 0.5 + 0.6)
         c.set_ylabel("Group coefficient (mixed model)")
         span = np.nanmax(hi) - np.nanmin(lo) if len(terms) else 0.0
-        narrow = len(terms) and np.nanmax(hi - lo) < 0.03 * max(span, 1e-12)
+        narrow = len(terms) and np.nanmin(hi - lo) < 0.03 * max(span, 1e-12)
+        if len(terms):  # room for the numbers above and below the outermost bands
+            top, bottom = max(float(np.nanmax(hi)), 0.0), min(float(np.nanmin(lo)), 0.0)
+            pad = 0.2 * ((top - bottom) or 1.0)
+            c.set_ylim(bottom - pad, top + pad)
         c.set_title(
-            f"band: {level}% CI" + (" (thinner than the line:\nsee the numbers)" if narrow else ""),
+            f"band: {level}% CI" + (" (some thinner\nthan the line: see the numbers)" if narrow else ""),
             fontsize=6.5,
         )
         panel_letters([a, b, c])
