@@ -173,6 +173,8 @@ def test_plot_action_prediction_errors(table):
     assert len(a.get_lines()) == len(b.get_lines()) == 2 * 3 + 1
     running = a.get_lines()[1].get_ydata()
     familiar = table.loc[~table["novel"], "action_pe"].to_numpy()
-    assert running[-1] == pytest.approx(familiar[-10:].mean(), abs=1e-12)
+    # the running mean is centred (window 10: 5 trials either side), not trailing: it does not lag the dots
+    assert running[-1] == pytest.approx(familiar[-6:].mean(), abs=1e-12)
+    assert running[100] == pytest.approx(familiar[95:106].mean(), abs=1e-12)
     with pytest.raises(ValueError, match="table has no column 'reward_rpe'"):
         plot_action_prediction_errors(table.drop(columns="reward_rpe"))

@@ -352,7 +352,12 @@ def test_recorded_vs_model_figure():
     axes = check_figure(fig, 3)
     slope = [t.get_text() for t in axes[1].texts if "slope" in t.get_text()]
     assert slope and abs(float(slope[0].split()[-1]) - 1.5) < 0.02  # noise 0.01, no gain spread
-    assert [t.get_text() for t in axes[2].get_xticklabels()] == ["value_rpe", "action_term"]
+    # terms in words and symbols, not code names
+    assert [t.get_text() for t in axes[2].get_xticklabels()] == [
+        "state-value\nRPE",
+        "action term\nτ log π/π0",
+    ]
+    assert [t.get_text() for t in axes[0].get_legend().get_texts()] == ["synthetic recording", "model δ"]
 
 
 def test_convergence_experiment_and_figure():

@@ -233,7 +233,8 @@ def test_plot_and_summary(soft_q_signals):
     res = neural_glm(soft_q_signals, neural, "y ~ value_rpe + action_term", stage=2)
     fig = res.plot()
     axes = check_figure(fig, 2)
-    assert [ax.get_title() for ax in axes] == ["value_rpe", "action_term"]
+    # terms in words and symbols, not code names
+    assert [ax.get_title() for ax in axes] == ["state-value RPE", "action term τ log π/π0"]
     assert [t.get_text() for t in axes[0].get_xticklabels()] == ["Group"]
     fig = ds.analysis.plot_neural_glm(res, terms=["Intercept"])
     check_figure(fig, 1)

@@ -6,6 +6,7 @@ import os
 
 import numpy as np
 import pandas as pd
+from matplotlib.lines import Line2D
 
 from dopasoft.analysis.style import COLORS, OKABE_ITO, finish, new_figure, panel_letters, style_context
 
@@ -25,11 +26,15 @@ def _check_table(table: pd.DataFrame, name: str) -> None:
 
 
 def _running_mean(x: np.ndarray, window: int) -> np.ndarray:
-    """Mean of the last ``window`` values (fewer at the start)."""
+    """Mean of the values within ``window // 2`` trials either side of each one (fewer at the ends): a
+    centred mean, so that the line does not lag the dots it summarises as a trailing mean would. An even
+    ``window`` is widened by one to be symmetric."""
+    half = window // 2
     c = np.concatenate([[0.0], np.cumsum(x)])
-    i = np.arange(1, len(x) + 1)
-    lo = np.maximum(i - window, 0)
-    return (c[i] - c[lo]) / (i - lo)
+    i = np.arange(len(x))
+    lo = np.maximum(i - half, 0)
+    hi = np.minimum(i + half + 1, len(x))
+    return (c[hi] - c[lo]) / (hi - lo)
 
 
 def plot_action_prediction_errors(
@@ -42,7 +47,8 @@ def plot_action_prediction_errors(
     """Two panels over trials: (a) the chosen action's ``action_pe``; (b) the ``reward_rpe``.
 
     Each trial is a dot (familiar cues grey, the novel cue coloured) with the running mean over
-    ``window`` trials of each cue kind as a line; the first novel-cue trial is marked. ``replay`` (the
+    ``window`` trials of each cue kind, centred on each trial, as a line; the first novel-cue trial is
+    marked (dotted). A legend below the panels names the dots and lines. ``replay`` (the
     same choices with other outcomes, ``discrimination_experiment(..., actions=table.action)``) is drawn
     dashed: its ``action_pe`` lies on the original's (value-free), its ``reward_rpe`` does not.
 
@@ -54,7 +60,7 @@ def plot_action_prediction_errors(
     replay : pandas.DataFrame, optional
         The replay with other outcomes, same columns.
     window : int, default 10
-        Trials in the running mean.
+        Trials in the centred running mean (``window // 2`` either side of each trial: 11 for 10).
     save : path, optional
         Base path; writes PNG, PDF and SVG (or the one format of its suffix).
 
@@ -98,11 +104,22 @@ def plot_action_prediction_errors(
                         label=f"{name}, other outcomes",
                     )
             if novel.any():
-                ax.axvline(trial[novel][0], color="black", linestyle=":", linewidth=1)
+                ax.axvline(
+                    trial[novel][0], color="black", linestyle=":", linewidth=1, label="first novel-cue trial"
+                )
             ax.set_xlabel("Trial")
             ax.set_ylabel(label)
         axes[0].set_title("Value-free: falls with practice")
         axes[1].set_title("Value-based: follows the outcome")
-        axes[0].legend(frameon=False, fontsize=6)
+        handles, labels = axes[0].get_legend_handles_labels()
+        dot = Line2D([], [], ls="", marker=".", ms=4, color=COLORS["data"], alpha=0.5)
+        fig.legend(
+            [dot, *handles],
+            [f"single trials (dots); lines: mean of {2 * (window // 2) + 1} trials centred on each", *labels],
+            loc="outside lower center",
+            ncols=3,
+            fontsize=6,
+            frameon=False,
+        )
         panel_letters(axes)
     return finish(fig, save)

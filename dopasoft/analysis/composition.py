@@ -60,6 +60,7 @@ def plot_composition(result: Any, *, tau: float = 0.5, save: str | os.PathLike |
         b.set_yscale("log")
         b.set_xlabel("Learning steps")
         b.set_ylabel("max |Q − Q*|")
-        b.legend(frameon=False, fontsize=7)
+        # beside the panel: the curves span its whole height and width
+        b.legend(frameon=False, fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
         panel_letters([a, b])
     return finish(fig, save)

@@ -297,7 +297,15 @@ def plot_rpe_transfer(
             ax.axvline(0, color=COLORS["cue"], lw=0.8, ls=":", zorder=0)
             if reward_t is not None:
                 ax.axvline(reward_t, color=COLORS["reward"], lw=0.8, ls=":", zorder=0)
-        d.legend().remove()
+        # below the panel: the traces fill it, and a legend on the right would push b's colour bar away
+        d.legend(
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.24),
+            ncols=4,
+            handlelength=1.2,
+            columnspacing=0.9,
+            borderaxespad=0.0,
+        )
         panel_letters(axes.ravel())
     return finish(fig, save)
 
@@ -315,18 +323,30 @@ def _event_offset(result: Any, event: str = "reward") -> float | None:
 
 
 def _probe_bars(ax, groups: dict[str, pd.DataFrame], cues: Sequence[str]) -> None:
+    """Cue RPE at the probe trials, one bar per group and cue.
+
+    Probe trials do not learn, so one agent's repeated probes of a cue are identical copies: their
+    SEM is zero and says nothing about variability. Such bars get no error bar and the panel says
+    why; bars whose probes do differ get mean ± SEM over the probe trials, said in the title.
+    """
     width = 0.8 / max(1, len(groups))
+    spread = False
     for g, (name, trials) in enumerate(groups.items()):
         probes = trials[trials["trial_type"].astype(str).str.endswith("?")]
-        stats = probes.groupby("trial_type")["cue_rpe"].agg(["mean", "sem"])
+        stats = probes.groupby("trial_type")["cue_rpe"].agg(["mean", "sem", "count", "min", "max"])
         x = np.arange(len(cues)) + (g - (len(groups) - 1) / 2) * width
-        means = [stats["mean"].get(f"{c}?", np.nan) for c in cues]
-        sems = [stats["sem"].get(f"{c}?", np.nan) for c in cues]
+        means = np.array([stats["mean"].get(f"{c}?", np.nan) for c in cues], float)
+        ranges = np.array(
+            [stats["max"].get(f"{c}?", np.nan) - stats["min"].get(f"{c}?", np.nan) for c in cues]
+        )
+        sems = np.array([stats["sem"].get(f"{c}?", np.nan) for c in cues], float)
+        varies = np.nan_to_num(ranges) > 1e-9 * (1.0 + np.nan_to_num(np.abs(means)))
+        spread |= bool(varies.any())
         ax.bar(
             x,
             means,
             width=width * 0.95,
-            yerr=sems,
+            yerr=np.where(varies, sems, np.nan) if varies.any() else None,
             color=PALETTE[g],
             label=name,
             zorder=2,
@@ -335,6 +355,16 @@ def _probe_bars(ax, groups: dict[str, pd.DataFrame], cues: Sequence[str]) -> Non
     ax.axhline(0, color="black", lw=0.8)
     ax.set_xticks(np.arange(len(cues)), [f"Cue {c}" for c in cues])
     ax.set_ylabel("Cue RPE at probe (reward units)")
+    n = int(max(len(t[t["trial_type"].astype(str).str.endswith("?")]) for t in groups.values()) / len(cues))
+    if spread:
+        ax.set_title(f"error bars: ± SEM over the probe\ntrials (≤ {n} per cue)", fontsize=6.5, loc="left")
+    else:
+        ax.set_title(
+            f"one deterministic agent per group: its {n}\nprobes per cue are identical (probes do\n"
+            "not learn), so there is no error bar",
+            fontsize=6.5,
+            loc="left",
+        )
 
 
 def plot_blocking(
@@ -429,12 +459,34 @@ def plot_probability_scaling(
                 label=label,
             )
         b.set_ylabel("Reward-time RPE (reward units)")
-        b.legend(loc="lower left")
+        # direct labels (a legend would sit on a line): rewarded RPEs start high at low p, omission RPEs
+        # end low at high p
+        for name, label, at, offset in (
+            ("rpe_rewarded", "Rewarded", 0, (5, 3)),
+            ("rpe_omitted", "Omitted", -1, (6, 0)),
+        ):
+            ok = table[name].notna()
+            if ok.any():
+                row = table[ok].iloc[at]
+                b.annotate(
+                    label,
+                    xy=(row["p"], row[name]),
+                    xytext=offset,
+                    textcoords="offset points",
+                    ha="left",
+                    va="bottom" if at == 0 else "center",
+                    fontsize=7,
+                    color=COLORS["reward"] if name == "rpe_rewarded" else COLORS["omission"],
+                )
         for ax in (a, b):
             ax.axhline(0, color="black", lw=0.6, zorder=0)
             ax.set_xlabel("Reward probability p")
             ax.set_xticks([0, 0.25, 0.5, 0.75, 1.0], ["0", ".25", ".5", ".75", "1"])
             ax.set_xlim(-0.08, 1.08)
+        fig.suptitle(
+            f"a, b: mean ± SEM of the last {last} trials per p (most SEMs are smaller than the markers)",
+            fontsize=7,
+        )
         if steps is not None:
             c = axes[2]
             trials = trial_table(result)
@@ -459,6 +511,9 @@ def plot_probability_scaling(
             c.set_xlabel("Time from cue onset (s)")
             c.xaxis.set_major_locator(MultipleLocator(1.0))
             c.set_ylabel(RPE_LABEL)
+            c.set_title(
+                f"rewarded trials only (p = 0: all)\nmean of the last {last} per p", fontsize=6.5, loc="left"
+            )
             c.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), handlelength=1.2)
         panel_letters(axes)
     return finish(fig, save)

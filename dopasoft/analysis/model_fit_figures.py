@@ -62,6 +62,7 @@ def plot_parameters(fits: pd.DataFrame, model: Any = None, *, save: str | os.Pat
             )
             ax.set_xticks([])
             ax.set_ylabel(_label(p, wrap=True, model=m))
+            _equal_values_axis(ax, v, m.parameter(p))
             if (
                 m.parameter(p).kind in ("temperature", "inverse-temperature")
                 and np.all(v > 0)
@@ -73,6 +74,29 @@ def plot_parameters(fits: pd.DataFrame, model: Any = None, *, save: str | os.Pat
         panel_letters([ax for ax in axes.ravel()[: len(names)]])
         _left_out_note(fig, n_out)
     return finish(fig, save)
+
+
+def _equal_values_axis(ax, v: np.ndarray, param: Any) -> None:
+    """When every subject has (nearly) the same value, matplotlib's automatic axis (value ± 5 %) makes
+    a constant look like a spread: show the parameter's fitting bounds instead (or ± 0.5 around the
+    value when a bound is infinite) and say so above the panel."""
+    if v.size == 0:
+        return
+    lower, upper = float(param.lower), float(param.upper)
+    bounded = np.isfinite(lower) and np.isfinite(upper) and upper > lower
+    width = upper - lower if bounded else max(1.0, float(np.abs(v).max()))
+    if np.ptp(v) > 0.01 * width:
+        return
+    if bounded:
+        lo, hi, what = lower, upper, f"axis: fitting bounds {lower:g}–{upper:g}"
+    else:
+        c = float(np.mean(v))
+        half = max(0.5, 0.5 * abs(c))
+        lo, hi, what = c - half, c + half, f"axis: value ± {half:g}"
+    pad = 0.04 * (hi - lo)
+    ax.set_ylim(lo - pad, hi + pad)
+    same = "all" if np.ptp(v) == 0 else "all ≈"
+    ax.set_title(f"{same} {len(v)} subjects at {np.mean(v):.3g}\n({what})", fontsize=6.5)
 
 
 def plot_recovery(
@@ -109,6 +133,7 @@ def plot_recovery(
     nrows, ncols = _grid(len(names))
     converged = f["converged"].astype(bool).to_numpy() if "converged" in f.columns else np.ones(len(f), bool)
     has_fit = fitted_rows(f)
+    shown: set[str] = set()  # marker kinds drawn in some panel (defined in the legend)
     with style_context():
         fig, axes = new_figure(
             nrows, ncols, width=1.75 * ncols + 0.3, height=1.85 * nrows + 0.15, squeeze=False
@@ -126,6 +151,7 @@ def plot_recovery(
                 x[inside & converged], y[inside & converged], s=8, color=PALETTE[0], alpha=0.7, linewidths=0
             )
             if (inside & ~converged).any():
+                shown.add("not converged")
                 ax.scatter(
                     x[inside & ~converged],
                     y[inside & ~converged],
@@ -135,6 +161,7 @@ def plot_recovery(
                     lw=0.8,
                 )
             if outside.any():
+                shown.add("off scale")
                 yc = np.clip(y[outside], lo, hi)
                 ax.scatter(
                     x[outside],
@@ -177,8 +204,35 @@ def plot_recovery(
         for ax in axes.ravel()[len(names) :]:
             ax.set_visible(False)
         panel_letters([ax for ax in axes.ravel()[: len(names)]], offset=(-24.0, 14.0))
+        if shown:
+            _recovery_legend(fig, shown)
         _left_out_note(fig, int((~has_fit).sum()))
     return finish(fig, save)
+
+
+def _recovery_legend(fig, shown: set[str]) -> None:
+    """Figure legend defining the markers of :func:`plot_recovery` (drawn only when a panel needs it)."""
+    from matplotlib.lines import Line2D
+
+    handles = [
+        Line2D([], [], ls="", marker="o", ms=3.5, color=PALETTE[0], alpha=0.7, label="Subject"),
+        Line2D([], [], ls="", marker="x", ms=4, mew=0.8, color=COLORS["rare"], label="Fit not converged"),
+        Line2D(
+            [],
+            [],
+            ls="",
+            marker="^",
+            ms=4.5,
+            mfc="none",
+            mec=COLORS["rare"],
+            mew=0.8,
+            label="Estimate beyond the axis, drawn at its edge (counted: “k off scale”)",
+        ),
+    ]
+    keep = [handles[0]] + [
+        h for h, kind in zip(handles[1:], ("not converged", "off scale"), strict=True) if kind in shown
+    ]
+    fig.legend(handles=keep, loc="outside lower left", ncols=len(keep), fontsize=6.5, handletextpad=0.3)
 
 
 def plot_model_comparison(
@@ -214,7 +268,7 @@ def plot_model_comparison(
     y = np.arange(len(names))[::-1]
     h = 0.38
     with style_context():
-        fig, axes = new_figure(1, 2, width=6.5, height=0.45 * len(names) + 1.3, sharey=True)
+        fig, axes = new_figure(1, 2, width=6.5, height=0.45 * len(names) + 1.8, sharey=True)
         a, b = axes
         a.barh(y + h / 2, table["delta_aic"], height=h, color=PALETTE[0], label="ΔAIC")
         a.barh(y - h / 2, table["delta_bic"], height=h, color=PALETTE[1], label="ΔBIC")
@@ -222,8 +276,8 @@ def plot_model_comparison(
             if da == 0 and db == 0:
                 a.text(0, yy, " best (Δ = 0)", va="center", ha="left", fontsize=7)
         a.set_yticks(y, names)
-        a.set_xlabel("Summed Δ criterion vs best (lower is better)")
-        a.legend(loc="upper right")
+        a.set_xlabel("Summed Δ criterion vs best\n(lower is better)")
+        a.legend(loc="upper right", borderaxespad=0.2)
         h3 = 0.26
         b.barh(y + h3, table["expected_frequency"], height=h3, color=PALETTE[5], label="Expected frequency")
         b.barh(y, table["exceedance"], height=h3, color=PALETTE[2], label="Exceedance prob.")
@@ -235,14 +289,29 @@ def plot_model_comparison(
             label="Protected exceedance prob.",
         )
         b.set_xlim(0, 1)
-        b.set_xlabel(f"Probability (random-effects BMS on −{criterion.upper()}/2)")
-        b.legend(loc="lower right")
+        b.set_xlabel(f"Probability\n(random-effects BMS on −{criterion.upper()}/2)")
+        b.legend(loc="upper right", borderaxespad=0.2)
         bor = float(table["bor"].iloc[0]) if "bor" in table.columns else np.nan
         b.set_title(f"BOR = {bor:.2f}", fontsize=7, loc="right")
         for ax in axes:
             ax.tick_params(axis="y", length=0)
+            ax.spines["left"].set_bounds(-0.55, len(names) - 0.45)
         panel_letters(axes)
+        _legend_band(fig, a, [a.get_legend(), b.get_legend()], -0.55, len(names) - 0.45)
     return finish(fig, save)
+
+
+def _legend_band(fig, ax, legends, lo: float, hi: float) -> None:
+    """Extend the y axis of ``ax`` (and its shared siblings) above ``hi`` by an empty band as tall as
+    the tallest legend, so that legends at the top of the axes never sit on a bar, whatever the data."""
+    ax.set_ylim(lo, hi)
+    fig.draw_without_rendering()  # lays the figure out: sizes in pixels are final from here on
+    renderer = fig._get_renderer()
+    tall = max(lg.get_window_extent(renderer).height for lg in legends) + 4.0  # px, with a margin
+    height = ax.get_window_extent(renderer).height
+    units = hi - lo
+    band = tall * units / max(height - tall, 0.25 * height)  # legend height in data units once extended
+    ax.set_ylim(lo, hi + band)
 
 
 def _identity_scatter(ax, x: np.ndarray, y: np.ndarray) -> None:

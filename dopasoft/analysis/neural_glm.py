@@ -434,10 +434,14 @@ def plot_neural_glm(
     unknown = [t for t in terms if t not in all_terms]
     if unknown:
         raise ValueError(f"unknown term(s) {unknown}; the fit has {all_terms}")
+    from matplotlib.lines import Line2D
+
+    from dopasoft.analysis.recorded_dopamine import signal_label  # (that module imports this one)
+
     level = int(round(100 * (1 - result.alpha)))
     with style_context():
         fig, axes = new_figure(
-            1, len(terms), width=min(6.5, 2.2 * len(terms) + 0.6), height=2.4, squeeze=False
+            1, len(terms), width=min(6.5, 2.2 * len(terms) + 0.6), height=2.6, squeeze=False
         )
         axes = axes[0]
         for ax, term in zip(axes, terms, strict=True):
@@ -476,8 +480,25 @@ def plot_neural_glm(
             ax.axhline(0, color="black", lw=0.8, zorder=2)
             ax.set_xticks(ticks, labels)
             ax.set_xlabel("Subjects (sorted)")
-            ax.set_title(term, fontsize=8)
+            ax.set_title(signal_label(term), fontsize=8)
             ax.set_ylabel(f"Coefficient ± {level}% CI (y units)")
+        fig.legend(
+            handles=[
+                Line2D([], [], ls="", marker="o", ms=2.5, color="black", label=f"Subject: OLS ± {level}% CI"),
+                Line2D(
+                    [],
+                    [],
+                    ls="",
+                    marker="D",
+                    ms=4,
+                    color=COLORS["reward"],
+                    label=f"Group: mixed model ± {level}% CI",
+                ),
+            ],
+            loc="outside lower center",
+            ncols=2,
+            fontsize=6.5,
+        )
         if len(terms) > 1:
             panel_letters(axes)
     return finish(fig, save)

@@ -5,6 +5,7 @@ your own data")."""
 from __future__ import annotations
 
 import os
+import textwrap
 from collections.abc import Mapping
 
 import numpy as np
@@ -13,7 +14,28 @@ import pandas as pd
 from dopasoft.analysis.neural_glm import NeuralGLMResult
 from dopasoft.analysis.style import COLORS, finish, new_figure, panel_letters, style_context
 
-__all__ = ["synthetic_recording", "plot_recorded_vs_model"]
+__all__ = ["synthetic_recording", "plot_recorded_vs_model", "SIGNAL_LABELS", "signal_label"]
+
+SIGNAL_LABELS: dict[str, str] = {
+    "delta": "δ",
+    "value_rpe": "state-value RPE",
+    "action_term": "action term τ log π/π0",
+    "action_pe": "action prediction error",
+    "reward_rpe": "reward RPE",
+    "cue_rpe": "cue RPE",
+    "value": "state value V(s)",
+    "p_choice": "choice probability",
+    "q_mf": "model-free Q",
+    "q_mb": "model-based Q",
+    "q_net": "net Q",
+    "Intercept": "intercept",
+}
+"""Words and symbols for the replay signals and GLM terms in figures (code names stay in tables)."""
+
+
+def signal_label(name: str) -> str:
+    """Figure label of a signal or GLM term: :data:`SIGNAL_LABELS`, else the name with spaces."""
+    return SIGNAL_LABELS.get(str(name), str(name).replace("_", " "))
 
 
 def synthetic_recording(
@@ -117,15 +139,20 @@ def plot_recorded_vs_model(
         fig, (a, b, c) = new_figure(1, 3, width=6.8, height=2.3)
         first = both["subject"].iloc[0] if subject is None else subject
         one = both[both["subject"] == first].head(n_trials)
+        order = list(pd.unique(both["subject"]))
+        who = f"subject {order.index(first) + 1} of {len(order)}" if first in order else "one subject"
+        synthetic = "synthetic" in neural.columns and bool(neural["synthetic"].fillna(False).all())
+        recording = "synthetic recording" if synthetic else "recording"
+        label = signal_label(signal)
 
         def z(v):
             v = np.asarray(v, float)
             sd = v.std()
             return (v - v.mean()) / (sd if sd > 0 else 1.0)
 
-        a.plot(one["trial"], z(one[response]), color=COLORS["data"], lw=1.0, label="recording")
-        a.plot(one["trial"], z(one[signal]), color=COLORS["model"], lw=1.0, label=f"model {signal}")
-        a.set_xlabel(f"Trial (subject {first})")
+        a.plot(one["trial"], z(one[response]), color=COLORS["data"], lw=1.0, label=recording)
+        a.plot(one["trial"], z(one[signal]), color=COLORS["model"], lw=1.0, label=f"model {label}")
+        a.set_xlabel(f"Trial ({who})")
         a.set_ylabel("z-score")
         a.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=2, fontsize=6, borderaxespad=0.2)
         centred = both[response] - both.groupby("subject")[response].transform("mean")
@@ -135,23 +162,40 @@ def plot_recorded_vs_model(
         xs = np.linspace(both[signal].min(), both[signal].max(), 2)
         b.plot(xs, slope * (xs - both[signal].mean()), color=COLORS["reward"], lw=1.5)
         b.text(0.03, 0.97, f"within-subject slope {slope:.2f}", transform=b.transAxes, va="top", fontsize=6)
-        b.set_xlabel(f"Model {signal} (reward units)")
-        b.set_ylabel(f"Recording {response}, centred")
+        b.set_xlabel(f"Model {label} (reward units)")
+        b.set_ylabel(f"{recording.capitalize()},\nsubject mean removed")
         terms = [t for t in group.index if t != "Intercept"]
-        est = group.loc[terms, "estimate"].to_numpy()
-        lo, hi = group.loc[terms, "ci_low"].to_numpy(), group.loc[terms, "ci_high"].to_numpy()
-        c.errorbar(
-            np.arange(len(terms)),
-            est,
-            yerr=[est - lo, hi - est],
-            fmt="D",
-            ms=4,
-            color=COLORS["reward"],
-            capsize=2.5,
-        )
+        est = group.loc[terms, "estimate"].to_numpy(float)
+        lo, hi = group.loc[terms, "ci_low"].to_numpy(float), group.loc[terms, "ci_high"].to_numpy(float)
+        xt = np.arange(len(terms))
+        level = int(round(100 * (1 - result.alpha)))
+        # the CI as a band (a bar from low to high), the estimate as a line across it, and the numbers:
+        # with many trials the CI is far narrower than the spread of the estimates, so it is also written
+        c.bar(xt, hi - lo, bottom=lo, width=0.36, color=COLORS["reward"], alpha=0.45, lw=0, zorder=2)
+        c.scatter(xt, est, marker="_", s=120, color="black", linewidths=1.2, zorder=3)
+        for xi, e, low, high in zip(xt, est, lo, hi, strict=True):
+            c.annotate(
+                f"{e:.2f}\n[{low:.2f}, {high:.2f}]".replace("-", "−"),
+                xy=(xi, e),
+                xytext=(13, 0),
+                textcoords="offset points",
+                ha="left",
+                va="center",
+                fontsize=6,
+            )
         c.axhline(0, color="black", lw=0.8)
-        c.set_xticks(np.arange(len(terms)), terms, rotation=20)
-        c.set_xlim(-0.6, len(terms) - 0.4)
-        c.set_ylabel(f"Group coefficient ± {int(round(100 * (1 - result.alpha)))}% CI")
+        c.set_xticks(xt, ["\n".join(textwrap.wrap(signal_label(t), 11)) for t in terms])
+        c.set_xlim(-0.5, len(terms) - 0.5 + 0.6)
+        c.set_ylabel("Group coefficient (mixed model)")
+        span = np.nanmax(hi) - np.nanmin(lo) if len(terms) else 0.0
+        narrow = len(terms) and np.nanmin(hi - lo) < 0.03 * max(span, 1e-12)
+        if len(terms):  # room for the numbers above and below the outermost bands
+            top, bottom = max(float(np.nanmax(hi)), 0.0), min(float(np.nanmin(lo)), 0.0)
+            pad = 0.2 * ((top - bottom) or 1.0)
+            c.set_ylim(bottom - pad, top + pad)
+        c.set_title(
+            f"band: {level}% CI" + (" (some thinner\nthan the line: see the numbers)" if narrow else ""),
+            fontsize=6.5,
+        )
         panel_letters([a, b, c])
     return finish(fig, save)

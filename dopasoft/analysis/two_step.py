@@ -367,6 +367,15 @@ def _stay_axes(
                 zorder=4,
                 label=name if transition == "common" else None,
             )
+    dots = "; dots: subjects" if show_subjects else ""
+    if predicted:
+        what = f"bars: data, mean ± SEM of subjects{dots}\nmarkers: simulations, mean ± SEM across sessions"
+    else:
+        what = f"bars: mean ± SEM across subjects{dots}"
+    if predicted:  # two lines: left-aligned, clear of the panel letter at the top left
+        ax.set_title(what, fontsize=6.5, loc="left")
+    else:
+        ax.set_title(what, fontsize=7)
     ax.set_xticks([0, 1], ["Rewarded", "Unrewarded"])
     ax.set_xlabel("Previous outcome")
     ax.set_ylabel("P(repeat first-stage choice)")
