@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dopasoft.analysis.style import COLORS, finish, new_figure, panel_letters, style_context
+from dopasoft.analysis.style import COLORS, finish, new_figure, panel_letters, signal_label, style_context
 
 __all__ = ["NeuralGLMResult", "neural_glm", "plot_neural_glm"]
 
@@ -435,8 +435,6 @@ def plot_neural_glm(
     if unknown:
         raise ValueError(f"unknown term(s) {unknown}; the fit has {all_terms}")
     from matplotlib.lines import Line2D
-
-    from dopasoft.analysis.recorded_dopamine import signal_label  # (that module imports this one)
 
     level = int(round(100 * (1 - result.alpha)))
     with style_context():

@@ -12,30 +12,9 @@ import numpy as np
 import pandas as pd
 
 from dopasoft.analysis.neural_glm import NeuralGLMResult
-from dopasoft.analysis.style import COLORS, finish, new_figure, panel_letters, style_context
+from dopasoft.analysis.style import COLORS, finish, new_figure, panel_letters, signal_label, style_context
 
-__all__ = ["synthetic_recording", "plot_recorded_vs_model", "SIGNAL_LABELS", "signal_label"]
-
-SIGNAL_LABELS: dict[str, str] = {
-    "delta": "δ",
-    "value_rpe": "state-value RPE",
-    "action_term": "action term τ log π/π0",
-    "action_pe": "action prediction error",
-    "reward_rpe": "reward RPE",
-    "cue_rpe": "cue RPE",
-    "value": "state value V(s)",
-    "p_choice": "choice probability",
-    "q_mf": "model-free Q",
-    "q_mb": "model-based Q",
-    "q_net": "net Q",
-    "Intercept": "intercept",
-}
-"""Words and symbols for the replay signals and GLM terms in figures (code names stay in tables)."""
-
-
-def signal_label(name: str) -> str:
-    """Figure label of a signal or GLM term: :data:`SIGNAL_LABELS`, else the name with spaces."""
-    return SIGNAL_LABELS.get(str(name), str(name).replace("_", " "))
+__all__ = ["synthetic_recording", "plot_recorded_vs_model"]
 
 
 def synthetic_recording(

@@ -23,6 +23,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 __all__ = [
+    "SIGNAL_LABELS",
+    "signal_label",
     "OKABE_ITO",
     "PALETTE",
     "COLORS",
@@ -218,3 +220,25 @@ def finish(fig: Figure, save: str | os.PathLike | None, formats: Sequence[str] |
     if save is not None:
         save_figure(fig, save, formats=formats)
     return fig
+
+
+SIGNAL_LABELS: dict[str, str] = {
+    "delta": "δ",
+    "value_rpe": "state-value RPE",
+    "action_term": "action term τ log π/π0",
+    "action_pe": "action prediction error",
+    "reward_rpe": "reward RPE",
+    "cue_rpe": "cue RPE",
+    "value": "state value V(s)",
+    "p_choice": "choice probability",
+    "q_mf": "model-free Q",
+    "q_mb": "model-based Q",
+    "q_net": "net Q",
+    "Intercept": "intercept",
+}
+"""Words and symbols for the replay signals and GLM terms in figures (code names stay in tables)."""
+
+
+def signal_label(name: str) -> str:
+    """Figure label of a signal or GLM term: :data:`SIGNAL_LABELS`, else the name with spaces."""
+    return SIGNAL_LABELS.get(str(name), str(name).replace("_", " "))

@@ -23,6 +23,7 @@ from dopasoft.cli.manifest import (
 )
 from dopasoft.cli.options import add_model_option, add_quiet_option, add_seed_option, summary
 from dopasoft.cli.outputs import output_file
+from dopasoft.fitting.compilation import prepare_fit
 from dopasoft.fitting.data import read_choices, read_csv_keeping_ids, to_transitions
 from dopasoft.fitting.mle import iter_fit
 from dopasoft.fitting.models import get_model
@@ -385,6 +386,15 @@ def run_fit(args: argparse.Namespace) -> int:
         dask_executor(args.scheduler if todo else None, args.dask_local if todo else None) as executor,
         tqdm(total=len(todo), unit="subject", desc=f"fit {model.name}", disable=args.quiet) as bar,
     ):
+        if todo and executor is None:  # workers of a cluster compile for themselves
+
+            def say(message: str) -> None:
+                bar.set_description(f"fit {model.name}: {message}")
+                bar.refresh()
+
+            if prepare_fit(model, tr, on_compile=say):
+                bar.set_description(f"fit {model.name}")
+                bar.reset(total=len(todo))  # the rate counts fitting time only
         for rows, _starts in iter_fit(
             tr,
             model,

@@ -228,6 +228,11 @@ class ChoiceModel(ABC):
 
     nll_grad_pairs = None  # models with analytic gradients override this
 
+    def compiled_functions(self) -> tuple:
+        """The compiled (numba) functions a fit of this model runs, for
+        :func:`dopasoft.fitting.compilation.prepare_fit`; ``()`` when there are none."""
+        return ()
+
     def check_task(self, tr: Transitions) -> None:
         """Raise ``ValueError`` if the model cannot be fitted to data of ``tr.task``."""
         if tr.task not in self.tasks:

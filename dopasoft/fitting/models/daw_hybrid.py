@@ -306,6 +306,9 @@ class HybridModel(ChoiceModel):
         data = (tr.state, tr.action, tr.reward, tr.next_state, tr.is_choice, tr.n_steps)
         return hybrid_nll_pairs(*data, subj, full, float(self.trans_prob))
 
+    def compiled_functions(self) -> tuple:  # noqa: D102 - documented on the base class
+        return (_hybrid_nll_block,)
+
     def replay_signals(self, tr, theta):
         """Per-step ``p_choice``, ``delta`` (the model-free prediction error of each stage: stage 1
         ``Q_MF(s2, a2) − Q_MF(0, a1)``, stage 2 ``r − Q_MF(s2, a2)``, both before the updates;

@@ -35,6 +35,8 @@ import numpy as np
 from dopasoft import kernel as _k
 from dopasoft.fitting.models.base import INF, ChoiceModel, ModelFamily, Option, Parameter
 from dopasoft.fitting.softq import (
+    _nll_block,
+    _nll_grad_block,
     replay_data,
     softq_nll_grad_pairs,
     softq_nll_pairs,
@@ -177,6 +179,10 @@ class SoftQLambdaModel(ChoiceModel):
 
     def nll_pairs(self, tr, subj, theta):  # noqa: D102 - documented on the base class
         return softq_nll_pairs(*self._engine_args(tr, subj, theta))
+
+    def compiled_functions(self) -> tuple:  # noqa: D102 - documented on the base class
+        differenced = any(self.source[col] >= 0 for col in _DIFFERENCED)
+        return (_nll_grad_block, _nll_block) if differenced else (_nll_grad_block,)
 
     def nll_grad_pairs(self, tr, subj, theta):
         """NLL and its gradient with respect to the model's parameters.
