@@ -169,7 +169,9 @@ def test_separated_subject_is_flagged_not_fitted():
 
 @pytest.fixture(scope="module")
 def model_based_cohort() -> pd.DataFrame:
-    return ds.experiments.simulate_two_step(12, 200, model="soft-hybrid", params={"w": 1.0, "tau": 0.1}, seed=11)
+    return ds.experiments.simulate_two_step(
+        12, 200, model="soft-hybrid", params={"w": 1.0, "tau": 0.1}, seed=11
+    )
 
 
 def test_regression_recovers_model_based_interaction(model_based_cohort):
