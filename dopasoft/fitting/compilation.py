@@ -39,9 +39,7 @@ def is_ready(functions: Iterable) -> bool:
     return True
 
 
-def prepare_fit(
-    model: ChoiceModel, tr: Transitions, on_compile: Callable[[str], None] | None = None
-) -> bool:
+def prepare_fit(model: ChoiceModel, tr: Transitions, on_compile: Callable[[str], None] | None = None) -> bool:
     """Compile, or load from the on-disk cache, the likelihood a fit of ``model`` to ``tr`` runs.
 
     Evaluates the fit's own objective (the likelihood with its gradient where the model has one) once,
