@@ -72,13 +72,13 @@ def soft_hybrid_generate_two_step(theta, probs, u, p_common, gamma):  # pragma: 
         last = -1
         for t in range(n_tr):
             # soft values of the two second-stage states (uniform default policy)
-            v1 = _soft_value_row(W, 1, tau, -log_n)
-            v2 = _soft_value_row(W, 2, tau, -log_n)
+            v1 = _soft_value_row(W, np.int64(1), tau, -log_n)
+            v2 = _soft_value_row(W, np.int64(2), tau, -log_n)
             mb0 = gamma * (p_common * v1 + (1.0 - p_common) * v2)
             mb1 = gamma * ((1.0 - p_common) * v1 + p_common * v2)
             net[0, 0] = w * mb0 + (1.0 - w) * W[0, 0]
             net[0, 1] = w * mb1 + (1.0 - w) * W[0, 1]
-            a1, b1 = softq_sample(net, 0, tau, kappa, last, lp, u[i, t, 0])
+            a1, b1 = softq_sample(net, np.int64(0), tau, kappa, last, lp, u[i, t, 0])
             st = a1 if u[i, t, 1] < p_common else 1 - a1
             soft_q_step(
                 W,
@@ -112,7 +112,7 @@ def soft_hybrid_generate_two_step(theta, probs, u, p_common, gamma):  # pragma: 
                 None,
                 None,
             )
-            a2, b2 = softq_sample(W, 1 + st, tau, 0.0, -1, lp, u[i, t, 2])
+            a2, b2 = softq_sample(W, 1 + st, tau, 0.0, np.int64(-1), lp, u[i, t, 2])
             r = 1.0 if u[i, t, 3] < probs[i, t, st, a2] else 0.0
             soft_q_step(
                 W,

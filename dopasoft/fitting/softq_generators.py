@@ -57,7 +57,7 @@ def softq_generate_two_step(full, probs, u, p_common, gamma, trace, replacing):
         valence = p[SQ_VALENCE] != 0.0
         last = -1
         for t in range(n_tr):
-            a1, b1 = softq_sample(W, 0, p[SQ_TAU0], p[SQ_KAPPA], last, log_prior[0], u[i, t, 0])
+            a1, b1 = softq_sample(W, np.int64(0), p[SQ_TAU0], p[SQ_KAPPA], last, log_prior[0], u[i, t, 0])
             st = a1 if u[i, t, 1] < p_common else 1 - a1
             col = SQ_ALPHA0
             if valence:
@@ -97,7 +97,7 @@ def softq_generate_two_step(full, probs, u, p_common, gamma, trace, replacing):
                 None,
             )
             prior_update(prior[0], log_prior[0], a1, rate)
-            a2, b2 = softq_sample(W, 1 + st, p[SQ_TAU1], 0.0, -1, log_prior[1 + st], u[i, t, 2])
+            a2, b2 = softq_sample(W, 1 + st, p[SQ_TAU1], 0.0, np.int64(-1), log_prior[1 + st], u[i, t, 2])
             r = 1.0 if u[i, t, 3] < probs[i, t, st, a2] else 0.0
             col = SQ_ALPHA1
             if valence:
@@ -164,7 +164,7 @@ def softq_generate_bandit(full, probs, u, gamma, trace, replacing):
         valence = p[SQ_VALENCE] != 0.0
         last = -1
         for t in range(n_tr):
-            a, b = softq_sample(W, 0, p[SQ_TAU0], p[SQ_KAPPA], last, log_prior[0], u[i, t, 0])
+            a, b = softq_sample(W, np.int64(0), p[SQ_TAU0], p[SQ_KAPPA], last, log_prior[0], u[i, t, 0])
             r = 1.0 if u[i, t, 1] < probs[i, t, a] else 0.0
             col = SQ_ALPHA0
             if valence:
