@@ -85,11 +85,11 @@ def main() -> None:
         ]
         if not args.skip_demo:
             jobs.append(
-                ("dopasoft demo (png)", [*dopasoft, "demo", "--out", "demo", "--format", "png", "--quiet"])
+                ("dopasoft demo (as the README runs it)", [*dopasoft, "demo", "--out", "demo", "--quiet"])
             )
-        for label, cmd in jobs:
+        for j, (label, cmd) in enumerate(jobs):
             for r in range(args.repeat):
-                copy = fresh_copy(tmp / f"copy-{len(label)}-{r}")
+                copy = fresh_copy(tmp / f"copy-{j}-{r}")
                 cold = run(cmd + (["--overwrite"] if "fit" in cmd else []), copy, work)
                 warm = run(cmd + (["--overwrite"] if "fit" in cmd else []), copy, work)
                 print(
