@@ -206,7 +206,15 @@ def merge_two_step_params(model: str, params: Mapping[str, float] | None) -> dic
     """The model's default parameters updated by ``params`` (unknown names and non-numbers rejected)."""
     if model not in TWO_STEP_MODELS:
         raise ValueError(f"unknown model {model!r}; agent models: {', '.join(TWO_STEP_MODELS)}")
-    merged = dict(TWO_STEP_MODELS[model])
+    return updated_params(TWO_STEP_MODELS[model], params, model)
+
+
+def updated_params(
+    defaults: Mapping[str, float], params: Mapping[str, float] | None, model: str
+) -> dict[str, float]:
+    """``defaults`` updated by ``params``; a name not among the defaults or a value that is not a number
+    is refused with a message naming it and ``model``."""
+    merged = dict(defaults)
     for name, value in (params or {}).items():
         if name not in merged:
             raise ValueError(

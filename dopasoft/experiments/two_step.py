@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-from dopasoft.agents import TWO_STEP_MODELS, make_two_step_agent, merge_two_step_params
+from dopasoft.agents import TWO_STEP_MODELS, make_two_step_agent, merge_two_step_params, updated_params
 from dopasoft.experiments.streams import seeded_generators
 from dopasoft.simulation import SimulationResult
 from dopasoft.tasks.two_step import (
@@ -84,16 +84,10 @@ def two_step_parameters(model: str, params: Mapping[str, float] | None = None) -
         if model.split("+")[0].strip() in MODEL_NAMES:
             raise
         raise ValueError(f"{err}, or the simulation-only agent 'soft-hybrid'") from None
-    merged = {p.name: SIMULATION_DEFAULTS.get(p.name, 0.5 * (p.start[0] + p.start[1])) for p in fitted.params}
-    for name, value in (params or {}).items():
-        if name not in merged:
-            raise ValueError(
-                f"unknown parameter {name!r} for model {model!r}; its parameters: {', '.join(merged)}"
-            )
-        try:
-            merged[name] = float(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"parameter {name!r} must be a number, got {value!r}") from None
+    defaults = {
+        p.name: SIMULATION_DEFAULTS.get(p.name, 0.5 * (p.start[0] + p.start[1])) for p in fitted.params
+    }
+    merged = updated_params(defaults, params, model)
     for par in fitted.params:
         if not par.in_domain(merged[par.name]):
             lo, hi = par.domain
