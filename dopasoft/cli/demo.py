@@ -254,8 +254,12 @@ def run_demo(
         ("value composition: two goals learnt apart, composed", composition),
         ("convergence to Q* off-policy, and what traces are for", convergence),
     ]
+    from dopasoft.fitting.compilation import is_ready
+
+    first_run = not is_ready(_model(cfg["models"][0]).compiled_functions())
+    desc = "dopasoft demo (first run: compiling as it goes)" if first_run else "dopasoft demo"
     start = time.perf_counter()
-    with tqdm(total=len(steps), desc="dopasoft demo", unit="step", disable=not progress) as bar:
+    with tqdm(total=len(steps), desc=desc, unit="step", disable=not progress) as bar:
         for label, step in steps:
             bar.set_postfix_str(label, refresh=True)
             step()
