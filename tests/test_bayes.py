@@ -128,6 +128,23 @@ def test_gradient_is_central_differences(hbayesdm_file, model):
         np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-5 * max(1.0, np.abs(fd).max()))
 
 
+@pytest.mark.parametrize("model", ["bandit2arm_delta", "soft-q+kappa", "soft-q-lambda+valence"])
+def test_compiled_density_is_the_numpy_one(hbayesdm_file, model):
+    data, _ = hbayesdm_file
+    d = LogDensity(hierarchical_model(model), to_transitions(data))
+    rng = np.random.default_rng(5)
+    for _ in range(3):
+        x = rng.normal(0.0, 0.7, d.n_dim)
+        lp, grad = d.logp_grad(x)
+        lp_np, grad_np = d.logp_grad_numpy(x)
+        assert lp == pytest.approx(lp_np, rel=1e-12)
+        np.testing.assert_allclose(grad, grad_np, rtol=1e-10, atol=1e-10)
+    x[1], x[3] = -40.0, 0.0  # bandit2arm_delta: tau_hBayesDM = 5 Phi_approx(-40) = 0, out of the domain
+    if model == "bandit2arm_delta":
+        assert d.logp_grad(x)[0] == -math.inf and d.logp_grad_numpy(x)[0] == -math.inf
+        assert not d.logp_grad(x)[1].any()
+
+
 def test_soft_q_default_prior_density():
     """Generic Soft Q models: Φ≈ on [0, 1] parameters, exp on temperatures, identity on kappa, the
     default group priors, and dopasoft's likelihood at the transformed parameters."""

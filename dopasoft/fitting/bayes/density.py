@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba import njit
 from numpy.typing import NDArray
 
 from dopasoft.fitting.bayes.models import HierModel
@@ -30,6 +31,113 @@ from dopasoft.fitting.softq_policy import N_COLS, SQ_ALPHA_PI, SQ_GO_BIAS
 __all__ = ["LogDensity"]
 
 _LOG_2PI = math.log(2.0 * math.pi)
+_TRANSFORMS = {"phi": 0, "exp": 1, "identity": 2}
+_LINKS = {"identity": 0, "reciprocal": 1}
+
+
+@njit(cache=True, nogil=True)
+def _logp_grad_softq(x, hier, prior, domain, source, constant, data, subj, variant, grad):
+    """:meth:`LogDensity.logp_grad` compiled, for Soft Q models without differenced columns: the
+    transforms, the likelihood's block (:func:`dopasoft.fitting.softq._nll_grad_block`) and the chain
+    rule in one call that holds no GIL. Writes ``grad``, returns ``log p`` (``-inf``, ``grad = 0``
+    where a parameter leaves its domain or a value is not finite)."""
+    kind, link, order = hier
+    scale, lower, mu_mean, mu_sd, sig_sd, const = prior
+    dom_lo, dom_hi, open_lo, open_hi = domain
+    steps, reward, n_steps, stage_of, n_states, n_actions = data
+    gamma, trace, replacing = variant
+    n_par = kind.shape[0]
+    n_sub = subj.shape[0]
+    z = np.empty((n_sub, n_par))
+    dtheta = np.empty((n_sub, n_par))
+    full = np.empty((n_sub, source.shape[0]))
+    theta_m = np.empty((n_sub, n_par))
+    ok = True
+    for s in range(n_sub):
+        for j in range(n_par):
+            sigma = math.exp(x[n_par + j])
+            zz = x[j] + sigma * x[2 * n_par + s * n_par + j]
+            z[s, j] = zz
+            if kind[j] == 0:
+                u = (0.07056 * zz * zz + 1.5976) * zz
+                q = 0.5 * (1.0 + math.tanh(0.5 * u))
+                v = lower[j] + scale[j] * q
+                dv = scale[j] * q * (1.0 - q) * (3.0 * 0.07056 * zz * zz + 1.5976)
+            elif kind[j] == 1:
+                e = math.exp(min(zz, 700.0))
+                v = lower[j] + e
+                dv = e
+            else:
+                v = zz
+                dv = 1.0
+            if link[j] == 1:
+                th = 1.0 / v if v != 0.0 else math.inf
+                dv *= -th * th
+            else:
+                th = v
+            dtheta[s, j] = dv
+            k = order[j]
+            theta_m[s, k] = th
+            above = th > dom_lo[k] if open_lo[k] else th >= dom_lo[k]
+            below = th < dom_hi[k] if open_hi[k] else th <= dom_hi[k]
+            if not (above and below and math.isfinite(th) and math.isfinite(dv)):
+                ok = False
+    if not ok:
+        grad[:] = 0.0
+        return -math.inf
+    for s in range(n_sub):
+        for c in range(source.shape[0]):
+            full[s, c] = theta_m[s, source[c]] if source[c] >= 0 else constant[c]
+    nll = np.empty(n_sub)
+    gcols = np.empty((n_sub, N_COLS))
+    _nll_grad_block(
+        0,
+        n_sub,
+        steps,
+        reward,
+        n_steps,
+        stage_of,
+        n_states,
+        n_actions,
+        subj,
+        full,
+        gamma,
+        trace,
+        replacing,
+        nll,
+        gcols,
+    )
+    logp = const
+    for j in range(n_par):
+        r = (x[j] - mu_mean[j]) / mu_sd[j]
+        sigma = math.exp(x[n_par + j])
+        q = sigma / sig_sd[j]
+        logp += -0.5 * r * r - 0.5 * q * q + x[n_par + j]
+        grad[j] = -r / mu_sd[j]
+        grad[n_par + j] = -q * q + 1.0
+    for s in range(n_sub):
+        logp -= nll[s]
+        for j in range(n_par):
+            g_m = 0.0
+            k = order[j]
+            for c in range(N_COLS):
+                if source[c] == k:
+                    g_m += gcols[s, c]
+            g_z = -g_m * dtheta[s, j]
+            eta = x[2 * n_par + s * n_par + j]
+            sigma = math.exp(x[n_par + j])
+            logp -= 0.5 * eta * eta
+            grad[j] += g_z
+            grad[n_par + j] += sigma * g_z * eta
+            grad[2 * n_par + s * n_par + j] = -eta + g_z * sigma
+    if not math.isfinite(logp):
+        grad[:] = 0.0
+        return -math.inf
+    for i in range(grad.shape[0]):
+        if not math.isfinite(grad[i]):
+            grad[:] = 0.0
+            return -math.inf
+    return logp
 
 
 class LogDensity:
@@ -95,6 +203,27 @@ class LogDensity:
             self._variant = args[8:]
             self._source = np.asarray(m.source)
             self._constant = np.asarray(m.constant, float)
+            hp = hmodel.params
+            self._hier = (
+                np.array([_TRANSFORMS[p.transform] for p in hp], np.int64),
+                np.array([_LINKS[p.link] for p in hp], np.int64),
+                self._order.astype(np.int64),
+            )
+            self._prior = (
+                np.array([p.scale for p in hp], float),
+                np.array([p.lower for p in hp], float),
+                self._mu_mean,
+                self._mu_sd,
+                self._sig_sd,
+                self._const,
+            )
+            self._domain = (
+                np.array([p.domain[0] for p in m.params], float),
+                np.array([p.domain[1] for p in m.params], float),
+                np.array([p.open_ends[0] for p in m.params]),
+                np.array([p.open_ends[1] for p in m.params]),
+            )
+            self._source_i = self._source.astype(np.int64)
 
     def split(self, x: NDArray[np.float64]) -> tuple[NDArray, NDArray, NDArray]:
         """``(μ (P,), log σ (P,), η (S, P))`` of ``x`` (views; leading axes of ``x`` are kept)."""
@@ -122,27 +251,33 @@ class LogDensity:
         return out
 
     def _nll_grad(self, theta_m: NDArray[np.float64]) -> tuple[NDArray, NDArray]:
-        """Per-subject NLL and gradient w.r.t. the model's parameters, in the calling thread."""
-        if not self._direct:
-            return self.model.nll_grad_pairs(self.tr, self._subj, theta_m)
-        s = self.n_subjects
-        full = np.empty((s, len(self._source)))
-        full[:] = self._constant
-        used = self._source >= 0
-        full[:, used] = theta_m[:, self._source[used]]
-        nll = np.empty(s)
-        gcols = np.empty((s, N_COLS))
-        _nll_grad_block(0, s, *self._data, self._subj, full, *self._variant, nll, gcols)
-        grad = np.zeros((s, theta_m.shape[1]))
-        for col in range(N_COLS):
-            j = self._source[col]
-            if j >= 0:
-                grad[:, j] += gcols[:, col]
-        return nll, grad
+        """Per-subject NLL and gradient w.r.t. the model's parameters."""
+        return self.model.nll_grad_pairs(self.tr, self._subj, theta_m)
 
     def logp_grad(self, x: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
         """``(log p(x), ∇ log p(x))``; ``(-inf, 0)`` where a parameter leaves its domain or the
         likelihood is not finite (the sampler rejects the point)."""
+        x = np.ascontiguousarray(x, dtype=float)
+        if self._direct:
+            grad = np.empty_like(x)
+            lp = _logp_grad_softq(
+                x,
+                self._hier,
+                self._prior,
+                self._domain,
+                self._source_i,
+                self._constant,
+                self._data,
+                self._subj,
+                self._variant,
+                grad,
+            )
+            return float(lp), grad
+        return self.logp_grad_numpy(x)
+
+    def logp_grad_numpy(self, x: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
+        """:meth:`logp_grad` in numpy around the model's ``nll_grad_pairs`` (any model; the compiled
+        path of the Soft Q models is checked against it)."""
         x = np.asarray(x, dtype=float)
         mu, log_sigma, eta = self.split(x)
         sigma = np.exp(log_sigma)
