@@ -91,7 +91,7 @@ def _logp_grad_softq(x, hier, prior, domain, source, constant, data, subj, varia
     nll = np.empty(n_sub)
     gcols = np.empty((n_sub, N_COLS))
     _nll_grad_block(
-        0,
+        np.int64(0),
         n_sub,
         steps,
         reward,
