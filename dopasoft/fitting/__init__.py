@@ -4,9 +4,11 @@ Data (:mod:`~dopasoft.fitting.data`), models (:mod:`~dopasoft.fitting.models`), 
 fitting (:mod:`~dopasoft.fitting.mle`), simulation from the same models
 (:mod:`~dopasoft.fitting.simulate`), hierarchical EM (:mod:`~dopasoft.fitting.hierarchical`),
 random-effects Bayesian model selection (:mod:`~dopasoft.fitting.model_selection`), parameter and
-model recovery (:mod:`~dopasoft.fitting.recovery`). See ``docs/fitting.md``.
+model recovery (:mod:`~dopasoft.fitting.recovery`), hierarchical Bayesian posteriors by NUTS
+(:mod:`~dopasoft.fitting.bayes`; sampling needs the ``[bayes]`` extra). See ``docs/fitting.md``.
 """
 
+from dopasoft.fitting.bayes import PosteriorResult, sample
 from dopasoft.fitting.data import (
     Transitions,
     read_choices,
@@ -61,4 +63,6 @@ __all__ = [
     "simulate_choices",
     "get_threads",
     "set_threads",
+    "PosteriorResult",
+    "sample",
 ]

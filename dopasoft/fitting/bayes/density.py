@@ -1,0 +1,332 @@
+r"""The joint log density of a hierarchical model and its gradient, over one flat vector.
+
+The vector is ``x = (μ, log σ, η)``: ``P`` group means, ``P`` log group sds and ``S × P`` standardised
+subject effects (subject-major). With ``z_s = μ + σ ⊙ η_s``, ``v_s = T(z_s)``, ``θ_s = g(v_s)``
+(:class:`~dopasoft.fitting.bayes.models.HierParam`),
+
+.. math::
+
+    \log p(x) = \sum_p \big[\log N(\mu_p | m_p, s_p) + \log N^+(\sigma_p | 0, h_p) + \log\sigma_p\big]
+              + \sum_{s,p} \log N(\eta_{sp} | 0, 1) - \sum_s \mathrm{NLL}_s(\theta_s),
+
+normalising constants included, ``log σ_p`` the Jacobian of sampling ``σ`` on the log scale. The
+gradient chains ``∂NLL/∂θ`` of the choice model's compiled forward-mode replay (one call for all
+subjects per evaluation) through ``g``, ``T``, the non-centring and the priors.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+from numpy.typing import NDArray
+
+from dopasoft.fitting.bayes.models import HierModel
+from dopasoft.fitting.data import Transitions
+from dopasoft.fitting.models import SoftQLambdaModel
+from dopasoft.fitting.softq import _nll_grad_block
+from dopasoft.fitting.softq_policy import N_COLS, SQ_ALPHA_PI, SQ_GO_BIAS
+
+__all__ = ["LogDensity"]
+
+_LOG_2PI = math.log(2.0 * math.pi)
+_TRANSFORMS = {"phi": 0, "exp": 1, "identity": 2}
+_LINKS = {"identity": 0, "reciprocal": 1}
+
+
+@njit(cache=True, nogil=True)
+def _logp_grad_softq(x, hier, prior, domain, source, constant, data, subj, variant, grad):
+    """:meth:`LogDensity.logp_grad` compiled, for Soft Q models without differenced columns: the
+    transforms, the likelihood's block (:func:`dopasoft.fitting.softq._nll_grad_block`) and the chain
+    rule in one call that holds no GIL. Writes ``grad``, returns ``log p`` (``-inf``, ``grad = 0``
+    where a parameter leaves its domain or a value is not finite)."""
+    kind, link, order = hier
+    scale, lower, mu_mean, mu_sd, sig_sd, const = prior
+    dom_lo, dom_hi, open_lo, open_hi = domain
+    steps, reward, n_steps, stage_of, n_states, n_actions = data
+    gamma, trace, replacing = variant
+    n_par = kind.shape[0]
+    n_sub = subj.shape[0]
+    z = np.empty((n_sub, n_par))
+    dtheta = np.empty((n_sub, n_par))
+    full = np.empty((n_sub, source.shape[0]))
+    theta_m = np.empty((n_sub, n_par))
+    ok = True
+    for s in range(n_sub):
+        for j in range(n_par):
+            sigma = math.exp(x[n_par + j])
+            zz = x[j] + sigma * x[2 * n_par + s * n_par + j]
+            z[s, j] = zz
+            if kind[j] == 0:
+                u = (0.07056 * zz * zz + 1.5976) * zz
+                q = 0.5 * (1.0 + math.tanh(0.5 * u))
+                v = lower[j] + scale[j] * q
+                dv = scale[j] * q * (1.0 - q) * (3.0 * 0.07056 * zz * zz + 1.5976)
+            elif kind[j] == 1:
+                e = math.exp(min(zz, 700.0))
+                v = lower[j] + e
+                dv = e
+            else:
+                v = zz
+                dv = 1.0
+            if link[j] == 1:
+                th = 1.0 / v if v != 0.0 else math.inf
+                dv *= -th * th
+            else:
+                th = v
+            dtheta[s, j] = dv
+            k = order[j]
+            theta_m[s, k] = th
+            above = th > dom_lo[k] if open_lo[k] else th >= dom_lo[k]
+            below = th < dom_hi[k] if open_hi[k] else th <= dom_hi[k]
+            if not (above and below and math.isfinite(th) and math.isfinite(dv)):
+                ok = False
+    if not ok:
+        grad[:] = 0.0
+        return -math.inf
+    for s in range(n_sub):
+        for c in range(source.shape[0]):
+            full[s, c] = theta_m[s, source[c]] if source[c] >= 0 else constant[c]
+    nll = np.empty(n_sub)
+    gcols = np.empty((n_sub, N_COLS))
+    _nll_grad_block(
+        np.int64(0),
+        n_sub,
+        steps,
+        reward,
+        n_steps,
+        stage_of,
+        n_states,
+        n_actions,
+        subj,
+        full,
+        gamma,
+        trace,
+        replacing,
+        nll,
+        gcols,
+    )
+    logp = const
+    for j in range(n_par):
+        r = (x[j] - mu_mean[j]) / mu_sd[j]
+        sigma = math.exp(x[n_par + j])
+        q = sigma / sig_sd[j]
+        logp += -0.5 * r * r - 0.5 * q * q + x[n_par + j]
+        grad[j] = -r / mu_sd[j]
+        grad[n_par + j] = -q * q + 1.0
+    for s in range(n_sub):
+        logp -= nll[s]
+        for j in range(n_par):
+            g_m = 0.0
+            k = order[j]
+            for c in range(N_COLS):
+                if source[c] == k:
+                    g_m += gcols[s, c]
+            g_z = -g_m * dtheta[s, j]
+            eta = x[2 * n_par + s * n_par + j]
+            sigma = math.exp(x[n_par + j])
+            logp -= 0.5 * eta * eta
+            grad[j] += g_z
+            grad[n_par + j] += sigma * g_z * eta
+            grad[2 * n_par + s * n_par + j] = -eta + g_z * sigma
+    if not math.isfinite(logp):
+        grad[:] = 0.0
+        return -math.inf
+    for i in range(grad.shape[0]):
+        if not math.isfinite(grad[i]):
+            grad[:] = 0.0
+            return -math.inf
+    return logp
+
+
+class LogDensity:
+    """``log p(x)`` and its gradient for a :class:`HierModel` on data ``tr``.
+
+    Parameters
+    ----------
+    hmodel : HierModel
+    tr : Transitions
+        The subjects' data (every subject is in the model; a subject without choices adds its
+        prior only).
+
+    Notes
+    -----
+    One evaluation runs the likelihood of all subjects in the calling thread (Soft Q models without
+    differenced columns call the compiled ``nogil`` block directly), so several sampler chains
+    evaluate in parallel threads without the likelihood's own thread pool.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dopasoft.fitting import simulate_choices, to_transitions
+    >>> from dopasoft.fitting.bayes.models import hierarchical_model
+    >>> from dopasoft.fitting.bayes.density import LogDensity
+    >>> data = simulate_choices("soft-q", {"alpha": 0.3, "tau": 0.2}, task="bandit", n_subjects=3, n_trials=20)
+    >>> d = LogDensity(hierarchical_model("soft-q"), to_transitions(data))
+    >>> d.n_dim
+    10
+    >>> lp, g = d.logp_grad(np.zeros(d.n_dim))
+    >>> bool(np.isfinite(lp)), g.shape
+    (True, (10,))
+    """
+
+    def __init__(self, hmodel: HierModel, tr: Transitions) -> None:
+        self.hmodel = hmodel
+        self.tr = tr
+        self.model = hmodel.model
+        self.n_subjects = tr.n_subjects
+        self.n_params = hmodel.n_params
+        self.n_dim = 2 * self.n_params + self.n_subjects * self.n_params
+        m = self.model
+        order = [m.param_names.index(p.model_param) for p in hmodel.params]
+        if sorted(order) != list(range(m.n_params)):
+            raise ValueError(f"{hmodel.name}: its parameters must be those of model {m.spec!r}")
+        self._order = np.asarray(order)  # hierarchical parameter j gives model parameter order[j]
+        self._mu_mean = np.array([p.mu_prior[0] for p in hmodel.params])
+        self._mu_sd = np.array([p.mu_prior[1] for p in hmodel.params])
+        self._sig_sd = np.array([p.sigma_prior for p in hmodel.params])
+        self._const = float(
+            np.sum(-np.log(self._mu_sd) - 0.5 * _LOG_2PI)
+            + np.sum(math.log(2.0) - np.log(self._sig_sd) - 0.5 * _LOG_2PI)
+            - 0.5 * _LOG_2PI * self.n_subjects * self.n_params
+        )
+        self._subj = np.arange(self.n_subjects, dtype=np.int64)
+        self._direct = isinstance(m, SoftQLambdaModel) and all(
+            m.source[c] < 0 for c in (SQ_ALPHA_PI, SQ_GO_BIAS)
+        )
+        if self._direct:
+            m.check_task(tr)
+            theta0 = np.ones((self.n_subjects, m.n_params))
+            args = m._engine_args(tr, self._subj, theta0)
+            self._data = args[:6]
+            self._variant = args[8:]
+            self._source = np.asarray(m.source)
+            self._constant = np.asarray(m.constant, float)
+            hp = hmodel.params
+            self._hier = (
+                np.array([_TRANSFORMS[p.transform] for p in hp], np.int64),
+                np.array([_LINKS[p.link] for p in hp], np.int64),
+                self._order.astype(np.int64),
+            )
+            self._prior = (
+                np.array([p.scale for p in hp], float),
+                np.array([p.lower for p in hp], float),
+                self._mu_mean,
+                self._mu_sd,
+                self._sig_sd,
+                self._const,
+            )
+            self._domain = (
+                np.array([p.domain[0] for p in m.params], float),
+                np.array([p.domain[1] for p in m.params], float),
+                np.array([p.open_ends[0] for p in m.params]),
+                np.array([p.open_ends[1] for p in m.params]),
+            )
+            self._source_i = self._source.astype(np.int64)
+
+    def split(self, x: NDArray[np.float64]) -> tuple[NDArray, NDArray, NDArray]:
+        """``(μ (P,), log σ (P,), η (S, P))`` of ``x`` (views; leading axes of ``x`` are kept)."""
+        x = np.asarray(x, dtype=float)
+        p = self.n_params
+        lead = x.shape[:-1]
+        return x[..., :p], x[..., p : 2 * p], x[..., 2 * p :].reshape(lead + (self.n_subjects, p))
+
+    def natural(self, x: NDArray[np.float64]) -> tuple[NDArray, NDArray, NDArray]:
+        """``(z, v, θ)`` per subject, each ``(..., S, P)``: unconstrained, reported and model values
+        (``θ`` in the hierarchical parameters' order)."""
+        mu, log_sigma, eta = self.split(x)
+        z = mu[..., None, :] + np.exp(log_sigma)[..., None, :] * eta
+        v = np.empty_like(z)
+        theta = np.empty_like(z)
+        for j, p in enumerate(self.hmodel.params):
+            v[..., j] = p.to_natural(z[..., j])
+            theta[..., j] = p.to_model(v[..., j])
+        return z, v, theta
+
+    def model_theta(self, theta: NDArray[np.float64]) -> NDArray[np.float64]:
+        """``θ`` (..., P) in the hierarchical order -> the choice model's parameter order."""
+        out = np.empty_like(theta)
+        out[..., self._order] = theta
+        return out
+
+    def _nll_grad(self, theta_m: NDArray[np.float64]) -> tuple[NDArray, NDArray]:
+        """Per-subject NLL and gradient w.r.t. the model's parameters."""
+        return self.model.nll_grad_pairs(self.tr, self._subj, theta_m)
+
+    def logp_grad(self, x: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
+        """``(log p(x), ∇ log p(x))``; ``(-inf, 0)`` where a parameter leaves its domain or the
+        likelihood is not finite (the sampler rejects the point)."""
+        x = np.ascontiguousarray(x, dtype=float)
+        if self._direct:
+            grad = np.empty_like(x)
+            lp = _logp_grad_softq(
+                x,
+                self._hier,
+                self._prior,
+                self._domain,
+                self._source_i,
+                self._constant,
+                self._data,
+                self._subj,
+                self._variant,
+                grad,
+            )
+            return float(lp), grad
+        return self.logp_grad_numpy(x)
+
+    def logp_grad_numpy(self, x: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
+        """:meth:`logp_grad` in numpy around the model's ``nll_grad_pairs`` (any model; the compiled
+        path of the Soft Q models is checked against it)."""
+        x = np.asarray(x, dtype=float)
+        mu, log_sigma, eta = self.split(x)
+        sigma = np.exp(log_sigma)
+        z = mu + sigma * eta
+        v = np.empty_like(z)
+        theta = np.empty_like(z)
+        dtheta_dz = np.empty_like(z)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            for j, p in enumerate(self.hmodel.params):
+                v[:, j] = p.to_natural(z[:, j])
+                theta[:, j] = p.to_model(v[:, j])
+                dtheta_dz[:, j] = p.model_derivative(v[:, j], theta[:, j]) * p.derivative(z[:, j])
+        theta_m = self.model_theta(theta)
+        fail = (-math.inf, np.zeros_like(x))
+        if not np.isfinite(theta_m).all() or not self._in_domain(theta_m):
+            return fail
+        nll, g_m = self._nll_grad(theta_m)
+        with np.errstate(over="ignore", invalid="ignore"):
+            g_z = -g_m[:, self._order] * dtheta_dz  # d log-lik / dz, (S, P)
+        r = (mu - self._mu_mean) / self._mu_sd
+        q = sigma / self._sig_sd
+        logp = self._const - 0.5 * np.sum(r * r) + np.sum(-0.5 * q * q + log_sigma) - 0.5 * np.sum(eta * eta)
+        logp -= float(np.sum(nll))
+        grad = np.empty_like(x)
+        p = self.n_params
+        grad[:p] = -r / self._mu_sd + g_z.sum(axis=0)
+        grad[p : 2 * p] = -q * q + 1.0 + sigma * np.sum(g_z * eta, axis=0)
+        grad[2 * p :] = (-eta + g_z * sigma).ravel()
+        if not (math.isfinite(logp) and np.isfinite(grad).all()):
+            return fail
+        return float(logp), grad
+
+    def _in_domain(self, theta_m: NDArray[np.float64]) -> bool:
+        for j, par in enumerate(self.model.params):
+            lo, hi = par.domain
+            col = theta_m[:, j]
+            above = col > lo if par.open_ends[0] else col >= lo
+            below = col < hi if par.open_ends[1] else col <= hi
+            if not (above.all() and below.all()):
+                return False
+        return True
+
+    def initial_point(self, seed: int) -> NDArray[np.float64]:
+        """A start: ``μ`` at its prior mean, ``σ`` at half its prior scale, ``η`` near 0, each jittered
+        by ``seed`` (for a chain's start)."""
+        rng = np.random.default_rng(seed % 2**63)
+        p = self.n_params
+        x = np.empty(self.n_dim)
+        x[:p] = self._mu_mean + rng.uniform(-0.5, 0.5, p) * np.minimum(self._mu_sd, 1.0)
+        x[p : 2 * p] = np.log(0.5 * self._sig_sd) + rng.uniform(-0.5, 0.5, p)
+        x[2 * p :] = rng.uniform(-0.5, 0.5, self.n_dim - 2 * p)
+        return x

@@ -1,0 +1,180 @@
+"""Full posteriors of hierarchical models by NUTS (nutpie) on the log density of
+:mod:`dopasoft.fitting.bayes.density`."""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from dopasoft.fitting.bayes.density import LogDensity
+from dopasoft.fitting.bayes.models import HierModel, hierarchical_model
+from dopasoft.fitting.bayes.result import _MISSING, PosteriorResult, build_idata, import_arviz
+from dopasoft.fitting.data import Transitions, to_transitions
+from dopasoft.fitting.models import ChoiceModel
+
+__all__ = ["sample", "import_nutpie"]
+
+
+def import_nutpie():
+    """nutpie (and ArviZ); ``ImportError`` saying how to install the ``[bayes]`` extra when missing."""
+    import_arviz()
+    try:
+        import nutpie
+        from nutpie.compiled_pyfunc import from_pyfunc
+    except ImportError as err:
+        raise ImportError(_MISSING) from err
+    return nutpie, from_pyfunc
+
+
+def _data(data, hm: HierModel, n_actions: int | None, n_states: int | None) -> Transitions:
+    if n_actions is None and hm.n_actions is not None and isinstance(data, pd.DataFrame):
+        n_actions = data.attrs.get("n_actions", hm.n_actions)
+    tr = to_transitions(data, n_actions=n_actions, n_states=n_states)
+    hm.model.check_task(tr)
+    for what, need, have in (("actions", hm.n_actions, tr.n_actions), ("states", hm.n_states, tr.n_states)):
+        if need is not None and have != need:
+            raise ValueError(f"model {hm.name!r} needs data with {need} {what}, these have {have}")
+    return tr
+
+
+def compile_model(density: LogDensity):
+    """The nutpie model of ``density``: its log density and gradient as a Python callback (the
+    unconstrained vector is the one stored variable; :func:`build_idata` makes the posterior)."""
+    _, from_pyfunc = import_nutpie()
+
+    def make_logp():
+        return density.logp_grad
+
+    def make_expand(seed1, seed2, chain):
+        def expand(x):
+            return {"x": np.array(x, dtype=np.float64)}
+
+        return expand
+
+    return from_pyfunc(
+        density.n_dim,
+        make_logp,
+        make_expand,
+        [np.dtype("float64")],
+        [(density.n_dim,)],
+        ["x"],
+        make_initial_point_fn=density.initial_point,
+    )
+
+
+def sample(
+    data: pd.DataFrame | Transitions,
+    model: str | ChoiceModel | HierModel,
+    *,
+    chains: int = 4,
+    draws: int = 1000,
+    tune: int = 1000,
+    seed: int = 0,
+    prior: Mapping | None = None,
+    progress: bool = True,
+    cores: int | None = None,
+    target_accept: float = 0.8,
+    n_actions: int | None = None,
+    n_states: int | None = None,
+) -> PosteriorResult:
+    r"""Sample the posterior of a hierarchical model by NUTS (nutpie).
+
+    Subject parameters are non-centred, ``z_s = μ + σ ⊙ η_s``, ``η_s ~ N(0, I)``, mapped to their
+    domains (docs/fitting.md, "Full Bayes"); the choices have the choice model's likelihood. The
+    sampler's chains run in threads; each evaluation of the log density runs every subject's
+    compiled likelihood (and its forward-mode gradient) in the chain's own thread.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame or Transitions
+        Choice data in any format :func:`dopasoft.fitting.to_transitions` reads (hBayesDM task files
+        through :func:`dopasoft.fitting.read_hbayesdm`).
+    model : str, ChoiceModel or HierModel
+        An hBayesDM model name (``"bandit2arm_delta"``: exactly hBayesDM's model, with its names
+        ``A``, ``tau``, ``mu_A``, ``mu_tau``, ``sigma``) or a Soft Q model (``"soft-q"``,
+        ``"soft-q-lambda+kappa"``, ...) with the default group prior.
+    chains, draws, tune : int
+        Chains, draws kept per chain, tuning steps per chain.
+    seed : int
+        The same seed gives the same draws, whatever ``cores``.
+    prior : dict, optional
+        ``{name: {"mu": (mean, sd), "sigma": scale}}`` replacing the default group priors
+        (:func:`dopasoft.fitting.bayes.models.hierarchical_model`).
+    progress : bool
+        nutpie's progress bar.
+    cores : int, optional
+        Chains run at once (default: ``chains``, at most the processors).
+    target_accept : float
+        The step size's target acceptance rate (raise it, e.g. 0.95, when there are divergences).
+    n_actions, n_states : int, optional
+        As :func:`dopasoft.fitting.to_transitions`.
+
+    Returns
+    -------
+    PosteriorResult
+        With ``idata``, ``summary()``, ``params``, ``diagnostics`` and ``loo()``; a ``UserWarning``
+        names each failed check (any divergence, R-hat > 1.01, bulk ESS < 400, E-BFMI < 0.3).
+
+    Raises
+    ------
+    ImportError
+        Without nutpie and ArviZ (``pip install -e '.[bayes]'``).
+    ValueError
+        Unknown model, data the model cannot take, an invalid prior.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from dopasoft.fitting import sample, simulate_choices
+    >>> data = simulate_choices("soft-q", {"alpha": 0.3, "tau": 0.2}, task="bandit", n_subjects=3,
+    ...                         n_trials=30, seed=1)
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")  # so few draws fail the ESS check
+    ...     post = sample(data, "bandit2arm_delta", chains=1, draws=20, tune=20, progress=False)
+    >>> sorted(post.idata.posterior.data_vars)
+    ['A', 'mu_A', 'mu_pr', 'mu_tau', 'sigma', 'tau']
+    >>> list(post.params.columns)
+    ['subject', 'alpha', 'tau', 'n_choices', 'model']
+    """
+    nutpie, _ = import_nutpie()
+    for name, value, low in (("chains", chains, 1), ("draws", draws, 1), ("tune", tune, 0)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    hm = hierarchical_model(model, prior)
+    tr = _data(data, hm, n_actions, n_states)
+    if cores is None:
+        cores = max(1, min(chains, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1))
+    t0 = time.process_time()
+    density = LogDensity(hm, tr)
+    density.logp_grad(density.initial_point(seed))  # compiles (or loads) the likelihood
+    compiled = compile_model(density)
+    t1 = time.process_time()
+    trace = nutpie.sample(
+        compiled,
+        chains=chains,
+        draws=draws,
+        tune=tune,
+        seed=int(seed),
+        cores=int(cores),
+        progress_bar=progress,
+        save_warmup=False,
+        target_accept=float(target_accept),
+    )
+    t2 = time.process_time()
+    x = np.asarray(trace.posterior["x"].values)
+    attrs = {"model": hm.name, "choice_model": hm.model.spec, "sampler": f"nutpie {nutpie.__version__}"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        idata = build_idata(density, x, trace.sample_stats, attrs)
+    result = PosteriorResult(
+        idata=idata, model=hm, compile_seconds=t1 - t0, sampling_seconds=t2 - t1, _density=density
+    )
+    result.check(stacklevel=2)
+    return result
