@@ -1,0 +1,262 @@
+"""Fuzzing, round 2: soft operators' inputs, infinite ML estimates, sizes that cannot fit in memory, and
+messages in the user's own terms.
+
+Each class of bad input found by a fuzz corpus has cases here, checked against a plain oracle written in
+this file (the formula spelled out) or the exact message:
+
+1. the soft operators (``dopasoft.soft``, ``dopasoft.returns``) refuse a prior that is not a probability
+   distribution of the right shape, a bad ``tau`` and non-finite values, and give the plain formula's
+   numbers for every valid input;
+2. an ML estimate that runs off to a bound no estimate can take (τ → 0, β → ∞) is flagged, whatever the
+   bounds, and well-behaved subjects are not;
+3. every function and command that allocates in proportion to its sizes estimates the memory first and
+   refuses with the estimate (these tests never allocate: the sizes would not fit in any machine);
+4. messages name the user's file columns and options, and format numbers without numpy reprs.
+
+Hypothesis runs derandomized with a fixed example budget, as in ``test_fuzz_inputs.py``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import dopasoft as ds
+
+FUZZ = settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+VALUES = st.floats(-20.0, 20.0, allow_nan=False)
+WEIGHTS = st.one_of(st.just(0.0), st.floats(0.01, 10.0))
+
+# ---------------------------------------------------------------------------------------------------------
+# 1. Soft operators validate their prior, tau and values (dopasoft/soft.py, dopasoft/returns.py)
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _plain_soft(q_row, tau, p_row):
+    """V, pi and KL of one state, written out from the definitions (docs/maths.md)."""
+    m = max(q for q, p in zip(q_row, p_row, strict=True) if p > 0)
+    s = sum(p * math.exp((q - m) / tau) for q, p in zip(q_row, p_row, strict=True))
+    v = m + tau * math.log(s)
+    pi = [p * math.exp((q - v) / tau) for q, p in zip(q_row, p_row, strict=True)]
+    kl = sum(a * math.log(a / p) for a, p in zip(pi, p_row, strict=True) if a > 0)
+    return v, pi, kl
+
+
+@st.composite
+def _q_and_prior(draw, per_state=None):
+    n_a = draw(st.integers(1, 5))
+    n_s = draw(st.integers(1, 4))
+    q = np.array(
+        draw(st.lists(st.lists(VALUES, min_size=n_a, max_size=n_a), min_size=n_s, max_size=n_s)), dtype=float
+    )
+    table = draw(st.booleans()) if per_state is None else per_state
+    rows = n_s if table else 1
+    w = np.array(draw(st.lists(st.lists(WEIGHTS, min_size=n_a, max_size=n_a), min_size=rows, max_size=rows)))
+    w[:, draw(st.integers(0, n_a - 1))] += 1.0  # every row allows at least one action
+    prior = w / w.sum(axis=1, keepdims=True)
+    return q, (prior if table else prior[0]), draw(st.floats(0.05, 20.0))
+
+
+@FUZZ
+@given(_q_and_prior())
+def test_valid_priors_give_the_plain_formula(case):
+    q, prior, tau = case
+    table = prior if prior.ndim == 2 else np.tile(prior, (q.shape[0], 1))
+    v = ds.soft_value(q, tau, prior)
+    pi = ds.boltzmann_policy(q, tau, prior)
+    kl = ds.policy_kl(q, tau, prior)
+    term = ds.action_term(q, tau, prior)
+    for s in range(q.shape[0]):
+        v0, pi0, kl0 = _plain_soft(q[s].tolist(), tau, table[s].tolist())
+        assert v[s] == pytest.approx(v0, rel=1e-12, abs=1e-12)
+        np.testing.assert_allclose(pi[s], pi0, rtol=1e-9, atol=1e-12)
+        assert kl[s] == pytest.approx(kl0, rel=1e-7, abs=1e-9)
+        np.testing.assert_allclose(term[s], q[s] - v0, rtol=1e-12, atol=1e-11)
+        np.testing.assert_allclose(np.exp(ds.log_policy(q, tau, prior)[s]), pi0, rtol=1e-9, atol=1e-12)
+
+
+def test_the_corpus_priors_are_refused_by_name():
+    with pytest.raises(ValueError, match=r"^prior sums to 1\.4, not 1"):
+        ds.soft_value([0.0, 1.0], tau=1.0, prior=[0.7, 0.7])
+    with pytest.raises(ValueError, match=r"^prior sums to 1\.4, not 1"):
+        ds.policy_kl([0.0, 1.0], tau=1.0, prior=[0.7, 0.7])
+    with pytest.raises(
+        ValueError, match=r"^prior must have the actions \(2\) on its last axis, got shape \(1,\)"
+    ):
+        ds.soft_value([0.0, 1.0], tau=1.0, prior=[1.0])
+    # the normalised prior's value, for the record: what the caller meant
+    assert ds.soft_value([0.0, 1.0], tau=1.0, prior=[0.5, 0.5]) == pytest.approx(
+        math.log(0.5 + 0.5 * math.e), abs=1e-15
+    )
+
+
+FUNCS = [ds.soft_value, ds.boltzmann_policy, ds.log_policy, ds.action_term, ds.policy_kl]
+
+
+@st.composite
+def _bad_prior(draw):
+    """(q, prior, pattern): a prior that must be refused, and the message that names its fault."""
+    n_a = draw(st.integers(2, 4))
+    n_s = draw(st.integers(1, 3))
+    q = np.zeros((n_s, n_a))
+    w = np.array(draw(st.lists(st.floats(0.1, 1.0), min_size=n_a, max_size=n_a)))
+    good = w / w.sum()
+    kind = draw(st.sampled_from(["scaled", "negative", "nan", "inf", "length", "rows", "row-sum"]))
+    if kind == "scaled":
+        factor = draw(st.one_of(st.floats(0.2, 1 - 1e-6), st.floats(1 + 1e-6, 5.0)))
+        p = good * factor
+        return q, p, rf"^prior sums to {re.escape(f'{p.sum():.12g}')}, not 1"
+    if kind == "negative":
+        p = good.copy()
+        p[0], p[1] = -0.25, p[1] + p[0] + 0.25  # still sums to 1
+        return q, p, r"^prior must be a probability distribution: entry \(0,\) is negative \(-0\.25\)"
+    if kind in ("nan", "inf"):
+        p = good.copy()
+        p[-1] = math.nan if kind == "nan" else math.inf
+        return q, p, rf"^prior must be a probability distribution: entry \({n_a - 1},\) is {kind}$"
+    if kind == "length":
+        m = draw(st.integers(1, 6).filter(lambda k: k != n_a))
+        return q, np.full(m, 1.0 / m), rf"^prior must have the actions \({n_a}\) on its last axis"
+    if kind == "rows":
+        return q, np.tile(good, (n_s + 1, 1)), r"^prior must have shape \(\d+,\) \(one default policy"
+    table = np.tile(good, (n_s, 1))
+    s = draw(st.integers(0, n_s - 1))
+    table[s] *= 1.5
+    where = f"row {s}" if n_s > 1 else "row 0"
+    return q, table, rf"^prior {re.escape(where)} sums to 1\.5, not 1"
+
+
+@FUZZ
+@given(_bad_prior(), st.sampled_from(FUNCS))
+def test_invalid_priors_are_refused_with_one_line(case, func):
+    q, prior, pattern = case
+    with pytest.raises(ValueError, match=pattern) as err:
+        func(q, 1.0, prior)
+    assert "\n" not in str(err.value) and "np." not in str(err.value)
+
+
+@pytest.mark.parametrize("func", FUNCS)
+@pytest.mark.parametrize("tau", [0.0, -1.0, math.inf, math.nan, np.float64(math.inf), "x", True])
+def test_every_operator_refuses_a_bad_tau(func, tau):
+    with pytest.raises(ValueError, match=r"^tau must be a (finite|positive) number") as err:
+        func([0.0, 1.0], tau)
+    assert "np.float64" not in str(err.value)
+
+
+@pytest.mark.parametrize("func", FUNCS)
+def test_every_operator_refuses_non_finite_values(func):
+    with pytest.raises(ValueError, match=r"^q must be finite: entry \(1, 0\) is nan$"):
+        func([[0.0, 1.0], [math.nan, 0.0]], 1.0)
+    with pytest.raises(ValueError, match=r"^q must be an array of numbers"):
+        func([[0.0, 1.0], [0.0]], 1.0)
+
+
+def test_prior_within_the_tolerance_is_accepted_and_beyond_is_refused():
+    ok = np.array([0.5, 0.5 + 5e-10])
+    assert ds.soft_value([0.0, 1.0], 1.0, ok) == pytest.approx(math.log(0.5 + 0.5 * math.e), abs=1e-9)
+    with pytest.raises(ValueError, match=r"^prior sums to 1\.000000002, not 1"):
+        ds.soft_value([0.0, 1.0], 1.0, [0.5, 0.5 + 2e-9])
+
+
+def test_soft_value_iteration_validates_its_prior_by_state():
+    P = np.ones((3, 2, 3)) / 3
+    R = np.zeros((3, 2))
+    with pytest.raises(ValueError, match=r"^prior row 2 sums to 0\.9, not 1"):
+        ds.soft_value_iteration(P, R, gamma=0.5, tau=1.0, prior=[[0.5, 0.5], [0.5, 0.5], [0.5, 0.4]])
+    with pytest.raises(ValueError, match=r"^prior must have shape \(2,\) .* \(3, 2\), got shape \(2, 2\)"):
+        ds.soft_value_iteration(P, R, gamma=0.5, tau=1.0, prior=[[0.5, 0.5], [0.5, 0.5]])
+    with pytest.raises(ValueError, match=r"^gamma must be in \[0, 1\], got nan"):
+        ds.soft_value_iteration(P, R, gamma=math.nan, tau=1.0)
+
+
+def test_learners_and_operators_share_one_prior_check():
+    """The learners refuse exactly what the operators refuse, with the same message."""
+    for prior in ([0.7, 0.7], [-0.5, 1.5], [math.nan, 1.0]):
+        with pytest.raises(ValueError) as op:
+            ds.soft_value([0.0, 1.0], 1.0, prior)
+        with pytest.raises(ValueError) as learner:
+            ds.SoftQLambda(2, 2, alpha=0.1, tau=1.0, lam=0.0, gamma=0.9, prior=prior)
+        assert str(op.value) == str(learner.value)
+
+
+def test_compose_ragged_and_non_numeric_inputs_get_one_line():
+    with pytest.raises(
+        ValueError,
+        match=r"^qs must hold one array of the same shape per task, got shapes "
+        r"task 0: \(2,\), task 1: \(3,\)$",
+    ):
+        ds.compose([[1.0, 2.0], [1.0, 2.0, 3.0]], [1.0, 1.0], tau=1.0)
+    with pytest.raises(ValueError, match=r"^qs must hold numbers"):
+        ds.compose([["a", "b"], [1.0, 2.0]], [1.0, 1.0], tau=1.0)
+    with pytest.raises(ValueError, match=r"^tau must be a finite number > 0 \(the temperature\), got inf$"):
+        ds.compose([[1.0], [2.0]], [1.0, 1.0], tau=np.float64(math.inf))
+
+
+@FUZZ
+@given(
+    st.lists(st.floats(-10, 10), min_size=1, max_size=5).flatmap(
+        lambda r: st.tuples(
+            st.just(r),
+            st.lists(st.floats(0, 3), min_size=len(r) - 1, max_size=len(r) - 1),
+            st.floats(-10, 10),
+            st.floats(0, 1),
+            st.floats(0.05, 5),
+        )
+    )
+)
+def test_soft_n_step_return_matches_the_plain_sum(case):
+    r, kl, v_last, gamma, tau = case
+    h = len(r)
+    plain = r[0] + sum(gamma**k * (r[k] - tau * kl[k - 1]) for k in range(1, h)) + gamma**h * v_last
+    assert ds.soft_n_step_return(r, kl, v_last, gamma, tau) == pytest.approx(plain, rel=1e-12, abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    "call, pattern",
+    [
+        (lambda: ds.soft_n_step_return([1.0, 2.0], [-0.1], 0.0, 0.9, 1.0), r"^kl_mid\[0\] is -0\.1: a KL"),
+        (lambda: ds.soft_n_step_return([1.0, math.nan], [0.1], 0.0, 0.9, 1.0), r"^rewards\[1\] is nan"),
+        (lambda: ds.soft_n_step_return([1.0], [], math.inf, 0.9, 1.0), r"^v_last must be finite, got inf$"),
+        (lambda: ds.soft_n_step_return([1.0], [], 0.0, 1.5, 1.0), r"^gamma must be in \[0, 1\], got 1\.5$"),
+        (lambda: ds.soft_n_step_return([1.0], [], 0.0, 0.9, 0.0), r"^tau must be a finite number > 0"),
+        (lambda: ds.soft_n_step_return([], [], 0.0, 0.9, 1.0), r"^rewards must hold at least one entry"),
+        (
+            lambda: ds.soft_n_step_return([1.0, 2.0], [0.1, 0.2], 0, 0.9, 1),
+            r"^kl_mid must have length .* = 1",
+        ),
+        (
+            lambda: ds.soft_tree_backup_return([1.0, 2.0], [0.0], [1.5], [0.0], 0.0, 0.9),
+            r"^pi_mid\[0\] is 1\.5",
+        ),
+        (
+            lambda: ds.soft_tree_backup_return([1.0, 2.0], [0.0], [0.5], [0.0], 0.0, -0.1),
+            r"^gamma must be in",
+        ),
+        (lambda: ds.importance_weight([0.5], [0.0]), r"^b_mid\[0\] is 0: a probability in \(0, 1\]$"),
+        (lambda: ds.importance_weight([0.5, 0.5], [0.5]), r"^pi_mid and b_mid must have the same shape"),
+    ],
+)
+def test_returns_refuse_bad_segments_by_name(call, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        call()
+
+
+def test_tree_backup_and_importance_weight_match_the_plain_recursion():
+    r, v, p, q = [1.0, -0.5, 2.0], [0.3, -0.2], [0.25, 0.9], [0.7, 0.1]
+    g = r[2] + 0.8 * 1.5
+    g = r[1] + 0.8 * (v[1] - p[1] * q[1] + p[1] * g)
+    g = r[0] + 0.8 * (v[0] - p[0] * q[0] + p[0] * g)
+    assert ds.soft_tree_backup_return(r, v, p, q, 1.5, 0.8) == pytest.approx(g, abs=1e-15)
+    assert ds.importance_weight([0.25, 0.9], [0.5, 0.3]) == pytest.approx(0.25 / 0.5 * 0.9 / 0.3, abs=1e-15)
