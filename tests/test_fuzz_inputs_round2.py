@@ -22,11 +22,13 @@ import math
 import re
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import dopasoft as ds
+import dopasoft.fitting as F
 
 FUZZ = settings(
     max_examples=60,
@@ -260,3 +262,83 @@ def test_tree_backup_and_importance_weight_match_the_plain_recursion():
     g = r[0] + 0.8 * (v[0] - p[0] * q[0] + p[0] * g)
     assert ds.soft_tree_backup_return(r, v, p, q, 1.5, 0.8) == pytest.approx(g, abs=1e-15)
     assert ds.importance_weight([0.25, 0.9], [0.5, 0.3]) == pytest.approx(0.25 / 0.5 * 0.9 / 0.3, abs=1e-15)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 2. Infinite ML estimates are reported as such, whatever the bounds (dopasoft/fitting/optimizer.py)
+# ---------------------------------------------------------------------------------------------------------
+
+TAU_TO_ZERO = "tau → 0 (β → ∞): the likelihood keeps rising; no finite ML estimate"
+
+
+def _win_stay_lose_shift(seed, n=120):
+    """The deterministic chooser of test_fitting_honest.py: its likelihood keeps rising as tau → 0."""
+    rng = np.random.default_rng(seed)
+    choices, rewards = [0], []
+    for t in range(n):
+        r = float(rng.uniform() < (0.8 if choices[-1] == (t // 40) % 2 else 0.2))
+        rewards.append(r)
+        choices.append(choices[-1] if r else 1 - choices[-1])
+    return pd.DataFrame(
+        {"subject": f"w{seed}", "trial": np.arange(1, n + 1), "choice": choices[:-1], "reward": rewards}
+    )
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("bounds", [{"tau": (0.0, np.inf)}, {"tau": (0.0, 10.0)}])
+def test_deterministic_chooser_with_unbounded_beta_is_flagged(seed, bounds):
+    data = _win_stay_lose_shift(seed)
+    row = F.fit(data, "soft-q", n_starts=4, prior={}, bounds=bounds, seed=seed).params.iloc[0]
+    assert row["at_bound"] and TAU_TO_ZERO in row["notes"], row["notes"]
+    assert np.isnan(row["se_tau"])
+    # the note is true: the plain NLL (one likelihood call per point) is no higher 10 and 1000 times
+    # closer to tau = 0 than at the reported estimate, and higher back at tau = 0.2
+    theta = row[["alpha", "tau"]].astype(float).to_dict()
+    nll = [
+        float(F.negative_log_likelihood(data, "soft-q", {**theta, "tau": theta["tau"] * f}).iloc[0])
+        for f in (1.0, 0.1, 1e-3)
+    ]
+    assert nll[1] <= nll[0] + 1e-9 * nll[0] and nll[2] <= nll[0] + 1e-9 * nll[0]
+    assert float(F.negative_log_likelihood(data, "soft-q", {**theta, "tau": 0.2}).iloc[0]) > nll[0] + 1e-3
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_deterministic_two_step_chooser_with_unbounded_beta1_is_flagged(seed):
+    model = F.get_model("daw-hybrid")
+    true = pd.DataFrame(
+        {
+            "alpha1": [0.9],
+            "beta1": [500.0],
+            "alpha2": [0.9],
+            "beta2": [500.0],
+            "pers": [0.0],
+            "w": [0.0],
+            "lam": [1.0],
+        }
+    )
+    data = F.simulate_choices(model, true, n_trials=150, seed=seed)
+    unbounded = {"beta1": (0.0, np.inf), "beta2": (0.0, np.inf)}  # both stages deterministic
+    row = F.fit(data, model, n_starts=4, prior={}, bounds=unbounded, seed=seed).params.iloc[0]
+    assert row["at_bound"] and np.isnan(row["se_beta1"])
+    assert "beta1 → ∞ (τ → 0): the likelihood keeps rising; no finite ML estimate" in row["notes"], row[
+        "notes"
+    ]
+
+
+def test_well_behaved_cohort_is_not_flagged():
+    """30 simulated subjects with beta in [1, 8] and 200 trials: finite ML estimates, none flagged."""
+    model = F.get_model("soft-q")
+    rng = np.random.default_rng(11)
+    true = pd.DataFrame({"alpha": rng.uniform(0.2, 0.8, 30), "tau": 1 / rng.uniform(1, 8, 30)})
+    data = F.simulate_choices(model, true, n_trials=200, seed=rng, task="bandit")
+    for bounds in ({"tau": (0.0, np.inf)}, None):
+        fitted = F.fit(data, model, n_starts=4, prior={}, bounds=bounds).params
+        assert not fitted["at_bound"].any(), fitted.loc[fitted["at_bound"], "notes"].tolist()
+        assert not fitted["notes"].str.contains("no finite").any()
+        assert fitted["se_tau"].notna().all()
+
+
+def test_map_fit_of_the_deterministic_chooser_is_finite_and_not_flagged():
+    """With the default prior the posterior has a finite mode: nothing runs off, nothing is flagged."""
+    row = F.fit(_win_stay_lose_shift(0), "soft-q", n_starts=4).params.iloc[0]
+    assert "no finite" not in row["notes"] and 0.03 < row["tau"] < 0.5
