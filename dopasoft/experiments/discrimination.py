@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dopasoft._memory import require_table_memory
 from dopasoft.learners import SoftQLambda
 from dopasoft.simulation import simulate
 from dopasoft.tasks.discrimination import DiscriminationTask
@@ -32,6 +33,10 @@ __all__ = ["DISCRIMINATION_DEFAULTS", "DISCRIMINATION_COLUMNS", "discrimination_
 
 DISCRIMINATION_DEFAULTS: dict[str, float] = {"alpha": 0.1, "tau": 0.25, "prior_rate": 0.05}
 """Agent parameters of the shipped experiment (and of ``dopasoft simulate discrimination``)."""
+
+#: bytes :func:`discrimination_experiment` holds per trial at its peak (about 1080 measured with
+#: tracemalloc: the simulation's step table and the experiment's table)
+DISCRIMINATION_TRIAL_BYTES = 1200.0
 
 DISCRIMINATION_COLUMNS = (
     "trial",
@@ -138,6 +143,9 @@ def discrimination_experiment(
         raise ValueError(f"seed must be an integer, got {seed!r}")
     if isinstance(n_trials, bool) or not isinstance(n_trials, int | np.integer) or n_trials < 1:
         raise ValueError(f"n_trials must be a positive integer, got {n_trials!r}")
+    require_table_memory(
+        DISCRIMINATION_TRIAL_BYTES, {"trials": int(n_trials)}, "simulating", "use fewer trials"
+    )
     if novel_at is not None and (
         isinstance(novel_at, bool)
         or not isinstance(novel_at, int | np.integer)
