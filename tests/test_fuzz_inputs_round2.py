@@ -28,6 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import dopasoft as ds
+import dopasoft._memory
 import dopasoft.fitting as F
 
 FUZZ = settings(
@@ -342,3 +343,123 @@ def test_map_fit_of_the_deterministic_chooser_is_finite_and_not_flagged():
     """With the default prior the posterior has a finite mode: nothing runs off, nothing is flagged."""
     row = F.fit(_win_stay_lose_shift(0), "soft-q", n_starts=4).params.iloc[0]
     assert "no finite" not in row["notes"] and 0.03 < row["tau"] < 0.5
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 3. Sizes that cannot fit in memory are refused first, with the estimate (dopasoft/_memory.py)
+# ---------------------------------------------------------------------------------------------------------
+
+GB = 1024**3
+
+
+@pytest.fixture
+def eight_gb(monkeypatch):
+    """A machine with 8 GB available, whatever this one has (so the refusals do not depend on it)."""
+    import dopasoft._memory as memory
+
+    monkeypatch.setattr(memory, "available_bytes", lambda *a, **k: 8 * GB)
+
+
+def _estimate(message):
+    """The estimate a refusal states, in bytes (the plain reading of '<x> <unit>')."""
+    x, unit = re.search(r"would need about ([\d.]+) (bytes|KB|MB|GB|TB|PB) of memory", message).groups()
+    return float(x) * 1024 ** ["bytes", "KB", "MB", "GB", "TB", "PB"].index(unit)
+
+
+def _check_refusal(message, sizes_text, bytes_per_row, rows, advice):
+    assert message.startswith(f"simulating {sizes_text} would need about "), message
+    assert message.endswith(f"more than the 8.0 GB available; {advice}") or advice in message, message
+    assert _estimate(message) == pytest.approx(bytes_per_row * rows, rel=0.06)  # one decimal, 1024-based
+    assert "\n" not in message and "MemoryError" not in message
+
+
+@pytest.mark.usefixtures("eight_gb")
+def test_simulate_two_step_refuses_an_impossible_cohort():
+    from dopasoft.experiments.two_step import TWO_STEP_ROW_BYTES
+
+    with pytest.raises(ValueError) as err:
+        ds.experiments.simulate_two_step(10**12, 200)
+    _check_refusal(str(err.value), "10^12 subjects × 200 trials", TWO_STEP_ROW_BYTES, 2 * 10**14, "batches")
+    with pytest.raises(ValueError, match=r"^simulating 1 subject × 10\^12 trials would need about"):
+        ds.experiments.simulate_two_step(1, 10**12)
+
+
+@pytest.mark.usefixtures("eight_gb")
+@pytest.mark.parametrize("task, n_subjects, n_trials", [("bandit", 10**9, 200), ("two-step", 3, 10**12)])
+def test_simulate_choices_refuses_before_building_anything(task, n_subjects, n_trials):
+    from dopasoft.fitting.simulate import CHOICE_ROW_BYTES
+
+    params = {"alpha": 0.5, "tau": 0.3} if task == "bandit" else {"alpha": 0.5, "tau": 0.3, "lam": 0.5}
+    model = "soft-q" if task == "bandit" else "soft-q-lambda"
+    with pytest.raises(ValueError) as err:
+        F.simulate_choices(model, params, n_trials=n_trials, n_subjects=n_subjects, task=task)
+    sizes = f"{ds._memory.format_count(n_subjects)} subjects × {ds._memory.format_count(n_trials)} trials"
+    _check_refusal(str(err.value), sizes, CHOICE_ROW_BYTES[task], n_subjects * n_trials, "batches")
+
+
+@pytest.mark.usefixtures("eight_gb")
+def test_simulate_conditioning_refuses_a_huge_protocol():
+    from dopasoft.experiments.conditioning import STEP_BYTES, simulate_conditioning
+    from dopasoft.tasks.conditioning.protocols import Phase, Protocol, get_protocol
+
+    a_plus = get_protocol("acquisition").phases[0].trials[0][0]
+    huge = Protocol("huge", (Phase("acquisition", ((a_plus, 10**12),)),))
+    with pytest.raises(ValueError) as err:
+        simulate_conditioning(huge, seed=0)
+    msg = str(err.value)
+    bins = int(re.search(r"× (\d+) time bins", msg).group(1))
+    _check_refusal(msg, f"10^12 trials × {bins} time bins", STEP_BYTES, 10**12 * bins, "larger dt")
+
+
+@pytest.mark.usefixtures("eight_gb")
+def test_discrimination_experiment_refuses_huge_trial_counts():
+    from dopasoft.experiments.discrimination import DISCRIMINATION_TRIAL_BYTES, discrimination_experiment
+
+    with pytest.raises(ValueError) as err:
+        discrimination_experiment(10**12)
+    _check_refusal(str(err.value), "10^12 trials", DISCRIMINATION_TRIAL_BYTES, 10**12, "use fewer trials")
+
+
+@pytest.mark.usefixtures("eight_gb")
+@pytest.mark.parametrize(
+    "argv, sizes",
+    [
+        (
+            ["two-step", "--n-subjects", str(10**12)],
+            "10^12 subjects (--n-subjects) × 200 trials (--n-trials)",
+        ),
+        (["two-step", "--n-trials", str(10**12)], "10 subjects (--n-subjects) × 10^12 trials (--n-trials)"),
+        (["discrimination", "--n-trials", str(10**12)], "10^12 trials (--n-trials)"),
+    ],
+)
+def test_cli_simulate_refuses_huge_sizes_with_exit_2(argv, sizes, tmp_path, capsys):
+    from dopasoft.cli import main
+
+    out = tmp_path / "out.csv"
+    assert main(["simulate", *argv, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"dopasoft simulate: error: simulating {sizes} would need about "), err
+    assert err.count("\n") == 0 and "Traceback" not in err and not out.exists()
+
+
+@FUZZ
+@given(st.integers(1, 10**6), st.integers(1, 10**6))
+def test_size_estimate_is_the_product_of_the_sizes(n_subjects, n_trials):
+    """Property: the refusal's estimate is bytes per row × subjects × trials, and a job that fits runs
+    the check without refusing (here against a machine with exactly the estimate, and one byte less)."""
+    import dopasoft._memory as memory
+
+    need = 200.0 * n_subjects * n_trials
+    original = memory.available_bytes
+    try:
+        memory.available_bytes = lambda *a, **k: need
+        memory.require_table_memory(200.0, {"subjects": n_subjects, "trials": n_trials}, "simulating", "x")
+        memory.available_bytes = lambda *a, **k: need - 1
+        with pytest.raises(ValueError) as err:
+            memory.require_table_memory(
+                200.0, {"subjects": n_subjects, "trials": n_trials}, "simulating", "x"
+            )
+    finally:
+        memory.available_bytes = original
+    assert f"{memory.format_count(n_subjects)} subject" in str(err.value)
+    assert _estimate(str(err.value)) == pytest.approx(need, rel=0.06, abs=1)
