@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from dopasoft._messages import shown
 from dopasoft.soft import _check_gamma, check_tau
 
 __all__ = ["soft_n_step_return", "soft_tree_backup_return", "importance_weight"]
@@ -168,7 +169,7 @@ def _finite(x: float, name: str) -> float:
     try:
         v = float(x)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {x!r}") from None
+        raise ValueError(f"{name} must be a number, got {shown(x)}") from None
     if not np.isfinite(v):
         raise ValueError(f"{name} must be finite, got {v:g}")
     return v

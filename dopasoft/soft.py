@@ -23,6 +23,8 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from dopasoft._messages import shown
+
 __all__ = [
     "soft_value",
     "boltzmann_policy",
@@ -42,11 +44,11 @@ FloatArray = NDArray[np.float64]
 def check_tau(tau: float, name: str = "tau") -> float:
     """Return ``tau`` as a float, or raise ``ValueError`` unless it is finite and > 0."""
     if isinstance(tau, bool):
-        raise ValueError(f"{name} must be a positive number, got {tau!r}")
+        raise ValueError(f"{name} must be a positive number, got {shown(tau)}")
     try:
         value = float(tau)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a positive number, got {tau!r}") from None
+        raise ValueError(f"{name} must be a positive number, got {shown(tau)}") from None
     if not np.isfinite(value) or value <= 0.0:
         raise ValueError(f"{name} must be a finite number > 0 (the temperature), got {value:g}")
     return value
@@ -446,11 +448,11 @@ def _as_array(x: ArrayLike, name: str) -> FloatArray:
 
 def _check_gamma(gamma: float) -> float:
     if isinstance(gamma, bool):
-        raise ValueError(f"gamma must be a number in [0, 1], got {gamma!r}")
+        raise ValueError(f"gamma must be a number in [0, 1], got {shown(gamma)}")
     try:
         g = float(gamma)
     except (TypeError, ValueError):
-        raise ValueError(f"gamma must be a number in [0, 1], got {gamma!r}") from None
+        raise ValueError(f"gamma must be a number in [0, 1], got {shown(gamma)}") from None
     if not 0.0 <= g <= 1.0:  # also refuses NaN
         raise ValueError(f"gamma must be in [0, 1], got {g:g}")
     return g

@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 import dopasoft as ds
 import dopasoft._memory
 import dopasoft.fitting as F
+from dopasoft.fitting.hbayesdm import hbayesdm_to_data
 
 FUZZ = settings(
     max_examples=60,
@@ -463,3 +464,138 @@ def test_size_estimate_is_the_product_of_the_sizes(n_subjects, n_trials):
         memory.available_bytes = original
     assert f"{memory.format_count(n_subjects)} subject" in str(err.value)
     assert _estimate(str(err.value)) == pytest.approx(need, rel=0.06, abs=1)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 4. Messages in the user's own terms (dopasoft/fitting/hbayesdm.py, readers.py, dopasoft/_messages.py)
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _hbayesdm(task, n=6, seed=0):
+    rng = np.random.default_rng(seed)
+    if task == "bandit2arm":
+        cols = {
+            "trial": np.arange(1, n + 1),
+            "choice": rng.integers(1, 3, n),
+            "outcome": rng.integers(0, 2, n),
+        }
+    elif task == "gng":
+        cols = {
+            "trialNum": np.arange(1, n + 1),
+            "cue": rng.integers(1, 5, n),
+            "keyPressed": rng.integers(0, 2, n),
+            "outcome": rng.integers(0, 2, n),
+        }
+    elif task == "bandit4arm":
+        cols = {
+            "gain": rng.integers(0, 2, n),
+            "loss": -rng.integers(0, 2, n),
+            "choice": rng.integers(1, 5, n),
+        }
+    else:
+        cols = {
+            "level1_choice": rng.integers(1, 3, n),
+            "level2_choice": rng.integers(1, 5, n),
+            "reward": rng.integers(0, 2, n),
+        }
+    df = pd.DataFrame({"subjID": ["s1"] * n, **{k: v.astype(float) for k, v in cols.items()}})
+    df.index = pd.RangeIndex(1, n + 1)  # rows numbered as read_table numbers them
+    return df
+
+
+@FUZZ
+@given(st.sampled_from([("bandit2arm", "trial"), ("gng", "trialNum")]), st.integers(2, 6), st.data())
+def test_hbayesdm_duplicated_trial_names_the_files_column_and_rows(task_col, n, data):
+    task, col = task_col
+    df = _hbayesdm(task, n)
+    i = data.draw(st.integers(1, n - 1))  # row i + 1 repeats the trial of an earlier row j + 1
+    j = data.draw(st.integers(0, i - 1))
+    df.iloc[i, df.columns.get_loc(col)] = df.iloc[j][col]
+    with pytest.raises(ValueError) as err:
+        hbayesdm_to_data(df)
+    msg = str(err.value)
+    assert msg == (
+        f"subject 's1', row {i + 1}, column {col!r}: duplicated trial {j + 1} (also at row {j + 1}); "
+        f"an hBayesDM {task} file has one row per trial"
+    )
+    assert "terminal" not in msg
+
+
+BLANKS = [
+    ("ts", "level2_choice", "although level1_choice was made (the second-stage state is in it)"),
+    ("ts", "reward", "although level2_choice was made"),
+    ("bandit2arm", "outcome", "although a choice was made"),
+    ("bandit4arm", "gain", "although a choice was made"),
+    ("bandit4arm", "loss", "although a choice was made"),
+    ("gng", "outcome", "although keyPressed was recorded"),
+    ("gng", "cue", "(every trial needs its cue)"),
+]
+
+
+@FUZZ
+@given(st.sampled_from(BLANKS), st.integers(1, 6))
+def test_hbayesdm_blank_cells_are_named_by_the_files_column(case, row):
+    task, col, why = case
+    df = _hbayesdm(task)
+    df.loc[row, col] = np.nan
+    with pytest.raises(ValueError) as err:
+        hbayesdm_to_data(df)
+    assert str(err.value) == f"subject 's1', row {row}, column {col!r}: blank {why}"
+
+
+@pytest.mark.parametrize("sep, name", [(";", "';'"), ("|", "'|'")])
+@pytest.mark.parametrize("decimal_comma", [False, True])
+def test_a_file_separated_otherwise_gets_the_separator_hint(tmp_path, capsys, sep, name, decimal_comma):
+    from dopasoft.cli import main
+
+    reward = "0,5" if decimal_comma else "1"
+    path = tmp_path / "choices.csv"
+    path.write_text(sep.join(["subject", "trial", "choice", "reward"]) + f"\na{sep}1{sep}0{sep}{reward}\n")
+    header = sep.join(["subject", "trial", "choice", "reward"])
+    expected = (
+        f"{path} looks separated by {name}: its header is one column, {header!r}, read with the separator ','"
+    )
+    with pytest.raises(ValueError, match=f"^{re.escape(expected)}"):
+        F.read_choices(path)
+    assert main(["fit", str(path), "--model", "soft-q", "--out", str(tmp_path / "fits.csv")]) == 2
+    assert (
+        capsys.readouterr().err.strip()
+        == f"dopasoft fit: error: {expected}; save it separated by commas (.csv) or tabs (.tsv), with '.' as the decimal mark"
+    )
+
+
+NUMPY_VALUES = [np.float64(math.inf), np.float64(-2.5), np.float32(math.nan), np.int64(-3)]
+
+
+@pytest.mark.parametrize("value", NUMPY_VALUES, ids=repr)
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda v: ds.SoftQLambda(2, 2, alpha=v, tau=1.0, lam=0.0, gamma=0.9),
+        lambda v: ds.SoftQLambda(2, 2, alpha=0.1, tau=v, lam=0.0, gamma=0.9),
+        lambda v: ds.SoftQLambda(2, 2, alpha=0.1, tau=1.0, lam=0.0, gamma=v),
+        lambda v: ds.soft_value([0.0, 1.0], v),
+        lambda v: ds.soft_n_step_return([1.0], [], 0.0, v, 1.0),
+        lambda v: ds.experiments.simulate_two_step(2, 3, p_common=v),
+        lambda v: ds.experiments.simulate_two_step(2, 3, drift_sd=v),
+    ],
+)
+def test_messages_show_numbers_not_numpy_reprs(call, value):
+    with pytest.raises(ValueError) as err:
+        call(value)
+    msg = str(err.value)
+    assert "np." not in msg and "float64" not in msg and "int64" not in msg, msg
+    assert re.search(r"got (inf|-2\.5|nan|-3)\b", msg), msg
+
+
+@pytest.mark.parametrize(
+    "command", [["simulate", "two-step"], ["simulate", "discrimination"], ["fit", "x.csv"]]
+)
+def test_seed_minus_one_is_refused_alike_by_every_command(command, tmp_path, capsys):
+    from dopasoft.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main([*command, "--seed", "-1", "--out", str(tmp_path / "o.csv")])
+    assert exc.value.code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.endswith("error: argument --seed: must be an integer >= 0, got '-1'"), last

@@ -24,6 +24,7 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from dopasoft._memory import require_table_memory
+from dopasoft._messages import shown
 from dopasoft.agents import TWO_STEP_MODELS, make_two_step_agent, merge_two_step_params, updated_params
 from dopasoft.experiments.streams import seeded_generators
 from dopasoft.simulation import SimulationResult
@@ -99,7 +100,7 @@ def two_step_parameters(model: str, params: Mapping[str, float] | None = None) -
             ends = "(" if par.open_ends[0] else "[", ")" if par.open_ends[1] else "]"
             raise ValueError(
                 f"{par.name} must be in {ends[0]}{lo:g}, {hi:g}{ends[1]} for model {model!r}, "
-                f"got {merged[par.name]!r}"
+                f"got {shown(merged[par.name])}"
             )
     return merged
 

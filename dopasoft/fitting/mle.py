@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from dopasoft._messages import shown
 from dopasoft.fitting.data import Transitions
 from dopasoft.fitting.models import ChoiceModel, get_model
 from dopasoft.fitting.optimizer import (
@@ -349,7 +350,7 @@ def _prepare(data, model, n_starts, fixed, bounds):
     tr = _as_data(data)
     model.check_task(tr)
     if not isinstance(n_starts, int | np.integer) or n_starts < 1:
-        raise ValueError(f"n_starts must be a positive integer, got {n_starts!r}")
+        raise ValueError(f"n_starts must be a positive integer, got {shown(n_starts)}")
     b = _resolve_bounds(model, bounds)
     fx = _resolve_fixed(model, fixed, b)
     return model, tr, b, fx

@@ -14,6 +14,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from dopasoft._memory import require_table_memory
+from dopasoft._messages import shown
 from dopasoft.fitting.models import ChoiceModel, get_model
 from dopasoft.fitting.parameters import check_parameters
 
@@ -109,11 +110,11 @@ def simulate_choices(
     model = get_model(model)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     if isinstance(n_trials, bool) or not isinstance(n_trials, int | np.integer) or n_trials < 1:
-        raise ValueError(f"n_trials must be a positive integer, got {n_trials!r}")
+        raise ValueError(f"n_trials must be a positive integer, got {shown(n_trials)}")
     if n_subjects is not None and (
         isinstance(n_subjects, bool) or not isinstance(n_subjects, int | np.integer) or n_subjects < 1
     ):
-        raise ValueError(f"n_subjects must be a positive integer, got {n_subjects!r}")
+        raise ValueError(f"n_subjects must be a positive integer, got {shown(n_subjects)}")
     n_rows = (
         (n_subjects or 1) if isinstance(params, Mapping) else len(params) if hasattr(params, "__len__") else 1
     )
