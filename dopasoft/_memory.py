@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["available_bytes", "format_bytes", "require_memory"]
+__all__ = ["available_bytes", "format_bytes", "format_count", "require_memory", "require_table_memory"]
 
 
 def _read_int(path: str) -> int | None:
@@ -56,6 +56,36 @@ def format_bytes(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
         n /= 1024
     raise AssertionError("unreachable")
+
+
+def format_count(n: int) -> str:
+    """A count as the user would write it: ``200``, ``25,000``, or ``10^12`` for a large power of ten."""
+    n = int(n)
+    if n >= 10**6:
+        e = len(str(n)) - 1
+        if n == 10**e:
+            return f"10^{e}"
+    return f"{n:,}"
+
+
+def _singular(noun: str) -> str:
+    """``"1 trial"``, ``"1 time bin (--dt)"``: the first word without its plural ``s``."""
+    first, sep, rest = noun.partition(" ")
+    return (first[:-1] if first.endswith("s") else first) + sep + rest
+
+
+def require_table_memory(bytes_per_row: float, sizes: dict[str, int], what: str, advice: str) -> None:
+    """:func:`require_memory` for a job whose memory grows with the product of its sizes.
+
+    ``sizes`` maps each size, in the caller's terms (``"subjects"``, ``"trials"``; an option name such
+    as ``"--n-trials"``), to its value; the message reads e.g. ``simulating 10^12 subjects × 200 trials
+    would need about 29.1 TB of memory, more than the 3.0 GB available; <advice>``.
+    """
+    rows = 1
+    for v in sizes.values():
+        rows *= int(v)
+    listed = " × ".join(f"{format_count(v)} {_singular(k) if v == 1 else k}" for k, v in sizes.items())
+    require_memory(bytes_per_row * rows, f"{what} {listed}", advice)
 
 
 def require_memory(needed: float, what: str, advice: str) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from dopasoft._messages import shown
 from dopasoft.learners import SoftQLambda, StepSignals
 from dopasoft.simulation import Agent, td_signals
 from dopasoft.soft import boltzmann_policy, soft_value
@@ -61,9 +62,9 @@ class HybridTwoStepAgent:
     ) -> None:
         for name, value in (("alpha", alpha), ("lam", lam), ("w", w), ("gamma", gamma)):
             if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1], got {value!r}")
+                raise ValueError(f"{name} must be in [0, 1], got {shown(value)}")
         if not tau > 0:
-            raise ValueError(f"tau must be > 0, got {tau!r}")
+            raise ValueError(f"tau must be > 0, got {shown(tau)}")
         self.alpha, self.tau, self.lam, self.w, self.gamma = alpha, tau, lam, w, gamma
         self.transitions = np.array([[p_common, 1 - p_common], [1 - p_common, p_common]])
         self.q_mf = np.zeros((3, 2))
@@ -137,7 +138,7 @@ class StickyChoice:
 
     def __init__(self, agent: Agent, kappa: float) -> None:
         if not np.isfinite(kappa):
-            raise ValueError(f"kappa must be finite, got {kappa!r}")
+            raise ValueError(f"kappa must be finite, got {shown(kappa)}")
         self.agent = agent
         self.kappa = float(kappa)
         self._previous: int | None = None  # the stage-1 choice that is sticky now
@@ -223,7 +224,7 @@ def updated_params(
         try:
             merged[name] = float(value)
         except (TypeError, ValueError):
-            raise ValueError(f"parameter {name!r} must be a number, got {value!r}") from None
+            raise ValueError(f"parameter {name!r} must be a number, got {shown(value)}") from None
     return merged
 
 
@@ -263,5 +264,5 @@ def make_two_step_agent(
             alpha=merged["alpha"], tau=merged["tau"], lam=merged["lam"], w=merged["w"], p_common=p_common
         )
     if not np.isfinite(merged["kappa"]):
-        raise ValueError(f"kappa must be finite, got {merged['kappa']!r}")
+        raise ValueError(f"kappa must be finite, got {shown(merged['kappa'])}")
     return StickyChoice(agent, merged["kappa"]) if merged["kappa"] else agent

@@ -15,7 +15,10 @@ Precup, D., Sutton, R. S. & Singh, S. (2000). Eligibility traces for off-policy 
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
+
+from dopasoft._messages import shown
+from dopasoft.soft import _check_gamma, check_tau
 
 __all__ = ["soft_n_step_return", "soft_tree_backup_return", "importance_weight"]
 
@@ -42,11 +45,21 @@ def soft_n_step_return(
         :math:`V(s_{t+h})` (0 at termination).
     gamma, tau : float
     """
-    r = np.asarray(rewards, dtype=float)
-    kl = np.asarray(kl_mid, dtype=float)
+    r = _segment(rewards, "rewards")
     h = r.shape[0]
-    if kl.shape != (h - 1,):
-        raise ValueError(f"kl_mid must have length len(rewards) - 1 = {h - 1}, got {kl.shape}")
+    kl = _segment(kl_mid, "kl_mid", h - 1)
+    if np.any(kl < 0):
+        i = int(np.flatnonzero(kl < 0)[0])
+        raise ValueError(f"kl_mid[{i}] is {kl[i]:g}: a KL divergence is >= 0")
+    v_last = _finite(v_last, "v_last")
+    gamma = _check_gamma(gamma)
+    tau = check_tau(tau)
+    return _soft_n_step_return(r, kl, v_last, gamma, tau)
+
+
+def _soft_n_step_return(r: NDArray, kl: NDArray, v_last: float, gamma: float, tau: float) -> float:
+    """:func:`soft_n_step_return` without the checks (the learners' inputs are valid by construction)."""
+    h = r.shape[0]
     disc = gamma ** np.arange(h)
     return float(disc @ r - tau * (disc[1:] @ kl) + gamma**h * v_last)
 
@@ -76,14 +89,21 @@ def soft_tree_backup_return(
     v_last : float
     gamma : float
     """
-    r = np.asarray(rewards, dtype=float)
-    v = np.asarray(v_mid, dtype=float)
-    p = np.asarray(pi_mid, dtype=float)
-    q = np.asarray(q_mid, dtype=float)
+    r = _segment(rewards, "rewards")
     h = r.shape[0]
-    for name, arr in (("v_mid", v), ("pi_mid", p), ("q_mid", q)):
-        if arr.shape != (h - 1,):
-            raise ValueError(f"{name} must have length len(rewards) - 1 = {h - 1}, got {arr.shape}")
+    v = _segment(v_mid, "v_mid", h - 1)
+    p = _probabilities(pi_mid, "pi_mid", h - 1, zero_ok=True)
+    q = _segment(q_mid, "q_mid", h - 1)
+    v_last = _finite(v_last, "v_last")
+    gamma = _check_gamma(gamma)
+    return _soft_tree_backup_return(r, v, p, q, v_last, gamma)
+
+
+def _soft_tree_backup_return(
+    r: NDArray, v: NDArray, p: NDArray, q: NDArray, v_last: float, gamma: float
+) -> float:
+    """:func:`soft_tree_backup_return` without the checks."""
+    h = r.shape[0]
     g = r[-1] + gamma * v_last
     for k in range(h - 2, -1, -1):
         g = r[k] + gamma * (v[k] - p[k] * q[k] + p[k] * g)
@@ -97,8 +117,59 @@ def importance_weight(pi_mid: ArrayLike, b_mid: ArrayLike) -> float:
 
     The first action (being evaluated) and the value at the horizon need no correction.
     """
-    p = np.asarray(pi_mid, dtype=float)
-    b = np.asarray(b_mid, dtype=float)
+    p = _probabilities(pi_mid, "pi_mid", None, zero_ok=True)
+    b = _probabilities(b_mid, "b_mid", None, zero_ok=False)
     if p.shape != b.shape:
         raise ValueError(f"pi_mid and b_mid must have the same shape, got {p.shape} and {b.shape}")
+    return _importance_weight(p, b)
+
+
+def _importance_weight(p: NDArray, b: NDArray) -> float:
+    """:func:`importance_weight` without the checks."""
     return float(np.prod(p / b))
+
+
+def _segment(x: ArrayLike, name: str, length: int | None = None) -> NDArray:
+    """A finite 1-D array (of ``length`` entries when given; ``rewards`` needs at least one)."""
+    try:
+        a = np.asarray(x, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a 1-D array of numbers") from None
+    if a.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D array, got shape {a.shape}")
+    if length is None and a.shape[0] == 0:
+        raise ValueError(f"{name} must hold at least one entry (a segment has at least one transition)")
+    if length is not None and a.shape != (length,):
+        raise ValueError(f"{name} must have length len(rewards) - 1 = {length}, got {a.shape[0]}")
+    if not np.all(np.isfinite(a)):
+        i = int(np.flatnonzero(~np.isfinite(a))[0])
+        raise ValueError(f"{name}[{i}] is {a[i]:g}: it must be finite")
+    return a
+
+
+def _probabilities(x: ArrayLike, name: str, length: int | None, *, zero_ok: bool) -> NDArray:
+    try:
+        a = np.asarray(x, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a 1-D array of probabilities") from None
+    if a.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D array, got shape {a.shape}")
+    if length is not None and a.shape != (length,):
+        raise ValueError(f"{name} must have length len(rewards) - 1 = {length}, got {a.shape[0]}")
+    low_ok = (a >= 0.0) if zero_ok else (a > 0.0)
+    bad = ~(low_ok & (a <= 1.0))  # also NaN
+    if np.any(bad):
+        i = int(np.flatnonzero(bad)[0])
+        interval = "[0, 1]" if zero_ok else "(0, 1]"
+        raise ValueError(f"{name}[{i}] is {a[i]:g}: a probability in {interval}")
+    return a
+
+
+def _finite(x: float, name: str) -> float:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {shown(x)}") from None
+    if not np.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {v:g}")
+    return v

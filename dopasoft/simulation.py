@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from dopasoft._messages import shown
 from dopasoft.learners import StepSignals
 
 
@@ -153,7 +154,7 @@ def _resolve_n_trials(task: Any, n_trials: int | None) -> int:
             raise ValueError(f"n_trials is required: {type(task).__name__} has no fixed session length")
         return int(available)
     if isinstance(n_trials, bool) or not isinstance(n_trials, int | np.integer) or n_trials < 0:
-        raise ValueError(f"n_trials must be an integer >= 0, got {n_trials!r}")
+        raise ValueError(f"n_trials must be an integer >= 0, got {shown(n_trials)}")
     if available is not None and n_trials > available:
         raise ValueError(
             f"n_trials={n_trials} exceeds the {available} trials of the task's schedule "

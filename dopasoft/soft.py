@@ -23,6 +23,8 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from dopasoft._messages import shown
+
 __all__ = [
     "soft_value",
     "boltzmann_policy",
@@ -41,42 +43,103 @@ FloatArray = NDArray[np.float64]
 
 def check_tau(tau: float, name: str = "tau") -> float:
     """Return ``tau`` as a float, or raise ``ValueError`` unless it is finite and > 0."""
+    if isinstance(tau, bool):
+        raise ValueError(f"{name} must be a positive number, got {shown(tau)}")
     try:
         value = float(tau)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a positive number, got {tau!r}") from None
+        raise ValueError(f"{name} must be a positive number, got {shown(tau)}") from None
     if not np.isfinite(value) or value <= 0.0:
-        raise ValueError(f"{name} must be a finite number > 0 (the temperature), got {tau!r}")
+        raise ValueError(f"{name} must be a finite number > 0 (the temperature), got {value:g}")
     return value
 
 
-def check_prior(prior: ArrayLike | None, n_actions: int, name: str = "prior") -> FloatArray | None:
+PRIOR_SUM_RTOL = 1e-9  # a default policy's row must sum to 1 within this (relative) tolerance
+
+
+def _where(index: tuple[int, ...]) -> str:
+    return f"row {index[0]}" if len(index) == 1 else f"row {tuple(int(i) for i in index)}"
+
+
+def check_prior(
+    prior: ArrayLike | None, n_actions: int, name: str = "prior", *, q_shape: tuple[int, ...] | None = None
+) -> FloatArray | None:
     """Validate a default policy ``pi0`` whose last axis is the actions.
 
-    Every row must be non-negative and sum to one (to 1e-8). Returns a float array or ``None``.
+    Every entry must be finite and >= 0 and every row (distribution over the last axis) must sum to one
+    within ``PRIOR_SUM_RTOL`` (1e-9, relative); a bad row is named with its sum. With ``q_shape`` (the
+    shape of the action values it weights) the prior must also broadcast to exactly that shape: one
+    distribution for every state (shape ``(n_actions,)``) or a table of ``q``'s shape (leading axes of
+    length 1 broadcast). Returns a float array, or ``None`` for ``None`` (uniform).
     """
     if prior is None:
         return None
-    p = np.asarray(prior, dtype=float)
+    try:
+        p = np.asarray(prior, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"{name} must be an array of probabilities with the actions ({n_actions}) on its last axis"
+        ) from None
     if p.ndim == 0 or p.shape[-1] != n_actions:
         raise ValueError(f"{name} must have the actions ({n_actions}) on its last axis, got shape {p.shape}")
-    if not np.all(np.isfinite(p)) or np.any(p < 0):
-        raise ValueError(f"{name} must be a probability distribution: it has negative or non-finite entries")
-    sums = p.sum(axis=-1)
-    if not np.allclose(sums, 1.0, rtol=0.0, atol=1e-8):
-        bad = np.flatnonzero(np.abs(np.atleast_1d(sums) - 1.0) > 1e-8)
+    if q_shape is not None:
+        ok = p.ndim <= len(q_shape)
+        if ok:
+            try:
+                ok = np.broadcast_shapes(p.shape, tuple(q_shape)) == tuple(q_shape)
+            except ValueError:
+                ok = False
+        if not ok:
+            raise ValueError(
+                f"{name} must have shape ({n_actions},) (one default policy for every state) or the "
+                f"shape of the action values {tuple(q_shape)}, got shape {p.shape}"
+            )
+    bad = ~np.isfinite(p)
+    if np.any(bad):
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"{name} must be a probability distribution: entry {idx} is {p[idx]:g}")
+    if np.any(p < 0):
+        idx = tuple(int(i) for i in np.argwhere(p < 0)[0])
+        raise ValueError(f"{name} must be a probability distribution: entry {idx} is negative ({p[idx]:g})")
+    sums = np.atleast_1d(p.sum(axis=-1)) if p.ndim > 1 else p.sum(axis=-1, keepdims=True)
+    off = np.abs(sums - 1.0) > PRIOR_SUM_RTOL
+    if np.any(off):
+        where = tuple(int(i) for i in np.argwhere(off)[0])
+        at = "" if p.ndim == 1 else f" {_where(where)}"
         raise ValueError(
-            f"{name} must be a probability distribution over actions: row(s) {bad.tolist()[:5]} "
-            f"sum to {np.atleast_1d(sums)[bad][:5].tolist()}, not 1"
+            f"{name}{at} sums to {sums[where]:.12g}, not 1: a default policy must be a probability "
+            f"distribution over the actions (normalise it; tolerance {PRIOR_SUM_RTOL:g})"
         )
     return p
 
 
-def _log_prior(q: FloatArray, prior: ArrayLike | None) -> FloatArray | float:
+def _as_values(q: ArrayLike, name: str = "q") -> FloatArray:
+    """Action values as a finite float array with at least one action on the last axis."""
+    try:
+        a = np.asarray(q, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be an array of numbers with the actions on its last axis") from None
+    if a.ndim == 0 or a.shape[-1] == 0:
+        raise ValueError(f"{name} must have at least one action on its last axis, got shape {a.shape}")
+    if not np.all(np.isfinite(a)):
+        idx = tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
+        raise ValueError(f"{name} must be finite: entry {idx} is {a[idx]:g}")
+    return a
+
+
+def _checked(
+    q: ArrayLike, tau: float, prior: ArrayLike | None
+) -> tuple[FloatArray, float, FloatArray | None]:
+    q = _as_values(q)
+    tau = check_tau(tau)
+    return q, tau, check_prior(prior, q.shape[-1], q_shape=q.shape)
+
+
+def _log_prior(q: FloatArray, prior: FloatArray | None) -> FloatArray | float:
     if prior is None:
         return -np.log(q.shape[-1])
     with np.errstate(divide="ignore"):
-        return np.log(np.asarray(prior, dtype=float))
+        return np.log(prior)
 
 
 def soft_value(q: ArrayLike, tau: float, prior: ArrayLike | None = None) -> FloatArray:
@@ -91,11 +154,19 @@ def soft_value(q: ArrayLike, tau: float, prior: ArrayLike | None = None) -> Floa
     Parameters
     ----------
     q : array_like, shape (..., n_actions)
-        Action values.
+        Action values, finite.
     tau : float
-        Temperature, > 0.
+        Temperature, finite and > 0.
     prior : array_like, optional
-        Default policy ``pi0``, broadcastable to ``q``; uniform when omitted.
+        Default policy ``pi0``: shape ``(n_actions,)`` (the same for every state) or ``q``'s shape (one
+        per state); entries >= 0, each distribution summing to 1 within 1e-9. Uniform when omitted.
+
+    Raises
+    ------
+    ValueError
+        Non-finite ``q``, a bad ``tau``, or a prior of another shape, with a negative or non-finite entry,
+        or a distribution that does not sum to 1 (the message names the row and its sum). The same checks
+        apply to every function of this module that takes ``q``, ``tau`` and ``prior``.
 
     Returns
     -------
@@ -113,10 +184,11 @@ def soft_value(q: ArrayLike, tau: float, prior: ArrayLike | None = None) -> Floa
     >>> round(float(ds.soft_value([1.0, 3.0], tau=1e-4)), 7)
     2.9999307
     """
-    q = np.asarray(q, dtype=float)
-    tau = check_tau(tau)
-    logp = _log_prior(q, prior)
-    z = q / tau + logp
+    return _soft_value(*_checked(q, tau, prior))
+
+
+def _soft_value(q: FloatArray, tau: float, prior: FloatArray | None) -> FloatArray:
+    z = q / tau + _log_prior(q, prior)
     m = np.max(z, axis=-1, keepdims=True)
     m = np.where(np.isfinite(m), m, 0.0)
     return tau * (np.log(np.sum(np.exp(z - m), axis=-1)) + m[..., 0])
@@ -124,8 +196,10 @@ def soft_value(q: ArrayLike, tau: float, prior: ArrayLike | None = None) -> Floa
 
 def log_policy(q: ArrayLike, tau: float, prior: ArrayLike | None = None) -> FloatArray:
     r"""Log of the Boltzmann policy, ``log pi(a|s) = log pi0(a|s) + (Q(s,a) - V(s)) / tau``."""
-    q = np.asarray(q, dtype=float)
-    tau = check_tau(tau)
+    return _log_policy(*_checked(q, tau, prior))
+
+
+def _log_policy(q: FloatArray, tau: float, prior: FloatArray | None) -> FloatArray:
     z = q / tau + _log_prior(q, prior)
     m = np.max(z, axis=-1, keepdims=True)
     m = np.where(np.isfinite(m), m, 0.0)
@@ -154,8 +228,8 @@ def action_term(q: ArrayLike, tau: float, prior: ArrayLike | None = None) -> Flo
     It is the part of the soft TD error that is not a state-value prediction error (docs/maths.md §6):
     ``delta = value_rpe - action_term``.
     """
-    q = np.asarray(q, dtype=float)
-    return q - soft_value(q, tau, prior)[..., None]
+    q, tau, prior = _checked(q, tau, prior)
+    return q - _soft_value(q, tau, prior)[..., None]
 
 
 def policy_kl(q: ArrayLike, tau: float, prior: ArrayLike | None = None) -> FloatArray:
@@ -166,8 +240,8 @@ def policy_kl(q: ArrayLike, tau: float, prior: ArrayLike | None = None) -> Float
 
     so that ``V(s) = E_pi[Q(s, .)] - tau * KL``. Actions with zero probability contribute zero.
     """
-    q = np.asarray(q, dtype=float)
-    logpi = log_policy(q, tau, prior)
+    q, tau, prior = _checked(q, tau, prior)
+    logpi = _log_policy(q, tau, prior)
     pi = np.exp(logpi)
     logp = np.broadcast_to(_log_prior(q, prior), logpi.shape)
     live = pi > 0.0
@@ -237,23 +311,24 @@ def soft_value_iteration(
     >>> bool(np.allclose(res.q[0, 0] - res.q[0, 1], 1.0))
     True
     """
-    P = np.asarray(P, dtype=float)
-    R = np.asarray(R, dtype=float)
+    P = _as_array(P, "P")
+    R = _as_array(R, "R")
     tau = check_tau(tau)
     if P.ndim != 3 or P.shape[0] != P.shape[2]:
         raise ValueError(f"P must have shape (n_states, n_actions, n_states), got {P.shape}")
     n_states, n_actions, _ = P.shape
-    if np.any(P < 0) or not np.allclose(P.sum(axis=2), 1.0, atol=1e-8):
+    if not np.all(np.isfinite(P)) or np.any(P < 0) or not np.allclose(P.sum(axis=2), 1.0, atol=1e-8):
         raise ValueError("P must hold probability distributions over next states: P[s, a].sum() == 1")
+    if not np.all(np.isfinite(R)):
+        raise ValueError("R must be finite")
     if R.shape == (n_states, n_actions, n_states):
         R = np.sum(P * R, axis=2)
     elif R.shape != (n_states, n_actions):
         raise ValueError(
             f"R must have shape {(n_states, n_actions)} or {(n_states, n_actions, n_states)}, got {R.shape}"
         )
-    if not 0.0 <= gamma <= 1.0:
-        raise ValueError(f"gamma must be in [0, 1], got {gamma!r}")
-    prior = check_prior(prior, n_actions)
+    gamma = _check_gamma(gamma)
+    prior = check_prior(prior, n_actions, q_shape=(n_states, n_actions))
     live = np.ones(n_states)
     if terminal is not None:
         t = np.asarray(terminal)
@@ -266,7 +341,7 @@ def soft_value_iteration(
     q = np.zeros((n_states, n_actions))
     n_iter = 0
     for n_iter in range(1, max_iter + 1):  # noqa: B007 (n_iter is reported)
-        v = soft_value(q, tau, prior) * live
+        v = _soft_value(q, tau, prior) * live
         q_new = R + gamma * P @ v
         change = np.max(np.abs(q_new - q))
         q = q_new
@@ -277,8 +352,8 @@ def soft_value_iteration(
             f"soft value iteration did not converge in {max_iter} sweeps (gamma = {gamma}): "
             "with gamma = 1 every policy must reach a terminal state"
         )
-    v = soft_value(q, tau, prior) * live
-    return SoftValueIterationResult(q=q, v=v, policy=boltzmann_policy(q, tau, prior), n_iter=n_iter)
+    v = _soft_value(q, tau, prior) * live
+    return SoftValueIterationResult(q=q, v=v, policy=np.exp(_log_policy(q, tau, prior)), n_iter=n_iter)
 
 
 def compose(qs: ArrayLike, weights: ArrayLike, tau: float) -> FloatArray:
@@ -324,7 +399,7 @@ def compose(qs: ArrayLike, weights: ArrayLike, tau: float) -> FloatArray:
     [[1.0, 0.0]]
     """
     tau = check_tau(tau)
-    q = np.asarray(qs, dtype=float)
+    q = _stack_tasks(qs, "qs")
     if q.ndim < 1 or q.shape[0] < 1:
         raise ValueError("qs must hold the values of at least one task (first axis = tasks)")
     w = _check_weights(weights, q.shape[0])
@@ -362,6 +437,41 @@ def compose_rewards(rewards: ArrayLike, weights: ArrayLike, tau: float) -> Float
     0.0
     """
     return compose(rewards, weights, tau)
+
+
+def _as_array(x: ArrayLike, name: str) -> FloatArray:
+    try:
+        return np.asarray(x, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be an array of numbers") from None
+
+
+def _check_gamma(gamma: float) -> float:
+    if isinstance(gamma, bool):
+        raise ValueError(f"gamma must be a number in [0, 1], got {shown(gamma)}")
+    try:
+        g = float(gamma)
+    except (TypeError, ValueError):
+        raise ValueError(f"gamma must be a number in [0, 1], got {shown(gamma)}") from None
+    if not 0.0 <= g <= 1.0:  # also refuses NaN
+        raise ValueError(f"gamma must be in [0, 1], got {g:g}")
+    return g
+
+
+def _stack_tasks(qs: ArrayLike, name: str) -> FloatArray:
+    """The tasks' values as one array (first axis = tasks), or one line naming the tasks' shapes."""
+    try:
+        return np.asarray(qs, dtype=float)
+    except (TypeError, ValueError):
+        pass
+    try:
+        shapes = [np.shape(x) for x in qs]
+    except (TypeError, ValueError):
+        shapes = []
+    if len(set(shapes)) > 1:
+        listed = ", ".join(f"task {i}: {s}" for i, s in enumerate(shapes[:6]))
+        raise ValueError(f"{name} must hold one array of the same shape per task, got shapes {listed}")
+    raise ValueError(f"{name} must hold numbers: one array of action values per task (first axis = tasks)")
 
 
 def _check_weights(weights: ArrayLike, n_tasks: int) -> FloatArray:

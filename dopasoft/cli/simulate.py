@@ -25,8 +25,6 @@ from dopasoft.experiments.discrimination import DISCRIMINATION_DEFAULTS
 from dopasoft.tasks.conditioning.protocols import PROTOCOLS
 from dopasoft.tasks.conditioning.representations import REPRESENTATIONS
 
-# bytes per simulated time step held until the end (the step table: ~150 bytes a row, measured)
-_STEP_BYTES = 200.0
 _TRIAL_COLUMNS = ("trial", "phase", "trial_type", "rewarded", "learn", "reward", "cue_rpe", "reward_rpe")
 
 
@@ -185,7 +183,7 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 def _run_conditioning(args: argparse.Namespace) -> int:
     from dopasoft._memory import require_memory
-    from dopasoft.experiments.conditioning import read_session, simulate_conditioning
+    from dopasoft.experiments.conditioning import STEP_BYTES, read_session, simulate_conditioning
     from dopasoft.tasks.conditioning.task import ConditioningTask
 
     if args.session is not None and args.protocol is not None:
@@ -206,7 +204,7 @@ def _run_conditioning(args: argparse.Namespace) -> int:
     else:
         grid = f"--dt {args.dt:g} with --isi {args.isi:g}"
     require_memory(
-        _STEP_BYTES * n_steps,
+        STEP_BYTES * n_steps,
         f"{grid} ({task.n_trials} trials x {task.n_bins} bins = {n_steps} steps)",
         "use a larger --dt or shorter times" + (" (times are in seconds)" if session is not None else ""),
     )
@@ -234,9 +232,17 @@ def _run_conditioning(args: argparse.Namespace) -> int:
 
 
 def _run_two_step(args: argparse.Namespace) -> int:
+    from dopasoft._memory import require_table_memory
     from dopasoft.experiments import simulate_two_step
+    from dopasoft.experiments.two_step import TWO_STEP_ROW_BYTES
 
     params = params_from_items(args.param)
+    require_table_memory(
+        TWO_STEP_ROW_BYTES,
+        {"subjects (--n-subjects)": args.n_subjects, "trials (--n-trials)": args.n_trials},
+        "simulating",
+        "use a smaller --n-subjects or --n-trials, or simulate in batches (each with its own --seed)",
+    )
     out = output_file(args.out)
     data = simulate_two_step(
         args.n_subjects,
@@ -296,9 +302,16 @@ def _check_discrimination_options(args: argparse.Namespace) -> None:
 
 
 def _run_discrimination(args: argparse.Namespace) -> int:
-    from dopasoft.experiments.discrimination import discrimination_experiment
+    from dopasoft._memory import require_table_memory
+    from dopasoft.experiments.discrimination import DISCRIMINATION_TRIAL_BYTES, discrimination_experiment
 
     _check_discrimination_options(args)
+    require_table_memory(
+        DISCRIMINATION_TRIAL_BYTES,
+        {"trials (--n-trials)": args.n_trials},
+        "simulating",
+        "use a smaller --n-trials",
+    )
     out = output_file(args.out)
     table = discrimination_experiment(
         args.n_trials,

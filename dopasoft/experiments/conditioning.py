@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dopasoft._memory import require_table_memory
 from dopasoft.learners import SoftQLambda
 from dopasoft.simulation import SimulationResult, simulate
 from dopasoft.tasks.conditioning.protocols import Protocol
@@ -24,6 +25,9 @@ __all__ = ["CONDITIONING_DEFAULTS", "conditioning_agent", "read_session", "simul
 
 CONDITIONING_DEFAULTS: dict[str, Any] = {"alpha": 0.1, "lam": 0.5, "gamma": 0.98, "tau": 1.0}
 """Agent parameters with which the shipped protocols show their textbook effects (CSC features)."""
+
+#: bytes a simulation holds per time step until the end (the step table: ~150 bytes a row, measured)
+STEP_BYTES = 200.0
 
 
 def conditioning_agent(task: ConditioningTask, **params: Any) -> SoftQLambda:
@@ -121,6 +125,12 @@ def simulate_conditioning(
     cls = InstrumentalConditioningTask if instrumental else ConditioningTask
     source = session if session is not None else (protocol if protocol is not None else "acquisition")
     task = cls(source, representation=representation, **(task_options or {}))
+    require_table_memory(
+        STEP_BYTES,
+        {"trials": int(task.n_trials), "time bins": int(task.n_bins)},
+        "simulating",
+        "use fewer trials, a larger dt or shorter intervals",
+    )
     agent = conditioning_agent(task, **params)
     result = simulate(agent, task, seed=seed)
     if session is not None:

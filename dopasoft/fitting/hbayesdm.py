@@ -35,7 +35,15 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from dopasoft.fitting.validation import _codes, _numeric, _require_columns, validate_steps, validate_two_step
+from dopasoft.fitting.validation import (
+    _codes,
+    _numeric,
+    _py,
+    _require_columns,
+    _where,
+    validate_steps,
+    validate_two_step,
+)
 
 __all__ = [
     "HBAYESDM_TASKS",
@@ -117,6 +125,13 @@ def hbayesdm_to_canonical(df: pd.DataFrame) -> pd.DataFrame:
     _require_columns(df, HBAYESDM_COLUMNS, "hBayesDM two-step")
     l1 = _codes(df, "level1_choice", (1, 2), "subjID")
     l2 = _codes(df, "level2_choice", (1, 2, 3, 4), "subjID")
+    _refuse_blank(
+        df,
+        "level2_choice",
+        ~np.isnan(l1),
+        "although level1_choice was made (the second-stage state is in it)",
+    )
+    _refuse_blank(df, "reward", ~np.isnan(l2), "although level2_choice was made")
     trial = df.groupby("subjID", sort=False).cumcount().to_numpy() + 1
     if "trial" in df.columns:
         given = pd.to_numeric(df["trial"], errors="coerce").to_numpy(dtype=float)
@@ -164,27 +179,27 @@ def hbayesdm_to_data(df: pd.DataFrame) -> pd.DataFrame:
     row_order = df.groupby("subjID", sort=False).cumcount().to_numpy() + 1
     if task == "bandit2arm":
         n_states, n_actions = 1, 2
-        trial = _numeric(df, "trial", "subjID")
+        trial = _trial_numbers(df, "trial", task)
         state = np.zeros(len(df))
         choice = _codes(df, "choice", (1, 2), "subjID") - 1
         reward = _numeric(df, "outcome", "subjID")
+        _refuse_blank(df, "outcome", ~np.isnan(choice), "although a choice was made")
     elif task == "bandit4arm":
         n_states, n_actions = 1, 4
         trial = row_order
         state = np.zeros(len(df))
         choice = _codes(df, "choice", (1, 2, 3, 4), "subjID") - 1
+        for col in ("gain", "loss"):
+            _refuse_blank(df, col, ~np.isnan(choice), "although a choice was made")
         reward = _numeric(df, "gain", "subjID") + _numeric(df, "loss", "subjID")
     else:  # gng
         n_states, n_actions = 4, 2
-        trial = _numeric(df, "trialNum", "subjID")
-        if np.isnan(trial).any():
-            i = int(np.flatnonzero(np.isnan(trial))[0])
-            raise ValueError(
-                f"subject {df['subjID'].iloc[i]!r}, row {df.index[i]!r}, column 'trialNum': missing trial number"
-            )
+        trial = _trial_numbers(df, "trialNum", task)
         state = _codes(df, "cue", (1, 2, 3, 4), "subjID") - 1
+        _refuse_blank(df, "cue", np.ones(len(df), bool), "(every trial needs its cue)")
         choice = _codes(df, "keyPressed", (0, 1), "subjID")
         reward = _numeric(df, "outcome", "subjID")
+        _refuse_blank(df, "outcome", ~np.isnan(choice), "although keyPressed was recorded")
     out = pd.DataFrame(
         {
             "subject": subject,
@@ -198,6 +213,32 @@ def hbayesdm_to_data(df: pd.DataFrame) -> pd.DataFrame:
     )
     out.attrs.update(n_states=n_states, n_actions=n_actions, hbayesdm_task=task)
     return validate_steps(out)
+
+
+def _refuse_blank(df: pd.DataFrame, col: str, needed: np.ndarray, reason: str) -> None:
+    """Raise naming the file's column and the first row where it is blank although ``needed``."""
+    blank = df[col].isna().to_numpy() & needed
+    if blank.any():
+        i = int(np.flatnonzero(blank)[0])
+        raise ValueError(f"{_where(df, i, 'subjID')}, column {col!r}: blank {reason}")
+
+
+def _trial_numbers(df: pd.DataFrame, col: str, task: str) -> np.ndarray:
+    """The file's trial numbers; raise naming the file's column and rows for a blank or duplicated one."""
+    trial = _numeric(df, col, "subjID")
+    if np.isnan(trial).any():
+        i = int(np.flatnonzero(np.isnan(trial))[0])
+        raise ValueError(f"{_where(df, i, 'subjID')}, column {col!r}: missing trial number")
+    subj = df["subjID"].to_numpy()
+    dup = pd.DataFrame({"s": subj, "t": trial}).duplicated(keep="first").to_numpy()
+    if dup.any():
+        i = int(np.flatnonzero(dup)[0])
+        first = int(np.flatnonzero((subj == subj[i]) & (trial == trial[i]))[0])
+        raise ValueError(
+            f"{_where(df, i, 'subjID')}, column {col!r}: duplicated trial {trial[i]:g} "
+            f"(also at row {_py(df.index[first])!r}); an hBayesDM {task} file has one row per trial"
+        )
+    return trial
 
 
 def write_hbayesdm(df: pd.DataFrame, path: str | os.PathLike) -> None:

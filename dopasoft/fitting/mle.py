@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from dopasoft._messages import shown
 from dopasoft.fitting.data import Transitions
 from dopasoft.fitting.models import ChoiceModel, get_model
 from dopasoft.fitting.optimizer import (
@@ -45,6 +46,7 @@ from dopasoft.fitting.optimizer import (
     Transform,
     _bfgs,
     _bound_mask,
+    _diverging,
     _hessian,
     _Objective,
     _snap_to_bounds,
@@ -116,7 +118,8 @@ class FitResult:
         One row per subject: ``subject``, each parameter, ``nll`` (and ``nlp``, the negative log
         posterior, with a prior), ``aic``, ``bic``, ``n_free`` (free parameters), ``n_choices``,
         ``converged`` (the optimiser's own
-        stopping criterion was met), ``at_bound`` (a free parameter lies at one of its bounds),
+        stopping criterion was met), ``at_bound`` (a free parameter lies at one of its bounds, or runs
+        off towards a bound no estimate can take: τ → 0, β → ∞, named in ``notes``),
         ``se_<param>`` (NaN for fixed parameters and at a bound), ``n_starts`` and ``notes`` (why a
         fit is not converged, which parameter is at which bound, why standard errors are missing;
         empty when there is nothing to report). A subject with no valid choices has NaN parameters,
@@ -255,7 +258,11 @@ def _fit_block(
         nll = np.where(np.isfinite(nlp), obj.nll(np.arange(n_sub, dtype=np.int64), zb), np.inf)
     se = np.full((n_sub, len(names)), np.nan)
     near_lo, near_hi = _bound_mask(theta[:, free], lo, hi)
-    at_bound = near_lo | near_hi
+    if k:  # estimates on their way to a bound no estimate can sit on (tau -> 0, beta -> inf)
+        inf_lo, inf_hi = _diverging(obj, zb, fb, lo, hi)
+    else:
+        inf_lo = inf_hi = np.zeros_like(near_lo)
+    at_bound = near_lo | near_hi | inf_lo | inf_hi
     se_notes = [""] * n_sub
     if k:
         hess, grad = _hessian(obj, np.arange(n_sub, dtype=np.int64), zb, with_gradient=True)
@@ -272,7 +279,9 @@ def _fit_block(
             why = STOP_REASONS[stop[rows[i]]]
             notes.append(f"not converged ({why}, gradient {gmax[rows[i]]:.1e})")
         for jj, j in enumerate(free):
-            if near_lo[i, jj]:
+            if inf_lo[i, jj] or inf_hi[i, jj]:
+                notes.append(_infinite_estimate_note(names[j], lo[jj] if inf_lo[i, jj] else hi[jj], prior))
+            elif near_lo[i, jj]:
                 notes.append(f"{names[j]} at lower bound {lo[jj]:g}")
             elif near_hi[i, jj]:
                 notes.append(f"{names[j]} at upper bound {hi[jj]:g}")
@@ -320,12 +329,28 @@ def _fit_block(
     return out, st
 
 
+def _infinite_estimate_note(name: str, limit: float, prior) -> str:
+    """The note of an estimate that runs off to ``limit`` (see :func:`_diverging`)."""
+    where = (
+        "0" if limit == 0 else ("∞" if limit == math.inf else ("-∞" if limit == -math.inf else f"{limit:g}"))
+    )
+    also = ""
+    if name.startswith("tau") and limit == 0:
+        also = " (β → ∞)"
+    elif name.startswith("tau") and limit == math.inf:
+        also = " (β → 0)"
+    elif name.startswith("beta") and limit == math.inf:
+        also = " (τ → 0)"
+    what = "posterior" if prior else "likelihood"
+    return f"{name} → {where}{also}: the {what} keeps rising; no finite {'MAP' if prior else 'ML'} estimate"
+
+
 def _prepare(data, model, n_starts, fixed, bounds):
     model = get_model(model)
     tr = _as_data(data)
     model.check_task(tr)
     if not isinstance(n_starts, int | np.integer) or n_starts < 1:
-        raise ValueError(f"n_starts must be a positive integer, got {n_starts!r}")
+        raise ValueError(f"n_starts must be a positive integer, got {shown(n_starts)}")
     b = _resolve_bounds(model, bounds)
     fx = _resolve_fixed(model, fixed, b)
     return model, tr, b, fx
@@ -507,7 +532,10 @@ def fit(
         counted), ``n_choices``, ``converged`` (the optimiser's own criterion was met:
         largest gradient component on the unconstrained scale below 1e−4, or below 1e−3 when no
         further decrease was possible), ``at_bound`` (a free parameter within 1e−3 of its scale of a
-        bound), ``se_<param>`` (NaN for fixed parameters and at a bound), ``n_starts`` and ``notes``.
+        bound, or an infinite ML estimate: the objective no higher further out towards an infinite bound
+        or one outside the likelihood's domain, e.g. τ → 0; ``notes`` says ``tau → 0 (β → ∞): the
+        likelihood keeps rising; no finite ML estimate``), ``se_<param>`` (NaN for fixed parameters and
+        at a bound), ``n_starts`` and ``notes``.
         Subjects with no valid choices get NaN parameters, ``nll``, ``aic``, ``bic`` and
         ``converged = False``, and a ``UserWarning`` names them.
 

@@ -500,3 +500,85 @@ def _standard_errors(hess, grad, z, transform, at_bound):
         cov = np.linalg.inv(h)
         se[i, idx] = np.abs(jac[i, idx]) * np.sqrt(np.diag(cov))
     return se, notes
+
+
+#: how far (unconstrained scale, times the parameter's scale there) :func:`_diverging` looks beyond an
+#: estimate towards a bound it cannot snap to
+DIVERGENCE_STEPS = (0.5, 2.0, 16.0)
+#: an estimate this many times beyond the end of its parameter's start range (a factor on the transformed
+#: scale, a multiple of the range's width without bounds) is as good as infinite
+FAR_BEYOND_FACTOR = 1e3
+
+
+def _diverging(obj, z, f, lo, hi):
+    """Which estimates (n, k) lie on the way to a bound they cannot reach: an infinite ML estimate.
+
+    :func:`_snap_to_bounds` moves estimates onto a finite bound where the objective is no higher. A bound
+    the likelihood cannot be evaluated at (τ = 0) or an infinite one (β → ∞) cannot be tried, and the
+    optimiser stops on the plateau the likelihood reaches on the way there (e.g. β = 151 or 1713 for a
+    deterministic chooser, at the same NLL), its gradient in ``z`` vanishing only because the likelihood
+    has stopped changing. Such an estimate is flagged towards that bound when
+
+    * the objective is no higher (to 1e-9 relative, as when snapping) at any point further out,
+      ``z_j ± DIVERGENCE_STEPS`` (points where it cannot be evaluated, overflowing, are left out; at
+      least one must be evaluated), or the estimate lies :data:`FAR_BEYOND_FACTOR` times beyond the
+      end of the parameter's start range (out there the likelihood is flat to rounding and its
+      rounding errors, of order β × 1e-16, can make it look bumpy), and
+    * it is higher back in the parameter's plausible range (the middle of its start range, or half a
+      step back when the estimate lies inside that range): a direction flat both ways is a parameter the
+      data do not inform, not an infinite estimate.
+
+    The scale of ``z_j`` is 1 for a transformed parameter (factors ``e^0.5 … e^16`` from the bound) and
+    ``max(1, |θ_j|)`` for one without bounds. Returns boolean masks ``(to_lower, to_upper)``.
+    """
+    n, k = z.shape
+    to_lo = np.zeros((n, k), bool)
+    to_hi = np.zeros((n, k), bool)
+    if n == 0 or k == 0:
+        return to_lo, to_hi
+    params = [obj.model.params[int(j)] for j in obj.free_idx]
+    tol = 1e-9 * np.maximum(1.0, np.abs(f))
+    unbounded = ~np.isfinite(lo) & ~np.isfinite(hi)
+    steps = np.array(DIVERGENCE_STEPS)
+    m = steps.size
+    for j in range(k):
+        a, b = params[j].start
+        a, b = max(a, lo[j]), min(b, hi[j])
+        mid = 0.5 * (a + b) if a < b else None
+        tj = Transform(lo[j : j + 1], hi[j : j + 1])
+        z_mid = None
+        if mid is not None and lo[j] < mid < hi[j]:
+            z_mid = float(tj.to_unconstrained(np.array([mid]))[0])
+        for sign, bound, out in ((-1.0, lo[j], to_lo), (1.0, hi[j], to_hi)):
+            if np.isfinite(bound) and params[j].in_domain(float(bound)):
+                continue  # a bound that can be tried: _snap_to_bounds did
+            rows = np.flatnonzero(np.isfinite(f) & np.isfinite(z[:, j]))
+            if rows.size == 0:
+                continue
+            zj = z[rows, j]
+            end = b if sign > 0 else a  # the start range's end in this direction
+            if unbounded[j]:
+                beyond = sign * (zj - end) > FAR_BEYOND_FACTOR * max(b - a, 1.0)
+            elif lo[j] < end < hi[j]:
+                z_end = float(tj.to_unconstrained(np.array([end]))[0])
+                beyond = sign * (zj - z_end) > np.log(FAR_BEYOND_FACTOR)
+            else:
+                beyond = np.zeros(rows.size, bool)
+            scale = np.maximum(1.0, np.abs(zj)) if unbounded[j] else np.ones(rows.size)
+            back = zj - sign * scale * steps[0]
+            if z_mid is not None:  # back in the plausible range, unless the estimate is already there
+                back = np.where(sign * (zj - z_mid) > 0, z_mid, back)
+            pts = np.repeat(z[rows, None, :], m + 1, axis=1)  # (r, m + 1, k): m outward, then back
+            pts[:, :m, j] += sign * scale[:, None] * steps[None, :]
+            pts[:, m, j] = back
+            with np.errstate(all="ignore"):
+                fv = obj(np.repeat(rows, m + 1).astype(np.int64), pts.reshape(-1, k)).reshape(
+                    rows.size, m + 1
+                )
+            level = f[rows, None] + tol[rows, None]
+            far = fv[:, :m]
+            evaluated = np.isfinite(far)
+            flat_out = np.all(~evaluated | (far <= level), axis=1) & evaluated.any(axis=1)
+            rises_back = fv[:, m] > level[:, 0]
+            out[rows[(flat_out | beyond) & rises_back], j] = True
+    return to_lo, to_hi

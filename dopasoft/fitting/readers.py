@@ -97,6 +97,7 @@ def read_csv_keeping_ids(path: str | os.PathLike, *, sep: str = ",") -> pd.DataF
     path = os.fspath(path)
     try:
         header = pd.read_csv(path, sep=sep, nrows=0).columns
+        _refuse_other_separator(path, sep, list(map(str, header)))
         na_values = {c: ([""] if c in _SUBJECT_COLUMNS else list(_NA_MARKERS)) for c in header}
         dtype = {c: str for c in _SUBJECT_COLUMNS if c in header}
         # index_col=False: a row with more fields than the header must not turn the first column into an
@@ -114,6 +115,24 @@ def read_csv_keeping_ids(path: str | os.PathLike, *, sep: str = ",") -> pd.DataF
         raise ValueError(f"{path} is empty (no header, no rows)") from None
     except (UnicodeDecodeError, pd.errors.ParserError) as err:
         raise ValueError(f"{path} is not a readable CSV/TSV table (UTF-8): {str(err).strip()}") from None
+
+
+_OTHER_SEPARATORS = {";": "';'", "\t": "tabs", "|": "'|'"}
+
+
+def _refuse_other_separator(path: str, sep: str, header: list[str]) -> None:
+    """Raise ``ValueError`` when a one-column header holds another separator (a file saved with ';',
+    as spreadsheets do where the decimal mark is a comma, read as CSV)."""
+    if len(header) != 1:
+        return
+    for other, name in _OTHER_SEPARATORS.items():
+        if other != sep and other in header[0]:
+            shown = "tab" if sep == "\t" else repr(sep)
+            raise ValueError(
+                f"{path} looks separated by {name}: its header is one column, {header[0]!r}, read with "
+                f"the separator {shown}; save it separated by commas (.csv) or tabs (.tsv), with '.' "
+                "as the decimal mark"
+            )
 
 
 def _refuse_extra_values(path: str, sep: str, header: list[str]) -> None:

@@ -11,6 +11,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from dopasoft import kernel
+from dopasoft._messages import shown
 from dopasoft.learners import calls
 from dopasoft.soft import check_prior, check_tau
 
@@ -55,17 +56,17 @@ def _check_unit(value: float, name: str, *, low_open: bool) -> float:
     try:
         x = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
+        raise ValueError(f"{name} must be a number, got {shown(value)}") from None
     ok = (0.0 < x <= 1.0) if low_open else (0.0 <= x <= 1.0)
     if not ok or not np.isfinite(x):
         interval = "(0, 1]" if low_open else "[0, 1]"
-        raise ValueError(f"{name} must be in {interval}, got {value!r}")
+        raise ValueError(f"{name} must be in {interval}, got {shown(value)}")
     return x
 
 
 def _check_count(value: int, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        raise ValueError(f"{name} must be a positive integer, got {shown(value)}")
     return int(value)
 
 
@@ -99,9 +100,9 @@ def _check_prior_rate(value: float, name: str = "prior_rate") -> float:
     try:
         x = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
+        raise ValueError(f"{name} must be a number, got {shown(value)}") from None
     if not 0.0 <= x < 1.0:  # also refuses NaN
-        raise ValueError(f"{name} must be in [0, 1), got {value!r}")
+        raise ValueError(f"{name} must be in [0, 1), got {shown(value)}")
     return x
 
 
@@ -177,7 +178,7 @@ class _FeatureLearner:
             if type(state) is int and 0 <= state < self.n_states:  # fast path
                 return self._index[state : state + 1], self._one, state if self._per_state_prior else 0
             if isinstance(state, bool) or not isinstance(state, int | np.integer):
-                raise ValueError(f"{name} must be an integer in 0..{self.n_states - 1}, got {state!r}")
+                raise ValueError(f"{name} must be an integer in 0..{self.n_states - 1}, got {shown(state)}")
             s = int(state)
             if not 0 <= s < self.n_states:
                 raise ValueError(f"{name} {s} is out of range 0..{self.n_states - 1}")
@@ -205,7 +206,7 @@ class _FeatureLearner:
         if type(action) is int and 0 <= action < self.n_actions:  # fast path
             return action
         if isinstance(action, bool) or not isinstance(action, int | np.integer):
-            raise ValueError(f"action must be an integer in 0..{self.n_actions - 1}, got {action!r}")
+            raise ValueError(f"action must be an integer in 0..{self.n_actions - 1}, got {shown(action)}")
         a = int(action)
         if not 0 <= a < self.n_actions:
             raise ValueError(f"action {a} is out of range 0..{self.n_actions - 1}")
@@ -216,9 +217,9 @@ class _FeatureLearner:
         try:
             r = float(reward)
         except (TypeError, ValueError):
-            raise ValueError(f"reward must be a number, got {reward!r}") from None
+            raise ValueError(f"reward must be a number, got {shown(reward)}") from None
         if not math.isfinite(r):
-            raise ValueError(f"reward must be finite, got {reward!r}")
+            raise ValueError(f"reward must be finite, got {shown(reward)}")
         return r
 
     @staticmethod
@@ -232,7 +233,7 @@ class _FeatureLearner:
             return 1.0
         p = float(prob)
         if not 0.0 < p <= 1.0:
-            raise ValueError(f"behaviour_prob must be in (0, 1], got {prob!r}")
+            raise ValueError(f"behaviour_prob must be in (0, 1], got {shown(prob)}")
         return p
 
     @property

@@ -15,9 +15,9 @@ from dopasoft.learners.base import (
     _FeatureLearner,
 )
 from dopasoft.returns import (
-    importance_weight,
-    soft_n_step_return,
-    soft_tree_backup_return,
+    _importance_weight,
+    _soft_n_step_return,
+    _soft_tree_backup_return,
 )
 
 __all__ = ["NStepSoftQ", "CORRECTIONS"]
@@ -121,14 +121,14 @@ class NStepSoftQ(_FeatureLearner):
             v_mid = np.array([v for v, _, _ in stats])
             pi_mid = np.array([pi[p.action] for (_, pi, _), p in zip(stats, steps[1:], strict=True)])
             q_mid = np.array([q[p.action] for (_, _, q), p in zip(stats, steps[1:], strict=True)])
-            g = soft_tree_backup_return(rewards, v_mid, pi_mid, q_mid, v_last, self._gamma)
+            g = _soft_tree_backup_return(rewards, v_mid, pi_mid, q_mid, v_last, self._gamma)
             return g - q0[first.action]
         kl_mid = np.array([(pi @ q - v) / self._tau for v, pi, q in stats])
-        g = soft_n_step_return(rewards, kl_mid, v_last, self._gamma, self._tau)
+        g = _soft_n_step_return(rewards, kl_mid, v_last, self._gamma, self._tau)
         weight = 1.0
         if self.correction == "importance":
             pi_mid = np.array([pi[p.action] for (_, pi, _), p in zip(stats, steps[1:], strict=True)])
-            weight = importance_weight(pi_mid, np.array([p.behaviour_prob for p in steps[1:]]))
+            weight = _importance_weight(pi_mid, np.array([p.behaviour_prob for p in steps[1:]]))
         return weight * (g - q0[first.action])
 
     def _apply(self, steps: list[_Pending]) -> None:

@@ -16,6 +16,8 @@ import gymnasium as gym
 import numpy as np
 from numpy.typing import NDArray
 
+from dopasoft._messages import shown
+
 __all__ = ["DiscriminationTask"]
 
 
@@ -73,23 +75,25 @@ class DiscriminationTask(gym.Env):
         seed: int | None = None,
     ) -> None:
         if isinstance(n_trials, bool) or not isinstance(n_trials, int | np.integer) or n_trials < 1:
-            raise ValueError(f"n_trials must be a positive integer, got {n_trials!r}")
+            raise ValueError(f"n_trials must be a positive integer, got {shown(n_trials)}")
         if isinstance(n_actions, bool) or not isinstance(n_actions, int | np.integer) or n_actions < 2:
-            raise ValueError(f"n_actions must be an integer >= 2, got {n_actions!r}")
+            raise ValueError(f"n_actions must be an integer >= 2, got {shown(n_actions)}")
         mapping = [int(a) for a in correct]
         if len(mapping) < 1 or any(not 0 <= a < n_actions for a in mapping):
             raise ValueError(
                 f"correct must list one action in 0..{n_actions - 1} per cue, got {list(correct)!r}"
             )
         if novel_from is not None and not 0 <= int(novel_from) < n_trials:
-            raise ValueError(f"novel_from must be a trial in 0..{n_trials - 1}, got {novel_from!r}")
+            raise ValueError(f"novel_from must be a trial in 0..{n_trials - 1}, got {shown(novel_from)}")
         if not 0 <= int(novel_correct) < n_actions:
-            raise ValueError(f"novel_correct must be an action in 0..{n_actions - 1}, got {novel_correct!r}")
+            raise ValueError(
+                f"novel_correct must be an action in 0..{n_actions - 1}, got {shown(novel_correct)}"
+            )
         if not 0.0 < float(novel_fraction) <= 1.0:
-            raise ValueError(f"novel_fraction must be in (0, 1], got {novel_fraction!r}")
+            raise ValueError(f"novel_fraction must be in (0, 1], got {shown(novel_fraction)}")
         for name, value in (("reward", reward), ("error_reward", error_reward)):
             if not np.isfinite(float(value)):
-                raise ValueError(f"{name} must be finite, got {value!r}")
+                raise ValueError(f"{name} must be finite, got {shown(value)}")
         self.n_trials = int(n_trials)
         self.n_actions = int(n_actions)
         self._correct = mapping + ([int(novel_correct)] if novel_from is not None else [])
@@ -142,7 +146,7 @@ class DiscriminationTask(gym.Env):
         """Choose: the reward of a correct choice, the terminal observation, ``terminated=True``."""
         a = int(action)
         if not 0 <= a < self.n_actions:
-            raise ValueError(f"action {action!r} is out of range 0..{self.n_actions - 1}")
+            raise ValueError(f"action {shown(action)} is out of range 0..{self.n_actions - 1}")
         correct = a == self._correct[self._cue]
         r = self.reward if correct else self.error_reward
         return self.n_cues, float(r), True, False, {"correct": bool(correct), "cue": self._cue}

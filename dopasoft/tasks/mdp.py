@@ -9,6 +9,7 @@ import gymnasium as gym
 import numpy as np
 from numpy.typing import ArrayLike
 
+from dopasoft._messages import shown
 from dopasoft.soft import SoftValueIterationResult, soft_value_iteration
 
 __all__ = ["TabularMDP", "random_mdp", "chain_mdp", "gridworld_mdp", "GRID_ACTIONS"]
@@ -90,7 +91,7 @@ class TabularMDP(gym.Env):
     def step(self, action: int) -> tuple[int, float, bool, bool, dict[str, Any]]:
         a = int(action)
         if not 0 <= a < self.n_actions:
-            raise ValueError(f"action {action!r} is out of range 0..{self.n_actions - 1}")
+            raise ValueError(f"action {shown(action)} is out of range 0..{self.n_actions - 1}")
         s = self._state
         reward = self.R[s, a]
         if self.reward_sd > 0:
@@ -206,7 +207,7 @@ def gridworld_mdp(
     if not rows or any(len(r) != len(rows[0]) for r in rows) or not rows[0]:
         raise ValueError("layout must be non-empty rows of equal length")
     if not 0.0 <= slip < 1.0:
-        raise ValueError(f"slip must be in [0, 1), got {slip!r}")
+        raise ValueError(f"slip must be in [0, 1), got {shown(slip)}")
     cells, goals, starts = [], {}, []
     index = {}
     for i, row in enumerate(rows):

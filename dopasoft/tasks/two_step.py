@@ -42,6 +42,8 @@ import numpy as np
 from numba import njit
 from numpy.typing import ArrayLike, NDArray
 
+from dopasoft._messages import shown
+
 __all__ = [
     "TwoStepTask",
     "drifting_reward_probs",
@@ -173,7 +175,7 @@ def drifting_reward_probs(
     n = _check_count(n_trials, "n_trials")
     low, high = _check_bounds(bounds)
     if not (np.isfinite(sd) and sd >= 0):
-        raise ValueError(f"sd (drift_sd) must be >= 0, got {sd!r}")
+        raise ValueError(f"sd (drift_sd) must be >= 0, got {shown(sd)}")
     rng = np.random.default_rng(seed)
     if initial is None:
         p0 = rng.uniform(low, high, size=(2, 2))
@@ -216,20 +218,20 @@ def check_task_settings(
         Naming ``p_common`` (not in [0.5, 1]), ``drift_sd`` (negative or not finite) or ``bounds``.
     """
     if isinstance(p_common, bool) or not (isinstance(p_common, int | float) and 0.5 <= p_common <= 1.0):
-        raise ValueError(f"p_common must be in [0.5, 1], got {p_common!r}")
+        raise ValueError(f"p_common must be in [0.5, 1], got {shown(p_common)}")
     low_high = _check_bounds(bounds)
     if isinstance(drift_sd, bool) or not (
         isinstance(drift_sd, int | float | np.integer | np.floating)
         and np.isfinite(drift_sd)
         and drift_sd >= 0
     ):
-        raise ValueError(f"drift_sd must be >= 0, got {drift_sd!r}")
+        raise ValueError(f"drift_sd must be >= 0, got {shown(drift_sd)}")
     return (1.0 if deterministic else float(p_common)), float(drift_sd), low_high
 
 
 def _check_count(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        raise ValueError(f"{name} must be a positive integer, got {shown(value)}")
     return int(value)
 
 
@@ -342,7 +344,7 @@ class TwoStepTask(gym.Env):
     def step(self, action: int) -> tuple[int, float, bool, bool, dict[str, Any]]:
         """Stage 1: transition to ``1 + state2`` (reward 0). Stage 2: reward and termination."""
         if not self.action_space.contains(int(action)):
-            raise ValueError(f"action must be 0 or 1, got {action!r}")
+            raise ValueError(f"action must be 0 or 1, got {shown(action)}")
         a = int(action)
         if self._stage == 1:
             common = bool(self.np_random.random() < self.p_common)

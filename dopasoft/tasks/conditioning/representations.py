@@ -38,6 +38,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from dopasoft._messages import shown
+
 __all__ = [
     "Representation",
     "CompleteSerialCompound",
@@ -128,11 +130,11 @@ class Microstimuli(Representation):
 
     def __post_init__(self) -> None:
         if isinstance(self.n_micro, bool) or not isinstance(self.n_micro, int) or self.n_micro < 1:
-            raise ValueError(f"n_micro must be a positive integer, got {self.n_micro!r}")
+            raise ValueError(f"n_micro must be a positive integer, got {shown(self.n_micro)}")
         if not self.sigma > 0:
-            raise ValueError(f"sigma must be > 0, got {self.sigma!r}")
+            raise ValueError(f"sigma must be > 0, got {shown(self.sigma)}")
         if not 0.0 < self.decay < 1.0:
-            raise ValueError(f"decay must be in (0, 1), got {self.decay!r}")
+            raise ValueError(f"decay must be in (0, 1), got {shown(self.decay)}")
 
     def n_per_cue(self, n_bins: int) -> int:  # noqa: D102
         return self.n_micro + int(self.presence)

@@ -41,6 +41,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from dopasoft._memory import require_memory
+from dopasoft._messages import shown
 from dopasoft.tasks.conditioning.protocols import (
     Protocol,
     TrialType,
@@ -66,10 +67,10 @@ def _bins(seconds: float, dt: float, name: str, minimum: int) -> int:
     try:
         value = float(seconds)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number of seconds, got {seconds!r}") from None
+        raise ValueError(f"{name} must be a number of seconds, got {shown(seconds)}") from None
     n = int(round(value / dt))
     if not np.isfinite(value) or n < minimum:
-        raise ValueError(f"{name} must be at least {minimum} bin(s) of dt={dt:g} s, got {seconds!r}")
+        raise ValueError(f"{name} must be at least {minimum} bin(s) of dt={dt:g} s, got {shown(seconds)}")
     return n
 
 
@@ -160,7 +161,7 @@ class ConditioningTask(gym.Env):
         self.protocol = self.session if self.session is not None else get_protocol(protocol)
         self.representation = make_representation(representation)
         if not (isinstance(dt, int | float) and np.isfinite(dt) and dt > 0):
-            raise ValueError(f"dt must be a positive number of seconds, got {dt!r}")
+            raise ValueError(f"dt must be a positive number of seconds, got {shown(dt)}")
         self.dt = float(dt)
         self.onset_bin = _bins(cue_onset, self.dt, "cue_onset", 1)
         self.isi_bins = _bins(isi, self.dt, "isi", 1)
@@ -186,7 +187,7 @@ class ConditioningTask(gym.Env):
             # one (n_bins, n_features) matrix per trial type: refuse a grid that cannot fit in memory
             require_memory(
                 8.0 * self.n_bins * self.n_features * max(1, len(self.protocol.trial_types)),
-                f"dt={self.dt:g} s with isi={isi!r} s (trials of {self.n_bins} bins, {self.n_features} "
+                f"dt={self.dt:g} s with isi={shown(isi)} s (trials of {self.n_bins} bins, {self.n_features} "
                 f"features with the {self.representation.name!r} representation)",
                 "use a larger dt or shorter intervals (isi, cue_onset, post_reward, serial_gap)",
             )
@@ -336,7 +337,7 @@ class ConditioningTask(gym.Env):
         if self._current is None:
             raise RuntimeError("call reset() before step()")
         if not 0 <= int(action) < self.n_actions:
-            raise ValueError(f"action must be in 0..{self.n_actions - 1}, got {action!r}")
+            raise ValueError(f"action must be in 0..{self.n_actions - 1}, got {shown(action)}")
         if self._t >= self.n_bins:
             raise RuntimeError("the trial is over; call reset()")
         timing = self._timing
@@ -393,9 +394,9 @@ class InstrumentalConditioningTask(ConditioningTask):
     ) -> None:
         super().__init__(protocol, **kwargs)
         if not (np.isfinite(lick_cost) and lick_cost >= 0):
-            raise ValueError(f"lick_cost must be >= 0, got {lick_cost!r}")
+            raise ValueError(f"lick_cost must be >= 0, got {shown(lick_cost)}")
         if not 0.0 < p_lick < 1.0:
-            raise ValueError(f"p_lick must be in (0, 1), got {p_lick!r}")
+            raise ValueError(f"p_lick must be in (0, 1), got {shown(p_lick)}")
         self.lick_cost = float(lick_cost)
         self.default_policy = np.array([1.0 - p_lick, p_lick])
 
