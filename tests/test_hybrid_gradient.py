@@ -121,3 +121,14 @@ def test_each_pair_gets_its_own_gradient(data):
     for k in (0, len(subj) - 1):
         _, gk = model.nll_grad_pairs(tr, subj[k : k + 1], theta[k : k + 1])
         np.testing.assert_array_equal(gk[0], g[k])
+
+
+def test_gradient_path_refuses_a_parameter_matrix_of_the_wrong_shape(data):
+    from dopasoft.fitting.models.daw_hybrid import hybrid_nll_grad_pairs
+
+    _, tr = data
+    hy = (tr.state, tr.action, tr.reward, tr.next_state, tr.is_choice, tr.n_steps)
+    subj = np.arange(3, dtype=np.int64)
+    for bad in (np.full((3, 6), 0.5), np.full((2, 7), 0.5)):
+        with pytest.raises(ValueError, match="full must have"):
+            hybrid_nll_grad_pairs(*hy, subj, bad, 0.7)
