@@ -1,7 +1,7 @@
 """Fitting benchmarks: likelihood throughput, batched fit vs a per-subject compiled reference.
 
-Run: ``python benchmarks/fitting.py [--subjects 200] [--trials 200] [--starts 10]``. Prints numbers
-only. ``--against OLD/dopasoft/fitting/models.py [--rounds 7] [--cpu]`` instead compares the likelihood throughput with an
+Run: ``python benchmarks/fitting.py [--subjects 200] [--trials 200] [--starts 10] [--model NAME]``
+(a soft Q model or a daw-hybrid variant). Prints numbers only. ``--against OLD/dopasoft/fitting/models.py [--rounds 7] [--cpu]`` instead compares the likelihood throughput with an
 older ``models.py`` (e.g. from ``git archive <commit>``), imported by path into the same process and
 timed alternately with the current one on the same data, so machine load affects both alike. The reference is the same compiled likelihood (single-threaded, one subject at a time)
 minimised by scipy's L-BFGS-B per subject per start on the natural scale with finite-difference
@@ -18,6 +18,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 import dopasoft.fitting as F
+from dopasoft.fitting.models.daw_hybrid import HybridModel
 from dopasoft.fitting.recovery import recovery_table
 
 
@@ -46,12 +47,30 @@ def throughput(model, tr, n_vectors=50, threads=None, grad=False):
     return trials * n_vectors / best / 1e6
 
 
-def reference_fit(model, tr, n_starts, seed=0):
-    """Per subject, per start: scipy L-BFGS-B on the serial compiled likelihood.
+def _reference_objective(model, tr):
+    """``(nll(x, sub), bounds)``: one subject's NLL through the model's serial compiled block, and the
+    box of the reference's L-BFGS-B.
 
-    The objective calls the single-threaded kernel directly (no Python-level mapping per call) so
-    that the reference is as lean as such a loop can be.
+    Soft Q: ``(1e-6, 1 - 1e-6)`` for parameters in [0, 1], ``(1e-4, 20)`` for the others. The hybrid:
+    the model's own bounds (those ``fit`` uses), so that both sides solve the same problem.
     """
+    src = np.asarray(model.source)
+    full = np.asarray(model.constant, float)[None].copy()
+    out = np.empty(1)
+    if isinstance(model, HybridModel):
+        from dopasoft.fitting.models.daw_hybrid import _hybrid_nll_block
+
+        bounds = [(p.lower, p.upper) for p in model.params]
+        args = (tr.state, tr.action, tr.reward, tr.next_state, tr.is_choice, tr.n_steps)
+        p_common = float(model.trans_prob)
+
+        def nll(x, sub):
+            full[0, src >= 0] = x[src[src >= 0]]
+            _hybrid_nll_block(0, 1, *args, sub, full, p_common, out)
+            return out[0]
+
+        return nll, bounds
+
     from dopasoft import kernel
     from dopasoft.fitting.softq import _nll_block, replay_data
 
@@ -59,18 +78,24 @@ def reference_fit(model, tr, n_starts, seed=0):
         (max(p.lower, 1e-6), min(p.upper, 1 - 1e-6)) if p.upper == 1 else (max(p.lower, 1e-4), 20.0)
         for p in model.params
     ]
-    src = np.asarray(model.source)
-    full = np.asarray(model.constant, float)[None].copy()
     args = replay_data(tr)
     code = kernel.TRACE_CODES[model.trace]
-
-    out = np.empty(1)
 
     def nll(x, sub):
         full[0, src >= 0] = x[src[src >= 0]]
         _nll_block(0, 1, *args, sub, full, model.gamma, code, model.replacing, out)
         return out[0]
 
+    return nll, bounds
+
+
+def reference_fit(model, tr, n_starts, seed=0):
+    """Per subject, per start: scipy L-BFGS-B on the serial compiled likelihood.
+
+    The objective calls the single-threaded kernel directly (no Python-level mapping per call) so
+    that the reference is as lean as such a loop can be.
+    """
+    nll, bounds = _reference_objective(model, tr)
     rng = np.random.default_rng(seed)
     best = np.full(tr.n_subjects, np.inf)
     params = np.zeros((tr.n_subjects, model.n_params))
@@ -173,8 +198,9 @@ def main() -> None:
                 f"value + gradient throughput ({th} thread(s)): "
                 f"{throughput(model, tr, threads=th, grad=True):.2f} M subject-trials/s"
             )
-    hyb = F.get_model("daw-hybrid")
-    print(f"daw-hybrid likelihood throughput: {throughput(hyb, tr):.2f} M subject-trials/s")
+    if model.name != "daw-hybrid":
+        hyb = F.get_model("daw-hybrid")
+        print(f"daw-hybrid likelihood throughput: {throughput(hyb, tr):.2f} M subject-trials/s")
 
     F.fit(data.iloc[: 2 * args.trials], model, n_starts=2, prior={})  # compile
     t0 = time.perf_counter()

@@ -19,7 +19,9 @@ where the last error uses the *already updated* second-stage value, as in the St
 ``ts_par6`` is ``λ = 1``; ``ts_par4`` is ``α1 = α2 = α``, ``β1 = β2 = β``, ``λ = 1`` (the Stan
 ``model`` block; its ``generated quantities`` block repeats the first update, a discrepancy we do not
 copy). With a missed second-stage choice the stage-1 choice is still counted but no value is updated.
-The compiled functions below serve the likelihood and the simulator alike.
+The compiled functions below serve the likelihood and the simulator alike; given tangent arrays the
+likelihood's loop also carries forward-mode derivatives along the seven kernel columns, for the
+gradient (``docs/maths.md``, "The Daw hybrid's gradient").
 
 References
 ----------
@@ -101,16 +103,86 @@ def hybrid_update2(q, p, a1, s, a2, r):
         q[0, a1] += p[HY_LAM] * p[HY_A1] * (r - q[s, a2])
 
 
+@njit(cache=True)
+def hybrid_stage1_logit_tangent(q, dq, p, prev, p_common, dx):
+    """``dx[c]``: derivative of :func:`hybrid_stage1_logit` along kernel column ``c`` (``HY_N`` of
+    them), given the derivatives ``dq`` (3, 2, ``HY_N``) of ``q``."""
+    j1 = 1 if q[1, 1] > q[1, 0] else 0  # the max's argument (either one at a tie)
+    j2 = 1 if q[2, 1] > q[2, 0] else 0
+    w = p[HY_W]
+    b1 = p[HY_B1]
+    cw = b1 * w * (1.0 - 2.0 * p_common)  # d x / d (m1 - m2)
+    cf = b1 * (1.0 - w)  # d x / d (Q_MF(0, 1) - Q_MF(0, 0))
+    for c in range(HY_N):
+        dx[c] = cw * (dq[1, j1, c] - dq[2, j2, c]) + cf * (dq[0, 1, c] - dq[0, 0, c])
+    dmb = (1.0 - 2.0 * p_common) * (q[1, j1] - q[2, j2])  # Q_MB(1) - Q_MB(0)
+    dmf = q[0, 1] - q[0, 0]
+    dx[HY_B1] += w * dmb + (1.0 - w) * dmf
+    dx[HY_W] += b1 * (dmb - dmf)
+    if prev >= 0:
+        dx[HY_PI] += 2 * prev - 1
+
+
+@njit(cache=True)
+def hybrid_stage2_logit_tangent(q, dq, p, s, dx):
+    """``dx[c]``: derivative of :func:`hybrid_stage2_logit` along each kernel column."""
+    b2 = p[HY_B2]
+    for c in range(HY_N):
+        dx[c] = b2 * (dq[s, 1, c] - dq[s, 0, c])
+    dx[HY_B2] += q[s, 1] - q[s, 0]
+
+
+@njit(cache=True)
+def hybrid_update1_tangent(q, dq, p, a1, s, a2):
+    """The derivatives ``dq`` through :func:`hybrid_update1`; call it before that update."""
+    a = p[HY_A1]
+    for c in range(HY_N):
+        dq[0, a1, c] += a * (dq[s, a2, c] - dq[0, a1, c])
+    dq[0, a1, HY_A1] += q[s, a2] - q[0, a1]
+
+
+@njit(cache=True)
+def hybrid_update2_tangent(q, dq, p, a1, s, a2, r):
+    """The derivatives ``dq`` through :func:`hybrid_update2`; call it before that update."""
+    a = p[HY_A2]
+    e = r - q[s, a2]
+    for c in range(HY_N):
+        dq[s, a2, c] -= a * dq[s, a2, c]
+    dq[s, a2, HY_A2] += e
+    if a1 >= 0:
+        e2 = r - (q[s, a2] + a * e)  # the error of the λ update, with the updated stage-2 value
+        la = p[HY_LAM] * p[HY_A1]
+        for c in range(HY_N):
+            dq[0, a1, c] -= la * dq[s, a2, c]
+        dq[0, a1, HY_A1] += p[HY_LAM] * e2
+        dq[0, a1, HY_LAM] += p[HY_A1] * e2
+
+
 # columns of the per-step signals of a replay (``out`` of :func:`_hybrid_subject_nll`)
 HS_P, HS_DELTA, HS_QMF, HS_QMB, HS_QNET = range(5)
 HYBRID_SIGNALS = ("p_choice", "delta", "q_mf", "q_mb", "q_net")
 
 
 @njit(cache=True)
-def _hybrid_subject_nll(state, action, reward, next_state, is_choice, n, p, p_common, out):
+def _add_choice_grad(grad, dx, coef):
+    """``grad += coef * dx``: a choice's ``-log P`` through its log-odds (``coef = d(-log P)/dx``)."""
+    for c in range(HY_N):
+        grad[c] += coef * dx[c]
+
+
+@njit(cache=True)
+def _hybrid_subject_nll(state, action, reward, next_state, is_choice, n, p, p_common, out, dq, dx, grad):
     """NLL of one subject; with ``out`` (n, 5) also the replay's per-step signals ``HYBRID_SIGNALS``
-    (read before the step's updates; NaN where no choice was made). ``out=None`` compiles them away."""
+    (read before the step's updates; NaN where no choice was made). ``out=None`` compiles them away.
+
+    ``dq, dx, grad``: ``None`` (value only; compiled without derivatives) or the forward-mode tangents
+    along the ``HY_N`` kernel columns: ``dq`` (3, 2, HY_N) of ``Q_MF``, ``dx`` (HY_N,) of a choice's
+    log-odds (scratch, any state), and ``grad`` (HY_N,), which receives the gradient of the NLL.
+    """
     q = np.zeros((3, 2))
+    if dq is not None:
+        dq[:] = 0.0
+        grad[:] = 0.0
     prev = -1
     a1 = -1
     nll = 0.0
@@ -127,6 +199,9 @@ def _hybrid_subject_nll(state, action, reward, next_state, is_choice, n, p, p_co
             lp = _log_sigmoid(x) if a == 1 else _log_sigmoid(-x)
             if is_choice[t]:
                 nll -= lp
+                if dq is not None:  # d(-lp)/dx = sigma(x) - a = ±expm1(lp), exact for tiny P too
+                    hybrid_stage1_logit_tangent(q, dq, p, prev, p_common, dx)
+                    _add_choice_grad(grad, dx, math.expm1(lp) if a == 1 else -math.expm1(lp))
             prev = a
             a1 = a
             ns = next_state[t]
@@ -144,6 +219,8 @@ def _hybrid_subject_nll(state, action, reward, next_state, is_choice, n, p, p_co
                 if complete:
                     out[t, HS_DELTA] = q[ns, action[t + 1]] - q[0, a]
             if complete:
+                if dq is not None:
+                    hybrid_update1_tangent(q, dq, p, a, ns, action[t + 1])
                 hybrid_update1(q, p, a, ns, action[t + 1])
             else:
                 a1 = -1  # second-stage choice missed: no update this trial
@@ -154,11 +231,16 @@ def _hybrid_subject_nll(state, action, reward, next_state, is_choice, n, p, p_co
             lp = _log_sigmoid(x) if a == 1 else _log_sigmoid(-x)
             if is_choice[t]:
                 nll -= lp
+                if dq is not None:
+                    hybrid_stage2_logit_tangent(q, dq, p, s, dx)
+                    _add_choice_grad(grad, dx, math.expm1(lp) if a == 1 else -math.expm1(lp))
             if out is not None:
                 out[t, HS_P] = math.exp(lp)
                 out[t, HS_DELTA] = reward[t] - q[s, a]
                 out[t, HS_QMF] = q[s, a]
                 out[t, HS_QNET] = q[s, a]
+            if dq is not None:
+                hybrid_update2_tangent(q, dq, p, a1, s, a, reward[t])
             hybrid_update2(q, p, a1, s, a, reward[t])
             a1 = -1
     return nll
@@ -174,7 +256,18 @@ def hybrid_replay_signals(state, action, reward, next_state, is_choice, n_steps,
     nll = np.empty(n_sub)
     for i in range(n_sub):
         nll[i] = _hybrid_subject_nll(
-            state[i], action[i], reward[i], next_state[i], is_choice[i], n_steps[i], full[i], p_common, out[i]
+            state[i],
+            action[i],
+            reward[i],
+            next_state[i],
+            is_choice[i],
+            n_steps[i],
+            full[i],
+            p_common,
+            out[i],
+            None,
+            None,
+            None,
         )
     return out, nll
 
@@ -188,7 +281,44 @@ def _hybrid_nll_block(
     for k in range(lo, hi):
         i = subj[k]
         out[k] = _hybrid_subject_nll(
-            state[i], action[i], reward[i], next_state[i], is_choice[i], n_steps[i], full[k], p_common, None
+            state[i],
+            action[i],
+            reward[i],
+            next_state[i],
+            is_choice[i],
+            n_steps[i],
+            full[k],
+            p_common,
+            None,
+            None,
+            None,
+            None,
+        )
+
+
+@njit(cache=True, nogil=True)
+def _hybrid_nll_grad_block(
+    lo, hi, state, action, reward, next_state, is_choice, n_steps, subj, full, p_common, out, grad
+):
+    """:func:`_hybrid_nll_block` carrying forward-mode tangents: also ``grad[k]``, the gradient of pair
+    ``k``'s NLL with respect to the ``HY_N`` kernel columns."""
+    dq = np.zeros((3, 2, HY_N))
+    dx = np.zeros(HY_N)
+    for k in range(lo, hi):
+        i = subj[k]
+        out[k] = _hybrid_subject_nll(
+            state[i],
+            action[i],
+            reward[i],
+            next_state[i],
+            is_choice[i],
+            n_steps[i],
+            full[k],
+            p_common,
+            None,
+            dq,
+            dx,
+            grad[k],
         )
 
 
@@ -202,6 +332,20 @@ def hybrid_nll_pairs(state, action, reward, next_state, is_choice, n_steps, subj
     data = (state, action, reward, next_state, is_choice, n_steps)
     run_blocks(_hybrid_nll_block, subj.shape[0], *data, subj, full, p_common, out)
     return out
+
+
+def hybrid_nll_grad_pairs(state, action, reward, next_state, is_choice, n_steps, subj, full, p_common):
+    """NLL of the hybrid model and its gradient with respect to the kernel columns ``HY_COLUMNS``, for
+    (subject, parameter vector) pairs: the loop of :func:`hybrid_nll_pairs` carrying forward-mode
+    tangents. Returns ``(nll, grad)`` of shapes ``(n_pairs,)`` and ``(n_pairs, HY_N)``."""
+    subj = np.ascontiguousarray(subj, dtype=np.int64)
+    full = np.ascontiguousarray(full, dtype=np.float64)
+    _check_full(full, subj.shape[0])
+    out = np.empty(subj.shape[0])
+    grad = np.empty((subj.shape[0], HY_N))
+    data = (state, action, reward, next_state, is_choice, n_steps)
+    run_blocks(_hybrid_nll_grad_block, subj.shape[0], *data, subj, full, p_common, out, grad)
+    return out, grad
 
 
 @njit(cache=True)
@@ -306,8 +450,17 @@ class HybridModel(ChoiceModel):
         data = (tr.state, tr.action, tr.reward, tr.next_state, tr.is_choice, tr.n_steps)
         return hybrid_nll_pairs(*data, subj, full, float(self.trans_prob))
 
+    def nll_grad_pairs(self, tr, subj, theta):
+        """NLL and its gradient with respect to the model's parameters, by forward mode through the
+        likelihood's loop (:func:`hybrid_nll_grad_pairs`), pulled back from the kernel columns."""
+        self.check_task(tr)
+        full = np.ascontiguousarray(self.full(theta))
+        data = (tr.state, tr.action, tr.reward, tr.next_state, tr.is_choice, tr.n_steps)
+        nll, gcols = hybrid_nll_grad_pairs(*data, subj, full, float(self.trans_prob))
+        return nll, self.pull_back(gcols)
+
     def compiled_functions(self) -> tuple:  # noqa: D102 - documented on the base class
-        return (_hybrid_nll_block,)
+        return (_hybrid_nll_grad_block,)
 
     def replay_signals(self, tr, theta):
         """Per-step ``p_choice``, ``delta`` (the model-free prediction error of each stage: stage 1
