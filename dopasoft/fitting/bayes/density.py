@@ -25,6 +25,7 @@ from numpy.typing import NDArray
 from dopasoft.fitting.bayes.models import HierModel
 from dopasoft.fitting.data import Transitions
 from dopasoft.fitting.models import SoftQLambdaModel
+from dopasoft.fitting.models.daw_hybrid import HY_N, HybridModel, _hybrid_nll_grad_block
 from dopasoft.fitting.softq import _nll_grad_block
 from dopasoft.fitting.softq_policy import N_COLS, SQ_ALPHA_PI, SQ_GO_BIAS
 
@@ -36,28 +37,21 @@ _LINKS = {"identity": 0, "reciprocal": 1}
 
 
 @njit(cache=True, nogil=True)
-def _logp_grad_softq(x, hier, prior, domain, source, constant, data, subj, variant, grad):
-    """:meth:`LogDensity.logp_grad` compiled, for Soft Q models without differenced columns: the
-    transforms, the likelihood's block (:func:`dopasoft.fitting.softq._nll_grad_block`) and the chain
-    rule in one call that holds no GIL. Writes ``grad``, returns ``log p`` (``-inf``, ``grad = 0``
-    where a parameter leaves its domain or a value is not finite)."""
+def _subject_params(x, hier, prior, domain, source, constant, dtheta, full):
+    """The transforms of :meth:`LogDensity.logp_grad`, compiled: every subject's kernel columns
+    ``full`` (S, columns; ``constant[c]`` where ``source[c] < 0``) and ``dθ/dz`` in ``dtheta`` (S, P).
+    Returns ``False`` where a parameter leaves its domain or a value is not finite."""
     kind, link, order = hier
-    scale, lower, mu_mean, mu_sd, sig_sd, const = prior
+    scale, lower = prior[0], prior[1]
     dom_lo, dom_hi, open_lo, open_hi = domain
-    steps, reward, n_steps, stage_of, n_states, n_actions = data
-    gamma, trace, replacing = variant
     n_par = kind.shape[0]
-    n_sub = subj.shape[0]
-    z = np.empty((n_sub, n_par))
-    dtheta = np.empty((n_sub, n_par))
-    full = np.empty((n_sub, source.shape[0]))
+    n_sub = dtheta.shape[0]
     theta_m = np.empty((n_sub, n_par))
     ok = True
     for s in range(n_sub):
         for j in range(n_par):
             sigma = math.exp(x[n_par + j])
             zz = x[j] + sigma * x[2 * n_par + s * n_par + j]
-            z[s, j] = zz
             if kind[j] == 0:
                 u = (0.07056 * zz * zz + 1.5976) * zz
                 q = 0.5 * (1.0 + math.tanh(0.5 * u))
@@ -82,12 +76,69 @@ def _logp_grad_softq(x, hier, prior, domain, source, constant, data, subj, varia
             below = th < dom_hi[k] if open_hi[k] else th <= dom_hi[k]
             if not (above and below and math.isfinite(th) and math.isfinite(dv)):
                 ok = False
-    if not ok:
-        grad[:] = 0.0
-        return -math.inf
     for s in range(n_sub):
         for c in range(source.shape[0]):
             full[s, c] = theta_m[s, source[c]] if source[c] >= 0 else constant[c]
+    return ok
+
+
+@njit(cache=True, nogil=True)
+def _assemble(x, hier, prior, source, dtheta, nll, gcols, grad):
+    """``log p`` (returned) and its gradient (written to ``grad``) from the subjects' NLL ``nll`` (S,)
+    and its gradient ``gcols`` (S, columns) over the kernel columns: the priors, the pull-back onto
+    the model's parameters, the chain rule through ``dtheta`` and the non-centring. ``-inf`` and
+    ``grad = 0`` where a value is not finite."""
+    order = hier[2]
+    mu_mean, mu_sd, sig_sd, const = prior[2], prior[3], prior[4], prior[5]
+    n_par = order.shape[0]
+    n_sub = nll.shape[0]
+    logp = const
+    for j in range(n_par):
+        r = (x[j] - mu_mean[j]) / mu_sd[j]
+        sigma = math.exp(x[n_par + j])
+        q = sigma / sig_sd[j]
+        logp += -0.5 * r * r - 0.5 * q * q + x[n_par + j]
+        grad[j] = -r / mu_sd[j]
+        grad[n_par + j] = -q * q + 1.0
+    for s in range(n_sub):
+        logp -= nll[s]
+        for j in range(n_par):
+            g_m = 0.0
+            k = order[j]
+            for c in range(source.shape[0]):
+                if source[c] == k:
+                    g_m += gcols[s, c]
+            g_z = -g_m * dtheta[s, j]
+            eta = x[2 * n_par + s * n_par + j]
+            sigma = math.exp(x[n_par + j])
+            logp -= 0.5 * eta * eta
+            grad[j] += g_z
+            grad[n_par + j] += sigma * g_z * eta
+            grad[2 * n_par + s * n_par + j] = -eta + g_z * sigma
+    if not math.isfinite(logp):
+        grad[:] = 0.0
+        return -math.inf
+    for i in range(grad.shape[0]):
+        if not math.isfinite(grad[i]):
+            grad[:] = 0.0
+            return -math.inf
+    return logp
+
+
+@njit(cache=True, nogil=True)
+def _logp_grad_softq(x, hier, prior, domain, source, constant, data, subj, variant, grad):
+    """:meth:`LogDensity.logp_grad` compiled, for Soft Q models without differenced columns: the
+    transforms, the likelihood's block (:func:`dopasoft.fitting.softq._nll_grad_block`) and the chain
+    rule in one call that holds no GIL. Writes ``grad``, returns ``log p`` (``-inf``, ``grad = 0``
+    where a parameter leaves its domain or a value is not finite)."""
+    steps, reward, n_steps, stage_of, n_states, n_actions = data
+    gamma, trace, replacing = variant
+    n_sub = subj.shape[0]
+    dtheta = np.empty((n_sub, hier[0].shape[0]))
+    full = np.empty((n_sub, source.shape[0]))
+    if not _subject_params(x, hier, prior, domain, source, constant, dtheta, full):
+        grad[:] = 0.0
+        return -math.inf
     nll = np.empty(n_sub)
     gcols = np.empty((n_sub, N_COLS))
     _nll_grad_block(
@@ -107,37 +158,39 @@ def _logp_grad_softq(x, hier, prior, domain, source, constant, data, subj, varia
         nll,
         gcols,
     )
-    logp = const
-    for j in range(n_par):
-        r = (x[j] - mu_mean[j]) / mu_sd[j]
-        sigma = math.exp(x[n_par + j])
-        q = sigma / sig_sd[j]
-        logp += -0.5 * r * r - 0.5 * q * q + x[n_par + j]
-        grad[j] = -r / mu_sd[j]
-        grad[n_par + j] = -q * q + 1.0
-    for s in range(n_sub):
-        logp -= nll[s]
-        for j in range(n_par):
-            g_m = 0.0
-            k = order[j]
-            for c in range(N_COLS):
-                if source[c] == k:
-                    g_m += gcols[s, c]
-            g_z = -g_m * dtheta[s, j]
-            eta = x[2 * n_par + s * n_par + j]
-            sigma = math.exp(x[n_par + j])
-            logp -= 0.5 * eta * eta
-            grad[j] += g_z
-            grad[n_par + j] += sigma * g_z * eta
-            grad[2 * n_par + s * n_par + j] = -eta + g_z * sigma
-    if not math.isfinite(logp):
+    return _assemble(x, hier, prior, source, dtheta, nll, gcols, grad)
+
+
+@njit(cache=True, nogil=True)
+def _logp_grad_hybrid(x, hier, prior, domain, source, constant, data, subj, p_common, grad):
+    """:meth:`LogDensity.logp_grad` compiled for the Daw hybrid (hBayesDM's ts_par7/6/4): as
+    :func:`_logp_grad_softq` around the hybrid's forward-mode likelihood
+    (:func:`dopasoft.fitting.models.daw_hybrid._hybrid_nll_grad_block`)."""
+    state, action, reward, next_state, is_choice, n_steps = data
+    n_sub = subj.shape[0]
+    dtheta = np.empty((n_sub, hier[0].shape[0]))
+    full = np.empty((n_sub, source.shape[0]))
+    if not _subject_params(x, hier, prior, domain, source, constant, dtheta, full):
         grad[:] = 0.0
         return -math.inf
-    for i in range(grad.shape[0]):
-        if not math.isfinite(grad[i]):
-            grad[:] = 0.0
-            return -math.inf
-    return logp
+    nll = np.empty(n_sub)
+    gcols = np.empty((n_sub, HY_N))
+    _hybrid_nll_grad_block(
+        np.int64(0),
+        n_sub,
+        state,
+        action,
+        reward,
+        next_state,
+        is_choice,
+        n_steps,
+        subj,
+        full,
+        p_common,
+        nll,
+        gcols,
+    )
+    return _assemble(x, hier, prior, source, dtheta, nll, gcols, grad)
 
 
 class LogDensity:
@@ -192,15 +245,25 @@ class LogDensity:
             - 0.5 * _LOG_2PI * self.n_subjects * self.n_params
         )
         self._subj = np.arange(self.n_subjects, dtype=np.int64)
-        self._direct = isinstance(m, SoftQLambdaModel) and all(
-            m.source[c] < 0 for c in (SQ_ALPHA_PI, SQ_GO_BIAS)
-        )
-        if self._direct:
+        # the compiled path: "softq" (Soft Q models without differenced columns), "hybrid" (the Daw
+        # hybrid); None: numpy around the model's nll_grad_pairs
+        self._direct = None
+        if isinstance(m, SoftQLambdaModel) and all(m.source[c] < 0 for c in (SQ_ALPHA_PI, SQ_GO_BIAS)):
             m.check_task(tr)
             theta0 = np.ones((self.n_subjects, m.n_params))
             args = m._engine_args(tr, self._subj, theta0)
             self._data = args[:6]
             self._variant = args[8:]
+            self._direct = "softq"
+        elif isinstance(m, HybridModel):
+            m.check_task(tr)
+            self._data = tuple(
+                np.ascontiguousarray(a)
+                for a in (tr.state, tr.action, tr.reward, tr.next_state, tr.is_choice, tr.n_steps)
+            )
+            self._variant = float(m.trans_prob)
+            self._direct = "hybrid"
+        if self._direct:
             self._source = np.asarray(m.source)
             self._constant = np.asarray(m.constant, float)
             hp = hmodel.params
@@ -260,7 +323,8 @@ class LogDensity:
         x = np.ascontiguousarray(x, dtype=float)
         if self._direct:
             grad = np.empty_like(x)
-            lp = _logp_grad_softq(
+            compiled = _logp_grad_softq if self._direct == "softq" else _logp_grad_hybrid
+            lp = compiled(
                 x,
                 self._hier,
                 self._prior,
@@ -277,7 +341,7 @@ class LogDensity:
 
     def logp_grad_numpy(self, x: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
         """:meth:`logp_grad` in numpy around the model's ``nll_grad_pairs`` (any model; the compiled
-        path of the Soft Q models is checked against it)."""
+        paths of the Soft Q models and the Daw hybrid are checked against it)."""
         x = np.asarray(x, dtype=float)
         mu, log_sigma, eta = self.split(x)
         sigma = np.exp(log_sigma)

@@ -9,8 +9,8 @@ temperature and the choice model's a temperature). The group prior is ``μ_p ~ N
 
 Two kinds of models are declared here:
 
-* hBayesDM's models, by their hBayesDM name (``"bandit2arm_delta"``), exactly as their Stan files
-  define them (priors, bounds, transforms, the names of the reported quantities);
+* hBayesDM's models, by their hBayesDM name (``"bandit2arm_delta"``; the two-step ``"ts_par7"``,
+  ``"ts_par6"``, ``"ts_par4"``), exactly as their Stan files define them (priors, bounds, transforms, the names of the reported quantities);
 * every Soft Q model (any spec :func:`dopasoft.fitting.get_model` accepts, e.g. ``"soft-q"``,
   ``"soft-q-lambda+kappa"``) with the default prior of :data:`DEFAULT_PRIORS` (docs/fitting.md,
   "Full Bayes").
@@ -179,7 +179,57 @@ def _bandit2arm_delta() -> HierModel:
     )
 
 
-HBAYESDM_MODELS = {"bandit2arm_delta": _bandit2arm_delta}
+def _ts(n_params: int):
+    """hBayesDM's two-step models ts_par7, ts_par6, ts_par4 (commons/stan_files/ts_par<n>.stan) on
+    dopasoft's ``daw-hybrid``, ``daw-hybrid-6``, ``daw-hybrid-4``, whose likelihood is the Stan
+    ``model`` block's (trans_prob 0.7, values 0 at the start, no perseveration on the first trial)."""
+    # learning rates, w, lambda: Phi_approx(mu_pr + sigma * raw); inverse temperatures: exp(...);
+    # pi: 5 Phi_approx(...); mu_pr ~ N(0, 1), sigma ~ N+(0, 0.2) for every parameter.
+    unit = dict(transform="phi", scale=1.0)
+    names = {
+        7: (
+            ("a1", "alpha1", unit),
+            ("beta1", "beta1", dict(transform="exp")),
+            ("a2", "alpha2", unit),
+            ("beta2", "beta2", dict(transform="exp")),
+            ("pi", "pers", dict(transform="phi", scale=5.0)),
+            ("w", "w", unit),
+            ("lambda", "lam", unit),
+        ),
+        6: (
+            ("a1", "alpha1", unit),
+            ("beta1", "beta1", dict(transform="exp")),
+            ("a2", "alpha2", unit),
+            ("beta2", "beta2", dict(transform="exp")),
+            ("pi", "pers", dict(transform="phi", scale=5.0)),
+            ("w", "w", unit),
+        ),
+        4: (
+            ("a", "alpha", unit),
+            ("beta", "beta", dict(transform="exp")),
+            ("pi", "pers", dict(transform="phi", scale=5.0)),
+            ("w", "w", unit),
+        ),
+    }[n_params]
+    spec = {7: "daw-hybrid", 6: "daw-hybrid-6", 4: "daw-hybrid-4"}[n_params]
+
+    def build() -> HierModel:
+        return HierModel(
+            name=f"ts_par{n_params}",
+            model=get_model(spec),
+            params=tuple(HierParam(name, param, **how) for name, param, how in names),
+            hbayesdm=True,
+        )
+
+    return build
+
+
+HBAYESDM_MODELS = {
+    "bandit2arm_delta": _bandit2arm_delta,
+    "ts_par7": _ts(7),
+    "ts_par6": _ts(6),
+    "ts_par4": _ts(4),
+}
 """hBayesDM models by name, each built exactly as its Stan file defines it."""
 
 #: median temperature (reward units) of the default group prior of Soft Q temperatures
@@ -253,7 +303,8 @@ def hierarchical_model(model: str | ChoiceModel | HierModel, prior: Mapping | No
     Parameters
     ----------
     model : str, ChoiceModel or HierModel
-        An hBayesDM model name (:data:`HBAYESDM_MODELS`: ``"bandit2arm_delta"``) or a Soft Q model
+        An hBayesDM model name (:data:`HBAYESDM_MODELS`: ``"bandit2arm_delta"``, ``"ts_par7"``,
+        ``"ts_par6"``, ``"ts_par4"``) or a Soft Q model
         (name, spec or object: ``"soft-q"``, ``"soft-q-lambda+kappa"``).
     prior : dict, optional
         ``{name: {"mu": (mean, sd), "sigma": scale}}``: the normal prior of a group mean and the
@@ -278,9 +329,15 @@ def hierarchical_model(model: str | ChoiceModel | HierModel, prior: Mapping | No
     except ValueError as err:
         raise ValueError(f"{err}; or one of the hBayesDM models {sorted(HBAYESDM_MODELS)}") from None
     if not isinstance(m, SoftQLambdaModel):
+        hint = {
+            "daw-hybrid": "ts_par7",
+            "daw-hybrid-6": "ts_par6",
+            "daw-hybrid-4": "ts_par4",
+        }.get(m.spec)
         raise ValueError(
             f"model {m.spec!r}: full Bayes covers the Soft Q models and the hBayesDM models "
             f"{sorted(HBAYESDM_MODELS)} so far"
+            + (f" (for this model with hBayesDM's group prior: {hint!r})" if hint else "")
         )
     params = tuple(HierParam(name, name, **DEFAULT_PRIORS[_kind(m, name)]) for name in m.param_names)
     return _with_prior(HierModel(name=m.spec, model=m, params=params), prior)

@@ -95,9 +95,11 @@ def sample(
         Choice data in any format :func:`dopasoft.fitting.to_transitions` reads (hBayesDM task files
         through :func:`dopasoft.fitting.read_hbayesdm`).
     model : str, ChoiceModel or HierModel
-        An hBayesDM model name (``"bandit2arm_delta"``: exactly hBayesDM's model, with its names
-        ``A``, ``tau``, ``mu_A``, ``mu_tau``, ``sigma``) or a Soft Q model (``"soft-q"``,
-        ``"soft-q-lambda+kappa"``, ...) with the default group prior.
+        An hBayesDM model name, exactly hBayesDM's model with its names: ``"bandit2arm_delta"``
+        (``A``, ``tau``, ``mu_A``, ``mu_tau``, ``sigma``), the two-step ``"ts_par7"`` (``a1``,
+        ``beta1``, ``a2``, ``beta2``, ``pi``, ``w``, ``lambda``, their ``mu_<p>``, ``sigma``),
+        ``"ts_par6"`` (no ``lambda``) and ``"ts_par4"`` (``a``, ``beta``, ``pi``, ``w``); or a Soft Q
+        model (``"soft-q"``, ``"soft-q-lambda+kappa"``, ...) with the default group prior.
     chains, draws, tune : int
         Chains, draws kept per chain, tuning steps per chain.
     seed : int
