@@ -1,15 +1,19 @@
-"""Full Bayes speed and sampler health: hBayesDM's bandit2arm_delta on a cohort of the size of hBayesDM's
-example (20 subjects x 100 trials), 4 chains x 1000 draws after 1000 tuning steps (hBayesDM's defaults).
+"""Full Bayes speed and sampler health on cohorts of the size of hBayesDM's examples, 4 chains x 1000
+draws after 1000 tuning steps (hBayesDM's defaults): bandit2arm_delta (20 subjects x 100 trials) or the
+two-step ts_par7 (11 subjects x 200 trials, the size of hBayesDM's ts_exampleData).
 
-The cohort is simulated with hBayesDM's generative model (subjects from the group of the Stan file,
-A = Phi_approx(mu + sigma eta), tau = 5 Phi_approx(...); choices softmax(tau * ev); a 70/30 two-armed
-bandit) and written as an hBayesDM bandit2arm file, which is read back with read_hbayesdm.
+Each cohort is simulated with the Stan file's generative model (subjects from the group on the
+unconstrained scale, mapped by its transforms) and written as an hBayesDM task file, which is read back
+with read_hbayesdm: bandit2arm_delta's choices softmax(tau * ev) on a 70/30 two-armed bandit;
+ts_par7's from dopasoft's daw-hybrid (hBayesDM's ts_par7 likelihood) on the drifting two-step task.
 
 Prints divergences, tree-depth hits, E-BFMI, max R-hat and min bulk ESS over every group and subject
 parameter, the CPU seconds of preparing the model (compiling or loading the likelihood) and of sampling
-(tuning and draws, all threads), and min bulk ESS per sampling CPU-second next to hBayesDM's 22.2.
+(tuning and draws, all threads), and min bulk ESS per sampling CPU-second next to hBayesDM's (22.2 for
+bandit2arm_delta, 1.58 for ts_par7).
 
-Run:  python benchmarks/bayes.py [--subjects 20] [--trials 100] [--chains 4] [--draws 1000] [--tune 1000]
+Run:  python benchmarks/bayes.py [--model bandit2arm_delta|ts_par7] [--subjects N] [--trials T]
+                                 [--chains 4] [--draws 1000] [--tune 1000]
 """
 
 from __future__ import annotations
@@ -24,7 +28,10 @@ import pandas as pd
 
 import dopasoft.fitting as F
 
-HBAYESDM_ESS_PER_CPU_SECOND = 22.2
+# min bulk ESS per CPU-second of hBayesDM (rstan) on the same design
+HBAYESDM_ESS_PER_CPU_SECOND = {"bandit2arm_delta": 22.2, "ts_par7": 1.58}
+# default cohort (subjects, trials): the size of hBayesDM's example data
+COHORT = {"bandit2arm_delta": (20, 100), "ts_par7": (11, 200)}
 
 
 def phi_approx(x):
@@ -49,26 +56,59 @@ def simulate(n_subjects: int, n_trials: int, seed: int) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["subjID", "trial", "choice", "outcome"])
 
 
+# ts_par7's group on the unconstrained scale (a1, beta1, a2, beta2, pi, w, lambda): medians a 0.5,
+# beta 3, pi 5 Phi_approx(-1.3) = 0.5, w 0.5, lambda 0.5
+TS_MU_PR = np.array([0.0, np.log(3.0), 0.0, np.log(3.0), -1.3, 0.0, 0.0])
+TS_SIGMA = np.full(7, 0.3)
+
+
+def simulate_ts(n_subjects: int, n_trials: int, seed: int) -> pd.DataFrame:
+    """Canonical two-step data of ts_par7's generative model (dopasoft's daw-hybrid)."""
+    rng = np.random.default_rng(seed)
+    z = TS_MU_PR + TS_SIGMA * rng.normal(size=(n_subjects, 7))
+    params = pd.DataFrame(
+        {
+            "subject": [f"{1001 + s}" for s in range(n_subjects)],
+            "alpha1": phi_approx(z[:, 0]),
+            "beta1": np.exp(z[:, 1]),
+            "alpha2": phi_approx(z[:, 2]),
+            "beta2": np.exp(z[:, 3]),
+            "pers": 5.0 * phi_approx(z[:, 4]),
+            "w": phi_approx(z[:, 5]),
+            "lam": phi_approx(z[:, 6]),
+        }
+    )
+    data = F.simulate_choices("daw-hybrid", params, n_trials=n_trials, seed=rng)
+    return data[["subject", "trial", "choice1", "state2", "choice2", "reward"]]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--subjects", type=int, default=20)
-    ap.add_argument("--trials", type=int, default=100)
+    ap.add_argument("--model", choices=sorted(COHORT), default="bandit2arm_delta")
+    ap.add_argument("--subjects", type=int, default=None)
+    ap.add_argument("--trials", type=int, default=None)
     ap.add_argument("--chains", type=int, default=4)
     ap.add_argument("--draws", type=int, default=1000)
     ap.add_argument("--tune", type=int, default=1000)
     ap.add_argument("--cores", type=int, default=None)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
+    n_subjects = args.subjects or COHORT[args.model][0]
+    n_trials = args.trials or COHORT[args.model][1]
 
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "bandit_2arm_exampleData.txt"
-        simulate(args.subjects, args.trials, args.seed).to_csv(path, sep="\t", index=False)
+        if args.model == "ts_par7":
+            path = Path(tmp) / "ts_exampleData.txt"
+            F.write_hbayesdm(simulate_ts(n_subjects, n_trials, args.seed), path)
+        else:
+            path = Path(tmp) / "bandit_2arm_exampleData.txt"
+            simulate(n_subjects, n_trials, args.seed).to_csv(path, sep="\t", index=False)
         data = F.read_hbayesdm(path)
 
     wall = time.perf_counter()
     post = F.sample(
         data,
-        "bandit2arm_delta",
+        args.model,
         chains=args.chains,
         draws=args.draws,
         tune=args.tune,
@@ -80,8 +120,9 @@ def main() -> None:
     d = post.diagnostics
     evals = int(post.idata.sample_stats["n_steps"].sum())
     ess_rate = d["ess_bulk_min"] / post.sampling_seconds
+    reference = HBAYESDM_ESS_PER_CPU_SECOND[args.model]
     print(
-        f"bandit2arm_delta, {args.subjects} subjects x {args.trials} trials, "
+        f"{args.model}, {n_subjects} subjects x {n_trials} trials, "
         f"{args.chains} chains x {args.draws} draws after {args.tune} tuning steps"
     )
     print(f"divergences           {d['divergences']}")
@@ -93,11 +134,8 @@ def main() -> None:
     print(f"compile CPU s         {post.compile_seconds:.2f}")
     print(f"sampling CPU s        {post.sampling_seconds:.2f}  (kept draws: {evals} gradient evaluations)")
     print(f"wall s (whole call)   {wall:.2f}  (incl. log-likelihoods of every draw and the InferenceData)")
-    print(
-        f"min bulk ESS / CPU s  {ess_rate:.0f}  (hBayesDM: {HBAYESDM_ESS_PER_CPU_SECOND}; "
-        f"ratio {ess_rate / HBAYESDM_ESS_PER_CPU_SECOND:.1f})"
-    )
-    group = post.summary(var_names=["mu_A", "mu_tau", "sigma"])
+    print(f"min bulk ESS / CPU s  {ess_rate:.1f}  (hBayesDM: {reference}; ratio {ess_rate / reference:.1f})")
+    group = post.summary(var_names=[f"mu_{name}" for name in post.model.names] + ["sigma"])
     print(group[["mean", "sd", "hdi_3%", "hdi_97%", "ess_bulk", "r_hat"]].to_string())
 
 
