@@ -128,6 +128,13 @@ def test_every_model_option_takes_a_spec_string(item):
     assert action.choices is None  # a spec, not a fixed list of names
     assert action.type(SOFT_Q_SPEC) == SOFT_Q_SPEC
     assert action.type("soft-q-lambda+kappa+habit") == "soft-q-lambda+kappa+habit"
+    if parser.prog.endswith(" sample"):  # hierarchical models: hBayesDM's by their names, Soft Q specs
+        assert action.type("ts_par7") == "ts_par7" and action.type("bandit2arm_delta") == "bandit2arm_delta"
+        with pytest.raises(argparse.ArgumentTypeError, match="ts_par7"):
+            action.type("daw-hybrid")  # the hybrid's hierarchical model is hBayesDM's ts_par7
+        with pytest.raises(argparse.ArgumentTypeError, match="unknown model 'nope'"):
+            action.type("nope")
+        return
     assert action.type("daw-hybrid+trans_prob=0.8") == "daw-hybrid+trans_prob=0.8"
     with pytest.raises(argparse.ArgumentTypeError, match="unknown model 'nope'.*soft-q-lambda.*daw-hybrid"):
         action.type("nope")

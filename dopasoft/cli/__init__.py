@@ -10,7 +10,7 @@ from pathlib import Path
 
 # Each module named here exposes ``register(subparsers)`` which adds its sub-command and sets
 # ``func`` (called with the parsed namespace, returning an exit code) as the parser default.
-_COMMAND_MODULES = ("demo", "simulate", "fit", "replay", "recover", "figures")
+_COMMAND_MODULES = ("demo", "simulate", "fit", "replay", "recover", "figures", "sample")
 
 
 FIGURE_FORMATS = ("png", "pdf", "svg")
