@@ -180,17 +180,22 @@ def _n_params(fits: pd.DataFrame) -> int:
 
 
 def compare_models(
-    fits: Mapping[str, pd.DataFrame], *, criterion: str = "bic"
+    fits: Mapping[str, Any], *, criterion: str = "bic"
 ) -> tuple[pd.DataFrame, model_selection.BMSResult]:
-    """Compare models fitted to the same subjects: summed AIC/BIC and random-effects BMS.
+    """Compare models fitted to the same subjects: summed AIC/BIC (or LOO) and random-effects BMS.
 
     Parameters
     ----------
-    fits : mapping of str to DataFrame
+    fits : mapping of str to DataFrame, or to PosteriorResult
         Model name → fits table (``subject``, ``nll`` and ``aic``/``bic`` — or ``n_free`` and
-        ``n_choices`` to compute them). Only subjects present in every table are compared.
+        ``n_choices`` to compute them). Only subjects present in every table are compared. Or model
+        name → posterior of :func:`dopasoft.fitting.sample` (all of them posteriors): then the
+        comparison is PSIS-LOO (:func:`arviz.compare` on the per-choice log-likelihoods: ``elpd_loo``,
+        ``se``, ``p_loo``, ``looic = −2 elpd_loo``, ``delta_looic``, ``weight``, ``warning`` when a
+        Pareto k is too high), and the BMS takes each subject's summed pointwise ``elpd_loo`` as its
+        log evidence.
     criterion : {"bic", "aic"}
-        Log evidence of the BMS: ``-bic/2`` or ``-aic/2``.
+        Log evidence of the BMS: ``-bic/2`` or ``-aic/2`` (fits tables only).
 
     Returns
     -------
@@ -212,6 +217,13 @@ def compare_models(
         raise ValueError(f"criterion must be 'bic' or 'aic', got {criterion!r}")
     if len(fits) < 2:
         raise ValueError(f"model comparison needs at least two fits tables, got {len(fits)}")
+    posteriors = [name for name, f in fits.items() if hasattr(f, "idata")]
+    if posteriors:
+        if len(posteriors) < len(fits):
+            raise ValueError(
+                f"compare posteriors with posteriors and fits tables with fits tables; posteriors: {posteriors}"
+            )
+        return _compare_posteriors(fits)
     tables, n_free = {}, {}
     for name, f in fits.items():
         missing = [c for c in FIT_COLUMNS if c not in f.columns]
@@ -284,6 +296,46 @@ def compare_models(
         "protected_exceedance",
         "bor",
     ]
+    return table[order], result
+
+
+def _compare_posteriors(posts: Mapping[str, Any]) -> tuple[pd.DataFrame, model_selection.BMSResult]:
+    """:func:`compare_models` for posteriors: PSIS-LOO per choice, BMS on per-subject elpd."""
+    from dopasoft.fitting.bayes.result import import_arviz
+
+    az = import_arviz()
+    subjects = [p.subjects for p in posts.values()]
+    if len(set(subjects)) != 1:
+        raise ValueError("the posteriors were sampled from different subjects; compare the same data")
+    loos = {name: p.loo(per="trial", pointwise=True) for name, p in posts.items()}
+    cmp = az.compare(loos, ic="loo")
+    elpd = {}
+    for name, loo in loos.items():
+        pointwise = loo.loo_i
+        by = pointwise.coords["obs_subject"].values if "obs_subject" in pointwise.coords else None
+        if by is None:
+            raise ValueError(f"posterior of {name!r} has no per-choice subject labels (obs_subject)")
+        elpd[name] = pd.Series(pointwise.values).groupby(by.astype(str)).sum()
+    evidence = pd.DataFrame(elpd)
+    result = model_selection.bms(evidence, models=list(posts))
+    table = pd.DataFrame(
+        {
+            "model": list(posts),
+            "n_subjects": len(subjects[0]),
+            "elpd_loo": [float(cmp.loc[n, "elpd_loo"]) for n in posts],
+            "se": [float(cmp.loc[n, "se"]) for n in posts],
+            "p_loo": [float(cmp.loc[n, "p_loo"]) for n in posts],
+            "weight": [float(cmp.loc[n, "weight"]) for n in posts],
+            "warning": [bool(cmp.loc[n, "warning"]) for n in posts],
+        }
+    )
+    table["looic"] = -2.0 * table["elpd_loo"]
+    table["delta_looic"] = table["looic"] - table["looic"].min()
+    table["n_best"] = [int(np.sum(evidence.to_numpy().argmax(axis=1) == i)) for i in range(len(posts))]
+    bt = result.table().drop(columns=["model", "alpha"])
+    table = pd.concat([table, bt], axis=1)
+    order = ["model", "n_subjects", "elpd_loo", "se", "p_loo", "looic", "delta_looic", "weight", "warning"]
+    order += ["n_best", "expected_frequency", "exceedance", "protected_exceedance", "bor"]
     return table[order], result
 
 

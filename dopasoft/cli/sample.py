@@ -68,7 +68,7 @@ def run_sample(args: argparse.Namespace) -> int:
     health = "all checks passed" if not failed else "FAILED: " + "; ".join(failed)
     summary(
         args,
-        f"wrote the posterior of {args.model} ({len(post.subject_names)} subjects, {args.chains} chains × "
+        f"wrote the posterior of {args.model} ({len(post.subjects)} subjects, {args.chains} chains × "
         f"{args.draws} draws) to {args.out}: {d['divergences']} divergences, max R-hat {d['rhat_max']:.3f}, "
         f"min bulk ESS {d['ess_bulk_min']:.0f}; {health}",
     )

@@ -158,9 +158,14 @@ class PosteriorResult:
     _diagnostics: dict | None = field(default=None, repr=False)
 
     @property
-    def subject_names(self) -> tuple[str, ...]:
+    def parameter_names(self) -> tuple[str, ...]:
         """The subject-level variables of the posterior (the reported parameter names)."""
         return self.model.names
+
+    @property
+    def subjects(self) -> tuple[str, ...]:
+        """The subjects, as labelled on the posterior's ``subject`` dimension."""
+        return tuple(str(s) for s in self.idata.posterior.coords["subject"].values)
 
     def summary(self, var_names: list[str] | None = None, **kwargs: Any) -> pd.DataFrame:
         """ArviZ's summary of the posterior: mean, sd, hdi_3%, hdi_97%, mcse_mean, mcse_sd, ess_bulk,
