@@ -341,7 +341,7 @@ def _compare_posteriors(posts: Mapping[str, Any]) -> tuple[pd.DataFrame, model_s
 
 def posterior_predictive(
     data: pd.DataFrame,
-    fits: pd.DataFrame,
+    fits: Any,
     model: Any = None,
     *,
     n_sims: int = 1,
@@ -359,8 +359,10 @@ def posterior_predictive(
     ----------
     data : pandas.DataFrame
         The fitted canonical two-step data (only its subjects and lengths are used).
-    fits : pandas.DataFrame
-        Fits table of ``model``.
+    fits : pandas.DataFrame or PosteriorResult
+        Fits table of ``model``; or a posterior of :func:`dopasoft.fitting.sample`: then each
+        simulated session runs on another posterior draw (:meth:`PosteriorResult.draw_params`), all
+        subjects of a session on the same draw, and ``model`` is the posterior's choice model.
     model : str or ChoiceModel, optional
         See :func:`fits_model`.
     n_sims : int, default 1
@@ -373,29 +375,37 @@ def posterior_predictive(
         Canonical data; ``subject`` is the fitted subject, ``sim`` the repetition; the simulated
         sessions are separate subjects for the stay analysis through ``subject_sim`` = ``"<subject>/<sim>"``.
     """
-    from dopasoft.fitting import simulate_choices
-
-    m = fits_model(fits, model)
     two_step._check_columns(data, ("subject", "trial"))
     if not isinstance(n_sims, int) or n_sims < 1:
         raise ValueError(f"n_sims must be a positive integer, got {n_sims!r}")
+    rng = np.random.default_rng(seed)
+    if hasattr(fits, "idata"):  # a posterior: one draw per simulated session
+        m = fits.model.model
+        draws = fits.draw_params(n_sims, rng)
+    else:
+        m = fits_model(fits, model)
+        draws = [fits] * n_sims
+    sessions = [_simulate_fitted(data, f, m, rng, r) for r, f in enumerate(draws)]
+    out = pd.concat(sessions, ignore_index=True)
+    out["subject_sim"] = out["subject"].astype(str) + "/" + out["sim"].astype(str)
+    return out
+
+
+def _simulate_fitted(data: pd.DataFrame, fits: pd.DataFrame, m: Any, rng: np.random.Generator, r: int):
+    """One simulated session (``sim = r``) of every fitted subject of ``data`` under ``fits``."""
+    from dopasoft.fitting import simulate_choices
+
     f = fits[fitted_rows(fits)]
     f = f.assign(subject=f["subject"].astype(str)).drop_duplicates("subject").set_index("subject")
     subjects = [s for s in pd.unique(data["subject"].astype(str)) if s in f.index]
     if not subjects:
         raise ValueError("no subject of the data has fitted parameters")
     n_trials = int(data.groupby(data["subject"].astype(str)).size().max())
-    rng = np.random.default_rng(seed)
     params = f.loc[subjects, list(m.param_names)].reset_index()
-    frames = []
-    for r in range(n_sims):
-        sim = simulate_choices(m, params, n_trials=n_trials, seed=rng)
-        sim = sim[["subject", "trial", "choice1", "state2", "choice2", "reward"]].copy()
-        sim.insert(1, "sim", r)
-        frames.append(sim)
-    out = pd.concat(frames, ignore_index=True)
-    out["subject_sim"] = out["subject"].astype(str) + "/" + out["sim"].astype(str)
-    return out
+    sim = simulate_choices(m, params, n_trials=n_trials, seed=rng)
+    sim = sim[["subject", "trial", "choice1", "state2", "choice2", "reward"]].copy()
+    sim.insert(1, "sim", r)
+    return sim
 
 
 def _as_sessions(sim: pd.DataFrame) -> pd.DataFrame:

@@ -173,6 +173,25 @@ class PosteriorResult:
         az = import_arviz()
         return az.summary(self.idata, var_names=var_names, **kwargs)
 
+    def draw_params(self, n: int, seed: int | np.random.Generator = 0) -> list[pd.DataFrame]:
+        """``n`` posterior draws (chain and draw picked at random, with replacement), each as a table of
+        every subject's choice-model parameters in the layout of :attr:`params` (dopasoft's names
+        and scales): what a posterior predictive simulation runs on. The subjects of one table come
+        from the same draw, so it keeps the posterior's dependence between subjects."""
+        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+            raise ValueError(f"n must be a positive integer, got {n!r}")
+        rng = np.random.default_rng(seed)
+        post = self.idata.posterior
+        n_chain, n_draw = post.sizes["chain"], post.sizes["draw"]
+        subjects = np.asarray(post["subject"].values, dtype=object)
+        values = {p.model_param: p.to_model(post[p.name].values) for p in self.model.params}
+        tables = []
+        for _ in range(int(n)):
+            c, d = int(rng.integers(n_chain)), int(rng.integers(n_draw))
+            table = pd.DataFrame({"subject": subjects, **{k: v[c, d] for k, v in values.items()}})
+            tables.append(table[["subject", *self.model.model.param_names]])
+        return tables
+
     @property
     def params(self) -> pd.DataFrame:
         """Posterior means of every subject's choice-model parameters in the layout of a fits table:
