@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 # Each module named here exposes ``register(subparsers)`` which adds its sub-command and sets
@@ -71,18 +74,94 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``dopasoft`` console script and of ``python -m dopasoft``."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if getattr(args, "func", None) is None:
-        parser.print_help()
-        return 2
+def interrupted(err: BaseException) -> bool:
+    """Whether ``err`` is Ctrl-C: a ``KeyboardInterrupt``, or a ``SystemError`` caused by one.
+
+    A Ctrl-C that lands while a compiled (numba) function returns can come out as ``SystemError:
+    CPUDispatcher(...) returned a result with an exception set``, the ``KeyboardInterrupt`` in its
+    ``__context__`` or ``__cause__``.
+    """
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, KeyboardInterrupt):
+            return True
+        if not isinstance(err, SystemError):
+            return False
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    return False
+
+
+_received: list[int] = []  # Ctrl-C seen by the handler of ``catching_interrupts`` (also if swallowed)
+
+
+def interrupt_pending() -> bool:
+    """Whether Ctrl-C was pressed during this command, even if the ``KeyboardInterrupt`` it raised was
+    swallowed (one raised inside a compiler callback is printed as "Exception ignored" and lost)."""
+    return bool(_received)
+
+
+def check_interrupt() -> None:
+    """Raise ``KeyboardInterrupt`` if Ctrl-C was pressed and its exception lost (call between steps)."""
+    if _received:
+        raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def catching_interrupts() -> Iterator[None]:
+    """Record every Ctrl-C (SIGINT) of the block, and hide the "Exception ignored" report of one
+    swallowed by a callback (llvmlite's, while numba compiles): :func:`check_interrupt` raises it again."""
+    _received.clear()
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        _received.append(signum)
+        raise KeyboardInterrupt
+
+    def unraisable(info, default=sys.unraisablehook):
+        if not (isinstance(info.exc_value, KeyboardInterrupt) and _received):
+            default(info)
+
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is signal.SIG_IGN:  # started with Ctrl-C ignored (a background job): keep it so
+        yield
+        return
+    hook = sys.unraisablehook
+    signal.signal(signal.SIGINT, handler)
+    sys.unraisablehook = unraisable
     try:
-        return int(args.func(args) or 0)
-    except (ValueError, OSError) as err:  # bad input, options or files: one line, no traceback
-        print(f"dopasoft {args.command}: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"dopasoft {args.command}: interrupted", file=sys.stderr)
-        return 130
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        sys.unraisablehook = hook
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``dopasoft`` console script and of ``python -m dopasoft``.
+
+    Ctrl-C at any moment (reading options, compiling, fitting, writing) ends the command with
+    ``dopasoft <command>: interrupted`` on stderr and exit status 130; rows already written stay.
+    """
+    command = next((a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")), "")
+    with catching_interrupts():
+        try:
+            parser = build_parser()
+            args = parser.parse_args(argv)
+            command = getattr(args, "command", None) or command
+            if getattr(args, "func", None) is None:
+                parser.print_help()
+                return 2
+            try:
+                code = int(args.func(args) or 0)
+            except (ValueError, OSError) as err:  # bad input, options or files: one line, no traceback
+                print(f"dopasoft {args.command}: error: {err}", file=sys.stderr)
+                return 2
+            check_interrupt()  # a Ctrl-C swallowed on the way still ends as one
+            return code
+        except (KeyboardInterrupt, SystemError) as err:
+            if not interrupted(err):
+                raise
+            print(f"dopasoft{' ' + command if command else ''}: interrupted", file=sys.stderr)
+            return 130

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
 import logging
 import os
 import sys
@@ -14,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from dopasoft._memory import require_memory
+from dopasoft.cli import check_interrupt
 from dopasoft.cli.manifest import (
     fit_manifest,
     manifest_differences,
@@ -21,7 +23,14 @@ from dopasoft.cli.manifest import (
     read_manifest,
     write_manifest,
 )
-from dopasoft.cli.options import add_model_option, add_quiet_option, add_seed_option, summary
+from dopasoft.cli.options import (
+    add_model_option,
+    add_quiet_option,
+    add_seed_option,
+    float_pair,
+    name_values,
+    summary,
+)
 from dopasoft.cli.outputs import output_file
 from dopasoft.fitting.compilation import prepare_fit
 from dopasoft.fitting.data import read_choices, read_csv_keeping_ids, to_transitions
@@ -73,40 +82,29 @@ def add_data_size_options(p: argparse.ArgumentParser) -> None:
 def model_from_args(args: argparse.Namespace):
     """Build the model (from the ``--model`` spec), fixed values and bounds from parsed options."""
     model = get_model(args.model)
-    fixed, bounds = {}, {}
-    for item in args.fix:
-        name, sep, val = item.partition("=")
-        if not sep:
-            raise ValueError(f"--fix expects NAME=VALUE, got {item!r}")
-        try:
-            fixed[name.strip()] = float(val)
-        except ValueError:
-            raise ValueError(f"--fix {item!r}: {val!r} is not a number") from None
-    for item in args.bound:
-        name, sep, rng = item.partition("=")
-        lo, sep2, hi = rng.partition(":")
-        if not (sep and sep2):
-            raise ValueError(f"--bound expects NAME=LO:HI, got {item!r}")
-        try:
-            bounds[name.strip()] = (float(lo), float(hi))
-        except ValueError:
-            raise ValueError(f"--bound {item!r}: bounds must be numbers") from None
+    fixed = name_values(args.fix, "--fix", "NAME=VALUE", float)
+    bounds = bounds_from_args(args.bound)
     return model, fixed, bounds
+
+
+def bounds_from_args(items: list[str]) -> dict[str, tuple[float, float]]:
+    """``--bound NAME=LO:HI`` options as the ``bounds`` of ``fit``."""
+    return _pairs(items, "--bound", "NAME=LO:HI", ":", "bounds must be numbers")
 
 
 def priors_from_args(items: list[str]) -> dict[str, tuple[float, float]] | None:
     """``--prior NAME=MEAN,SD`` options (Gaussian on the unbounded scale) as the ``prior`` of ``fit``."""
-    prior = {}
+    return _pairs(items, "--prior", "NAME=MEAN,SD", ",", "mean and sd must be numbers") or None
+
+
+def _pairs(
+    items: list[str], option: str, form: str, separator: str, bad: str
+) -> dict[str, tuple[float, float]]:
+    # an item without the separator is malformed (the form), not a bad number
     for item in items:
-        name, sep, rest = item.partition("=")
-        mean, sep2, sd = rest.partition(",")
-        if not (sep and sep2):
-            raise ValueError(f"--prior expects NAME=MEAN,SD, got {item!r}")
-        try:
-            prior[name.strip()] = (float(mean), float(sd))
-        except ValueError:
-            raise ValueError(f"--prior {item!r}: mean and sd must be numbers") from None
-    return prior or None
+        if separator not in item.partition("=")[2]:
+            raise ValueError(f"{option} expects {form}, got {item!r}")
+    return name_values(items, option, form, float_pair(separator), bad)
 
 
 def fit_memory_bytes(n_subjects: int, n_starts: int, n_free: int, n_params: int) -> float:
@@ -159,12 +157,14 @@ def _check_fits_header(out: str) -> None:
         )
 
 
-def _resume(out: str, manifest: dict) -> pd.DataFrame | None:
+def _resume(out: str, manifest: dict, ledger: Ledger) -> pd.DataFrame | None:
     """Finished rows of a previous run with the same manifest (``None``: start afresh).
 
     Refuses (``ValueError`` naming what differs) a fits file made with other data or options, a
     non-empty file without a manifest (an older dopasoft, or not a fits file) and a file whose header
-    is not that of a fits file. A torn last line (a write cut short) is dropped.
+    is not that of a fits file. A torn last line (a write cut short) is dropped; every other row is
+    checked by ``ledger`` (:class:`Ledger`): rows that are not finished fits are set aside and their
+    subjects fitted again.
     """
     mpath = manifest_path(out)
     if not os.path.exists(out):
@@ -189,16 +189,234 @@ def _resume(out: str, manifest: dict) -> pd.DataFrame | None:
         raw = fh.read()
     if not raw.endswith(b"\n"):
         raw = raw[: raw.rfind(b"\n") + 1]
-        with open(out, "wb") as fh:
-            fh.write(raw)
+        _replace(out, raw)
     if not raw:
         return None
+    ledger.check(out, raw)
     return _read_fits(out)
 
 
+def _replace(path: str, raw: bytes) -> None:
+    """Write ``raw`` to a temporary file and rename it over ``path`` (never a half-written file)."""
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as fh:
+        fh.write(raw)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def rejected_path(out: str | os.PathLike) -> str:
+    """``<out>.rejected.csv``: rows of the fits file that resume set aside (not finished fits)."""
+    return os.fspath(out) + ".rejected.csv"
+
+
+def lock_path(out: str | os.PathLike) -> str:
+    """``<out>.lock``: locked by the ``dopasoft fit`` writing ``out`` (holds its PID)."""
+    return os.fspath(out) + ".lock"
+
+
+class Ledger:
+    """What a row of a fits file must be to count as a finished fit on resume.
+
+    A row is a finished fit when it has the header's number of fields, a subject, its data's number
+    of choices (``n_choices``), this run's ``model`` and ``seed``, ``True``/``False`` in ``converged``
+    and ``at_bound``, finite numbers in every parameter column and ``nll``, ``nlp``, ``aic``, ``bic``,
+    and ``aic``, ``bic`` that follow from ``nll`` (a subject with no valid choice has ``n_choices`` 0
+    and empty numbers: that is its finished fit). Rows of subjects the data do not hold are kept as
+    they are (after the others at the end) and count for no subject.
+
+    Rows that fail are moved to ``<out>.rejected.csv`` and their subjects fitted again. A subject
+    written several times identically keeps one row; written several times with different values, all
+    its rows are set aside (which is right is unknown) and it is fitted again. One line on stderr says
+    what was set aside or dropped (also with ``--quiet``: the file was changed).
+    """
+
+    NUMBERS = ("nll", "nlp", "aic", "bic")
+
+    def __init__(self, model, tr, seed: int) -> None:
+        self.params = tuple(model.param_names)
+        self.spec = model.spec
+        self.seed = str(seed)
+        self.n_choices = {str(s): int(n) for s, n in zip(tr.subjects, tr.n_choices, strict=True)}
+
+    def problem(self, header: list[str], fields: list[str]) -> str | None:
+        """Why a row (its fields) is not a finished fit, or ``None`` if it is one."""
+        if len(fields) != len(header):
+            return f"{len(fields)} fields, the header has {len(header)}"
+        row = dict(zip(header, fields, strict=True))
+        subject = row["subject"]
+        if not subject:
+            return "no subject"
+        try:
+            n = int(row.get("n_choices", ""))
+        except ValueError:
+            return f"column 'n_choices' is {row.get('n_choices', '')!r}"
+        known = self.n_choices.get(subject)
+        if known is not None and n != known:
+            return f"column 'n_choices' is {n}, the data hold {known} choices"
+        if "model" in row and row["model"] != self.spec:
+            return f"column 'model' is {row['model']!r}, not {self.spec!r}"
+        if "seed" in row and row["seed"] != self.seed:
+            return f"column 'seed' is {row['seed']!r}, not {self.seed}"
+        for col in ("converged", "at_bound"):
+            if col in row and row[col] not in ("True", "False"):
+                return f"column {col!r} is {row[col]!r}"
+        if n == 0:
+            return None  # nothing to fit: NaN numbers are its finished fit
+        for col in self.params + self.NUMBERS:
+            if col not in row:
+                continue
+            try:
+                ok = np.isfinite(float(row[col]))
+            except ValueError:
+                ok = False
+            if not ok:
+                return f"column {col!r} is {row[col]!r}" if row[col] else f"column {col!r} is empty"
+        return self._inconsistent(row, n)
+
+    @staticmethod
+    def _inconsistent(row: dict[str, str], n_choices: int) -> str | None:
+        """``aic = 2 nll + 2k`` and ``bic = 2 nll + k log n_choices`` as fit writes them: a row whose
+        ``nll`` was changed (a torn write glued to another, an edit) fails."""
+        if not all(c in row for c in ("nll", "aic", "bic", "n_free")):
+            return None
+        try:
+            k = int(row["n_free"])
+        except ValueError:
+            return f"column 'n_free' is {row['n_free']!r}"
+        nll = float(row["nll"])
+        for col, want in (("aic", 2 * nll + 2 * k), ("bic", 2 * nll + k * np.log(max(n_choices, 1)))):
+            if abs(float(row[col]) - want) > 1e-9 * max(1.0, abs(want)):
+                return f"column {col!r} ({row[col]}) does not follow from nll {row['nll']} and n_free {k}"
+        return None
+
+    def check(self, out: str, raw: bytes) -> None:
+        """Check every row of ``out`` (its bytes ``raw``, whole lines); rewrite it with the finished
+        fits only, moving the others to ``<out>.rejected.csv``, and say so in one line."""
+        lines = raw.decode("utf-8", "replace").splitlines(keepends=True)
+        header = next(csv.reader([lines[0]]))
+        missing = [c for c in ("subject", "n_choices", *self.params, "nll") if c not in header]
+        if missing:
+            raise ValueError(
+                f"--out {out} has no column(s) {missing}, so its rows are not fits of --model {self.spec}; "
+                "use another --out, or --overwrite to start afresh"
+            )
+        kept: dict[str, list[tuple[int, str, list[str]]]] = {}
+        rejected: list[tuple[int, str, str]] = []  # (line number, line, reason)
+        for number, line in enumerate(lines[1:], start=2):
+            if not line.strip():
+                continue
+            fields = next(csv.reader([line]), [])
+            why = self.problem(header, fields)
+            if why is None:
+                kept.setdefault(fields[0], []).append((number, line, fields))
+            else:
+                rejected.append((number, line, why))
+        repeats = 0
+        for subject, rows in list(kept.items()):
+            if len(rows) == 1:
+                continue
+            if all(r[2] == rows[0][2] for r in rows):
+                repeats += len(rows) - 1
+                kept[subject] = rows[:1]
+            else:
+                why = f"subject {subject!r} is written {len(rows)} times with different values"
+                rejected.extend((number, line, why) for number, line, _ in rows)
+                del kept[subject]
+        if not rejected and not repeats:
+            return
+        rows = sorted((r for rs in kept.values() for r in rs), key=lambda r: r[0])
+        if rejected:
+            rejected.sort()
+            rpath = rejected_path(out)
+            new = not os.path.exists(rpath) or os.path.getsize(rpath) == 0
+            with open(rpath, "a", encoding="utf-8") as fh:
+                fh.write(("" if not new else lines[0]) + "".join(r[1] for r in rejected))
+                fh.flush()
+                os.fsync(fh.fileno())
+        _replace(out, (lines[0] + "".join(r[1] for r in rows)).encode("utf-8"))
+        said = []
+        if rejected:
+            number, _, why = rejected[0]
+            subjects = len({next(csv.reader([r[1]]), [""])[0] for r in rejected})
+            said.append(
+                f"set aside {len(rejected)} row(s) that are not finished fits (first: line {number}, {why}) "
+                f"in {rejected_path(out)}; their {subjects} subject(s) are fitted again"
+            )
+        if repeats:
+            said.append(f"dropped {repeats} repeated identical row(s)")
+        print(f"dopasoft fit: {out}: {'; '.join(said)}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def exclusive(out: str) -> Iterator[None]:
+    """Hold an exclusive lock on ``<out>.lock`` for the block: one ``dopasoft fit`` per ``--out``.
+
+    A second run refuses at once (``ValueError`` naming the PID of the one writing). The lock is the
+    operating system's (``flock``; ``msvcrt.locking`` on Windows), so it goes with the process that
+    holds it: a run killed by ``kill -9`` or a power cut leaves no stale lock. The lock file stays
+    (removing it would let a third run lock a new file while the second holds the old one).
+    """
+    fh = open(lock_path(out), "a+", encoding="utf-8")  # noqa: SIM115 (held for the block)
+    try:
+        try:
+            _lock(fh)
+        except OSError:
+            fh.seek(0)
+            pid = fh.read().strip() or "unknown"
+            raise ValueError(
+                f"another dopasoft fit (PID {pid}) is writing {out}; wait for it to finish, or give another --out"
+            ) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"{os.getpid()}\n")
+        fh.flush()
+        yield
+    finally:
+        fh.close()  # releases the lock
+
+
+def _lock(fh) -> None:
+    """Lock the open file ``fh`` exclusively without waiting (``OSError`` if another process holds it)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        import msvcrt
+
+        fh.seek(0)
+        msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
+        return
+    fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+@contextlib.contextmanager
+def _deferred_interrupt() -> Iterator[None]:
+    """Hold back Ctrl-C (SIGINT) for the block and raise it after: a row is written whole or not at all."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    try:
+        previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    except (ValueError, OSError):  # no signals here
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if caught:
+            raise KeyboardInterrupt
+
+
 def _append(out: str, rows: pd.DataFrame, header: bool) -> None:
+    """Append finished rows and flush them to disk; Ctrl-C waits until they are written whole."""
     text = rows.to_csv(index=False, header=header)
-    with open(out, "a", encoding="utf-8") as fh:
+    with _deferred_interrupt(), open(out, "a", encoding="utf-8") as fh:
         fh.write(text)
         fh.flush()
         os.fsync(fh.fileno())
@@ -358,67 +576,71 @@ def run_fit(args: argparse.Namespace) -> int:
         n_actions=int(tr.n_actions),
         n_states=int(tr.n_states),
     )
-    mpath = manifest_path(out)
-    if args.overwrite:
-        if os.path.exists(out):
-            _check_fits_header(out)
-        for path in (out, mpath):
-            if os.path.exists(path):
-                os.remove(path)
-        done = None
-    else:
-        done = _resume(out, manifest)
-    if done is None:
-        if os.path.exists(out):
-            os.remove(out)  # empty, or only a torn header line
-        write_manifest(mpath, manifest)
-    finished = set() if done is None else set(done["subject"].astype(str))
-    todo = [s for s in tr.subjects if str(s) not in finished]
-    if finished:
-        print(
-            f"dopasoft fit: resuming: {len(finished)} subject(s) already in {out}, {len(todo)} to fit",
-            file=sys.stderr,
-        )
-    header = done is None
-    from tqdm import tqdm
+    with exclusive(out):  # one run per --out: a second refuses at once
+        mpath = manifest_path(out)
+        if args.overwrite:
+            if os.path.exists(out):
+                _check_fits_header(out)
+            for path in (out, mpath, rejected_path(out)):
+                if os.path.exists(path):
+                    os.remove(path)
+            done = None
+        else:
+            done = _resume(out, manifest, Ledger(model, tr, args.seed))
+        if done is None:
+            if os.path.exists(out):
+                os.remove(out)  # empty, or only a torn header line
+            write_manifest(mpath, manifest)
+        finished = set() if done is None else set(done["subject"].astype(str))
+        todo = [s for s in tr.subjects if str(s) not in finished]
+        if finished:
+            print(
+                f"dopasoft fit: resuming: {tr.n_subjects - len(todo)} subject(s) already in {out}, "
+                f"{len(todo)} to fit",
+                file=sys.stderr,
+            )
+        header = done is None
+        from tqdm import tqdm
 
-    with (
-        dask_executor(args.scheduler if todo else None, args.dask_local if todo else None) as executor,
-        tqdm(total=len(todo), unit="subject", desc=f"fit {model.name}", disable=args.quiet) as bar,
-    ):
-        if todo and executor is None:  # workers of a cluster compile for themselves
-
-            def say(message: str) -> None:
-                bar.set_description(f"fit {model.name}: {message}")
-                bar.refresh()
-
-            if prepare_fit(model, tr, on_compile=say):
-                bar.set_description(f"fit {model.name}")
-                bar.reset(total=len(todo))  # the rate counts fitting time only
-        for rows, _starts in iter_fit(
-            tr,
-            model,
-            n_starts=args.n_starts,
-            seed=args.seed,
-            fixed=fixed,
-            bounds=bounds,
-            chunk_size=args.chunk_size,
-            skip=finished,
-            prior=prior,
-            executor=executor,
+        with (
+            dask_executor(args.scheduler if todo else None, args.dask_local if todo else None) as executor,
+            tqdm(total=len(todo), unit="subject", desc=f"fit {model.name}", disable=args.quiet) as bar,
         ):
-            rows = rows.copy()
-            rows["model"] = model.spec
-            rows["seed"] = args.seed
-            _append(out, rows, header)
-            header = False
-            bar.update(len(rows))
-    res = _tidy(out, tr.subjects)
-    summary(
-        args,
-        f"wrote {len(res)} subjects' fits to {out} (model {model.spec}, total NLL {res['nll'].sum():.3f}, "
-        f"{int(res['converged'].sum())} converged)",
-    )
+            if todo and executor is None:  # workers of a cluster compile for themselves
+
+                def say(message: str) -> None:
+                    bar.set_description(f"fit {model.name}: {message}")
+                    bar.refresh()
+
+                if prepare_fit(model, tr, on_compile=say):
+                    bar.set_description(f"fit {model.name}")
+                    bar.reset(total=len(todo))  # the rate counts fitting time only
+                check_interrupt()  # one lost inside the compiler's callbacks
+            for rows, _starts in iter_fit(
+                tr,
+                model,
+                n_starts=args.n_starts,
+                seed=args.seed,
+                fixed=fixed,
+                bounds=bounds,
+                chunk_size=args.chunk_size,
+                skip=finished,
+                prior=prior,
+                executor=executor,
+            ):
+                rows = rows.copy()
+                rows["model"] = model.spec
+                rows["seed"] = args.seed
+                _append(out, rows, header)
+                header = False
+                bar.update(len(rows))
+                check_interrupt()
+        res = _tidy(out, tr.subjects)
+        summary(
+            args,
+            f"wrote {len(res)} subjects' fits to {out} (model {model.spec}, total NLL {res['nll'].sum():.3f}, "
+            f"{int(res['converged'].sum())} converged)",
+        )
     return 0
 
 

@@ -60,17 +60,33 @@ def manifest_path(out: str | os.PathLike) -> Path:
 def data_fingerprint(data: pd.DataFrame) -> str:
     """SHA-256 of validated choice data written canonically (independent of the file format).
 
-    Subject identifiers as text, every other column as float64 written with Python's round-trip
-    ``repr``, columns and rows in the validated order, ``\\n`` line ends, the task name first.
+    Subject identifiers as text, every numeric column as float64 written with Python's round-trip
+    ``repr``, any other column (a lab's condition, session or notes) as the text it holds (a missing
+    cell as an empty field), columns and rows in the validated order, ``\\n`` line ends, the task name
+    first. A column whose every value is a number counts as numeric whatever its type, so ``"1"`` in
+    a CSV and ``1`` in Parquet agree.
     """
     canon = pd.DataFrame(index=pd.RangeIndex(len(data)))
     for col in data.columns:
+        values = data[col]
         if col == "subject":
-            canon[col] = data[col].astype(str).to_numpy()
-        else:
-            canon[col] = pd.to_numeric(data[col]).astype(np.float64).to_numpy()
+            canon[col] = values.astype(str).to_numpy()
+            continue
+        try:
+            canon[col] = pd.to_numeric(values).astype(np.float64).to_numpy()
+        except (ValueError, TypeError):  # text: carried as it is, ignored by the likelihood
+            canon[col] = [_text(v) for v in values]
     text = f"task={data.attrs.get('task', '')}\n" + canon.to_csv(index=False, lineterminator="\n")
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _text(value: Any) -> str:
+    """A cell of a text column as written in the fingerprint: empty when missing."""
+    return (
+        ""
+        if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA
+        else str(value)
+    )
 
 
 def _sorted_floats(d: Mapping[str, Any] | None) -> dict[str, Any]:

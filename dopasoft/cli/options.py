@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from typing import Any
 
 __all__ = [
@@ -19,6 +20,8 @@ __all__ = [
     "add_model_option",
     "add_param_option",
     "params_from_items",
+    "name_values",
+    "float_pair",
     "positive_int",
     "seed_value",
     "add_seed_option",
@@ -95,18 +98,68 @@ def add_model_option(
     )
 
 
-def params_from_items(items: list[str]) -> dict[str, float]:
-    """``--param NAME=VALUE`` options as a dict; ``ValueError`` naming a malformed one."""
-    out: dict[str, float] = {}
+def name_values(
+    items: list[str], option: str, form: str, parse: Callable[[str], Any], bad: str | None = None
+) -> dict[str, Any]:
+    """Repeated ``NAME=VALUE`` options (``--fix``, ``--param``, ``--bound``, ``--prior``) as a dict.
+
+    The one parser of every such option, so all refuse alike (``ValueError``, one line in the user's
+    terms): an item without ``=`` or a name (``--fix expects NAME=VALUE, got 'alpha'``), a value
+    ``parse`` refuses (``--fix 'alpha=x': 'x' is not a number``, or ``bad`` when given), and a name
+    given twice with different values (``option --fix gives alpha twice (0.3 and 0.6)``): the last
+    value does not silently win. The same value twice (``0.3`` and ``0.30``) is accepted.
+
+    Parameters
+    ----------
+    items : list of str
+        The option's values as given (``action="append"``).
+    option : str
+        The option as the user writes it (``--fix``).
+    form : str
+        The expected form for messages (``NAME=VALUE``, ``NAME=LO:HI``).
+    parse : callable
+        Text after ``=`` to a value; raises ``ValueError`` for a bad one.
+    bad : str, optional
+        The message's explanation of a bad value (default: ``'<text>' is not a number``).
+    """
+    out: dict[str, Any] = {}
+    given: dict[str, str] = {}
     for item in items:
-        name, sep, val = item.partition("=")
-        if not sep or not name.strip():
-            raise ValueError(f"--param expects NAME=VALUE, got {item!r}")
+        name, sep, text = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise ValueError(f"{option} expects {form}, got {item!r}")
         try:
-            out[name.strip()] = float(val)
+            value = parse(text)
         except ValueError:
-            raise ValueError(f"--param {item!r}: {val!r} is not a number") from None
+            raise ValueError(f"{option} {item!r}: {bad or f'{text!r} is not a number'}") from None
+        if name in out and not _same(out[name], value):
+            raise ValueError(f"option {option} gives {name} twice ({given[name].strip()} and {text.strip()})")
+        out[name], given[name] = value, text
     return out
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal values (NaN equal to NaN, so a repeated ``nan`` is a repeat, not a contradiction)."""
+    a_t, b_t = (a if isinstance(a, tuple) else (a,)), (b if isinstance(b, tuple) else (b,))
+    return len(a_t) == len(b_t) and all(x == y or (x != x and y != y) for x, y in zip(a_t, b_t, strict=True))
+
+
+def float_pair(separator: str) -> Callable[[str], tuple[float, float]]:
+    """A parser of ``A<separator>B`` into two floats (``--bound`` ``LO:HI``, ``--prior`` ``MEAN,SD``)."""
+
+    def parse(text: str) -> tuple[float, float]:
+        a, sep, b = text.partition(separator)
+        if not sep:
+            raise ValueError(text)
+        return float(a), float(b)
+
+    return parse
+
+
+def params_from_items(items: list[str]) -> dict[str, float]:
+    """``--param NAME=VALUE`` options as a dict; ``ValueError`` naming a malformed or repeated one."""
+    return name_values(items, "--param", "NAME=VALUE", float)
 
 
 def add_param_option(p: argparse.ArgumentParser, help: str) -> None:

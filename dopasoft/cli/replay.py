@@ -16,10 +16,50 @@ from dopasoft.cli.options import (
     summary,
 )
 from dopasoft.cli.outputs import output_file, write_csv
-from dopasoft.fitting.data import read_choices, read_table
+from dopasoft.fitting.data import BANDIT_COLUMNS, STEP_COLUMNS, TWO_STEP_COLUMNS, read_choices, read_table
 from dopasoft.fitting.models import get_model, model_from_columns
 
-__all__ = ["register", "run_replay"]
+__all__ = ["register", "run_replay", "with_data_columns"]
+
+# the columns a data format reads; any other column of the data is the lab's own (condition, session, notes)
+_FORMAT_COLUMNS = frozenset(TWO_STEP_COLUMNS + BANDIT_COLUMNS + STEP_COLUMNS + ("state",))
+
+
+def with_data_columns(table: pd.DataFrame, data: pd.DataFrame) -> pd.DataFrame:
+    """The replay ``table`` with the data's own extra columns (condition, session, notes, ...) appended.
+
+    Each replay row takes the values of the data row it replays: matched on subject and trial, and in
+    the step format on the step's position in its trial (``stage``); a two-step trial's two rows both
+    take its row's values. An extra column whose name the replay table already uses is appended as
+    ``data_<name>``. The likelihood never reads these columns.
+    """
+    extra = [c for c in data.columns if c not in _FORMAT_COLUMNS]
+    if not extra or table.empty:
+        return table
+    keys = pd.DataFrame(
+        {
+            "subject": data["subject"].astype(str).to_numpy(),
+            "trial": data["trial"].to_numpy(dtype=float),
+        }
+    )
+    on = ["subject", "trial"]
+    if data.attrs.get("task") == "steps":
+        keys["stage"] = keys.groupby(on, sort=False).cumcount().to_numpy() + 1
+        on.append("stage")
+    right = keys.assign(**{f"\0{c}": data[c].to_numpy() for c in extra})
+    left = pd.DataFrame(
+        {
+            "subject": table["subject"].astype(str).to_numpy(),
+            "trial": table["trial"].to_numpy(dtype=float),
+            "stage": table["stage"].to_numpy(),
+        }
+    )[on]
+    joined = left.merge(right, on=on, how="left", validate="many_to_one")
+    out = table.copy()
+    for c in extra:
+        name = c if c not in out.columns else f"data_{c}"
+        out[name] = joined[f"\0{c}"].to_numpy()
+    return out
 
 
 def _check_model_against_fits(spec: str | None, fits, path: str) -> None:
@@ -71,6 +111,7 @@ def run_replay(args: argparse.Namespace) -> int:
         params = params_from_items(args.param)
     model = None if args.model is None else get_model(args.model)
     table = replay(data, model, params, n_actions=args.n_actions, n_states=args.n_states)
+    table = with_data_columns(table, data)
     write_csv(table, out)
     took = time.perf_counter() - started
     n = table["subject"].nunique()

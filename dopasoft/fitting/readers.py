@@ -226,12 +226,32 @@ def read_hbayesdm(path: str | os.PathLike) -> pd.DataFrame:
 
 def validate_any(df: pd.DataFrame) -> pd.DataFrame:
     """Validate choice data in any supported layout: an hBayesDM task file's columns (``subjID``
-    without ``subject``, or ``level1_choice``) or a dopasoft format named by its columns."""
+    without ``subject``, or ``level1_choice``) or a dopasoft format named by its columns.
+
+    A table with both subject columns (``subject`` and ``subjID``) is accepted only if they agree on
+    every row; otherwise one would be silently dropped, so it is refused naming both columns and the
+    first row where they differ."""
+    if isinstance(df, pd.DataFrame):
+        _check_subject_columns(df)
     if isinstance(df, pd.DataFrame) and (
         "level1_choice" in df.columns or ("subjID" in df.columns and "subject" not in df.columns)
     ):
         return hbayesdm_to_data(df)
     return validate_canonical(df)
+
+
+def _check_subject_columns(df: pd.DataFrame) -> None:
+    """``ValueError`` naming both columns and the first row where ``subject`` and ``subjID`` differ."""
+    if not all(c in df.columns for c in _SUBJECT_COLUMNS):
+        return
+    a, b = (df[c].astype(object).where(df[c].notna(), "").astype(str).to_numpy() for c in _SUBJECT_COLUMNS)
+    differ = a != b
+    if differ.any():
+        i = int(differ.argmax())
+        raise ValueError(
+            f"row {df.index[i]!r}: the columns 'subject' ({a[i]!r}) and 'subjID' ({b[i]!r}) disagree; "
+            "a table needs one subject column: drop or rename the other"
+        )
 
 
 def read_choices(path: str | os.PathLike) -> pd.DataFrame:

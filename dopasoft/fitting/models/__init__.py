@@ -67,6 +67,8 @@ def _parse_spec(spec: str, family: ModelFamily) -> dict[str, Any]:
             out[key] = True
         elif not sep:
             raise ValueError(f"model spec {spec!r}: option {key} needs a value (+{key}=…)")
+        elif key in out and out[key] != val:
+            raise ValueError(f"model spec {spec!r} gives {key} twice ({out[key]} and {val})")
         else:
             out[key] = val
     return out
