@@ -166,3 +166,20 @@ def test_group_difference_is_recovered():
 def test_no_group_difference_includes_zero():
     _, (lo, hi) = _beta_hdi(0.0, seed=5)
     assert lo < 0.0 < hi
+
+
+@pytest.mark.parametrize("model", ["soft-q+kappa", "soft-q+valence"])
+def test_soft_q_gradient_with_covariates(small, model):
+    data, table = small
+    hm = hierarchical_model(model)
+    tr = to_transitions(data)
+    d = LogDensity(hm, tr, design(table, tr.subjects, hm))
+    assert d.n_coef == 2 * hm.n_params
+    x = np.random.default_rng(5).normal(0.0, 0.4, d.n_dim)
+    h = 1e-6
+    fd = np.array([(d.logp_grad(x + e)[0] - d.logp_grad(x - e)[0]) / (2 * h) for e in np.eye(d.n_dim) * h])
+    lp, grad = d.logp_grad(x)
+    lp_np, grad_np = d.logp_grad_numpy(x)
+    assert lp == pytest.approx(lp_np, rel=1e-10)
+    np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(grad_np, grad, rtol=1e-8, atol=1e-8)
