@@ -1,17 +1,22 @@
 r"""The joint log density of a hierarchical model and its gradient, over one flat vector.
 
-The vector is ``x = (μ, log σ, η)``: ``P`` group means, ``P`` log group sds and ``S × P`` standardised
-subject effects (subject-major). With ``z_s = μ + σ ⊙ η_s``, ``v_s = T(z_s)``, ``θ_s = g(v_s)``
-(:class:`~dopasoft.fitting.bayes.models.HierParam`),
+The vector is ``x = (μ, log σ, η, β)``: ``P`` group means, ``P`` log group sds, ``S × P`` standardised
+subject effects (subject-major) and, with group covariates ``X`` (S × k,
+:class:`~dopasoft.fitting.bayes.covariates.Covariates`), the coefficients ``β`` of the chosen
+parameters (parameter-major; none without covariates). With ``z_s = μ + B x_s + σ ⊙ η_s``
+(``B`` the ``P × k`` matrix of ``β``, zero in the rows of parameters without covariates),
+``v_s = T(z_s)``, ``θ_s = g(v_s)`` (:class:`~dopasoft.fitting.bayes.models.HierParam`),
 
 .. math::
 
     \log p(x) = \sum_p \big[\log N(\mu_p | m_p, s_p) + \log N^+(\sigma_p | 0, h_p) + \log\sigma_p\big]
-              + \sum_{s,p} \log N(\eta_{sp} | 0, 1) - \sum_s \mathrm{NLL}_s(\theta_s),
+              + \sum_{s,p} \log N(\eta_{sp} | 0, 1) + \sum_b \log N(\beta_b | 0, 1)
+              - \sum_s \mathrm{NLL}_s(\theta_s),
 
 normalising constants included, ``log σ_p`` the Jacobian of sampling ``σ`` on the log scale. The
 gradient chains ``∂NLL/∂θ`` of the choice model's compiled forward-mode replay (one call for all
-subjects per evaluation) through ``g``, ``T``, the non-centring and the priors.
+subjects per evaluation) through ``g``, ``T``, the non-centring, the regression
+(``∂/∂B = Σ_s (∂/∂z_s) x_sᵀ``) and the priors.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
+from dopasoft.fitting.bayes.covariates import Covariates
 from dopasoft.fitting.bayes.models import HierModel
 from dopasoft.fitting.data import Transitions
 from dopasoft.fitting.models import SoftQLambdaModel
@@ -37,8 +43,9 @@ _LINKS = {"identity": 0, "reciprocal": 1}
 
 
 @njit(cache=True, nogil=True)
-def _subject_params(x, hier, prior, domain, source, constant, dtheta, full):
-    """The transforms of :meth:`LogDensity.logp_grad`, compiled: every subject's kernel columns
+def _subject_params(x, hier, prior, domain, cov, source, constant, dtheta, full):
+    """The transforms of :meth:`LogDensity.logp_grad`, compiled (``cov = (X, bpar, bcol)``: coefficient
+    ``b`` multiplies covariate ``bcol[b]`` in parameter ``bpar[b]``): every subject's kernel columns
     ``full`` (S, columns; ``constant[c]`` where ``source[c] < 0``) and ``dθ/dz`` in ``dtheta`` (S, P).
     Returns ``False`` where a parameter leaves its domain or a value is not finite."""
     kind, link, order = hier
@@ -46,12 +53,18 @@ def _subject_params(x, hier, prior, domain, source, constant, dtheta, full):
     dom_lo, dom_hi, open_lo, open_hi = domain
     n_par = kind.shape[0]
     n_sub = dtheta.shape[0]
+    cx, bpar, bcol = cov
+    n_base = 2 * n_par + n_sub * n_par
     theta_m = np.empty((n_sub, n_par))
+    shift = np.zeros((n_sub, n_par))
+    for b in range(bpar.shape[0]):
+        for s in range(n_sub):
+            shift[s, bpar[b]] += x[n_base + b] * cx[s, bcol[b]]
     ok = True
     for s in range(n_sub):
         for j in range(n_par):
             sigma = math.exp(x[n_par + j])
-            zz = x[j] + sigma * x[2 * n_par + s * n_par + j]
+            zz = x[j] + shift[s, j] + sigma * x[2 * n_par + s * n_par + j]
             if kind[j] == 0:
                 u = (0.07056 * zz * zz + 1.5976) * zz
                 q = 0.5 * (1.0 + math.tanh(0.5 * u))
@@ -83,16 +96,22 @@ def _subject_params(x, hier, prior, domain, source, constant, dtheta, full):
 
 
 @njit(cache=True, nogil=True)
-def _assemble(x, hier, prior, source, dtheta, nll, gcols, grad):
+def _assemble(x, hier, prior, cov, source, dtheta, nll, gcols, grad):
     """``log p`` (returned) and its gradient (written to ``grad``) from the subjects' NLL ``nll`` (S,)
     and its gradient ``gcols`` (S, columns) over the kernel columns: the priors, the pull-back onto
-    the model's parameters, the chain rule through ``dtheta`` and the non-centring. ``-inf`` and
-    ``grad = 0`` where a value is not finite."""
+    the model's parameters, the chain rule through ``dtheta``, the non-centring and the covariates'
+    regression. ``-inf`` and ``grad = 0`` where a value is not finite."""
     order = hier[2]
     mu_mean, mu_sd, sig_sd, const = prior[2], prior[3], prior[4], prior[5]
     n_par = order.shape[0]
     n_sub = nll.shape[0]
+    cx, bpar, bcol = cov
+    n_base = 2 * n_par + n_sub * n_par
     logp = const
+    for b in range(bpar.shape[0]):
+        beta = x[n_base + b]
+        logp -= 0.5 * beta * beta
+        grad[n_base + b] = -beta
     for j in range(n_par):
         r = (x[j] - mu_mean[j]) / mu_sd[j]
         sigma = math.exp(x[n_par + j])
@@ -115,6 +134,9 @@ def _assemble(x, hier, prior, source, dtheta, nll, gcols, grad):
             grad[j] += g_z
             grad[n_par + j] += sigma * g_z * eta
             grad[2 * n_par + s * n_par + j] = -eta + g_z * sigma
+            for b in range(bpar.shape[0]):
+                if bpar[b] == j:
+                    grad[n_base + b] += g_z * cx[s, bcol[b]]
     if not math.isfinite(logp):
         grad[:] = 0.0
         return -math.inf
@@ -126,7 +148,7 @@ def _assemble(x, hier, prior, source, dtheta, nll, gcols, grad):
 
 
 @njit(cache=True, nogil=True)
-def _logp_grad_softq(x, hier, prior, domain, source, constant, data, subj, variant, grad):
+def _logp_grad_softq(x, hier, prior, domain, cov, source, constant, data, subj, variant, grad):
     """:meth:`LogDensity.logp_grad` compiled, for Soft Q models without differenced columns: the
     transforms, the likelihood's block (:func:`dopasoft.fitting.softq._nll_grad_block`) and the chain
     rule in one call that holds no GIL. Writes ``grad``, returns ``log p`` (``-inf``, ``grad = 0``
@@ -136,7 +158,7 @@ def _logp_grad_softq(x, hier, prior, domain, source, constant, data, subj, varia
     n_sub = subj.shape[0]
     dtheta = np.empty((n_sub, hier[0].shape[0]))
     full = np.empty((n_sub, source.shape[0]))
-    if not _subject_params(x, hier, prior, domain, source, constant, dtheta, full):
+    if not _subject_params(x, hier, prior, domain, cov, source, constant, dtheta, full):
         grad[:] = 0.0
         return -math.inf
     nll = np.empty(n_sub)
@@ -158,11 +180,11 @@ def _logp_grad_softq(x, hier, prior, domain, source, constant, data, subj, varia
         nll,
         gcols,
     )
-    return _assemble(x, hier, prior, source, dtheta, nll, gcols, grad)
+    return _assemble(x, hier, prior, cov, source, dtheta, nll, gcols, grad)
 
 
 @njit(cache=True, nogil=True)
-def _logp_grad_hybrid(x, hier, prior, domain, source, constant, data, subj, p_common, grad):
+def _logp_grad_hybrid(x, hier, prior, domain, cov, source, constant, data, subj, p_common, grad):
     """:meth:`LogDensity.logp_grad` compiled for the Daw hybrid (hBayesDM's ts_par7/6/4): as
     :func:`_logp_grad_softq` around the hybrid's forward-mode likelihood
     (:func:`dopasoft.fitting.models.daw_hybrid._hybrid_nll_grad_block`)."""
@@ -170,7 +192,7 @@ def _logp_grad_hybrid(x, hier, prior, domain, source, constant, data, subj, p_co
     n_sub = subj.shape[0]
     dtheta = np.empty((n_sub, hier[0].shape[0]))
     full = np.empty((n_sub, source.shape[0]))
-    if not _subject_params(x, hier, prior, domain, source, constant, dtheta, full):
+    if not _subject_params(x, hier, prior, domain, cov, source, constant, dtheta, full):
         grad[:] = 0.0
         return -math.inf
     nll = np.empty(n_sub)
@@ -190,7 +212,7 @@ def _logp_grad_hybrid(x, hier, prior, domain, source, constant, data, subj, p_co
         nll,
         gcols,
     )
-    return _assemble(x, hier, prior, source, dtheta, nll, gcols, grad)
+    return _assemble(x, hier, prior, cov, source, dtheta, nll, gcols, grad)
 
 
 class LogDensity:
@@ -202,6 +224,9 @@ class LogDensity:
     tr : Transitions
         The subjects' data (every subject is in the model; a subject without choices adds its
         prior only).
+    covariates : Covariates, optional
+        Group covariates (:func:`dopasoft.fitting.bayes.covariates.design`): their coefficients
+        ``β`` (prior ``N(0, 1)``) follow ``η`` in ``x``.
 
     Notes
     -----
@@ -224,13 +249,28 @@ class LogDensity:
     (True, (10,))
     """
 
-    def __init__(self, hmodel: HierModel, tr: Transitions) -> None:
+    def __init__(self, hmodel: HierModel, tr: Transitions, covariates: Covariates | None = None) -> None:
         self.hmodel = hmodel
         self.tr = tr
         self.model = hmodel.model
         self.n_subjects = tr.n_subjects
         self.n_params = hmodel.n_params
-        self.n_dim = 2 * self.n_params + self.n_subjects * self.n_params
+        self.covariates = covariates
+        self._n_base = 2 * self.n_params + self.n_subjects * self.n_params
+        self.n_coef = covariates.n_coef if covariates is not None else 0
+        self.n_dim = self._n_base + self.n_coef
+        if covariates is not None:
+            if covariates.X.shape[0] != self.n_subjects:
+                raise ValueError(f"covariates: {covariates.X.shape[0]} rows for {self.n_subjects} subjects")
+            k = len(covariates.names)
+            self._cx = np.ascontiguousarray(covariates.X, dtype=float)
+            self._bpar = np.repeat(np.asarray(covariates.params, np.int64), k)
+            self._bcol = np.tile(np.arange(k, dtype=np.int64), len(covariates.params))
+        else:
+            self._cx = np.zeros((self.n_subjects, 0))
+            self._bpar = np.zeros(0, np.int64)
+            self._bcol = np.zeros(0, np.int64)
+        self._cov = (self._cx, self._bpar, self._bcol)
         m = self.model
         order = [m.param_names.index(p.model_param) for p in hmodel.params]
         if sorted(order) != list(range(m.n_params)):
@@ -242,7 +282,7 @@ class LogDensity:
         self._const = float(
             np.sum(-np.log(self._mu_sd) - 0.5 * _LOG_2PI)
             + np.sum(math.log(2.0) - np.log(self._sig_sd) - 0.5 * _LOG_2PI)
-            - 0.5 * _LOG_2PI * self.n_subjects * self.n_params
+            - 0.5 * _LOG_2PI * (self.n_subjects * self.n_params + self.n_coef)
         )
         self._subj = np.arange(self.n_subjects, dtype=np.int64)
         # the compiled path: "softq" (Soft Q models without differenced columns), "hybrid" (the Daw
@@ -289,17 +329,36 @@ class LogDensity:
             self._source_i = self._source.astype(np.int64)
 
     def split(self, x: NDArray[np.float64]) -> tuple[NDArray, NDArray, NDArray]:
-        """``(μ (P,), log σ (P,), η (S, P))`` of ``x`` (views; leading axes of ``x`` are kept)."""
+        """``(μ (P,), log σ (P,), η (S, P))`` of ``x`` (views; leading axes of ``x`` are kept; the
+        covariates' coefficients: :meth:`coefficients`)."""
         x = np.asarray(x, dtype=float)
         p = self.n_params
         lead = x.shape[:-1]
-        return x[..., :p], x[..., p : 2 * p], x[..., 2 * p :].reshape(lead + (self.n_subjects, p))
+        eta = x[..., 2 * p : self._n_base].reshape(lead + (self.n_subjects, p))
+        return x[..., :p], x[..., p : 2 * p], eta
+
+    def coefficients(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
+        """``B`` (..., P, k): the covariates' coefficients of ``x`` on the unconstrained scale, zero in
+        the rows of parameters without covariates (``k = 0`` without covariates)."""
+        x = np.asarray(x, dtype=float)
+        k = self._cx.shape[1]
+        B = np.zeros(x.shape[:-1] + (self.n_params, k))
+        if self.n_coef:
+            beta = x[..., self._n_base :].reshape(x.shape[:-1] + (-1, k))
+            B[..., list(self.covariates.params), :] = beta
+        return B
+
+    def _z(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
+        mu, log_sigma, eta = self.split(x)
+        z = mu[..., None, :] + np.exp(log_sigma)[..., None, :] * eta
+        if self.n_coef:
+            z = z + np.einsum("sk,...pk->...sp", self._cx, self.coefficients(x))
+        return z
 
     def natural(self, x: NDArray[np.float64]) -> tuple[NDArray, NDArray, NDArray]:
         """``(z, v, θ)`` per subject, each ``(..., S, P)``: unconstrained, reported and model values
         (``θ`` in the hierarchical parameters' order)."""
-        mu, log_sigma, eta = self.split(x)
-        z = mu[..., None, :] + np.exp(log_sigma)[..., None, :] * eta
+        z = self._z(x)
         v = np.empty_like(z)
         theta = np.empty_like(z)
         for j, p in enumerate(self.hmodel.params):
@@ -329,6 +388,7 @@ class LogDensity:
                 self._hier,
                 self._prior,
                 self._domain,
+                self._cov,
                 self._source_i,
                 self._constant,
                 self._data,
@@ -345,7 +405,7 @@ class LogDensity:
         x = np.asarray(x, dtype=float)
         mu, log_sigma, eta = self.split(x)
         sigma = np.exp(log_sigma)
-        z = mu + sigma * eta
+        z = self._z(x)
         v = np.empty_like(z)
         theta = np.empty_like(z)
         dtheta_dz = np.empty_like(z)
@@ -366,10 +426,15 @@ class LogDensity:
         logp = self._const - 0.5 * np.sum(r * r) + np.sum(-0.5 * q * q + log_sigma) - 0.5 * np.sum(eta * eta)
         logp -= float(np.sum(nll))
         grad = np.empty_like(x)
-        p = self.n_params
+        p, nb = self.n_params, self._n_base
         grad[:p] = -r / self._mu_sd + g_z.sum(axis=0)
         grad[p : 2 * p] = -q * q + 1.0 + sigma * np.sum(g_z * eta, axis=0)
-        grad[2 * p :] = (-eta + g_z * sigma).ravel()
+        grad[2 * p : nb] = (-eta + g_z * sigma).ravel()
+        if self.n_coef:
+            beta = x[nb:]
+            logp -= 0.5 * float(beta @ beta)
+            g_B = g_z.T @ self._cx  # (P, k): Σ_s (∂/∂z_s) x_sᵀ
+            grad[nb:] = -beta + g_B[list(self.covariates.params)].ravel()
         if not (math.isfinite(logp) and np.isfinite(grad).all()):
             return fail
         return float(logp), grad
@@ -385,12 +450,13 @@ class LogDensity:
         return True
 
     def initial_point(self, seed: int) -> NDArray[np.float64]:
-        """A start: ``μ`` at its prior mean, ``σ`` at half its prior scale, ``η`` near 0, each jittered
-        by ``seed`` (for a chain's start)."""
+        """A start: ``μ`` at its prior mean, ``σ`` at half its prior scale, ``η`` and the covariates'
+        coefficients near 0, each jittered by ``seed`` (for a chain's start)."""
         rng = np.random.default_rng(seed % 2**63)
         p = self.n_params
         x = np.empty(self.n_dim)
         x[:p] = self._mu_mean + rng.uniform(-0.5, 0.5, p) * np.minimum(self._mu_sd, 1.0)
         x[p : 2 * p] = np.log(0.5 * self._sig_sd) + rng.uniform(-0.5, 0.5, p)
-        x[2 * p :] = rng.uniform(-0.5, 0.5, self.n_dim - 2 * p)
+        x[2 * p : self._n_base] = rng.uniform(-0.5, 0.5, self._n_base - 2 * p)
+        x[self._n_base :] = rng.uniform(-0.1, 0.1, self.n_coef)
         return x

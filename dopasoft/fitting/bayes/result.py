@@ -51,9 +51,16 @@ def _posterior_vars(density: LogDensity, x: NDArray[np.float64]) -> tuple[dict, 
         out[f"mu_{p.name}"] = (("chain", "draw"), p.to_natural(mu[..., j]))
         if not hm.hbayesdm:
             out[f"sigma_{p.name}"] = (("chain", "draw"), sigma[..., j])
+    cov = density.covariates
+    if cov is not None:  # the regression's coefficients, unconstrained scale
+        B = density.coefficients(x)
+        for j in cov.params:
+            out[f"beta_{hm.params[j].name}"] = (("chain", "draw", "covariate"), B[..., j, :])
     for j, p in enumerate(hm.params):
         out[p.name] = (("chain", "draw", "subject"), v[..., j])
     coords = {"parameter": list(hm.names)} if hm.hbayesdm else {}
+    if cov is not None:
+        coords["covariate"] = list(cov.names)
     return out, coords
 
 
@@ -88,7 +95,13 @@ def _log_likelihood(density: LogDensity, x: NDArray[np.float64]) -> tuple[NDArra
 
 def build_idata(density: LogDensity, x: NDArray[np.float64], sample_stats, attrs: dict[str, Any]):
     """The :class:`arviz.InferenceData` of :class:`PosteriorResult` from the unconstrained draws ``x``
-    (chain, draw, n_dim) and nutpie's ``sample_stats`` dataset."""
+    (chain, draw, n_dim) and nutpie's ``sample_stats`` dataset.
+
+    With group covariates the posterior also holds ``beta_<p>`` for each parameter ``p`` that has
+    them: the coefficients ``B`` of ``z_s = μ + B x_s + σ ⊙ η_s`` over dimension ``covariate`` (the
+    covariate names), on the unconstrained scale (the probit scale of ``Φ≈`` parameters, the log
+    scale of ``exp`` ones); ``mu_<p>`` is then the transform of ``μ``, the group median at
+    covariates 0 (the baseline group)."""
     az = import_arviz()
     import xarray as xr
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 import os
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
+from dopasoft.fitting.bayes.covariates import design
 from dopasoft.fitting.bayes.density import LogDensity
 from dopasoft.fitting.bayes.models import HierModel, hierarchical_model
 from dopasoft.fitting.bayes.result import _MISSING, PosteriorResult, build_idata, import_arviz
@@ -81,6 +82,8 @@ def sample(
     target_accept: float = 0.8,
     n_actions: int | None = None,
     n_states: int | None = None,
+    covariates: pd.DataFrame | None = None,
+    covariate_params: Sequence[str] | None = None,
 ) -> PosteriorResult:
     r"""Sample the posterior of a hierarchical model by NUTS (nutpie).
 
@@ -115,11 +118,24 @@ def sample(
         The step size's target acceptance rate (raise it, e.g. 0.95, when there are divergences).
     n_actions, n_states : int, optional
         As :func:`dopasoft.fitting.to_transitions`.
+    covariates : pandas.DataFrame, optional
+        Group covariates: a ``subject`` column (matched to the data's subject IDs as text; every
+        subject needs a row, extra rows are ignored) and one column per covariate. The group mean of
+        each chosen parameter becomes a regression on the unconstrained scale,
+        ``z_s = μ + B x_s + σ ⊙ η_s``, ``B ~ N(0, 1)``. Numeric and boolean columns enter raw (not
+        centred: with a 0/1 group code, ``μ`` is the baseline group's mean and ``B`` the difference);
+        a text or categorical column becomes 0/1 dummies ``"<column>[<level>]"``, the first level
+        (sorted text, or the categorical's first category) the baseline. Missing values, missing
+        subjects and constant columns are refused.
+    covariate_params : list of str, optional
+        The parameters (reported names: ``A``, ``tau`` for ``bandit2arm_delta``) that get every
+        covariate; default all. Fit a table with fewer columns to give a parameter fewer covariates.
 
     Returns
     -------
     PosteriorResult
-        With ``idata``, ``summary()``, ``params``, ``diagnostics`` and ``loo()``; a ``UserWarning``
+        With ``idata`` (with covariates: ``beta_<param>`` over dimension ``covariate``, unconstrained
+        scale), ``summary()``, ``params``, ``diagnostics`` and ``loo()``; a ``UserWarning``
         names each failed check (any divergence, R-hat > 1.01, bulk ESS < 400, E-BFMI < 0.3).
 
     Raises
@@ -127,7 +143,7 @@ def sample(
     ImportError
         Without nutpie and ArviZ (``pip install -e '.[bayes]'``).
     ValueError
-        Unknown model, data the model cannot take, an invalid prior.
+        Unknown model, data the model cannot take, an invalid prior, invalid covariates.
 
     Examples
     --------
@@ -151,10 +167,13 @@ def sample(
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     hm = hierarchical_model(model, prior)
     tr = _data(data, hm, n_actions, n_states)
+    if covariates is None and covariate_params is not None:
+        raise ValueError("covariate_params needs covariates")
+    cov = design(covariates, tr.subjects, hm, covariate_params) if covariates is not None else None
     if cores is None:
         cores = max(1, min(chains, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1))
     t0 = time.process_time()
-    density = LogDensity(hm, tr)
+    density = LogDensity(hm, tr, cov)
     density.logp_grad(density.initial_point(seed))  # compiles (or loads) the likelihood
     compiled = compile_model(density)
     t1 = time.process_time()
