@@ -8,7 +8,7 @@ import sys
 import warnings
 from typing import Any
 
-from dopasoft.cli.options import add_quiet_option, add_seed_option, positive_int, summary
+from dopasoft.cli.options import add_quiet_option, add_seed_option, name_values, positive_int, summary
 from dopasoft.cli.outputs import output_file, write_csv
 
 __all__ = ["register", "run_sample"]
@@ -36,12 +36,51 @@ def _non_negative(text: str) -> int:
     return value
 
 
+def covariates_from_args(args: argparse.Namespace):
+    """``(table, params)`` for :func:`dopasoft.fitting.sample` from ``--covariates`` and ``--covariate``."""
+    from dopasoft.fitting.data import read_csv_keeping_ids
+
+    if args.covariate and not args.covariates:
+        raise ValueError("--covariate needs --covariates FILE (the table of covariates by subject)")
+    if not args.covariates:
+        return None, None
+    table = read_csv_keeping_ids(args.covariates)
+    if "subject" not in table.columns:
+        raise ValueError(
+            f"--covariates {args.covariates}: needs a 'subject' column; has {list(table.columns)}"
+        )
+    chosen = name_values(
+        args.covariate,
+        "--covariate",
+        "PARAM=COLUMN[,COLUMN...]",
+        lambda text: tuple(c.strip() for c in text.split(",") if c.strip()) or _no_columns(),
+        bad="no column named",
+    )
+    if not chosen:  # every covariate for every parameter
+        return table, None
+    columns = set(next(iter(chosen.values())))
+    if any(set(cols) != columns for cols in chosen.values()):
+        raise ValueError(
+            "--covariate: every parameter given must take the same columns (e.g. --covariate A=group "
+            "--covariate tau=group); per-parameter column sets are not supported"
+        )
+    missing = sorted(columns - set(table.columns))
+    if missing:
+        raise ValueError(f"--covariate names column(s) {missing} not in --covariates {args.covariates}")
+    return table[["subject", *sorted(columns)]], sorted(chosen)
+
+
+def _no_columns():
+    raise ValueError("no column")
+
+
 def run_sample(args: argparse.Namespace) -> int:
     """Run ``dopasoft sample``."""
     from dopasoft.fitting.bayes.sampling import import_nutpie, sample
     from dopasoft.fitting.data import read_choices
 
     import_nutpie()  # the [bayes] extra, before reading anything
+    covariates, covariate_params = covariates_from_args(args)
     outputs = [("--out", args.out)] + ([("--summary", args.summary)] if args.summary else [])
     for option, path in outputs:
         if os.path.exists(path) and not args.overwrite:
@@ -59,6 +98,8 @@ def run_sample(args: argparse.Namespace) -> int:
             seed=args.seed,
             progress=not args.quiet,
             target_accept=args.target_accept,
+            covariates=covariates,
+            covariate_params=covariate_params,
         )
     post.idata.to_netcdf(args.out)
     if args.summary:
@@ -113,6 +154,20 @@ def register(subparsers: Any) -> None:
         default=0.8,
         metavar="P",
         help="target acceptance rate of the step size (raise it, e.g. 0.95, after divergences)",
+    )
+    p.add_argument(
+        "--covariates",
+        metavar="FILE",
+        help="group covariates by subject (CSV with a 'subject' column; text columns become 0/1 dummies): "
+        "a regression of the group mean on the unconstrained scale, reported as beta_<param>",
+    )
+    p.add_argument(
+        "--covariate",
+        action="append",
+        default=[],
+        metavar="PARAM=COLUMN[,COLUMN...]",
+        help="the parameters whose group mean takes these --covariates columns (repeatable; every parameter "
+        "given takes the same columns; default: every column for every parameter)",
     )
     add_seed_option(p, "the sampler (same seed, same draws)")
     p.add_argument("--overwrite", action="store_true", help="replace --out and --summary if they exist")
