@@ -23,6 +23,7 @@ __all__ = [
     "name_values",
     "float_pair",
     "positive_int",
+    "non_negative_int",
     "seed_value",
     "add_seed_option",
     "add_n_subjects_option",
@@ -167,26 +168,30 @@ def add_param_option(p: argparse.ArgumentParser, help: str) -> None:
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help=help)
 
 
-def positive_int(text: str) -> int:
-    """An integer >= 1 (``type`` of the count options)."""
+def _int_at_least(text: str, minimum: int, words: str) -> int:
+    """``int(text)`` if it is at least ``minimum``, else ``ArgumentTypeError("must be <words>, ...")``."""
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+        value = minimum - 1
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"must be {words}, got {text!r}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """An integer >= 1 (``type`` of the count options)."""
+    return _int_at_least(text, 1, "a positive integer")
+
+
+def non_negative_int(text: str) -> int:
+    """An integer >= 0 (``type`` of e.g. ``dopasoft sample --tune``)."""
+    return _int_at_least(text, 0, "an integer >= 0")
 
 
 def seed_value(text: str) -> int:
     """A seed: an integer >= 0 (what ``numpy.random.default_rng`` takes)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
-    return value
+    return non_negative_int(text)
 
 
 def add_seed_option(p: argparse.ArgumentParser, what: str = "the simulation") -> None:

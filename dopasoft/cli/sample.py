@@ -8,7 +8,14 @@ import sys
 import warnings
 from typing import Any
 
-from dopasoft.cli.options import add_quiet_option, add_seed_option, name_values, positive_int, summary
+from dopasoft.cli.options import (
+    add_quiet_option,
+    add_seed_option,
+    name_values,
+    non_negative_int,
+    positive_int,
+    summary,
+)
 from dopasoft.cli.outputs import output_file, write_csv
 
 __all__ = ["register", "run_sample"]
@@ -23,17 +30,6 @@ def hierarchical_model_name(text: str) -> str:
     except (ValueError, KeyError) as err:
         raise argparse.ArgumentTypeError(str(err).strip("'\"")) from None
     return text
-
-
-def _non_negative(text: str) -> int:
-    """An integer >= 0 (``--tune``)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
-    return value
 
 
 def covariates_from_args(args: argparse.Namespace):
@@ -146,7 +142,11 @@ def register(subparsers: Any) -> None:
         "--draws", type=positive_int, default=1000, metavar="N", help="draws per chain (default 1000)"
     )
     p.add_argument(
-        "--tune", type=_non_negative, default=1000, metavar="N", help="tuning steps per chain (default 1000)"
+        "--tune",
+        type=non_negative_int,
+        default=1000,
+        metavar="N",
+        help="tuning steps per chain (default 1000)",
     )
     p.add_argument(
         "--target-accept",
