@@ -278,6 +278,8 @@ def test_summary_loo_params_diagnostics(posterior, cohort):
 
 
 def test_same_seed_same_draws_sequential_or_parallel(posterior, cohort):
+    """Exact on purpose: each chain evaluates the same compiled log density on its own, in one thread,
+    with no reduction across threads, so the thread a chain runs in cannot change a bit."""
     again = _run(cohort, cores=1)  # the two chains one after the other
     np.testing.assert_array_equal(again.idata.posterior["A"].values, posterior.idata.posterior["A"].values)
     np.testing.assert_array_equal(
