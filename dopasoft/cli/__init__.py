@@ -156,12 +156,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             try:
                 code = int(args.func(args) or 0)
             except (ValueError, OSError) as err:  # bad input, options or files: one line, no traceback
+                if interrupt_pending():
+                    raise
                 print(f"dopasoft {args.command}: error: {err}", file=sys.stderr)
                 return 2
             check_interrupt()  # a Ctrl-C swallowed on the way still ends as one
             return code
-        except (KeyboardInterrupt, SystemError) as err:
-            if not interrupted(err):
+        except (KeyboardInterrupt, Exception) as err:
+            # an error raised after a Ctrl-C is its consequence (numba's compiler, interrupted half-way,
+            # raises "no compiled object yet"): the command was interrupted
+            if not (interrupted(err) or interrupt_pending()):
                 raise
             print(f"dopasoft{' ' + command if command else ''}: interrupted", file=sys.stderr)
             return 130
