@@ -47,9 +47,15 @@ def test_table_columns_and_signals(table):
     assert (table["trial"] == np.arange(N)).all() and (table["seed"] == 0).all()
     expect = plain_action_pe(table["cue"], table["action"], RATE)
     np.testing.assert_allclose(table["action_pe"], expect, rtol=0, atol=1e-12)
-    # one step per trial, terminal: reward_rpe = r - V(cue), delta = r - Q = reward_rpe - action_term
-    np.testing.assert_allclose(table["reward_rpe"], table["reward"] - table["value"], rtol=0, atol=1e-12)
-    np.testing.assert_allclose(table["delta"], table["reward_rpe"] - table["action_term"], rtol=0, atol=1e-12)
+    # one step per trial, terminal: value_rpe = r - V(cue); reward_rpe = r - Q(cue, a) = value_rpe - action_term
+    np.testing.assert_allclose(table["value_rpe"], table["reward"] - table["value"], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        table["reward_rpe"], table["value_rpe"] - table["action_term"], rtol=0, atol=1e-12
+    )
+    # action_term = tau log(pi / pi0): the table's p_action and prior_action satisfy it
+    np.testing.assert_allclose(
+        table["action_term"], 0.25 * np.log(table["p_action"] / table["prior_action"]), rtol=1e-12, atol=1e-14
+    )
     assert (table["correct"] == (table["action"] == np.where(table["cue"] == 1, 1, 0))).all()
     assert (table["reward"] == table["correct"].astype(float)).all()
     assert (
@@ -72,7 +78,7 @@ def test_action_pe_jumps_for_a_novel_cue(table):
     assert table["action_pe"].iloc[NOVEL_AT] == 0.5  # never heard: pi0 uniform, 1 - 1/n_actions
 
 
-def test_action_pe_is_blind_to_reward_and_reward_rpe_is_not(table):
+def test_action_pe_is_blind_to_reward_and_the_value_signals_are_not(table):
     replay = discrimination_experiment(
         N,
         novel_at=NOVEL_AT,
@@ -85,12 +91,28 @@ def test_action_pe_is_blind_to_reward_and_reward_rpe_is_not(table):
     assert (replay["action"] == table["action"]).all() and (replay["cue"] == table["cue"]).all()
     assert (replay["reward"] != table["reward"]).all()
     assert (replay["action_pe"] == table["action_pe"]).all()
+    assert (replay["prior_action"] == table["prior_action"]).all()
     assert np.abs(replay["reward_rpe"] - table["reward_rpe"]).max() > 0.5
+    assert np.abs(replay["value_rpe"] - table["value_rpe"]).max() > 0.5
+    # the action term compares pi with pi0, and pi is the Boltzmann policy of Q: not value-free
+    assert np.abs(replay["action_term"] - table["action_term"]).max() > 0.3
     bigger = discrimination_experiment(
         N, novel_at=NOVEL_AT, prior_rate=RATE, seed=0, actions=table["action"].tolist(), reward=5.0
     )
     assert (bigger["action_pe"] == table["action_pe"]).all()
     np.testing.assert_allclose(bigger["reward_rpe"].iloc[0], 5.0 * table["reward_rpe"].iloc[0])
+
+
+def test_reward_rpe_vanishes_with_training_and_value_rpe_keeps_the_action_term():
+    """With a fixed uniform pi0 the conventional outcome RPE r - Q(cue, a) goes to 0 once outcomes are
+    predicted; r - V(cue) keeps tau log(pi/pi0), about tau log 2 at 100 % correct (docs/maths.md §7)."""
+    tau = 0.25
+    late = discrimination_experiment(400, prior_rate=0.0, tau=tau, seed=0).iloc[-50:]
+    assert late["correct"].all()
+    assert late["reward_rpe"].abs().max() < 1e-6
+    plateau = tau * np.log(late["p_action"] / 0.5)  # oracle: the action term from the choice probability
+    np.testing.assert_allclose(late["value_rpe"], late["reward_rpe"] + plateau, rtol=1e-9, atol=1e-12)
+    assert 0.9 * tau * np.log(2) < late["value_rpe"].mean() <= tau * np.log(2)
 
 
 def test_fixed_default_policy_has_no_habit():

@@ -83,7 +83,7 @@ def plot_action_prediction_errors(
     kinds = [("familiar cues", ~novel, COLORS["data"]), ("novel cue", novel, OKABE_ITO["vermillion"])]
     signals = [
         ("action_pe", "Action prediction error\n1 − π0(a|cue)"),
-        ("reward_rpe", "Reward RPE\nr − V(cue)"),
+        ("reward_rpe", "Reward RPE\nr − Q(cue, a)"),
     ]
     with style_context():
         fig, axes = new_figure(1, 2, width=6.5, height=2.4)

@@ -149,8 +149,8 @@ def register(subparsers: Any) -> None:
         description="An auditory two-choice discrimination task (cue i calls for action i, a correct "
         "choice pays --reward) learnt by Soft Q(lambda) with a learned default policy pi0 (docs/maths.md "
         "section 7). One row per trial: cue, novel, action, correct, reward, action_pe = 1 - pi0(action|cue) "
-        "(value-free action prediction error), reward_rpe = reward - V(cue), delta = reward - Q(cue, action), "
-        "action_term, value, p_action, prior_action, seed.",
+        "(value-free action prediction error), reward_rpe = reward - Q(cue, action) (the outcome RPE), "
+        "value_rpe = reward - V(cue) = reward_rpe + action_term, action_term, value, p_action, prior_action, seed.",
         epilog=_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -8,12 +8,20 @@ Each trial is one step (cue, choice, outcome), so the per-trial table is the ste
 
 - ``action_pe`` :math:`= 1 - \pi_0(a|\text{cue})` before the trial's update: the value-free action
   prediction error of the chosen action (Greenstreet et al. 2025, Nature 643:1333);
-- ``reward_rpe`` = ``value_rpe`` :math:`= r - V(\text{cue})` at reward time (the choice step; the trial
-  ends there so :math:`V(s') = 0`): the state-value reward prediction error. ``delta``
-  :math:`= r - Q(\text{cue}, a)` is kept too (``delta = reward_rpe - action_term``).
+- ``reward_rpe`` :math:`= r - Q(\text{cue}, a)`: the conventional outcome reward prediction error, the
+  soft TD error :math:`\delta` of the choice step (the trial ends there, so :math:`\gamma V(s') = 0`);
+  it is what the agent learns from, and it goes to 0 as the outcome of each choice becomes predicted;
+- ``value_rpe`` :math:`= r - V(\text{cue})`: the state-value prediction error at the outcome. It differs
+  from ``reward_rpe`` by the action term, ``value_rpe = reward_rpe + action_term`` with ``action_term``
+  :math:`= Q(\text{cue}, a) - V(\text{cue}) = \tau \log(\pi(a|\text{cue}) / \pi_0(a|\text{cue}))`; with
+  a fixed :math:`\pi_0` it stays positive after training (as :math:`\pi(a|\text{cue}) \to 1` with two
+  actions and a uniform :math:`\pi_0` it approaches :math:`\tau \log 2`, 0.17 at :math:`\tau = 0.25`),
+  so it is not an outcome error that vanishes with learning.
 
-``actions`` replays a given choice sequence instead of sampling it, e.g. the same choices with other
-outcomes: ``action_pe`` depends on the cues and choices only.
+What depends on value: ``reward_rpe``, ``value_rpe`` and ``action_term`` (the policy is the Boltzmann
+policy of ``Q``). What does not: ``action_pe`` and ``prior_action`` (functions of the cues and choices
+only). ``actions`` replays a given choice sequence instead of sampling it, e.g. the same choices with other
+outcomes: ``action_pe`` is unchanged, ``action_term`` is not.
 """
 
 from __future__ import annotations
@@ -48,7 +56,7 @@ DISCRIMINATION_COLUMNS = (
     "reward",
     "action_pe",
     "reward_rpe",
-    "delta",
+    "value_rpe",
     "action_term",
     "value",
     "p_action",
@@ -94,6 +102,7 @@ def discrimination_experiment(
     alpha: float = DISCRIMINATION_DEFAULTS["alpha"],
     tau: float = DISCRIMINATION_DEFAULTS["tau"],
     prior_rate: float = DISCRIMINATION_DEFAULTS["prior_rate"],
+    prior_scope: str = "per-state",
     lam: float = 0.0,
     reward: float = 1.0,
     error_reward: float = 0.0,
@@ -112,6 +121,9 @@ def discrimination_experiment(
     alpha, tau, prior_rate, lam : float
         The agent's learning rate, temperature, default-policy learning rate ``alpha_pi`` (0: fixed
         uniform ``pi0``) and trace decay (one-step trials: ``lam`` has no effect).
+    prior_scope : {"per-state", "marginal"}, default "per-state"
+        A default policy per cue (a habit) or one shared by all cues (policy compression); see
+        :class:`~dopasoft.SoftQLambda` and docs/maths.md §7.
     reward, error_reward : float, default 1.0 and 0.0
         Outcome of a correct and of an incorrect choice.
     seed : int, default 0
@@ -124,7 +136,8 @@ def discrimination_experiment(
     pandas.DataFrame
         Columns :data:`DISCRIMINATION_COLUMNS`: ``trial``, ``cue``, ``novel``, ``action``, ``correct``,
         ``reward``, ``action_pe`` (``1 - pi0(action|cue)`` before the update), ``reward_rpe``
-        (``r - V(cue)``), ``delta`` (``r - Q(cue, action)``), ``action_term`` (``Q - V``), ``value``
+        (``r - Q(cue, action)``, the outcome RPE and learning signal), ``value_rpe`` (``r - V(cue)``
+        ``= reward_rpe + action_term``), ``action_term`` (``Q - V``), ``value``
         (``V(cue)``), ``p_action`` (``pi(action|cue)``), ``prior_action`` (``pi0(action|cue)``; so
         ``action_pe = 1 - prior_action``), ``seed``; every signal from before the trial's update.
 
@@ -161,7 +174,14 @@ def discrimination_experiment(
         error_reward=error_reward,
     )
     agent = SoftQLambda(
-        task.n_states, task.n_actions, alpha=alpha, tau=tau, lam=lam, gamma=1.0, prior_rate=prior_rate
+        task.n_states,
+        task.n_actions,
+        alpha=alpha,
+        tau=tau,
+        lam=lam,
+        gamma=1.0,
+        prior_rate=prior_rate,
+        prior_scope=prior_scope,
     )
     driver: Any = (
         agent if actions is None else _Replay(agent, _check_actions(actions, n_trials, task.n_actions))
@@ -177,8 +197,9 @@ def discrimination_experiment(
             "correct": steps["correct"].to_numpy(dtype=bool),
             "reward": steps["reward"].to_numpy(),
             "action_pe": steps["action_pe"].to_numpy(),
-            "reward_rpe": steps["value_rpe"].to_numpy(),
-            "delta": steps["delta"].to_numpy(),
+            # one step per trial, terminal: the step's delta = r - Q(cue, a) is the outcome RPE
+            "reward_rpe": steps["delta"].to_numpy(),
+            "value_rpe": steps["value_rpe"].to_numpy(),
             "action_term": steps["action_term"].to_numpy(),
             "value": steps["value"].to_numpy(),
             # action_term = tau log(pi / pi0), so pi(a|cue) = pi0(a|cue) exp(action_term / tau)

@@ -15,10 +15,14 @@ from dopasoft._messages import shown
 from dopasoft.learners import calls
 from dopasoft.soft import check_prior, check_tau
 
-__all__ = ["StepSignals", "TRACE_MODES"]
+__all__ = ["PRIOR_SCOPES", "StepSignals", "TRACE_MODES"]
 
 
 TRACE_MODES = ("accumulating", "replacing")
+
+PRIOR_SCOPES = ("per-state", "marginal")
+"""Where a learned default policy lives: one per state (a habit) or one shared by all states (the marginal
+of the policy: policy compression, docs/maths.md §7)."""
 
 
 class StepSignals(NamedTuple):
@@ -125,6 +129,7 @@ class _FeatureLearner:
         q_init: float | ArrayLike,
         linear: bool,
         prior_rate: float = 0.0,
+        prior_scope: str = "per-state",
     ) -> None:
         self.n_states = _check_count(n_states, "n_states")
         self.n_actions = _check_count(n_actions, "n_actions")
@@ -142,8 +147,17 @@ class _FeatureLearner:
             raise ValueError(f"prior must have shape {want}, got {p.shape}")
         self._prior_rate = _check_prior_rate(prior_rate)
         self._learned_prior = self._prior_rate > 0.0
+        if prior_scope not in PRIOR_SCOPES:
+            raise ValueError(f"prior_scope must be one of {list(PRIOR_SCOPES)}, got {shown(prior_scope)}")
+        self._prior_scope = prior_scope
+        self._marginal = prior_scope == "marginal"
+        if self._marginal and p.shape[0] > 1:
+            raise ValueError(
+                'prior_scope="marginal" shares one default policy across states: prior must have shape '
+                f"(n_actions,), got {p.shape}"
+            )
         self._prior_shape = p.shape if p.shape[0] > 1 else p.shape[1:]
-        if self._learned_prior:  # one default policy per state (per one-hot feature when linear)
+        if self._learned_prior and not self._marginal:  # one per state (per one-hot feature when linear)
             p = np.repeat(p, self.n_states, axis=0) if p.shape[0] == 1 else p.copy()
         self._prior_table = np.array(p, dtype=float)
         with np.errstate(divide="ignore"):
@@ -192,7 +206,7 @@ class _FeatureLearner:
         idx, val, finite = calls.sparse_features(x)
         if not finite:
             raise ValueError(f"{name} has non-finite features")
-        if self._learned_prior:
+        if self._learned_prior and not self._marginal:
             if len(idx) != 1 or val[0] != 1.0:
                 raise ValueError(
                     f"{name} must be a one-hot feature vector with prior_rate > 0 (the default policy "
@@ -262,14 +276,20 @@ class _FeatureLearner:
         self._prior_rate = rate
 
     @property
+    def prior_scope(self) -> str:
+        """``"per-state"`` or ``"marginal"``: which default policy ``prior_rate`` learns (docs/maths.md §7)."""
+        return self._prior_scope
+
+    @property
     def prior(self) -> NDArray:
         """The current default policy ``pi0``; a copy.
 
         With ``prior_rate > 0``: the learned table ``(n_states, n_actions)`` (linear agents: row ``k`` is
-        ``pi0`` of the one-hot state ``e_k``). Otherwise the fixed prior as given: ``(n_actions,)`` or
+        ``pi0`` of the one-hot state ``e_k``), or with ``prior_scope="marginal"`` the one learned
+        ``(n_actions,)`` shared by all states. Otherwise the fixed prior as given: ``(n_actions,)`` or
         ``(n_states, n_actions)``.
         """
-        if self._learned_prior:
+        if self._learned_prior and not self._marginal:
             return self._prior_table.copy()
         return self._prior_table.reshape(self._prior_shape).copy()
 

@@ -63,6 +63,14 @@ class SoftQLambda(_FeatureLearner):
         ``pi0(.|s) += alpha_pi (e_a - pi0(.|s))`` (:func:`dopasoft.kernel.prior_update`, docs/maths.md §7);
         ``V``, ``pi`` and ``delta`` use ``pi0`` from before the step. 0 keeps ``pi0`` fixed. Linear agents
         learn it per one-hot state and refuse other feature vectors.
+    prior_scope : {"per-state", "marginal"}, default "per-state"
+        Which default policy ``prior_rate`` learns. ``"per-state"``: one ``pi0(.|s)`` per state, learned
+        from the actions taken there (a habit; with unit weight it converges onto ``pi`` and the soft
+        signals vanish). ``"marginal"``: one ``pi0`` shared by all states, learned from every action
+        taken, ``pi0 += alpha_pi (e_a - pi0)``, whose expected update is ``alpha_pi (pi(.|s_t) - pi0)``:
+        the marginal of the policy over the visited states, policy compression (Lai & Gershman 2021).
+        ``prior`` must then be one vector ``(n_actions,)``; linear agents accept any feature vector.
+        See docs/maths.md §7.
 
     Examples
     --------
@@ -82,6 +90,14 @@ class SoftQLambda(_FeatureLearner):
     0.0
     >>> habit.last_step.action_pe, habit.prior.tolist()
     (0.5, [[0.25, 0.75]])
+
+    Policy compression: one default policy for every state, the marginal of the choices:
+
+    >>> shared = ds.SoftQLambda(2, 2, alpha=0.5, tau=1.0, lam=0.0, prior_rate=0.5, prior_scope="marginal")
+    >>> shared.update(0, 1, 0.0, None, True)
+    0.0
+    >>> shared.default_policy(1).tolist(), shared.prior.tolist()
+    ([0.25, 0.75], [0.25, 0.75])
     """
 
     lam = _Checked(_unit_closed, "Trace decay λ in [0, 1].")
@@ -101,6 +117,7 @@ class SoftQLambda(_FeatureLearner):
         q_init: float | ArrayLike = 0.0,
         linear: bool = False,
         prior_rate: float = 0.0,
+        prior_scope: str = "per-state",
     ) -> None:
         if trace not in kernel.TRACE_CODES:
             raise ValueError(f"trace must be one of {sorted(kernel.TRACE_CODES)}, got {trace!r}")
@@ -116,6 +133,7 @@ class SoftQLambda(_FeatureLearner):
             q_init=q_init,
             linear=linear,
             prior_rate=prior_rate,
+            prior_scope=prior_scope,
         )
         self.lam = lam
         self.trace = trace
@@ -227,14 +245,15 @@ class SoftQLambda(_FeatureLearner):
                 b,
             )
             if self._learned_prior:
+                row = s if per_state else 0  # prior_scope="marginal": the one shared row
                 self._action_pe = kernel.prior_update(
-                    self._prior_rows[s], self._log_prior_rows[s], a, self._prior_rate
+                    self._prior_rows[row], self._log_prior_rows[row], a, self._prior_rate
                 )
             else:  # inline: the hot path of simulation and replay
                 self._action_pe = 1.0 - self._prior_list[s if per_state else 0][a]
             self._has_step = True
             return delta
-        if self._per_state_prior or self._learned_prior:
+        if self._per_state_prior or (self._learned_prior and not self._marginal):
             # a default policy per state (given or learned): the general call, with this state's
             # and the next state's log pi0 rows
             idx, val, row, a, r, nidx, nval, nrow, b = self._transition(
