@@ -401,6 +401,7 @@ def test_blocks_of_pairs_reset_the_replay_between_pairs():
             rng.uniform(0, 0.5, n),  # alpha_pi
             rng.integers(0, 2, n),  # valence
             rng.normal(size=n),  # go_bias
+            rng.integers(0, 2, n),  # shared_prior
         ]
     )
     assert full.shape[1] == len(softq_policy.SQ_COLUMNS)
@@ -435,7 +436,7 @@ def test_compiled_likelihoods_refuse_a_parameter_matrix_of_the_wrong_shape():
     data = softq.replay_data(tr)
     opts = (0.9, kernel.ON_POLICY, True)
     subj = np.arange(3)
-    good = np.tile([0.5, 0.5, 1.0, 1.0, 0.5, 0.0, 0.0, 0.0, 0.0], (3, 1))
+    good = np.tile([0.5, 0.5, 1.0, 1.0, 0.5, 0.0, 0.0, 0.0, 0.0, 0.0], (3, 1))
     assert good.shape[1] == len(softq_policy.SQ_COLUMNS)
     assert np.all(np.isfinite(softq.softq_nll_pairs(*data, subj, good, *opts)))
     narrow = np.ascontiguousarray(good[:, :6])  # C order like every caller: no new compilation

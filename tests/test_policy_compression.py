@@ -114,3 +114,107 @@ def test_bad_prior_scope_is_refused():
         ds.SoftQLambda(2, 2, alpha=0.1, tau=1.0, lam=0.0, prior_scope="shared")
     with pytest.raises(ValueError, match=r"prior must have shape \(n_actions,\), got \(2, 2\)"):
         ds.SoftQLambda(2, 2, alpha=0.1, tau=1.0, lam=0.0, prior=np.full((2, 2), 0.5), prior_scope="marginal")
+
+
+# -- the fitting option ``compression``: the learner above, fitted ---------------------------------------
+
+
+@pytest.mark.parametrize("data", ["two-step", "steps"])
+def test_compression_replay_equals_the_marginal_learner_step_by_step(data):
+    """p_choice, delta, action_term and action_pe of ``+compression`` equal
+    ds.SoftQLambda(prior_rate=alpha_pi, prior_scope="marginal") on the same choices; -sum log p is the NLL."""
+    import math
+
+    from fitting_oracles import random_two_step
+    from test_habit import random_steps
+
+    import dopasoft.fitting as F
+
+    df = random_two_step(2, 40, seed=7, missing=0.1) if data == "two-step" else random_steps(seed=7)
+    p = dict(alpha=0.35, tau=0.4, lam=0.6, alpha_pi=0.3)
+    spec = "soft-q-lambda+compression+gamma=0.9"
+    sig = F.replay(df, spec, p)
+    nll = F.negative_log_likelihood(df, spec, p)
+    per = -np.log(sig["p_choice"]).groupby(sig["subject"]).sum()
+    np.testing.assert_allclose(per[nll.index].to_numpy(), nll.to_numpy(), rtol=0, atol=1e-10)
+    habit = F.negative_log_likelihood(df, "soft-q-lambda+habit+gamma=0.9", p)
+    assert np.all(np.abs(habit.to_numpy() - nll.to_numpy()) > 1e-3)  # another model than the habit
+    tr = F.to_transitions(df)
+    for i, subject in enumerate(tr.subjects):
+        rows = sig[sig["subject"] == subject].reset_index(drop=True)
+        agent = ds.SoftQLambda(
+            tr.n_states, tr.n_actions, alpha=0.35, tau=0.4, lam=0.6, gamma=0.9, prior_rate=0.3,
+            prior_scope="marginal",
+        )  # fmt: skip
+        for t in range(tr.n_steps[i]):
+            s, a, term = int(tr.state[i, t]), int(tr.action[i, t]), bool(tr.terminal[i, t])
+            if a < 0:
+                if term:
+                    agent.reset_traces()
+                assert math.isnan(rows["action_pe"][t])
+                continue
+            behaviour = agent.policy(s)[a]
+            agent.update(s, a, float(tr.reward[i, t]), None if term else int(tr.next_state[i, t]), term)
+            step = agent.last_step
+            assert rows["p_choice"][t] == pytest.approx(behaviour, rel=0, abs=1e-12)
+            assert rows["delta"][t] == pytest.approx(step.delta, rel=0, abs=1e-12)
+            assert rows["action_term"][t] == pytest.approx(step.action_term, rel=0, abs=1e-12)
+            assert rows["action_pe"][t] == pytest.approx(step.action_pe, rel=0, abs=1e-15)
+        assert np.abs(agent.prior - 1.0 / tr.n_actions).max() > 5e-3  # the shared default policy moved
+        assert rows["action_pe"].std() > 0.02
+
+
+def test_compression_gradient_matches_difference_quotients():
+    from test_habit import random_steps
+
+    import dopasoft.fitting as F
+
+    model = F.get_model("soft-q-lambda+compression+kappa")
+    tr = F.to_transitions(random_steps(seed=9))
+    rng = np.random.default_rng(1)
+    theta = np.column_stack(
+        [rng.uniform(*p.start, size=4) if p.name != "kappa" else rng.uniform(-1, 1, 4) for p in model.params]
+    )
+    subj = np.array([0, 1, 0, 1], np.int64)
+    _, grad = model.nll_grad_pairs(tr, subj, theta)
+    h = 1e-6
+    for j in range(model.n_params):
+        up, down = theta.copy(), theta.copy()
+        up[:, j] += h
+        down[:, j] -= h
+        fd = (model.nll_pairs(tr, subj, up) - model.nll_pairs(tr, subj, down)) / (2 * h)
+        np.testing.assert_allclose(grad[:, j], fd, rtol=1e-5, atol=1e-5, err_msg=model.param_names[j])
+
+
+def test_compression_two_step_simulation_draws_from_the_fitted_model():
+    """Each simulated choice is the one its uniform selects under the likelihood's own p_choice."""
+    import pandas as pd
+
+    import dopasoft.fitting as F
+    from dopasoft.fitting.simulate import two_step_reward_probabilities
+
+    model = F.get_model("soft-q-lambda+compression")
+    params = dict(alpha=0.3, tau=0.15, lam=0.5, alpha_pi=0.2)
+    theta = np.array([[params[k] for k in model.param_names]] * 2)
+    rng = np.random.default_rng(2)
+    n = 120
+    probs = two_step_reward_probabilities(2, n, rng)
+    u = rng.uniform(size=(2, n, 4))
+    c1, s2, c2, r = model.simulate_arrays(theta, probs, u)
+    df = pd.DataFrame(
+        dict(subject=np.repeat(["a", "b"], n), trial=np.tile(np.arange(1, n + 1), 2), choice1=c1.ravel(),
+             state2=s2.ravel(), choice2=c2.ravel(), reward=r.ravel())
+    )  # fmt: skip
+    sig = F.replay(df, model, params)
+    p0 = np.where(sig["action"] == 0, sig["p_choice"], 1.0 - sig["p_choice"]).astype(float)
+    draws = np.stack([u[:, :, 0], u[:, :, 2]], axis=-1).ravel()
+    np.testing.assert_array_equal(sig["action"].to_numpy() == 0, draws < p0)
+    habit = F.get_model("soft-q-lambda+habit").simulate_arrays(theta, probs, u)
+    assert (habit[2] != c2).any() or (habit[0] != c1).any()  # the shared pi0 is in the simulation
+
+
+def test_compression_and_habit_are_refused_together():
+    import dopasoft.fitting as F
+
+    with pytest.raises(ValueError, match="options habit and compression cannot be combined"):
+        F.get_model("soft-q-lambda+habit+compression")

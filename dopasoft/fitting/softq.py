@@ -28,6 +28,7 @@ from dopasoft.fitting.softq_policy import (
     SQ_GO_BIAS,
     SQ_KAPPA,
     SQ_LAM,
+    SQ_SHARED_PRIOR,
     SQ_TAU0,
     SQ_VALENCE,
     check_full,
@@ -130,7 +131,8 @@ def _softq_replay(data, n, stage_of, p, gamma, trace, replacing, dW, dE, dpar, d
     (columns ``kernel.SIG_*``), ``p_choice`` (column ``OUT_P_CHOICE``) and ``action_pe = 1 - pi0(a|s)``
     before the prior's update (``OUT_ACTION_PE``), NaN where no action. The default policy of each state
     starts uniform (or go-biased) in ``prior, log_prior``; with ``p[SQ_ALPHA_PI] > 0`` it learns from
-    each observed choice after its step (:func:`dopasoft.kernel.prior_update`). The step reuses the
+    each observed choice after its step (:func:`dopasoft.kernel.prior_update`); with
+    ``p[SQ_SHARED_PRIOR] != 0`` every state uses and learns row 0 (policy compression). The step reuses the
     log-sum-exp of ``V(s')`` as the next step's normaliser while that row is unchanged and skips the
     decay pass when no trace is live (after a terminal step).
     """
@@ -144,6 +146,7 @@ def _softq_replay(data, n, stage_of, p, gamma, trace, replacing, dW, dE, dpar, d
     rate = p[SQ_ALPHA_PI]
     valence = p[SQ_VALENCE] != 0.0
     learns_prior = rate > 0.0
+    shared = p[SQ_SHARED_PRIOR] != 0.0  # one pi0 (row 0) for every state: policy compression
     n_states, n_actions = W.shape
     for i in range(n_states):
         last[i] = -1
@@ -175,8 +178,9 @@ def _softq_replay(data, n, stage_of, p, gamma, trace, replacing, dW, dE, dpar, d
         tau = p[SQ_TAU0 + stg]
         if term:
             ns = s
-        lp_s = log_prior[s]
-        lp_ns = log_prior[ns]
+        ps = 0 if shared else s  # the rows of pi0 of s and s'
+        lp_s = log_prior[ps]
+        lp_ns = log_prior[0 if shared else ns]
         if valence:  # the learning rate of the sign of this step's error
             col = valence_column(W, None, None, s, a, reward[t], ns, term, tau, gamma, lp_ns, work)
         else:
@@ -258,10 +262,13 @@ def _softq_replay(data, n, stage_of, p, gamma, trace, replacing, dW, dE, dpar, d
         elif out is not None:
             out[t, OUT_P_CHOICE] = math.nan
         if out is not None:  # the step wrote its signals into out[t, :N_SIGNALS]
-            out[t, OUT_ACTION_PE] = 1.0 - prior[s, a]
+            out[t, OUT_ACTION_PE] = 1.0 - prior[ps, a]
         if learns_prior:  # after the step, which used pi0 before it (docs/maths.md §7)
-            prior_update(prior[s], log_prior[s], a, rate)
-            forget_cached_state(cache, s)
+            prior_update(prior[ps], log_prior[ps], a, rate)
+            if shared:  # every state's pi0 changed: no cached normaliser holds
+                cache[0] = -1.0
+            else:
+                forget_cached_state(cache, s)
         last[s] = a
     return nll - math.log(prod)
 
@@ -423,9 +430,9 @@ def softq_replay_signals(
         Stage (0 or 1) of each state: which ``alpha``, ``tau`` columns a step uses and where ``kappa``
         applies (stage 0).
     n_states, n_actions : int
-    full : float64 array, shape (S, 9)
+    full : float64 array, shape (S, 10)
         One parameter vector per subject, kernel columns ``SQ_COLUMNS`` (``alpha0, alpha1, tau0, tau1,
-        lam, kappa, alpha_pi, valence, go_bias``).
+        lam, kappa, alpha_pi, valence, go_bias, shared_prior``).
     gamma : float
     trace : int
         ``kernel.TREE_BACKUP``, ``ON_POLICY`` or ``UNCORRECTED``.

@@ -14,6 +14,7 @@ from dopasoft.fitting.softq_policy import (
     SQ_GO_BIAS,
     SQ_KAPPA,
     SQ_LAM,
+    SQ_SHARED_PRIOR,
     SQ_TAU0,
     SQ_TAU1,
     SQ_VALENCE,
@@ -31,8 +32,8 @@ __all__ = ["softq_generate_two_step", "softq_generate_bandit"]
 def softq_generate_two_step(full, probs, u, p_common, gamma, trace, replacing):
     """Simulate the soft Q(λ) agent on the two-step task (the step of the likelihood).
 
-    ``full``: (n_subjects, 9) kernel columns ``SQ_COLUMNS`` (``alpha_pi > 0``: learned default policy
-    per state); ``probs``: (n_subjects, n_trials, 2, 2) reward
+    ``full``: (n_subjects, 10) kernel columns ``SQ_COLUMNS`` (``alpha_pi > 0``: learned default policy
+    per state, or one for both stages with ``shared_prior``); ``probs``: (n_subjects, n_trials, 2, 2) reward
     probabilities; ``u``: (n_subjects, n_trials, 4) uniforms. Returns int arrays c1, s2, c2 and
     float rewards, each (n_subjects, n_trials).
     """
@@ -55,14 +56,16 @@ def softq_generate_two_step(full, probs, u, p_common, gamma, trace, replacing):
         reset_prior(prior, log_prior, p[SQ_GO_BIAS])
         rate = p[SQ_ALPHA_PI]
         valence = p[SQ_VALENCE] != 0.0
+        shared = p[SQ_SHARED_PRIOR] != 0.0
         last = -1
         for t in range(n_tr):
             a1, b1 = softq_sample(W, np.int64(0), p[SQ_TAU0], p[SQ_KAPPA], last, log_prior[0], u[i, t, 0])
             st = a1 if u[i, t, 1] < p_common else 1 - a1
+            r2 = 0 if shared else 1 + st  # the row of pi0 of the second-stage state
             col = SQ_ALPHA0
             if valence:
                 col = valence_column(
-                    W, rows, ones, 0, a1, 0.0, 1 + st, False, p[SQ_TAU0], gamma, log_prior[1 + st], work
+                    W, rows, ones, 0, a1, 0.0, 1 + st, False, p[SQ_TAU0], gamma, log_prior[r2], work
                 )
             soft_q_step(
                 W,
@@ -84,7 +87,7 @@ def softq_generate_two_step(full, probs, u, p_common, gamma, trace, replacing):
                 gamma,
                 p[SQ_LAM],
                 log_prior[0],
-                log_prior[1 + st],
+                log_prior[r2],
                 trace,
                 replacing,
                 b1,
@@ -97,12 +100,12 @@ def softq_generate_two_step(full, probs, u, p_common, gamma, trace, replacing):
                 None,
             )
             prior_update(prior[0], log_prior[0], a1, rate)
-            a2, b2 = softq_sample(W, 1 + st, p[SQ_TAU1], 0.0, np.int64(-1), log_prior[1 + st], u[i, t, 2])
+            a2, b2 = softq_sample(W, 1 + st, p[SQ_TAU1], 0.0, np.int64(-1), log_prior[r2], u[i, t, 2])
             r = 1.0 if u[i, t, 3] < probs[i, t, st, a2] else 0.0
             col = SQ_ALPHA1
             if valence:
                 col = valence_column(
-                    W, rows, ones, 1 + st, a2, r, 1 + st, True, p[SQ_TAU1], gamma, log_prior[1 + st], work
+                    W, rows, ones, 1 + st, a2, r, 1 + st, True, p[SQ_TAU1], gamma, log_prior[r2], work
                 )
             soft_q_step(
                 W,
@@ -123,8 +126,8 @@ def softq_generate_two_step(full, probs, u, p_common, gamma, trace, replacing):
                 p[SQ_TAU1],
                 gamma,
                 p[SQ_LAM],
-                log_prior[1 + st],
-                log_prior[1 + st],
+                log_prior[r2],
+                log_prior[r2],
                 trace,
                 replacing,
                 b2,
@@ -136,7 +139,7 @@ def softq_generate_two_step(full, probs, u, p_common, gamma, trace, replacing):
                 None,
                 None,
             )
-            prior_update(prior[1 + st], log_prior[1 + st], a2, rate)
+            prior_update(prior[r2], log_prior[r2], a2, rate)
             last = a1
             c1[i, t], s2[i, t], c2[i, t], rew[i, t] = a1, st, a2, r
     return c1, s2, c2, rew

@@ -23,6 +23,7 @@ from dopasoft.kernel import (
 
 __all__ = [
     "SQ_COLUMNS",
+    "SQ_SHARED_PRIOR",
     "N_COLS",
     "N_FULL",
     "check_full",
@@ -40,8 +41,32 @@ __all__ = [
 # ``valence`` = 1: columns alpha0 / alpha1 are the learning rates of errors >= 0 / < 0 (any stage), not
 # of stages 0 / 1 (option valence, docs/fitting.md); ``go_bias`` b != 0 (two actions): pi0 starts at
 # (1 - sigmoid(b), sigmoid(b)) in every state, action 1 being "go"
-SQ_ALPHA0, SQ_ALPHA1, SQ_TAU0, SQ_TAU1, SQ_LAM, SQ_KAPPA, SQ_ALPHA_PI, SQ_VALENCE, SQ_GO_BIAS = range(9)
-SQ_COLUMNS = ("alpha0", "alpha1", "tau0", "tau1", "lam", "kappa", "alpha_pi", "valence", "go_bias")
+# ``shared_prior`` = 1: one default policy for all states (row 0), learned from every choice at rate
+# ``alpha_pi`` (option compression: policy compression, docs/maths.md §7)
+(
+    SQ_ALPHA0,
+    SQ_ALPHA1,
+    SQ_TAU0,
+    SQ_TAU1,
+    SQ_LAM,
+    SQ_KAPPA,
+    SQ_ALPHA_PI,
+    SQ_VALENCE,
+    SQ_GO_BIAS,
+    SQ_SHARED_PRIOR,
+) = range(10)
+SQ_COLUMNS = (
+    "alpha0",
+    "alpha1",
+    "tau0",
+    "tau1",
+    "lam",
+    "kappa",
+    "alpha_pi",
+    "valence",
+    "go_bias",
+    "shared_prior",
+)
 # the step carries one tangent per kernel column up to kappa: pi0 depends on alpha_pi, go_bias and the
 # choices only, so the tangents of the others see it as a constant, and d/d alpha_pi, d/d go_bias are
 # difference quotients (SoftQLambdaModel.nll_grad_pairs)
@@ -57,7 +82,7 @@ def check_full(full, n_rows):
     memory past its end and give a silently wrong (or NaN) likelihood.
     """
     if full.shape[1] != N_FULL:
-        raise ValueError("full must have one column per SQ_COLUMNS entry (9)")
+        raise ValueError("full must have one column per SQ_COLUMNS entry (10)")
     if full.shape[0] != n_rows:
         raise ValueError("full must have one row per (subject, parameter vector) pair")
 

@@ -6,17 +6,20 @@ by :mod:`dopasoft.fitting.softq` (the optimiser's gradient is the same step carr
 tangents); the probability of each observed choice is the Boltzmann policy at temperature ``τ``
 before the step's update,
 
-.. math:: P(a|s) = \frac{\exp(Q(s,a)/\tau + \kappa [a = a^{prev}_s])}
-                        {\sum_b \exp(Q(s,b)/\tau + \kappa [b = a^{prev}_s])},
+.. math:: P(a|s) = \frac{\pi_0(a|s)\exp(Q(s,a)/\tau + \kappa [a = a^{prev}_s])}
+                        {\sum_b \pi_0(b|s)\exp(Q(s,b)/\tau + \kappa [b = a^{prev}_s])},
 
-with the stickiness ``κ`` (optional) on the previous choice in first-stage states only; it enters
-behaviour, never the learning target. On the two-step task this is docs/fitting.md §1–2 steps 1–4: stage 1
+i.e. logits :math:`\log\pi_0(a|s) + Q(s,a)/\tau + \kappa[a = a^{prev}_s]`, with the default policy
+:math:`\pi_0` (uniform unless ``habit``, ``compression`` or ``go_bias`` make it otherwise, when its
+logarithm is a choice kernel with weight 1) and the stickiness ``κ`` (optional) on the previous choice in
+first-stage states only; ``κ`` enters behaviour, never the learning target. On the two-step task this is docs/fitting.md §1–2 steps 1–4: stage 1
 (``δ1 = γV(s2) − Q(0,a1)``), then stage 2 whose error ``δ2`` reaches the first-stage pair through the
 trace, weighted by ``π(a2|s2)`` (tree-backup), 1 (uncorrected) or replaced by
 ``r − Σ_b π(b|s2)Q(s2,b)`` (on-policy). Options: separate learning rates / temperatures per stage
 (``alpha1, alpha2`` / ``tau1, tau2``; each step uses its own stage's values, for its policy, ``V(s')``
 and trace), ``kappa``, the discount ``gamma``, the trace mode, ``habit`` (the default policy of each state
-learned from the choices at rate ``alpha_pi``, docs/maths.md §7), ``valence`` (``alpha_pos`` / ``alpha_neg``
+learned from the choices at rate ``alpha_pi``, docs/maths.md §7), ``compression`` (one default policy
+shared by all states, learned from every choice at rate ``alpha_pi``: policy compression), ``valence`` (``alpha_pos`` / ``alpha_neg``
 for steps whose error is >= 0 / < 0) and ``go_bias`` (two actions: ``pi0(go = 1) = sigmoid(go_bias)``).
 
 References
@@ -51,6 +54,7 @@ from dopasoft.fitting.softq_policy import (
     SQ_GO_BIAS,
     SQ_KAPPA,
     SQ_LAM,
+    SQ_SHARED_PRIOR,
     SQ_TAU0,
     SQ_TAU1,
     SQ_VALENCE,
@@ -98,11 +102,11 @@ PARAMETERS: dict[str, Parameter] = {
             0.0,
             1.0,
             (0.02, 0.5),
-            "learning rate of the default policy (habit)",
+            "learning rate of the default policy (habit or compression)",
             domain=(0.0, 1.0),
             open_ends=(False, True),
             symbol="α_π",
-            short="habit learning rate",
+            short="default-policy learning rate",
         ),
         Parameter(
             "go_bias",
@@ -131,6 +135,11 @@ OPTIONS = (
     Option("separate_alpha", False, "a learning rate per stage (alpha1, alpha2)"),
     Option("separate_tau", False, "a temperature per stage (tau1, tau2)"),
     Option("habit", False, "learn the default policy pi0 per state from the choices (alpha_pi)"),
+    Option(
+        "compression",
+        False,
+        "learn one default policy pi0 shared by all states from every choice (alpha_pi): policy compression",
+    ),
     Option("valence", False, "learning rates alpha_pos, alpha_neg for errors >= 0 / < 0 (replace alpha)"),
     Option("go_bias", False, "two actions: default policy pi0(go = action 1) = sigmoid(go_bias)"),
     Option("gamma", 1.0, "discount (1: the two-step trial is one undiscounted episode)", interval=(0.0, 1.0)),
@@ -271,8 +280,15 @@ def build(name: str, options: dict[str, Any]) -> SoftQLambdaModel:
         add([SQ_LAM], "lam")
     if options["kappa"]:
         add([SQ_KAPPA], "kappa")
-    if options["habit"]:
+    if options["habit"] and options["compression"]:
+        raise ValueError(
+            "options habit and compression cannot be combined: both learn the default policy at rate "
+            "alpha_pi, habit one per state, compression one shared by all states"
+        )
+    if options["habit"] or options["compression"]:
         add([SQ_ALPHA_PI], "alpha_pi")
+    if options["compression"]:
+        constant[SQ_SHARED_PRIOR] = 1.0
     if options["go_bias"]:
         add([SQ_GO_BIAS], "go_bias")
     return SoftQLambdaModel(
