@@ -9,6 +9,7 @@ from dopasoft.tasks import (
     ConditioningTask,
     DiscriminationTask,
     InstrumentalConditioningTask,
+    TimedDiscriminationTask,
     TwoStepTask,
     chain_mdp,
     random_mdp,
@@ -23,6 +24,7 @@ TASKS = {
     "instrumental": lambda: InstrumentalConditioningTask("acquisition"),
     "chain": lambda: chain_mdp(4),
     "discrimination": lambda: DiscriminationTask(n_trials=50, novel_from=20, seed=0),
+    "timed-discrimination": lambda: TimedDiscriminationTask(n_trials=50, novel_from=20, seed=0),
     "random-mdp": lambda: random_mdp(3, 2, seed=0),
 }
 

@@ -22,7 +22,7 @@ from dopasoft.analysis import (
     style,
     two_step,
 )
-from dopasoft.analysis.action_prediction import plot_action_prediction_errors
+from dopasoft.analysis.action_prediction import plot_action_prediction_errors, plot_timed_prediction_errors
 from dopasoft.analysis.composition import plot_composition
 from dopasoft.analysis.convergence import plot_convergence
 from dopasoft.analysis.dopamine import (
@@ -101,6 +101,7 @@ __all__ = [
     "parameter_table",
     "photometry_kernel",
     "plot_action_prediction_errors",
+    "plot_timed_prediction_errors",
     "plot_blocking",
     "plot_composition",
     "plot_heatmap",

@@ -1,8 +1,11 @@
-"""Figure of action prediction errors (:func:`dopasoft.experiments.discrimination.discrimination_experiment`)."""
+"""Figures of action prediction errors: per trial
+(:func:`dopasoft.experiments.discrimination.discrimination_experiment`) and aligned to movement and
+outcome (:func:`dopasoft.experiments.discrimination.timed_discrimination_experiment`)."""
 
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -10,7 +13,7 @@ from matplotlib.lines import Line2D
 
 from dopasoft.analysis.style import COLORS, OKABE_ITO, finish, new_figure, panel_letters, style_context
 
-__all__ = ["plot_action_prediction_errors"]
+__all__ = ["plot_action_prediction_errors", "plot_timed_prediction_errors"]
 
 _NEEDED = ("trial", "novel", "action_pe", "reward_rpe")
 
@@ -121,5 +124,120 @@ def plot_action_prediction_errors(
             fontsize=6,
             frameon=False,
         )
+        panel_letters(axes)
+    return finish(fig, save)
+
+
+def _aligned_mean(steps: pd.DataFrame, trials: np.ndarray, column: str, clock: str, window) -> tuple:
+    """Mean of ``column`` over ``trials`` at each time of ``clock`` (s) within ``window``."""
+    sel = steps[steps["trial"].isin(trials) & steps[clock].between(*window)]
+    mean = sel.groupby(clock)[column].mean()
+    return mean.index.to_numpy(dtype=float), mean.to_numpy(dtype=float)
+
+
+def plot_timed_prediction_errors(
+    result: Any,
+    *,
+    n_early: int = 50,
+    n_late: int = 50,
+    window: int = 20,
+    save: str | os.PathLike | None = None,
+):
+    """Action and reward prediction errors at their own times, early and late in learning.
+
+    Three panels in the layout of Greenstreet et al. (2025), from a
+    :func:`~dopasoft.experiments.discrimination.timed_discrimination_experiment` result: (a) the
+    recorded hemisphere's lateralised action prediction error ``contra_ape`` aligned to movement onset,
+    contralateral and ipsilateral movements, in the first ``n_early`` and the last ``n_late`` trials;
+    (b) the reward prediction error ``delta`` of every bin aligned to the outcome, rewarded trials, early
+    and late (the cue response appears ``cue_to_movement + movement_to_outcome`` before the outcome);
+    (c) across learning, the per-trial ``movement_ape`` and ``reward_rpe`` (running means over
+    ``window`` trials, centred).
+
+    Parameters
+    ----------
+    result : TimedDiscriminationResult
+        From :func:`~dopasoft.experiments.discrimination.timed_discrimination_experiment`.
+    n_early, n_late : int, default 50
+        Trials at the start and at the end of the session averaged in panels a and b.
+    window : int, default 20
+        Trials in the running means of panel c.
+    save : path, optional
+        Base path; writes PNG, PDF and SVG (or the one format of its suffix).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        For an object that is not such a result, or counts that are not positive integers.
+
+    Examples
+    --------
+    >>> from dopasoft.experiments.discrimination import timed_discrimination_experiment
+    >>> fig = plot_timed_prediction_errors(timed_discrimination_experiment(200, seed=0))
+    >>> [ax.get_xlabel() for ax in fig.axes]
+    ['Time from movement onset (s)', 'Time from outcome (s)', 'Trial']
+    """
+    trials = getattr(result, "trials", None)
+    steps = getattr(result, "steps", None)
+    if not isinstance(trials, pd.DataFrame) or not isinstance(steps, pd.DataFrame):
+        raise ValueError("result must be a timed_discrimination_experiment result (with .trials and .steps)")
+    for name, value in (("n_early", n_early), ("n_late", n_late), ("window", window)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    n = len(trials)
+    phases = [
+        (f"trials 1–{min(n_early, n)}", trials["trial"].to_numpy()[:n_early], "--"),
+        (f"trials {max(n - n_late, 0) + 1}–{n}", trials["trial"].to_numpy()[-n_late:], "-"),
+    ]
+    sides = [
+        ("contralateral", trials["contralateral"].to_numpy(dtype=bool), OKABE_ITO["blue"]),
+        ("ipsilateral", ~trials["contralateral"].to_numpy(dtype=bool), OKABE_ITO["vermillion"]),
+    ]
+    rewarded = trials["reward"].to_numpy() > 0
+    hemisphere = getattr(result, "hemisphere", "left")
+    with style_context():
+        fig, axes = new_figure(1, 3, width=6.5, height=2.4)
+        ax = axes[0]
+        for phase, ids, ls in phases:
+            for side, mask, color in sides:
+                chosen = np.intersect1d(ids, trials["trial"].to_numpy()[mask])
+                if len(chosen) == 0:
+                    continue
+                x, y = _aligned_mean(steps, chosen, "contra_ape", "time_from_movement", (-0.5, 0.5))
+                ax.plot(x, y, ls, color=color, drawstyle="steps-mid", label=f"{side}, {phase}")
+        ax.axvline(0.0, color="black", linestyle=":", linewidth=1)
+        ax.set_xlabel("Time from movement onset (s)")
+        ax.set_ylabel(f"Action prediction error\n({hemisphere} hemisphere)")
+        ax.set_title("APE at movement (lateralised)")
+        ax.legend(fontsize=5.5, frameon=False, loc="lower left")
+        ax = axes[1]
+        for phase, ids, ls in phases:
+            chosen = np.intersect1d(ids, trials["trial"].to_numpy()[rewarded])
+            if len(chosen) == 0:
+                continue
+            x, y = _aligned_mean(steps, chosen, "delta", "time_from_outcome", (-1.2, 0.5))
+            ax.plot(x, y, ls, color=COLORS["reward"], drawstyle="steps-mid", label=f"rewarded, {phase}")
+        ax.axvline(0.0, color="black", linestyle=":", linewidth=1)
+        ax.set_xlabel("Time from outcome (s)")
+        ax.set_ylabel("Reward prediction error δ")
+        ax.set_title("RPE at cue and outcome")
+        ax.legend(fontsize=5.5, frameon=False, loc="upper left")
+        ax = axes[2]
+        t = trials["trial"].to_numpy()
+        for column, label, color in (
+            ("movement_ape", "APE at movement", OKABE_ITO["blue"]),
+            ("reward_rpe", "RPE at outcome", COLORS["reward"]),
+            ("cue_rpe", "RPE at cue", COLORS["cue"]),
+        ):
+            y = trials[column].to_numpy(dtype=float)
+            ax.plot(t, _running_mean(y, window), color=color, label=label)
+        ax.set_xlabel("Trial")
+        ax.set_ylabel(f"Signal (mean of {2 * (window // 2) + 1} trials)")
+        ax.set_title("Across learning")
+        ax.legend(fontsize=5.5, frameon=False)
         panel_letters(axes)
     return finish(fig, save)

@@ -1,6 +1,6 @@
 """Tasks, gymnasium-style (``reset(seed=...) -> (obs, info)``, ``step(a) -> (obs, r, terminated,
 truncated, info)``), one episode per trial: the two-step task, classical conditioning,
-a two-choice discrimination task and tabular MDPs.
+a two-choice discrimination task (also with cue, movement and outcome at separate times) and tabular MDPs.
 
 Environments only. Agents live in :mod:`dopasoft.agents`, cohort runners (``simulate_two_step``,
 ``simulate_conditioning``, ...) in :mod:`dopasoft.experiments`.
@@ -17,7 +17,7 @@ from dopasoft.tasks.conditioning import (
     parse_trial_type,
     protocol_names,
 )
-from dopasoft.tasks.discrimination import DiscriminationTask
+from dopasoft.tasks.discrimination import DiscriminationTask, TimedDiscriminationTask
 from dopasoft.tasks.mdp import GRID_ACTIONS, TabularMDP, chain_mdp, gridworld_mdp, random_mdp
 from dopasoft.tasks.two_step import TwoStepTask, drifting_reward_probs, reflected_walk
 
@@ -28,6 +28,7 @@ __all__ = [
     "DiscriminationTask",
     "InstrumentalConditioningTask",
     "TabularMDP",
+    "TimedDiscriminationTask",
     "TwoStepTask",
     "chain_mdp",
     "conditioning",
