@@ -218,3 +218,17 @@ def test_compression_and_habit_are_refused_together():
 
     with pytest.raises(ValueError, match="options habit and compression cannot be combined"):
         F.get_model("soft-q-lambda+habit+compression")
+
+
+def test_plot_policy_compression():
+    from dopasoft.analysis import plot_policy_compression
+
+    habit = discrimination_experiment(200, prior_scope="per-state", seed=1)
+    shared = discrimination_experiment(200, prior_scope="marginal", seed=1)
+    fig = plot_policy_compression(habit, shared)
+    a, b = fig.axes
+    assert len(a.get_lines()) == len(b.get_lines()) == 3  # two runs and the zero line
+    # the running mean is centred: its last point averages the last 6 trials (window 10)
+    assert a.get_lines()[1].get_ydata()[-1] == pytest.approx(shared["action_term"].iloc[-6:].mean())
+    with pytest.raises(ValueError, match="marginal has no column 'action_pe'"):
+        plot_policy_compression(habit, shared.drop(columns="action_pe"))

@@ -22,7 +22,11 @@ from dopasoft.analysis import (
     style,
     two_step,
 )
-from dopasoft.analysis.action_prediction import plot_action_prediction_errors, plot_timed_prediction_errors
+from dopasoft.analysis.action_prediction import (
+    plot_action_prediction_errors,
+    plot_policy_compression,
+    plot_timed_prediction_errors,
+)
 from dopasoft.analysis.composition import plot_composition
 from dopasoft.analysis.convergence import plot_convergence
 from dopasoft.analysis.dopamine import (
@@ -101,6 +105,7 @@ __all__ = [
     "parameter_table",
     "photometry_kernel",
     "plot_action_prediction_errors",
+    "plot_policy_compression",
     "plot_timed_prediction_errors",
     "plot_blocking",
     "plot_composition",

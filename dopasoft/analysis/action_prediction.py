@@ -13,7 +13,7 @@ from matplotlib.lines import Line2D
 
 from dopasoft.analysis.style import COLORS, OKABE_ITO, finish, new_figure, panel_letters, style_context
 
-__all__ = ["plot_action_prediction_errors", "plot_timed_prediction_errors"]
+__all__ = ["plot_action_prediction_errors", "plot_policy_compression", "plot_timed_prediction_errors"]
 
 _NEEDED = ("trial", "novel", "action_pe", "reward_rpe")
 
@@ -239,5 +239,82 @@ def plot_timed_prediction_errors(
         ax.set_ylabel(f"Signal (mean of {2 * (window // 2) + 1} trials)")
         ax.set_title("Across learning")
         ax.legend(fontsize=5.5, frameon=False)
+        panel_letters(axes)
+    return finish(fig, save)
+
+
+def plot_policy_compression(
+    per_state: pd.DataFrame,
+    marginal: pd.DataFrame,
+    *,
+    window: int = 10,
+    save: str | os.PathLike | None = None,
+):
+    r"""A per-state habit against a shared default policy: the soft signals over training.
+
+    Two panels over trials, each a centred running mean over ``window`` trials, for two
+    :func:`~dopasoft.experiments.discrimination.discrimination_experiment` tables that differ only in
+    ``prior_scope``: (a) the action term :math:`\tau\log(\pi(a|s)/\pi_0(a|s))`, which the per-state
+    default policy drives to 0 (it converges onto :math:`\pi`) and the shared one does not (it is the
+    marginal of the policy, so it keeps :math:`\tau \log(\pi(a|s)/\bar\pi(a))`); (b) the action
+    prediction error :math:`1 - \pi_0(a|s)`, which falls to 0 under a habit and stays near
+    :math:`1 - \bar\pi(a)` under compression (docs/maths.md §7).
+
+    Parameters
+    ----------
+    per_state, marginal : pandas.DataFrame
+        Tables with ``trial``, ``action_term`` and ``action_pe``.
+    window : int, default 10
+        Trials in the centred running mean.
+    save : path, optional
+        Base path; writes PNG, PDF and SVG (or the one format of its suffix).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        For a table without those columns or rows, or a bad ``window``.
+
+    Examples
+    --------
+    >>> from dopasoft.experiments.discrimination import discrimination_experiment
+    >>> tables = [discrimination_experiment(100, prior_scope=s, seed=0) for s in ("per-state", "marginal")]
+    >>> fig = plot_policy_compression(*tables)
+    >>> [ax.get_ylabel() for ax in fig.axes]
+    ['Action term τ log π/π0', 'Action prediction error 1 − π0']
+    """
+    for name, table in (("per_state", per_state), ("marginal", marginal)):
+        if not isinstance(table, pd.DataFrame):
+            raise ValueError(f"{name} must be a pandas DataFrame (a discrimination_experiment table)")
+        missing = [c for c in ("trial", "action_term", "action_pe") if c not in table.columns]
+        if missing:
+            raise ValueError(f"{name} has no column {missing[0]!r}")
+        if len(table) == 0:
+            raise ValueError(f"{name} has no rows")
+    if isinstance(window, bool) or not isinstance(window, int | np.integer) or window < 1:
+        raise ValueError(f"window must be a positive integer, got {window!r}")
+    runs = [
+        ("per-state default policy (habit)", per_state, COLORS["data"]),
+        ("shared default policy (compression)", marginal, OKABE_ITO["blue"]),
+    ]
+    with style_context():
+        fig, axes = new_figure(1, 2, width=6.5, height=2.4)
+        for ax, (column, label) in zip(
+            axes,
+            [("action_term", "Action term τ log π/π0"), ("action_pe", "Action prediction error 1 − π0")],
+            strict=True,
+        ):
+            for name, table, color in runs:
+                y = table[column].to_numpy(dtype=float)
+                ax.plot(table["trial"].to_numpy(), _running_mean(y, window), color=color, label=name)
+            ax.axhline(0.0, color=COLORS["identity"], linewidth=0.8)
+            ax.set_xlabel("Trial")
+            ax.set_ylabel(label)
+        axes[0].set_title("Soft signal after training")
+        axes[1].set_title("Value-free signal after training")
+        axes[0].legend(fontsize=6, frameon=False)
         panel_letters(axes)
     return finish(fig, save)

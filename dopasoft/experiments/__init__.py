@@ -6,7 +6,9 @@ gives the step-by-step agent of the same model for :func:`dopasoft.simulate`;
 them (:func:`dopasoft.compose`); :func:`~dopasoft.experiments.conditioning.simulate_conditioning` runs a
 Pavlovian protocol or a lab's own session file (:func:`~dopasoft.experiments.conditioning.read_session`);
 :func:`~dopasoft.experiments.discrimination.discrimination_experiment` shows action prediction errors with a
-learned default policy; :func:`~dopasoft.experiments.convergence.convergence_experiment` shows which learners
+learned default policy (per state, or shared by all states: policy compression) and
+:func:`~dopasoft.experiments.discrimination.timed_discrimination_experiment` emits them at movement onset,
+apart from the cue and the outcome; :func:`~dopasoft.experiments.convergence.convergence_experiment` shows which learners
 reach the soft-optimal Q* off-policy and what traces are for.
 """
 
@@ -19,7 +21,11 @@ from dopasoft.experiments.conditioning import (
     simulate_conditioning,
 )
 from dopasoft.experiments.convergence import convergence_experiment
-from dopasoft.experiments.discrimination import DISCRIMINATION_DEFAULTS, discrimination_experiment
+from dopasoft.experiments.discrimination import (
+    DISCRIMINATION_DEFAULTS,
+    discrimination_experiment,
+    timed_discrimination_experiment,
+)
 from dopasoft.experiments.two_step import simulate_two_step, stay_probabilities, to_canonical
 
 __all__ = [
@@ -35,5 +41,6 @@ __all__ = [
     "simulate_conditioning",
     "simulate_two_step",
     "stay_probabilities",
+    "timed_discrimination_experiment",
     "to_canonical",
 ]
