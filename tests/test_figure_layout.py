@@ -35,7 +35,11 @@ from matplotlib.container import ErrorbarContainer  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.transforms import Bbox  # noqa: E402
 
-from dopasoft.analysis.action_prediction import plot_action_prediction_errors  # noqa: E402
+from dopasoft.analysis.action_prediction import (  # noqa: E402
+    plot_action_prediction_errors,
+    plot_policy_compression,
+    plot_timed_prediction_errors,
+)
 from dopasoft.analysis.composition import plot_composition  # noqa: E402
 from dopasoft.analysis.convergence import plot_convergence  # noqa: E402
 from dopasoft.analysis.dopamine_figures import (  # noqa: E402
@@ -150,6 +154,20 @@ def _action_prediction():
     return plot_action_prediction_errors(run, replay=replayed)
 
 
+def _policy_compression():
+    from dopasoft.experiments.discrimination import discrimination_experiment
+
+    return plot_policy_compression(
+        *(discrimination_experiment(200, prior_scope=scope, seed=5) for scope in ("per-state", "marginal"))
+    )
+
+
+def _timed_prediction_errors():
+    from dopasoft.experiments.discrimination import timed_discrimination_experiment
+
+    return plot_timed_prediction_errors(timed_discrimination_experiment(300, seed=5))
+
+
 def _composition():
     from dopasoft.experiments.composition import composition_experiment
 
@@ -205,6 +223,8 @@ SIMPLE = {
     "blocking": _blocking,
     "probability_scaling": _probability_scaling,
     "action_prediction": _action_prediction,
+    "policy_compression": _policy_compression,
+    "timed_prediction_errors": _timed_prediction_errors,
     "composition": _composition,
     "convergence": _convergence,
 }

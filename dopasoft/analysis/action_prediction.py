@@ -200,7 +200,7 @@ def plot_timed_prediction_errors(
     rewarded = trials["reward"].to_numpy() > 0
     hemisphere = getattr(result, "hemisphere", "left")
     with style_context():
-        fig, axes = new_figure(1, 3, width=6.5, height=2.4)
+        fig, axes = new_figure(1, 3, width=6.5, height=3.0)
         ax = axes[0]
         for phase, ids, ls in phases:
             for side, mask, color in sides:
@@ -213,7 +213,6 @@ def plot_timed_prediction_errors(
         ax.set_xlabel("Time from movement onset (s)")
         ax.set_ylabel(f"Action prediction error\n({hemisphere} hemisphere)")
         ax.set_title("APE at movement (lateralised)")
-        ax.legend(fontsize=5.5, frameon=False, loc="lower left")
         ax = axes[1]
         for phase, ids, ls in phases:
             chosen = np.intersect1d(ids, trials["trial"].to_numpy()[rewarded])
@@ -225,7 +224,6 @@ def plot_timed_prediction_errors(
         ax.set_xlabel("Time from outcome (s)")
         ax.set_ylabel("Reward prediction error δ")
         ax.set_title("RPE at cue and outcome")
-        ax.legend(fontsize=5.5, frameon=False, loc="upper left")
         ax = axes[2]
         t = trials["trial"].to_numpy()
         for column, label, color in (
@@ -238,7 +236,12 @@ def plot_timed_prediction_errors(
         ax.set_xlabel("Trial")
         ax.set_ylabel(f"Signal (mean of {2 * (window // 2) + 1} trials)")
         ax.set_title("Across learning")
-        ax.legend(fontsize=5.5, frameon=False)
+        handles, labels = [], []
+        for each in axes:
+            h, lab = each.get_legend_handles_labels()
+            handles += h
+            labels += lab
+        fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize=6, frameon=False)
         panel_letters(axes)
     return finish(fig, save)
 
@@ -315,6 +318,12 @@ def plot_policy_compression(
             ax.set_ylabel(label)
         axes[0].set_title("Soft signal over training")
         axes[1].set_title("Value-free signal over training")
-        axes[0].legend(fontsize=6, frameon=False)
+        fig.legend(
+            *axes[0].get_legend_handles_labels(),
+            loc="outside lower center",
+            ncols=2,
+            fontsize=6,
+            frameon=False,
+        )
         panel_letters(axes)
     return finish(fig, save)

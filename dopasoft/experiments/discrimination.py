@@ -275,6 +275,12 @@ class TimedDiscriminationResult:
         The recorded hemisphere (``"left"`` or ``"right"``); contralateral movements go the other way.
     task : TimedDiscriminationTask
         The task that was run.
+
+    Examples
+    --------
+    >>> result = timed_discrimination_experiment(20, hemisphere="right", seed=3)
+    >>> result.hemisphere, len(result.trials), sorted(set(result.steps["event"]) - {""})
+    ('right', 20, ['cue', 'movement', 'reward'])
     """
 
     trials: pd.DataFrame

@@ -301,7 +301,14 @@ class TimedDiscriminationTask(DiscriminationTask):
         return rng.integers(low, high + 1, size=self.n_trials).astype(np.int64)
 
     def movement_state(self, cue: int) -> int:
-        """The state (bin) in which cue ``cue``'s movement is chosen."""
+        """The state (bin) in which cue ``cue``'s movement is chosen.
+
+        Examples
+        --------
+        >>> task = TimedDiscriminationTask(n_trials=2, cue_to_movement=0.3)
+        >>> [task.movement_state(c) for c in (0, 1)], bool(task.action_mask[task.movement_state(0)].all())
+        ([3, 6], True)
+        """
         return self._cue0 + int(cue) * (self.n_wait + 1) + self.n_wait
 
     def reset(
