@@ -149,6 +149,12 @@ def test_cli_simulate_discrimination(tmp_path, table):
     assert list(written.columns) == list(DISCRIMINATION_COLUMNS)
     np.testing.assert_allclose(written["action_pe"], table["action_pe"], rtol=1e-15, atol=0)
     assert (written["action"] == table["action"]).all()
+    shared = tmp_path / "shared.csv"
+    assert main([*argv[:2], "--out", str(shared), *argv[4:], "--prior-scope", "marginal", "--seed", "0"]) == 0
+    expect = discrimination_experiment(N, novel_at=NOVEL_AT, prior_scope="marginal", seed=0)
+    np.testing.assert_allclose(
+        pd.read_csv(shared)["action_term"], expect["action_term"], rtol=1e-15, atol=1e-17
+    )
 
 
 @pytest.mark.parametrize(

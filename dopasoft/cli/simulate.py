@@ -168,6 +168,13 @@ def register(subparsers: Any) -> None:
             default=value,
             help=f"agent parameter {name} (default {value})",
         )
+    disc.add_argument(
+        "--prior-scope",
+        choices=("per-state", "marginal"),
+        default="per-state",
+        help="a learned default policy per cue (a habit; default) or one shared by all cues "
+        "(marginal: policy compression)",
+    )
     disc.add_argument("--reward", type=float, default=1.0, help="outcome of a correct choice (default 1)")
     disc.add_argument("--error-reward", type=float, default=0.0, help="outcome of an error (default 0)")
     add_seed_option(disc)
@@ -320,6 +327,7 @@ def _run_discrimination(args: argparse.Namespace) -> int:
         alpha=args.alpha,
         tau=args.tau,
         prior_rate=args.prior_rate,
+        prior_scope=args.prior_scope,
         reward=args.reward,
         error_reward=args.error_reward,
         seed=args.seed,
