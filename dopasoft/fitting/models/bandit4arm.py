@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numba import njit
@@ -212,6 +212,8 @@ PARAMETERS: dict[str, Parameter] = {
 @dataclass(frozen=True)
 class RewardPunishmentModel(ChoiceModel):
     """hBayesDM's ``bandit4arm_4par``; build with :func:`dopasoft.fitting.get_model`."""
+
+    simulation_tasks: ClassVar[tuple[str, ...]] = ("bandit4arm",)
 
     def check_task(self, tr) -> None:  # noqa: D102 - documented on the base class
         super().check_task(tr)

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numba import njit
@@ -197,11 +197,15 @@ PARAMETERS: dict[str, Parameter] = {
             unit="outcome units",
             short="indecision point",
         ),
-        Parameter("beta", 0.0, 10.0, (0.5, 5.0), "inverse temperature", symbol="β", short="inverse temp.", **_INV),
+        Parameter(
+            "beta", 0.0, 10.0, (0.5, 5.0), "inverse temperature", symbol="β", short="inverse temp.", **_INV
+        ),
         Parameter("Apun", 0.0, 1.0, (0.05, 0.95), "learning rate, punishment", symbol="A_pun", **_UNIT),
         Parameter("Arew", 0.0, 1.0, (0.05, 0.95), "learning rate, reward", symbol="A_rew", **_UNIT),
         Parameter("A", 0.0, 1.0, (0.05, 0.95), "learning rate", symbol="A", **_UNIT),
-        Parameter("tau", 0.0, 5.0, (0.5, 4.0), "inverse temperature", symbol="τ", short="inverse temp.", **_INV),
+        Parameter(
+            "tau", 0.0, 5.0, (0.5, 4.0), "inverse temperature", symbol="τ", short="inverse temp.", **_INV
+        ),
     )
 }
 """The family's parameters under hBayesDM's names, bounded as hBayesDM bounds them (``beta`` ≤ 10,
@@ -221,6 +225,7 @@ class DeltaRuleModel(ChoiceModel):
     (``"prl_fictitious"``, ``"prl_rp"``, ``"bandit2arm_delta"``)."""
 
     fictitious: bool = False
+    simulation_tasks: ClassVar[tuple[str, ...]] = ("bandit",)
 
     def check_task(self, tr) -> None:  # noqa: D102 - documented on the base class
         super().check_task(tr)

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numba import njit
@@ -61,6 +61,29 @@ def _sigmoid(x):
         return 1.0 / (1.0 + math.exp(-x))
     e = math.exp(x)
     return e / (1.0 + e)
+
+
+@njit(cache=True)
+def _log_sigmoid(x):
+    if x >= 0:
+        return -math.log1p(math.exp(-x))
+    return x - math.log1p(math.exp(x))
+
+
+@njit(cache=True)
+def gng_log_p(x, xi, a):
+    """``(log P(a), w)`` for log-odds ``x`` of σ and noise ``ξ``: ``P(a) = (1 − ξ) σ(±x) + ξ/2`` (+ for
+    go), computed in logs so that ``ξ = 0`` and extreme ``x`` stay finite; ``w = (1 − ξ) σ(±x) / P(a)``."""
+    ls = _log_sigmoid(x if a == 1 else -x)
+    if xi <= 0.0:
+        return ls, 1.0
+    if xi >= 1.0:
+        return math.log(0.5), 0.0
+    l1 = math.log1p(-xi) + ls
+    l2 = math.log(0.5 * xi)
+    hi = max(l1, l2)
+    lp = hi + math.log1p(math.exp(-abs(l1 - l2)))
+    return lp, math.exp(l1 - lp)
 
 
 @njit(cache=True)
@@ -111,21 +134,20 @@ def _gng_subject_nll(state, action, reward, n, p, n_cues, out, dq, grad):
         if a < 0:
             continue
         r = reward[t]
-        pgo, sig = gng_p_go(qg, qn, sv, p, s)
-        pa = pgo if a == 1 else 1.0 - pgo
-        nll -= math.log(pa)
+        x = qg[s] + p[GNG_B] + p[GNG_PI] * sv[s] - qn[s]
+        lpa, w = gng_log_p(x, p[GNG_XI], a)
+        nll -= lpa
         rho_col = GNG_RR if r >= 0 else GNG_RP
         target = p[rho_col] * r
         if dq is not None:
-            # d(-log pa) = -(±1 / pa) dP(go); dP(go) = (1 - ξ) σ(1 - σ) dx + (1/2 - σ) dξ
+            # P(a) = (1 - ξ) σ(sx) + ξ/2, s = ±1: d(-log P)/dx = -s w σ(-sx), d(-log P)/dξ = (σ(sx) - 1/2) / P
             sign = 1.0 if a == 1 else -1.0
-            coef = -sign / pa
-            cx = coef * (1.0 - p[GNG_XI]) * sig * (1.0 - sig)
+            cx = -sign * w * _sigmoid(-sign * x)
             for c in range(GNG_N):
                 grad[c] += cx * (dq[0, s, c] + p[GNG_PI] * dq[2, s, c] - dq[1, s, c])
             grad[GNG_B] += cx
             grad[GNG_PI] += cx * sv[s]
-            grad[GNG_XI] += coef * (0.5 - sig)
+            grad[GNG_XI] += (_sigmoid(sign * x) - 0.5) * math.exp(-lpa)
             ep = p[GNG_EP]
             _learn_tangent(sv[s], dq[2, s], ep, target, r, rho_col)
             if a == 1:
@@ -133,7 +155,8 @@ def _gng_subject_nll(state, action, reward, n, p, n_cues, out, dq, grad):
             else:
                 _learn_tangent(qn[s], dq[1, s], ep, target, r, rho_col)
         if out is not None:
-            out[t, GS_P] = pa
+            pgo, _ = gng_p_go(qg, qn, sv, p, s)
+            out[t, GS_P] = math.exp(lpa)
             out[t, GS_PGO] = pgo
             out[t, GS_DELTA] = target - (qg[s] if a == 1 else qn[s])
             out[t, GS_SVPE] = target - sv[s]
@@ -158,7 +181,9 @@ def _gng_nll_block(lo, hi, state, action, reward, n_steps, subj, full, n_cues, o
     """``out[k]`` = NLL of pair ``k`` (subject row ``subj[k]``, parameters ``full[k]``), ``lo <= k < hi``."""
     for k in range(lo, hi):
         i = subj[k]
-        out[k] = _gng_subject_nll(state[i], action[i], reward[i], n_steps[i], full[k], n_cues, None, None, None)
+        out[k] = _gng_subject_nll(
+            state[i], action[i], reward[i], n_steps[i], full[k], n_cues, None, None, None
+        )
 
 
 @njit(cache=True, nogil=True)
@@ -167,7 +192,9 @@ def _gng_nll_grad_block(lo, hi, state, action, reward, n_steps, subj, full, n_cu
     dq = np.zeros((3, n_cues, GNG_N))
     for k in range(lo, hi):
         i = subj[k]
-        out[k] = _gng_subject_nll(state[i], action[i], reward[i], n_steps[i], full[k], n_cues, None, dq, grad[k])
+        out[k] = _gng_subject_nll(
+            state[i], action[i], reward[i], n_steps[i], full[k], n_cues, None, dq, grad[k]
+        )
 
 
 @njit(cache=True)
@@ -179,7 +206,9 @@ def gng_replay_signals(state, action, reward, n_steps, full, n_cues):
     out = np.full((n_sub, m, len(GNG_SIGNALS)), np.nan)
     nll = np.empty(n_sub)
     for i in range(n_sub):
-        nll[i] = _gng_subject_nll(state[i], action[i], reward[i], n_steps[i], full[i], n_cues, out[i], None, None)
+        nll[i] = _gng_subject_nll(
+            state[i], action[i], reward[i], n_steps[i], full[i], n_cues, out[i], None, None
+        )
     return out, nll
 
 
@@ -248,6 +277,8 @@ class GoNoGoModel(ChoiceModel):
     """hBayesDM's go/no-go models; build with :func:`dopasoft.fitting.get_model` (``"gng_m1"`` …
     ``"gng_m4"``). Data: hBayesDM's gng files (or step data with one step per trial, the cue as
     ``state``, ``choice`` 1 = go, 0 = no-go)."""
+
+    simulation_tasks: ClassVar[tuple[str, ...]] = ("gng",)
 
     def check_task(self, tr) -> None:  # noqa: D102 - documented on the base class
         super().check_task(tr)
