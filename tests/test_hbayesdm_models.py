@@ -10,6 +10,7 @@ sharing no code with dopasoft. Files: ``tests/data/hbayesdm`` (the first subject
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -444,3 +445,128 @@ def test_fit_and_cli_on_hbayesdm_gng_file(tmp_path):
     sig = tmp_path / "signals.csv"
     assert main(["replay", str(path), "--fits", str(out), "--out", str(sig), "--quiet"]) == 0
     assert {"q_go", "q_nogo", "w_go", "p_go"} <= set(pd.read_csv(sig).columns)
+
+
+# ---------------------------------------------------------------- hierarchical Bayes: the whole Stan model
+
+# per model, in the Stan file's order: (parameter, transform, mu_pr prior sd, sigma prior, its scale)
+STAN_PRIORS = {
+    "gng_m1": [
+        ("xi", "phi", 1, "normal", 0.2),
+        ("ep", "phi", 1, "normal", 0.2),
+        ("rho", "exp", 1, "normal", 0.2),
+    ],
+    "gng_m2": [
+        ("xi", "phi", 1, "normal", 0.2),
+        ("ep", "phi", 1, "normal", 0.2),
+        ("b", "id", 10, "cauchy", 1.0),
+        ("rho", "exp", 1, "normal", 0.2),
+    ],
+    "gng_m3": [
+        ("xi", "phi", 1, "normal", 0.2),
+        ("ep", "phi", 1, "normal", 0.2),
+        ("b", "id", 10, "cauchy", 1.0),
+        ("pi", "id", 10, "cauchy", 1.0),
+        ("rho", "exp", 1, "normal", 0.2),
+    ],
+    "gng_m4": [
+        ("xi", "phi", 1, "normal", 0.2),
+        ("ep", "phi", 1, "normal", 0.2),
+        ("b", "id", 10, "cauchy", 1.0),
+        ("pi", "id", 10, "cauchy", 1.0),
+        ("rhoRew", "exp", 1, "normal", 0.2),
+        ("rhoPun", "exp", 1, "normal", 0.2),
+    ],
+    "prl_fictitious": [
+        ("eta", "phi", 1, "normal", 0.2),
+        ("alpha", "id", 1, "cauchy", 1.0),
+        ("beta", "phi10", 1, "normal", 0.2),
+    ],
+    "prl_rp": [
+        ("Apun", "phi", 1, "normal", 0.2),
+        ("Arew", "phi", 1, "normal", 0.2),
+        ("beta", "phi10", 1, "normal", 0.2),
+    ],
+    "bandit4arm_4par": [
+        ("Arew", "phi", 1, "normal", 0.2),
+        ("Apun", "phi", 1, "normal", 0.2),
+        ("R", "phi30", 1, "normal", 0.2),
+        ("P", "phi30", 1, "normal", 0.2),
+    ],
+}
+
+
+def stan_phi_approx(x):
+    return 1.0 / (1.0 + math.exp(-(0.07056 * x**3 + 1.5976 * x)))
+
+
+def stan_joint(model: str, x: np.ndarray, subjects: list[pd.DataFrame]) -> float:
+    """The Stan model block with its normalising constants, on the sampler's scale: mu_pr, log sigma
+    (Jacobian log sigma), the raw subject effects (subject-major), then every subject's log_lik."""
+    spec = STAN_PRIORS[model]
+    p, n = len(spec), len(subjects)
+    mu, log_sigma, raw = x[:p], x[p : 2 * p], x[2 * p :].reshape(n, p)
+    sigma = np.exp(log_sigma)
+    lp = 0.0
+    for j, (_, _, mu_sd, fam, scale) in enumerate(spec):
+        lp += -0.5 * (mu[j] / mu_sd) ** 2 - math.log(mu_sd) - 0.5 * math.log(2 * math.pi)
+        if fam == "normal":  # sigma ~ normal(0, scale), sigma >= 0: twice the normal density
+            lp += (
+                math.log(2.0) - 0.5 * (sigma[j] / scale) ** 2 - math.log(scale) - 0.5 * math.log(2 * math.pi)
+            )
+        else:  # sigma ~ cauchy(0, scale), sigma >= 0
+            lp += math.log(2.0) - math.log(math.pi * scale) - math.log1p((sigma[j] / scale) ** 2)
+        lp += log_sigma[j]
+    lp += float(np.sum(-0.5 * raw**2 - 0.5 * math.log(2 * math.pi)))
+    for i, g in enumerate(subjects):
+        par = {}
+        for j, (name, how, *_) in enumerate(spec):
+            z = mu[j] + sigma[j] * raw[i, j]
+            par[name] = {
+                "phi": stan_phi_approx(z),
+                "phi10": 10 * stan_phi_approx(z),
+                "phi30": 30 * stan_phi_approx(z),
+                "exp": math.exp(z),
+                "id": z,
+            }[how]
+        lp += stan_log_lik(model, g, par)[0]
+    return lp
+
+
+HIER = [m for m in MODELS if m != "bandit2arm_delta"]  # bandit2arm_delta: tests/test_bayes.py
+
+
+@pytest.mark.parametrize("model", HIER)
+def test_hierarchical_log_density_is_the_stan_model(model):
+    from dopasoft.fitting.bayes import LogDensity, hierarchical_model
+
+    task = FILES[model]
+    subjects = raw_subjects(task)
+    d = LogDensity(hierarchical_model(model), F.to_transitions(F.read_hbayesdm(example(task))))
+    assert d.hmodel.names == tuple(s[0] for s in STAN_PRIORS[model])
+    rng = np.random.default_rng(len(model))
+    for _ in range(3):
+        x = rng.normal(0.0, 0.6, d.n_dim)
+        lp, grad = d.logp_grad(x)
+        want = stan_joint(model, x, subjects)
+        assert abs(lp - want) <= 1e-10 * abs(want), (model, lp, want)
+    h = 1e-6
+    fd = np.array([(d.logp_grad(x + e)[0] - d.logp_grad(x - e)[0]) / (2 * h) for e in np.eye(d.n_dim) * h])
+    np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-6 * np.abs(fd).max())
+
+
+def test_sample_reports_a_gng_posterior_under_hbayesdms_names():
+    data = F.read_hbayesdm(example("gng"))
+    with warnings.catch_warnings():  # 30 draws: the sampler's R-hat and ESS warnings are expected
+        warnings.simplefilter("ignore", UserWarning)
+        post = F.sample(data, "gng_m2", chains=2, draws=30, tune=30, seed=3)
+    names = set(post.idata.posterior.data_vars)
+    assert {"mu_pr", "sigma", "mu_xi", "mu_ep", "mu_b", "mu_rho", "xi", "ep", "b", "rho"} <= names
+    assert list(post.idata.posterior["mu_pr"].coords["parameter"].values) == ["xi", "ep", "b", "rho"]
+    # mu_b is mu_pr[b] (identity), mu_rho = exp(mu_pr[rho]); subjects' xi in (0, 1), rho > 0
+    np.testing.assert_allclose(post.idata.posterior["mu_b"], post.idata.posterior["mu_pr"].sel(parameter="b"))
+    np.testing.assert_allclose(
+        post.idata.posterior["mu_rho"], np.exp(post.idata.posterior["mu_pr"].sel(parameter="rho")), rtol=1e-12
+    )
+    assert float(post.idata.posterior["xi"].min()) > 0 and float(post.idata.posterior["xi"].max()) < 1
+    assert float(post.idata.posterior["rho"].min()) > 0
