@@ -570,3 +570,63 @@ def test_sample_reports_a_gng_posterior_under_hbayesdms_names():
     )
     assert float(post.idata.posterior["xi"].min()) > 0 and float(post.idata.posterior["xi"].max()) < 1
     assert float(post.idata.posterior["rho"].min()) > 0
+
+
+@pytest.mark.parametrize("model", ["gng_m3", "prl_fictitious", "bandit4arm_4par"])
+def test_a_trial_without_a_choice_is_skipped(model, tmp_path):
+    """A blank choice (keyPressed) is neither counted nor learned from: the same NLL as without the row."""
+    task = FILES[model]
+    df = pd.read_csv(example(task), sep="\t")
+    col = "keyPressed" if task == "gng" else "choice"
+    blank = np.zeros(len(df), bool)
+    blank[[3, 50, 51, 130]] = True
+    with_blanks = df.astype({col: object})
+    with_blanks.loc[blank, col] = ""
+    with_blanks.to_csv(tmp_path / "blanks.txt", sep="\t", index=False)
+    kept = df[~blank]
+    kept.to_csv(tmp_path / "kept.txt", sep="\t", index=False)
+    par = random_params(model, 1, seed=2)[0]
+    a = F.negative_log_likelihood(F.read_hbayesdm(tmp_path / "blanks.txt"), model, par)
+    b = F.negative_log_likelihood(F.read_hbayesdm(tmp_path / "kept.txt"), model, par)
+    np.testing.assert_allclose(a.to_numpy(), b.to_numpy(), rtol=1e-13)
+    want = [-stan_log_lik(model, g, par)[0] for _, g in kept.groupby("subjID", sort=False)]
+    np.testing.assert_allclose(a.to_numpy(), want, rtol=1e-10)
+
+
+def test_gain_and_loss_columns_must_be_numbers_where_a_choice_was_made():
+    data = pd.DataFrame(
+        {
+            "subject": ["a"] * 4,
+            "trial": [1, 2, 3, 4],
+            "choice": [0, 1, 2, 3],
+            "reward": [1.0, 0.0, -1.0, 0.0],
+            "gain": [1.0, 0.0, 0.0, "x"],
+            "loss": [0.0, 0.0, -1.0, 0.0],
+        }
+    )
+    with pytest.raises(ValueError, match="subject 'a', row 3, column 'gain': 'x' is not a number"):
+        F.to_transitions(data)
+
+
+def test_cli_recover_simulates_the_models_own_task(tmp_path, capsys):
+    assert (
+        main(
+            [
+                "recover",
+                "--model",
+                "prl_rp",
+                "--n-subjects",
+                "3",
+                "--n-trials",
+                "40",
+                "--n-starts",
+                "1",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
+    data = pd.read_csv(tmp_path / "data.csv")
+    assert set(data["reward"].unique()) <= {-1.0, 1.0}  # the prl models' outcomes
+    assert "(bandit)" in capsys.readouterr().err

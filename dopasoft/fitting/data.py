@@ -353,10 +353,21 @@ def _has_gain_loss(df: pd.DataFrame) -> bool:
 
 
 def _gain_loss(df: pd.DataFrame) -> NDArray[np.float64]:
-    """Rows' (gain, −|loss|), 0 where missing (a missed choice is skipped anyway)."""
-    gain = pd.to_numeric(df["gain"], errors="coerce").to_numpy(dtype=float)
-    loss = pd.to_numeric(df["loss"], errors="coerce").to_numpy(dtype=float)
-    return np.column_stack([np.nan_to_num(gain), -np.abs(np.nan_to_num(loss))])
+    """Rows' (gain, −|loss|), 0 on rows without a choice (skipped anyway); a missing or non-numeric
+    gain or loss where a choice was made is an error naming subject, row and column."""
+    made = df["choice"].notna().to_numpy()
+    cols = []
+    for col in ("gain", "loss"):
+        v = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
+        bad = made & ~np.isfinite(v)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(
+                f"{_where(df, i)}, column {col!r}: {df[col].iloc[i]!r} is not a number (a choice was made; "
+                "data with gain and loss columns need both on every trial)"
+            )
+        cols.append(np.where(made, v, 0.0))
+    return np.column_stack([cols[0], -np.abs(cols[1])])
 
 
 def _check_count(value, option: str, minimum: int) -> None:
