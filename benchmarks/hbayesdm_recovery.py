@@ -12,6 +12,10 @@ p = 0.8 / 0.2, reversal every 40 trials; four arms with drifting gain and loss p
 with ``ds.fitting.fit`` (default bounds and prior). Trial counts: 240 (gng example file), 100 (prl and
 bandit2arm), 200 (bandit4arm). For each parameter: Pearson and Spearman r of estimates against the
 truth and the median absolute error; then the CPU time of the fits (process time, all threads).
+
+``--model-recovery``: model recovery among gng_m1–gng_m4 instead (``ds.fitting.model_recovery``,
+``--subjects`` per generating model, 240 trials, selection by BIC and by AIC): the confusion matrix
+p(best fit | generating) of each criterion.
 """
 
 from __future__ import annotations
@@ -41,7 +45,20 @@ def main() -> None:
     ap.add_argument("--starts", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--models", default=",".join(TRIALS))
+    ap.add_argument("--model-recovery", action="store_true", help="model recovery among gng_m1-gng_m4")
     args = ap.parse_args()
+    if args.model_recovery:
+        gng = ["gng_m1", "gng_m2", "gng_m3", "gng_m4"]
+        for criterion in ("bic", "aic"):
+            t0 = time.process_time()
+            res = F.model_recovery(
+                gng, args.subjects, n_trials=240, seed=args.seed, n_starts=args.starts, criterion=criterion
+            )
+            cpu = time.process_time() - t0
+            print(f"model recovery, {args.subjects} subjects per model x 240 trials, {criterion}:")
+            print(res.confusion.round(2).to_string())
+            print(f"  {cpu:.1f} s CPU")
+        return
     for j, name in enumerate(args.models.split(",")):
         model = F.get_model(name)
         rng = np.random.default_rng([args.seed, j])
