@@ -211,7 +211,19 @@ PARAMETERS: dict[str, Parameter] = {
 
 @dataclass(frozen=True)
 class RewardPunishmentModel(ChoiceModel):
-    """hBayesDM's ``bandit4arm_4par``; build with :func:`dopasoft.fitting.get_model`."""
+    """hBayesDM's ``bandit4arm_4par``; build with :func:`dopasoft.fitting.get_model`.
+
+    Examples
+    --------
+    >>> import dopasoft as ds
+    >>> par = {"Arew": 0.3, "Apun": 0.2, "R": 5.0, "P": 4.0}
+    >>> data = ds.fitting.simulate_choices("bandit4arm_4par", par, n_subjects=1, n_trials=30, seed=0)
+    >>> list(data.columns[:6])
+    ['subject', 'trial', 'choice', 'reward', 'gain', 'loss']
+    >>> sig = ds.fitting.replay(data, "bandit4arm_4par", par)
+    >>> bool((sig["delta"] == sig["delta_reward"] + sig["delta_punishment"]).all())
+    True
+    """
 
     simulation_tasks: ClassVar[tuple[str, ...]] = ("bandit4arm",)
 

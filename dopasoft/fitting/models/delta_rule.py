@@ -222,7 +222,18 @@ _LAYOUTS = {
 @dataclass(frozen=True)
 class DeltaRuleModel(ChoiceModel):
     """hBayesDM's delta-rule models of two-armed tasks; build with :func:`dopasoft.fitting.get_model`
-    (``"prl_fictitious"``, ``"prl_rp"``, ``"bandit2arm_delta"``)."""
+    (``"prl_fictitious"``, ``"prl_rp"``, ``"bandit2arm_delta"``).
+
+    Examples
+    --------
+    >>> import dopasoft as ds
+    >>> m = ds.fitting.get_model("prl_rp")
+    >>> m.param_names, m.parameter("beta").upper
+    (('Apun', 'Arew', 'beta'), 10.0)
+    >>> data = ds.fitting.simulate_choices(m, {"Apun": 0.2, "Arew": 0.4, "beta": 3.0}, n_subjects=1, n_trials=30)
+    >>> sorted(data["reward"].unique().tolist())
+    [-1.0, 1.0]
+    """
 
     fictitious: bool = False
     simulation_tasks: ClassVar[tuple[str, ...]] = ("bandit",)

@@ -276,7 +276,20 @@ _LAYOUTS = {
 class GoNoGoModel(ChoiceModel):
     """hBayesDM's go/no-go models; build with :func:`dopasoft.fitting.get_model` (``"gng_m1"`` …
     ``"gng_m4"``). Data: hBayesDM's gng files (or step data with one step per trial, the cue as
-    ``state``, ``choice`` 1 = go, 0 = no-go)."""
+    ``state``, ``choice`` 1 = go, 0 = no-go).
+
+    Examples
+    --------
+    >>> import dopasoft as ds
+    >>> m = ds.fitting.get_model("gng_m3")
+    >>> m.param_names, m.simulation_tasks
+    (('xi', 'ep', 'b', 'pi', 'rho'), ('gng',))
+    >>> par = {"xi": 0.1, "ep": 0.2, "b": 0.5, "pi": 1.0, "rho": 5.0}
+    >>> data = ds.fitting.simulate_choices(m, par, n_subjects=2, n_trials=40, seed=0)
+    >>> sig = ds.fitting.replay(data, m, par)
+    >>> bool(abs(-np.log(sig["p_choice"]).sum() - ds.fitting.negative_log_likelihood(data, m, par).sum()) < 1e-9)
+    True
+    """
 
     simulation_tasks: ClassVar[tuple[str, ...]] = ("gng",)
 
