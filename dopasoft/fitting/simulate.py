@@ -28,9 +28,9 @@ __all__ = [
     "sample_parameters",
 ]
 
-#: bytes :func:`simulate_choices` holds per subject × trial at its peak, by task (192 and 144 measured
-#: with tracemalloc: uniforms, reward probabilities, the choices and the table)
-CHOICE_ROW_BYTES = {"two-step": 250.0, "bandit": 200.0, "gng": 250.0, "bandit4arm": 450.0}
+#: bytes :func:`simulate_choices` holds per subject × trial at its peak, by task (192, 144, 143 and 281
+#: measured with tracemalloc: uniforms, reward probabilities or outcomes, the choices and the table)
+CHOICE_ROW_BYTES = {"two-step": 250.0, "bandit": 200.0, "gng": 200.0, "bandit4arm": 350.0}
 SIMULATED_TASKS = ("two-step", "bandit", "gng", "bandit4arm")
 
 
