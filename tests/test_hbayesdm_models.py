@@ -423,11 +423,17 @@ def test_models_refuse_data_of_another_task():
     with pytest.raises(ValueError, match="got 1 state\\(s\\) and 4 options"):
         F.negative_log_likelihood(four, "bandit2arm_delta", {"A": 0.2, "tau": 2.0})
     with pytest.raises(ValueError, match="gng_m1.* needs steps or bandit data, got two-step data"):
-        F.negative_log_likelihood(
-            F.simulate_choices("soft-q", {"alpha": 0.3, "tau": 0.5}, n_subjects=1, n_trials=5),
-            "gng_m1",
-            {"xi": 0.1, "ep": 0.2, "rho": 5.0},
+        two_step = pd.DataFrame(
+            {
+                "subject": "s",
+                "trial": [1, 2],
+                "choice1": [0, 1],
+                "state2": [0, 1],
+                "choice2": [1, 0],
+                "reward": [1.0, 0.0],
+            }
         )
+        F.negative_log_likelihood(two_step, "gng_m1", {"xi": 0.1, "ep": 0.2, "rho": 5.0})
 
 
 # ---------------------------------------------------------------- end to end
