@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import dopasoft as ds
 import dopasoft.fitting as F
 from dopasoft.cli import main
 from dopasoft.fitting.simulate import four_arm_outcomes, go_nogo_outcomes, reversal_probabilities
@@ -413,6 +414,26 @@ def test_simulate_choices_uses_each_models_own_task_and_refuses_others():
         F.simulate_choices("gng_m1", {"xi": 0.1, "ep": 0.2, "rho": 5.0}, task="two-step")
     with pytest.raises(ValueError, match="task must be one of"):
         F.simulate_choices("gng_m1", {"xi": 0.1, "ep": 0.2, "rho": 5.0}, task="igt")
+
+
+def test_two_step_simulators_refuse_the_hbayesdm_models(tmp_path, capsys):
+    with pytest.raises(ValueError, match="'gng_m2' is not a two-step model; .*simulate_choices"):
+        ds.experiments.simulate_two_step(2, 5, model="gng_m2", seed=0)
+    out = tmp_path / "x.csv"
+    args = [
+        "simulate",
+        "two-step",
+        "--model",
+        "prl_rp",
+        "--n-subjects",
+        "2",
+        "--n-trials",
+        "5",
+        "--out",
+        str(out),
+    ]
+    assert main(args) == 2
+    assert "'prl_rp' is not a two-step model" in capsys.readouterr().err
 
 
 def test_models_refuse_data_of_another_task():
