@@ -22,7 +22,8 @@ import dopasoft.fitting as F
 from dopasoft.cli import main
 from dopasoft.fitting.simulate import four_arm_outcomes, go_nogo_outcomes, reversal_probabilities
 
-pytestmark = pytest.mark.numerics
+# the tests of numbers against the transcriptions: .ci/run runs them again on numpy's baseline SIMD kernels
+numerics = pytest.mark.numerics
 
 DATA = Path(__file__).parent / "data" / "hbayesdm"
 FILES = {
@@ -215,6 +216,7 @@ def random_params(model: str, n: int, seed: int) -> list[dict]:
 # ---------------------------------------------------------------- likelihoods
 
 
+@numerics
 @pytest.mark.parametrize("model", MODELS)
 def test_nll_is_the_stan_model_block_on_hbayesdm_example_data(model):
     task = FILES[model]
@@ -229,6 +231,7 @@ def test_nll_is_the_stan_model_block_on_hbayesdm_example_data(model):
             assert abs(got - want) <= 1e-10 * abs(want), (model, par, got, want)
 
 
+@numerics
 @pytest.mark.parametrize("model", MODELS)
 def test_gradient_matches_central_differences(model):
     m = F.get_model(model)
@@ -246,6 +249,7 @@ def test_gradient_matches_central_differences(model):
         np.testing.assert_allclose(grad[:, j], fd, rtol=1e-5, atol=1e-6 * np.abs(fd).max() + 1e-8)
 
 
+@numerics
 def test_gng_noise_at_its_bounds_keeps_the_likelihood_and_gradient_finite():
     """xi = 0 (a bound the optimiser snaps to) with extreme logits, and xi = 1 (pure noise)."""
     m = F.get_model("gng_m2")
@@ -259,6 +263,7 @@ def test_gng_noise_at_its_bounds_keeps_the_likelihood_and_gradient_finite():
     np.testing.assert_allclose(nll, tr.n_choices * math.log(2.0), rtol=1e-12)
 
 
+@numerics
 def test_bandit4arm_reads_losses_as_hbayesdm_does(tmp_path):
     """hBayesDM uses -abs(loss): a file with positive loss magnitudes gives the same likelihood."""
     df = pd.read_csv(example("bandit4arm"), sep="\t")
@@ -270,6 +275,7 @@ def test_bandit4arm_reads_losses_as_hbayesdm_does(tmp_path):
     np.testing.assert_allclose(a.to_numpy(), b.to_numpy(), rtol=1e-14)
 
 
+@numerics
 def test_bandit4arm_without_gain_and_loss_columns_splits_the_reward():
     """Plain bandit data: the reward's positive part is the gain, its negative part the loss."""
     rng = np.random.default_rng(3)
@@ -289,6 +295,7 @@ def test_bandit4arm_without_gain_and_loss_columns_splits_the_reward():
 # ---------------------------------------------------------------- replay signals
 
 
+@numerics
 @pytest.mark.parametrize("model", MODELS)
 def test_replay_signals_are_hbayesdms_regressors(model):
     task = FILES[model]
@@ -563,6 +570,7 @@ def stan_joint(model: str, x: np.ndarray, subjects: list[pd.DataFrame]) -> float
 HIER = [m for m in MODELS if m != "bandit2arm_delta"]  # bandit2arm_delta: tests/test_bayes.py
 
 
+@numerics
 @pytest.mark.parametrize("model", HIER)
 def test_hierarchical_log_density_is_the_stan_model(model):
     from dopasoft.fitting.bayes import LogDensity, hierarchical_model
@@ -599,6 +607,7 @@ def test_sample_reports_a_gng_posterior_under_hbayesdms_names():
     assert float(post.idata.posterior["rho"].min()) > 0
 
 
+@numerics
 @pytest.mark.parametrize("model", ["gng_m3", "prl_fictitious", "bandit4arm_4par"])
 def test_a_trial_without_a_choice_is_skipped(model, tmp_path):
     """A blank choice (keyPressed) is neither counted nor learned from: the same NLL as without the row."""
