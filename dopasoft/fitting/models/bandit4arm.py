@@ -196,7 +196,11 @@ def gain_loss_of(tr) -> np.ndarray:
 
 
 _UNIT = dict(domain=(0.0, 1.0))
-_SENS = dict(domain=(0.0, float("inf")), open_ends=(False, True), unit="1/outcome units")
+# R and P scale the values the softmax sees (there is no temperature): kind inverse temperature, so that
+# fit's weak default prior keeps a near-deterministic subject's R, P off their bound
+_SENS = dict(
+    domain=(0.0, float("inf")), open_ends=(False, True), unit="1/outcome units", kind="inverse-temperature"
+)
 PARAMETERS: dict[str, Parameter] = {
     p.name: p
     for p in (

@@ -245,7 +245,9 @@ def _prepare(full, subj):
 
 
 _UNIT = dict(domain=(0.0, 1.0))
-_RHO = dict(domain=(0.0, INF), open_ends=(False, True), unit="1/outcome units")
+# rho multiplies every value the choice sees (hBayesDM: "rho, inv temp"): kind inverse temperature, so
+# that fit's weak default prior keeps a near-deterministic subject's rho off its bound
+_RHO = dict(domain=(0.0, INF), open_ends=(False, True), unit="1/outcome units", kind="inverse-temperature")
 PARAMETERS: dict[str, Parameter] = {
     p.name: p
     for p in (
@@ -261,7 +263,8 @@ PARAMETERS: dict[str, Parameter] = {
 """The family's parameters under hBayesDM's names. hBayesDM's Stan files bound ``xi`` and ``ep`` to
 [0, 1] and ``rho`` below by 0; ``b`` and ``pi`` are unbounded there. The fitting bounds of ``b``, ``pi``
 (±10) and ``rho`` (100) are dopasoft's, keeping maximum likelihood finite where a parameter is weakly
-identified; give ``bounds=`` to change them."""
+identified; give ``bounds=`` to change them. The sensitivities are of kind inverse temperature: ``fit``'s
+weak default prior applies to them (docs/fitting.md, "Defaults for temperatures")."""
 
 # model name -> (parameters, kernel column GNG_COLUMNS taken from each; -1: the constant 0)
 _LAYOUTS = {
