@@ -450,6 +450,22 @@ def test_models_refuse_data_of_another_task():
     four = F.read_hbayesdm(example("bandit4arm"))
     with pytest.raises(ValueError, match="got 1 state\\(s\\) and 4 options"):
         F.negative_log_likelihood(four, "bandit2arm_delta", {"A": 0.2, "tau": 2.0})
+    with pytest.raises(ValueError, match="'gng_m1' needs two actions \\(0 = no-go, 1 = go\\), got 4"):
+        F.negative_log_likelihood(four, "gng_m1", {"xi": 0.1, "ep": 0.2, "rho": 5.0})
+    steps = pd.DataFrame(
+        {
+            "subject": "s",
+            "trial": [1, 1],
+            "state": [0, 1],
+            "choice": [0, 1],
+            "reward": [0.0, 1.0],
+            "terminal": [False, True],
+        }
+    )
+    with pytest.raises(ValueError, match="'prl_rp' needs a two-armed task without states"):
+        F.negative_log_likelihood(steps, "prl_rp", {"Apun": 0.2, "Arew": 0.3, "beta": 2.0})
+    with pytest.raises(ValueError, match="'gng_m2' needs one step per trial"):
+        F.negative_log_likelihood(steps, "gng_m2", {"xi": 0.1, "ep": 0.2, "b": 0.0, "rho": 5.0})
     with pytest.raises(ValueError, match="gng_m1.* needs steps or bandit data, got two-step data"):
         two_step = pd.DataFrame(
             {
