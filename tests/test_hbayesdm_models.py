@@ -682,3 +682,14 @@ def test_cli_recover_simulates_the_models_own_task(tmp_path, capsys):
     data = pd.read_csv(tmp_path / "data.csv")
     assert set(data["reward"].unique()) <= {-1.0, 1.0}  # the prl models' outcomes
     assert "(bandit)" in capsys.readouterr().err
+
+
+@numerics
+def test_bandit2arm_delta_is_soft_q_at_the_reciprocal_temperature():
+    """Two code paths, one model: the delta rule with inverse temperature tau is one-step soft Q-learning at
+    temperature 1/tau (what the hierarchical bandit2arm_delta of tests/test_bayes.py samples)."""
+    data = F.read_hbayesdm(example("bandit2arm"))
+    for par in random_params("bandit2arm_delta", 3, seed=4):
+        a = F.negative_log_likelihood(data, "bandit2arm_delta", par)
+        b = F.negative_log_likelihood(data, "soft-q", {"alpha": par["A"], "tau": 1.0 / par["tau"]})
+        np.testing.assert_allclose(a.to_numpy(), b.to_numpy(), rtol=1e-10)
