@@ -402,7 +402,7 @@ def _simulate_fitted(data: pd.DataFrame, fits: pd.DataFrame, m: Any, rng: np.ran
         raise ValueError("no subject of the data has fitted parameters")
     n_trials = int(data.groupby(data["subject"].astype(str)).size().max())
     params = f.loc[subjects, list(m.param_names)].reset_index()
-    sim = simulate_choices(m, params, n_trials=n_trials, seed=rng)
+    sim = simulate_choices(m, params, n_trials=n_trials, seed=rng, task="two-step")  # stay analysis
     sim = sim[["subject", "trial", "choice1", "state2", "choice2", "reward"]].copy()
     sim.insert(1, "sim", r)
     return sim

@@ -78,7 +78,7 @@ def model_names_text() -> str:
         opts = ", ".join(
             f"+{o.name}" if isinstance(o.default, bool) else f"+{o.name}=..." for o in fam.options
         )
-        lines.append(f"{fam.title} models: {', '.join(fam.models)}; options {opts}")
+        lines.append(f"{fam.title} models: {', '.join(fam.models)}" + (f"; options {opts}" if opts else ""))
     return "; ".join(lines)
 
 

@@ -51,6 +51,7 @@ def run_model_recovery(args: argparse.Namespace) -> int:
         check_fit_memory(
             args.n_subjects, args.chunk_size, args.n_starts, len(m.param_names), len(m.param_names)
         )
+    task = args.task or get_model(names[0]).simulation_tasks[0]
     res = model_recovery(
         names,
         args.n_subjects,
@@ -58,7 +59,7 @@ def run_model_recovery(args: argparse.Namespace) -> int:
         seed=args.seed,
         n_starts=args.n_starts,
         criterion=args.criterion,
-        task=args.task,
+        task=task,
         chunk_size=args.chunk_size,
     )
     write_csv(res.confusion, os.path.join(args.out, "confusion.csv"), index=True)
@@ -72,7 +73,7 @@ def run_model_recovery(args: argparse.Namespace) -> int:
     summary(
         args,
         f"wrote model recovery of {len(names)} models x {args.n_subjects} subjects x {args.n_trials} trials "
-        f"({args.task}) to {args.out} ({6 + len(res.fits)} CSV files: confusion.csv, inversion.csv, ...)",
+        f"({task}) to {args.out} ({6 + len(res.fits)} CSV files: confusion.csv, inversion.csv, ...)",
     )
     if not args.quiet:
         print(res.summary(), file=sys.stderr)
@@ -95,7 +96,8 @@ def run_recover(args: argparse.Namespace) -> int:
     for k, v in fixed.items():
         true[k] = v
     true.insert(0, "subject", [f"sub{i:04d}" for i in range(args.n_subjects)])
-    data = simulate_choices(model, true, n_trials=args.n_trials, seed=rng, task=args.task)
+    task = args.task or model.simulation_tasks[0]
+    data = simulate_choices(model, true, n_trials=args.n_trials, seed=rng, task=task)
     res = fit(
         data,
         model,
@@ -114,7 +116,7 @@ def run_recover(args: argparse.Namespace) -> int:
     summary(
         args,
         f"wrote parameter recovery of model {model.spec}, {args.n_subjects} subjects x {args.n_trials} "
-        f"trials ({args.task}) to {args.out} (true_params.csv, data.csv, fits.csv, recovery.csv)",
+        f"trials ({task}) to {args.out} (true_params.csv, data.csv, fits.csv, recovery.csv)",
     )
     if not args.quiet:
         print(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"), file=sys.stderr)
@@ -135,9 +137,11 @@ def register(subparsers) -> None:
     add_n_trials_option(p, 200, "trials per subject (default 200)")
     p.add_argument(
         "--task",
-        choices=("two-step", "bandit"),
-        default="two-step",
-        help="simulated task: two-step (drifting rewards) or bandit (two-armed reversal) (default two-step)",
+        choices=("two-step", "bandit", "gng", "bandit4arm"),
+        default=None,
+        help="simulated task: two-step (drifting rewards), bandit (two-armed reversal), gng (go/no-go) or "
+        "bandit4arm (four arms, gains and losses) (default: the model's own, two-step for the Soft Q and "
+        "hybrid models)",
     )
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument(

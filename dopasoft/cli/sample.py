@@ -122,7 +122,8 @@ def register(subparsers: Any) -> None:
         description="Sample the posterior of a hierarchical model (non-centred subject parameters, group "
         "means and SDs) by NUTS (nutpie) and write it as an ArviZ InferenceData netCDF file "
         "(arviz.from_netcdf reads it). hBayesDM's models by their hBayesDM names (bandit2arm_delta, "
-        "ts_par7, ts_par6, ts_par4: same parameters, transforms and priors), or any Soft Q model spec with "
+        "ts_par7, ts_par6, ts_par4, gng_m1-gng_m4, prl_fictitious, prl_rp, bandit4arm_4par: same "
+        "parameters, transforms and priors), or any Soft Q model spec with "
         "dopasoft's default group prior (docs/fitting.md, Full Bayes). The summary line gives the "
         "divergences, the largest R-hat and the smallest bulk ESS, and names each failed check.",
     )
@@ -132,7 +133,8 @@ def register(subparsers: Any) -> None:
         required=True,
         type=hierarchical_model_name,
         metavar="MODEL",
-        help="an hBayesDM model name (bandit2arm_delta, ts_par7, ts_par6, ts_par4) or a Soft Q model spec "
+        help="an hBayesDM model name (bandit2arm_delta, ts_par7, ts_par6, ts_par4, gng_m1 ... gng_m4, "
+        "prl_fictitious, prl_rp, bandit4arm_4par) or a Soft Q model spec "
         "(e.g. soft-q-lambda+kappa)",
     )
     p.add_argument("--out", required=True, help="output netCDF file of the posterior (e.g. posterior.nc)")

@@ -273,10 +273,11 @@ def _run_two_step(args: argparse.Namespace) -> int:
 def _two_step_epilog() -> str:
     from dopasoft.agents import TWO_STEP_MODELS
     from dopasoft.experiments.two_step import two_step_parameters
-    from dopasoft.fitting.models import FAMILIES
+    from dopasoft.fitting.models import MODEL_NAMES, get_model
 
     lines = ["models (--model) and their parameters (--param NAME=VALUE) with their defaults:"]
-    names = [m for fam in FAMILIES for m in fam.models] + [m for m in TWO_STEP_MODELS if m == "soft-hybrid"]
+    two_step = [m for m in MODEL_NAMES if "two-step" in get_model(m).simulation_tasks]
+    names = two_step + [m for m in TWO_STEP_MODELS if m == "soft-hybrid"]
     width = max(len(m) for m in names)
     for name in names:
         values = ", ".join(f"{k}={v:g}" for k, v in two_step_parameters(name).items())

@@ -90,6 +90,13 @@ def two_step_parameters(model: str, params: Mapping[str, float] | None = None) -
         if model.split("+")[0].strip() in MODEL_NAMES:
             raise
         raise ValueError(f"{err}, or the simulation-only agent 'soft-hybrid'") from None
+    if "two-step" not in fitted.simulation_tasks:
+        task = fitted.simulation_tasks[0]
+        raise ValueError(
+            f"model {model!r} is not a two-step model; simulate it on its own task with "
+            f"dopasoft.fitting.simulate_choices({model!r}, params) (task {task!r}, or "
+            f"dopasoft recover --model {model})"
+        )
     defaults = {
         p.name: SIMULATION_DEFAULTS.get(p.name, 0.5 * (p.start[0] + p.start[1])) for p in fitted.params
     }

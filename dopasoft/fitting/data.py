@@ -113,6 +113,11 @@ class Transitions:
         ``"two-step"``, ``"bandit"`` or ``"steps"``.
     trial : float64 array or None
         The data's trial number of every step (NaN padding); read by :func:`dopasoft.fitting.replay`.
+    gain_loss : float64 array of shape (n_subjects, max_steps, 2), or None
+        Bandit and step-format data with both a ``gain`` and a ``loss`` column (hBayesDM's
+        ``bandit4arm`` files): each step's gain and loss, the loss as ``−|loss|`` (hBayesDM's
+        convention); models that learn from the two separately read them (``bandit4arm_4par``).
+        ``None`` for other data.
     """
 
     subjects: pd.Index
@@ -130,6 +135,7 @@ class Transitions:
     task: str
     meta: dict = field(default_factory=dict, compare=False)
     trial: NDArray[np.float64] | None = field(default=None, compare=False, repr=False)
+    gain_loss: NDArray[np.float64] | None = field(default=None, compare=False, repr=False)
 
     @property
     def n_subjects(self) -> int:
@@ -178,10 +184,15 @@ class Transitions:
             n_actions=self.n_actions,
             task=self.task,
             trial=None if self.trial is None else self.trial[rows, :m].copy(),
+            gain_loss=None if self.gain_loss is None else self.gain_loss[rows, :m].copy(),
         )
 
 
-def _pack(subjects: list, per_subject: list[tuple[NDArray, ...]], **kw) -> Transitions:
+def _pack(
+    subjects: list, per_subject: list[tuple[NDArray, ...]], gain_loss: list | None = None, **kw
+) -> Transitions:
+    """Pad per-subject step arrays into :class:`Transitions`; ``gain_loss``: per subject a (k, 2)
+    array of gains and losses, or ``None``."""
     n = len(subjects)
     m = max([len(p[0]) for p in per_subject], default=0)
     state = np.zeros((n, m), np.int64)
@@ -200,6 +211,11 @@ def _pack(subjects: list, per_subject: list[tuple[NDArray, ...]], **kw) -> Trans
             trial[i, :k] = t[0]
         is_choice[i, :k] = a >= 0
         n_steps[i] = k
+    gl = None
+    if gain_loss is not None:
+        gl = np.zeros((n, m, 2))
+        for i, part in enumerate(gain_loss):
+            gl[i, : len(part)] = part
     return Transitions(
         subjects=pd.Index(subjects, name="subject"),
         state=state,
@@ -211,6 +227,7 @@ def _pack(subjects: list, per_subject: list[tuple[NDArray, ...]], **kw) -> Trans
         n_steps=n_steps,
         n_choices=is_choice.sum(axis=1).astype(np.int64),
         trial=trial,
+        gain_loss=gl,
         **kw,
     )
 
@@ -300,8 +317,12 @@ def _bandit_transitions(df: pd.DataFrame, n_actions: int | None, n_states: int |
     elif n_states is None:
         n_states = 1
     subjects, per = [], []
+    split = _has_gain_loss(df)
+    gain_loss = [] if split else None
     for subj, g in df.groupby("subject", sort=False):
         g = g[g["choice"].notna()]
+        if split:
+            gain_loss.append(_gain_loss(g))
         n = len(g)
         s = g["state"].to_numpy().astype(np.int64) if has_state else np.zeros(n, np.int64)
         subjects.append(subj)
@@ -316,8 +337,37 @@ def _bandit_transitions(df: pd.DataFrame, n_actions: int | None, n_states: int |
             )
         )
     return _pack(
-        subjects, per, state_stage=np.zeros(n_states, np.int64), n_states=n_states, n_actions=k, task="bandit"
+        subjects,
+        per,
+        gain_loss,
+        state_stage=np.zeros(n_states, np.int64),
+        n_states=n_states,
+        n_actions=k,
+        task="bandit",
     )
+
+
+def _has_gain_loss(df: pd.DataFrame) -> bool:
+    """Whether the data give each trial's gain and loss (both columns present)."""
+    return "gain" in df.columns and "loss" in df.columns
+
+
+def _gain_loss(df: pd.DataFrame) -> NDArray[np.float64]:
+    """Rows' (gain, −|loss|), 0 on rows without a choice (skipped anyway); a missing or non-numeric
+    gain or loss where a choice was made is an error naming subject, row and column."""
+    made = df["choice"].notna().to_numpy()
+    cols = []
+    for col in ("gain", "loss"):
+        v = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
+        bad = made & ~np.isfinite(v)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(
+                f"{_where(df, i)}, column {col!r}: {df[col].iloc[i]!r} is not a number (a choice was made; "
+                "data with gain and loss columns need both on every trial)"
+            )
+        cols.append(np.where(made, v, 0.0))
+    return np.column_stack([cols[0], -np.abs(cols[1])])
 
 
 def _check_count(value, option: str, minimum: int) -> None:
@@ -360,11 +410,13 @@ def _step_transitions(df: pd.DataFrame, n_actions: int | None, n_states: int | N
     ends = terminal | (action < 0)
     next_state[ends] = -1
     bounds = np.flatnonzero(np.r_[True, code[1:] != code[:-1], True])
+    gl = _gain_loss(df) if _has_gain_loss(df) else None
     subjects, per = [], []
     for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
         subjects.append(df["subject"].iloc[lo])
         per.append((state[lo:hi], action[lo:hi], reward[lo:hi], next_state[lo:hi], ends[lo:hi], trial[lo:hi]))
-    return _pack(subjects, per, state_stage=stage, n_states=n_s, n_actions=k, task="steps")
+    gain_loss = None if gl is None else [gl[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
+    return _pack(subjects, per, gain_loss, state_stage=stage, n_states=n_s, n_actions=k, task="steps")
 
 
 def two_step_to_steps(df: pd.DataFrame) -> pd.DataFrame:

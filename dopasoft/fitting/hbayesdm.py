@@ -12,7 +12,8 @@ ts            subjID, level1_choice 1/2,                canonical two-step: choi
 bandit2arm,   subjID, trial, choice 1/2, outcome        steps: state 0, choice − 1, reward = outcome,
 prl                                                     terminal; 1 state, 2 actions
 bandit4arm    subjID, gain, loss, choice 1–4            steps: state 0, choice − 1, reward = gain +
-                                                        loss, trial = row order; 1 state, 4 actions
+                                                        loss, trial = row order; 1 state, 4 actions;
+                                                        gain and loss also kept as columns
 gng           subjID, trialNum, cue 1–4, keyPressed     steps: state = cue − 1, choice = keyPressed
               0/1, outcome                              (1 = go), reward = outcome, trial = trialNum;
                                                         4 states, 2 actions
@@ -211,6 +212,9 @@ def hbayesdm_to_data(df: pd.DataFrame) -> pd.DataFrame:
         },
         index=df.index,
     )
+    if task == "bandit4arm":  # kept apart for the models that learn from them (bandit4arm_4par)
+        out["gain"] = _numeric(df, "gain", "subjID")
+        out["loss"] = _numeric(df, "loss", "subjID")
     out.attrs.update(n_states=n_states, n_actions=n_actions, hbayesdm_task=task)
     return validate_steps(out)
 

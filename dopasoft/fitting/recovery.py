@@ -186,7 +186,7 @@ def model_recovery(
     executor: Executor | None = None,
     *,
     criterion: str = "bic",
-    task: str = "two-step",
+    task: str | None = None,
     chunk_size: int | None = None,
 ) -> ModelRecoveryResult:
     """Model recovery: simulate from each model, fit every model, tabulate the best fits.
@@ -209,8 +209,9 @@ def model_recovery(
         Passed to :func:`~dopasoft.fitting.fit` (results do not depend on it).
     criterion : {"bic", "aic"}
         Model selected per subject: the lowest criterion (ties go to the model listed first).
-    task : {"two-step", "bandit"}
-        Simulated task (every model must support it).
+    task : {"two-step", "bandit", "gng", "bandit4arm"}, optional
+        Simulated task (every model must support it; default the first model's first
+        :attr:`~dopasoft.fitting.models.ChoiceModel.simulation_tasks`).
     chunk_size : int, optional
         Subjects per compiled batch in the fits.
 
@@ -243,8 +244,10 @@ def model_recovery(
         raise ValueError(f"n_trials must be a positive integer, got {n_trials!r}")
     if criterion not in ("bic", "aic"):
         raise ValueError(f"criterion must be 'bic' or 'aic', got {criterion!r}")
+    if task is None:
+        task = ms[0].simulation_tasks[0]
     for m, lab in zip(ms, labels, strict=True):
-        if task not in m.tasks:
+        if task not in m.simulation_tasks:
             raise ValueError(f"models: {lab!r} cannot simulate the {task!r} task")
 
     true_parts, data_parts = [], []

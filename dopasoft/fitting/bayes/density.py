@@ -13,7 +13,8 @@ parameters (parameter-major; none without covariates). With ``z_s = μ + B x_s +
               + \sum_{s,p} \log N(\eta_{sp} | 0, 1) + \sum_b \log N(\beta_b | 0, 1)
               - \sum_s \mathrm{NLL}_s(\theta_s),
 
-normalising constants included, ``log σ_p`` the Jacobian of sampling ``σ`` on the log scale. The
+normalising constants included, ``log σ_p`` the Jacobian of sampling ``σ`` on the log scale
+(``N⁺(σ_p | 0, h_p)`` is ``Cauchy⁺(σ_p | 0, h_p)`` for parameters declared so, on the numpy path). The
 gradient chains ``∂NLL/∂θ`` of the choice model's compiled forward-mode replay (one call for all
 subjects per evaluation) through ``g``, ``T``, the non-centring, the regression
 (``∂/∂B = Σ_s (∂/∂z_s) x_sᵀ``) and the priors.
@@ -284,18 +285,25 @@ class LogDensity:
             + np.sum(math.log(2.0) - np.log(self._sig_sd) - 0.5 * _LOG_2PI)
             - 0.5 * _LOG_2PI * (self.n_subjects * self.n_params + self.n_coef)
         )
+        # half-Cauchy priors of group sds (hBayesDM's gng, prl_fictitious): the numpy path only
+        self._half_normal = all(p.sigma_family == "normal" for p in hmodel.params)
         self._subj = np.arange(self.n_subjects, dtype=np.int64)
         # the compiled path: "softq" (Soft Q models without differenced columns), "hybrid" (the Daw
         # hybrid); None: numpy around the model's nll_grad_pairs
         self._direct = None
-        if isinstance(m, SoftQLambdaModel) and all(m.source[c] < 0 for c in (SQ_ALPHA_PI, SQ_GO_BIAS)):
+        compiled = self._half_normal  # the compiled paths have half-normal priors of the sds
+        if (
+            compiled
+            and isinstance(m, SoftQLambdaModel)
+            and all(m.source[c] < 0 for c in (SQ_ALPHA_PI, SQ_GO_BIAS))
+        ):
             m.check_task(tr)
             theta0 = np.ones((self.n_subjects, m.n_params))
             args = m._engine_args(tr, self._subj, theta0)
             self._data = args[:6]
             self._variant = args[8:]
             self._direct = "softq"
-        elif isinstance(m, HybridModel):
+        elif compiled and isinstance(m, HybridModel):
             m.check_task(tr)
             self._data = tuple(
                 np.ascontiguousarray(a)
@@ -423,12 +431,18 @@ class LogDensity:
             g_z = -g_m[:, self._order] * dtheta_dz  # d log-lik / dz, (S, P)
         r = (mu - self._mu_mean) / self._mu_sd
         q = sigma / self._sig_sd
-        logp = self._const - 0.5 * np.sum(r * r) + np.sum(-0.5 * q * q + log_sigma) - 0.5 * np.sum(eta * eta)
+        sig_lp, sig_dlp = -0.5 * q * q, -q * q
+        if not self._half_normal:  # each sd's own prior, constants included (replacing the half-normal's)
+            sig_lp, sig_dlp = np.empty_like(q), np.empty_like(q)
+            for j, par in enumerate(self.hmodel.params):
+                lp_j, sig_dlp[j] = par.sigma_log_prior(sigma[j])
+                sig_lp[j] = lp_j - (math.log(2.0 / self._sig_sd[j]) - 0.5 * _LOG_2PI)
+        logp = self._const - 0.5 * np.sum(r * r) + np.sum(sig_lp + log_sigma) - 0.5 * np.sum(eta * eta)
         logp -= float(np.sum(nll))
         grad = np.empty_like(x)
         p, nb = self.n_params, self._n_base
         grad[:p] = -r / self._mu_sd + g_z.sum(axis=0)
-        grad[p : 2 * p] = -q * q + 1.0 + sigma * np.sum(g_z * eta, axis=0)
+        grad[p : 2 * p] = sig_dlp + 1.0 + sigma * np.sum(g_z * eta, axis=0)
         grad[2 * p : nb] = (-eta + g_z * sigma).ravel()
         if self.n_coef:
             beta = x[nb:]

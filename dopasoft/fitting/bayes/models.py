@@ -5,12 +5,13 @@ A hierarchical model puts every subject's parameters on an unconstrained scale,
 ``v_s = T(z_s)``, and gives the choices the likelihood of a dopasoft choice model at
 ``θ_s = g(v_s)`` (``g`` is the identity, or ``1/v`` where a reported parameter is an inverse
 temperature and the choice model's a temperature). The group prior is ``μ_p ~ N(m_p, s_p)``,
-``σ_p ~ N⁺(0, h_p)``.
+``σ_p ~ N⁺(0, h_p)`` (or ``Cauchy⁺(0, h_p)``, where hBayesDM's Stan file says ``cauchy``).
 
 Two kinds of models are declared here:
 
 * hBayesDM's models, by their hBayesDM name (``"bandit2arm_delta"``; the two-step ``"ts_par7"``,
-  ``"ts_par6"``, ``"ts_par4"``), exactly as their Stan files define them (priors, bounds, transforms, the names of the reported quantities);
+  ``"ts_par6"``, ``"ts_par4"``; ``"gng_m1"`` … ``"gng_m4"``, ``"prl_fictitious"``, ``"prl_rp"``,
+  ``"bandit4arm_4par"``), exactly as their Stan files define them (priors, bounds, transforms, the names of the reported quantities);
 * every Soft Q model (any spec :func:`dopasoft.fitting.get_model` accepts, e.g. ``"soft-q"``,
   ``"soft-q-lambda+kappa"``) with the default prior of :data:`DEFAULT_PRIORS` (docs/fitting.md,
   "Full Bayes").
@@ -80,7 +81,10 @@ class HierParam:
     mu_prior : (float, float)
         Mean and sd of the normal prior of the group mean ``μ`` (unconstrained scale).
     sigma_prior : float
-        Scale of the half-normal prior of the group sd ``σ`` (unconstrained scale).
+        Scale of the prior of the group sd ``σ`` (unconstrained scale).
+    sigma_family : {"normal", "cauchy"}
+        The prior of ``σ``: half-normal ``N⁺(0, sigma_prior)`` or half-Cauchy
+        ``Cauchy⁺(0, sigma_prior)`` (hBayesDM's ``sigma ~ cauchy(0, 1)`` for some unbounded parameters).
     """
 
     name: str
@@ -91,6 +95,17 @@ class HierParam:
     link: str = "identity"
     mu_prior: tuple[float, float] = (0.0, 1.0)
     sigma_prior: float = 0.2
+    sigma_family: str = "normal"
+
+    def sigma_log_prior(self, sigma: NDArray[np.float64]) -> tuple[NDArray, NDArray]:
+        """``(log p(σ), σ · d log p(σ)/dσ)`` of the group sd's prior, normalising constant included
+        (the derivative along ``log σ``, the scale the sampler moves on; its Jacobian is not here)."""
+        q = np.asarray(sigma, dtype=float) / self.sigma_prior
+        if self.sigma_family == "cauchy":
+            return math.log(2.0 / (math.pi * self.sigma_prior)) - np.log1p(q * q), -2.0 * q * q / (
+                1.0 + q * q
+            )
+        return math.log(2.0 / self.sigma_prior) - 0.5 * math.log(2.0 * math.pi) - 0.5 * q * q, -q * q
 
     def to_natural(self, z: NDArray[np.float64]) -> NDArray[np.float64]:
         """``v = T(z)``, the reported (natural-scale) value."""
@@ -224,11 +239,69 @@ def _ts(n_params: int):
     return build
 
 
+# hBayesDM's other models (commons/stan_files/<name>.stan), on dopasoft's families of the same name,
+# whose likelihoods are the Stan model blocks: per parameter (name, transform), in the Stan order;
+# unbounded ones (identity) have mu_pr ~ N(0, 10) and sigma ~ cauchy(0, 1) where the file says so.
+_UNIT = dict(transform="phi", scale=1.0)
+_POS = dict(transform="exp")
+_FREE_WIDE = dict(transform="identity", mu_prior=(0.0, 10.0), sigma_prior=1.0, sigma_family="cauchy")
+_STAN_LAYOUTS = {
+    # gng_m*.stan: xi, ep Phi_approx; b, pi identity, mu_pr ~ N(0, 10), sigma ~ cauchy(0, 1); rho* exp
+    "gng_m1": (("xi", _UNIT), ("ep", _UNIT), ("rho", _POS)),
+    "gng_m2": (("xi", _UNIT), ("ep", _UNIT), ("b", _FREE_WIDE), ("rho", _POS)),
+    "gng_m3": (("xi", _UNIT), ("ep", _UNIT), ("b", _FREE_WIDE), ("pi", _FREE_WIDE), ("rho", _POS)),
+    "gng_m4": (
+        ("xi", _UNIT),
+        ("ep", _UNIT),
+        ("b", _FREE_WIDE),
+        ("pi", _FREE_WIDE),
+        ("rhoRew", _POS),
+        ("rhoPun", _POS),
+    ),
+    # prl_fictitious.stan: eta Phi_approx; alpha identity, mu_pr ~ N(0, 1), sigma ~ cauchy(0, 1);
+    # beta 10 Phi_approx
+    "prl_fictitious": (
+        ("eta", _UNIT),
+        ("alpha", dict(transform="identity", sigma_prior=1.0, sigma_family="cauchy")),
+        ("beta", dict(transform="phi", scale=10.0)),
+    ),
+    # prl_rp.stan: Apun, Arew Phi_approx, beta 10 Phi_approx
+    "prl_rp": (("Apun", _UNIT), ("Arew", _UNIT), ("beta", dict(transform="phi", scale=10.0))),
+    # bandit4arm_4par.stan: Arew, Apun Phi_approx; R, P 30 Phi_approx
+    "bandit4arm_4par": (
+        ("Arew", _UNIT),
+        ("Apun", _UNIT),
+        ("R", dict(transform="phi", scale=30.0)),
+        ("P", dict(transform="phi", scale=30.0)),
+    ),
+}
+_STAN_SIZES = {"prl_fictitious": (2, 1), "prl_rp": (2, 1)}  # (actions, states) the data must have
+
+
+def _stan_model(name: str):
+    """hBayesDM's ``name`` on dopasoft's model of the same name; every other prior is hBayesDM's
+    default, ``mu_pr ~ N(0, 1)``, ``sigma ~ N⁺(0, 0.2)``."""
+
+    def build() -> HierModel:
+        n_actions, n_states = _STAN_SIZES.get(name, (None, None))
+        return HierModel(
+            name=name,
+            model=get_model(name),
+            params=tuple(HierParam(p, p, **how) for p, how in _STAN_LAYOUTS[name]),
+            hbayesdm=True,
+            n_actions=n_actions,
+            n_states=n_states,
+        )
+
+    return build
+
+
 HBAYESDM_MODELS = {
     "bandit2arm_delta": _bandit2arm_delta,
     "ts_par7": _ts(7),
     "ts_par6": _ts(6),
     "ts_par4": _ts(4),
+    **{name: _stan_model(name) for name in _STAN_LAYOUTS},
 }
 """hBayesDM models by name, each built exactly as its Stan file defines it."""
 
@@ -304,11 +377,13 @@ def hierarchical_model(model: str | ChoiceModel | HierModel, prior: Mapping | No
     ----------
     model : str, ChoiceModel or HierModel
         An hBayesDM model name (:data:`HBAYESDM_MODELS`: ``"bandit2arm_delta"``, ``"ts_par7"``,
-        ``"ts_par6"``, ``"ts_par4"``) or a Soft Q model
+        ``"ts_par6"``, ``"ts_par4"``, ``"gng_m1"`` … ``"gng_m4"``, ``"prl_fictitious"``, ``"prl_rp"``,
+        ``"bandit4arm_4par"``) or a Soft Q model
         (name, spec or object: ``"soft-q"``, ``"soft-q-lambda+kappa"``).
     prior : dict, optional
         ``{name: {"mu": (mean, sd), "sigma": scale}}``: the normal prior of a group mean and the
-        half-normal prior of a group sd, on the unconstrained scale; parameters not named keep
+        scale of the prior of a group sd (half-normal, or half-Cauchy where hBayesDM's is), on the
+        unconstrained scale; parameters not named keep
         their default (:data:`DEFAULT_PRIORS`; hBayesDM's for its models).
 
     Examples

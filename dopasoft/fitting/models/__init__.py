@@ -1,7 +1,8 @@
 """Choice models, one module per family, and the registry that builds them by name.
 
 Each family module (:mod:`~dopasoft.fitting.models.soft_q_lambda`,
-:mod:`~dopasoft.fitting.models.daw_hybrid`) declares a
+:mod:`~dopasoft.fitting.models.daw_hybrid`, and hBayesDM's :mod:`~dopasoft.fitting.models.gng`,
+:mod:`~dopasoft.fitting.models.delta_rule`, :mod:`~dopasoft.fitting.models.bandit4arm`) declares a
 :class:`~dopasoft.fitting.models.base.ModelFamily`: its model names, its options, its parameter table
 (name, bounds, start range, domain, symbol, unit) and the model class whose hooks the engine calls
 (likelihood, gradient, simulation). Adding a family is adding a module and listing it in
@@ -12,9 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from dopasoft.fitting.models import daw_hybrid, soft_q_lambda
+from dopasoft.fitting.models import bandit4arm, daw_hybrid, delta_rule, gng, soft_q_lambda
+from dopasoft.fitting.models.bandit4arm import RewardPunishmentModel
 from dopasoft.fitting.models.base import ChoiceModel, ModelFamily, Option, Parameter
 from dopasoft.fitting.models.daw_hybrid import HybridModel
+from dopasoft.fitting.models.delta_rule import DeltaRuleModel
+from dopasoft.fitting.models.gng import GoNoGoModel
 from dopasoft.fitting.models.soft_q_lambda import SoftQLambdaModel
 
 __all__ = [
@@ -24,6 +28,9 @@ __all__ = [
     "ModelFamily",
     "SoftQLambdaModel",
     "HybridModel",
+    "GoNoGoModel",
+    "DeltaRuleModel",
+    "RewardPunishmentModel",
     "FAMILIES",
     "MODEL_NAMES",
     "get_model",
@@ -32,7 +39,13 @@ __all__ = [
     "model_from_columns",
 ]
 
-FAMILIES: tuple[ModelFamily, ...] = (soft_q_lambda.FAMILY, daw_hybrid.FAMILY)
+FAMILIES: tuple[ModelFamily, ...] = (
+    soft_q_lambda.FAMILY,
+    daw_hybrid.FAMILY,
+    gng.FAMILY,
+    delta_rule.FAMILY,
+    bandit4arm.FAMILY,
+)
 """The registered model families, in the order models are listed."""
 
 MODEL_NAMES: tuple[str, ...] = tuple(name for fam in FAMILIES for name in fam.models)
@@ -83,7 +96,9 @@ def get_model(name: str | ChoiceModel, **options: Any) -> ChoiceModel:
         ``"soft-q-lambda"`` (tree-backup), ``"soft-q-lambda-on-policy"``,
         ``"soft-q-lambda-uncorrected"``, ``"soft-q"`` (λ = 0, one-step soft Q-learning; the natural
         model for bandits), ``"daw-hybrid"`` (hBayesDM ``ts_par7``), ``"daw-hybrid-6"`` (``ts_par6``),
-        ``"daw-hybrid-4"`` (``ts_par4``); see :data:`MODEL_NAMES`. A :class:`ChoiceModel` is returned
+        ``"daw-hybrid-4"`` (``ts_par4``); hBayesDM's ``"gng_m1"`` … ``"gng_m4"``, ``"prl_fictitious"``,
+        ``"prl_rp"``, ``"bandit2arm_delta"``, ``"bandit4arm_4par"`` under their hBayesDM names and
+        parameters (docs/fitting.md, "hBayesDM's models"); see :data:`MODEL_NAMES`. A :class:`ChoiceModel` is returned
         unchanged. ``name`` may also be a model's :attr:`ChoiceModel.spec`, the name followed by
         ``+option`` for each non-default option (``"soft-q-lambda+kappa+separate_alpha"``,
         ``"soft-q+gamma=0.9"``, ``"daw-hybrid+trans_prob=0.8"``), so that ``get_model(m.spec) == m``;

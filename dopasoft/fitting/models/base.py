@@ -13,7 +13,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -162,7 +162,10 @@ class ChoiceModel(ABC):
     source, constant : tuple
         Kernel columns (see above).
     tasks : tuple of str
-        Data formats the model accepts (``"two-step"``, ``"bandit"``).
+        Data formats the model accepts (``"two-step"``, ``"bandit"``, ``"steps"``).
+    simulation_tasks : tuple of str
+        Tasks :func:`dopasoft.fitting.simulate_choices` can simulate it on, the default first (a class
+        attribute: ``"two-step"``, ``"bandit"``, ``"gng"``, ``"bandit4arm"``).
     options : dict
         The option values it was built with (all of its family's options).
     family : ModelFamily
@@ -175,6 +178,7 @@ class ChoiceModel(ABC):
     tasks: tuple[str, ...] = ("two-step",)
     options: dict = field(default_factory=dict, compare=False)
     family: ModelFamily | None = field(default=None, compare=False, repr=False)
+    simulation_tasks: ClassVar[tuple[str, ...]] = ("two-step",)
 
     @property
     def param_names(self) -> tuple[str, ...]:

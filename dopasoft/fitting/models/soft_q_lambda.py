@@ -31,7 +31,7 @@ behavioral data. eLife 8, e49547.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -155,6 +155,7 @@ class SoftQLambdaModel(ChoiceModel):
     gamma: float = 1.0
     replacing: bool = False
     tasks: tuple[str, ...] = ("two-step", "bandit", "steps")
+    simulation_tasks: ClassVar[tuple[str, ...]] = ("two-step", "bandit")
 
     def __post_init__(self) -> None:
         if self.trace == "retrace":  # the kernels would need b(a|s) for every observed choice
