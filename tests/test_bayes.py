@@ -139,8 +139,16 @@ def test_compiled_density_is_the_numpy_one(hbayesdm_file, model):
         lp_np, grad_np = d.logp_grad_numpy(x)
         assert lp == pytest.approx(lp_np, rel=1e-12)
         np.testing.assert_allclose(grad, grad_np, rtol=1e-10, atol=1e-10)
-    x[1], x[3] = -40.0, 0.0  # bandit2arm_delta: tau_hBayesDM = 5 Phi_approx(-40) = 0, out of the domain
+    p = d.n_params
     if model == "bandit2arm_delta":
+        # tau = 5 Phi_approx(-40) = 0 is in hBayesDM's domain (softmax(0 * ev): every choice 1/2)
+        x[1], x[p + 1] = -40.0, math.log(1e-3)
+        lp, lp_np = d.logp_grad(x)[0], d.logp_grad_numpy(x)[0]
+        assert np.isfinite(lp) and lp == pytest.approx(lp_np, rel=1e-12)
+    else:
+        # a temperature exp(-800) = 0 leaves its domain (0, inf): the point is rejected by both paths
+        j = d.hmodel.names.index("tau")
+        x[j], x[p + j] = -800.0, math.log(1e-3)
         assert d.logp_grad(x)[0] == -math.inf and d.logp_grad_numpy(x)[0] == -math.inf
         assert not d.logp_grad(x)[1].any()
 
@@ -265,10 +273,10 @@ def test_summary_loo_params_diagnostics(posterior, cohort):
     assert np.isfinite(loo_trial.elpd_loo) and np.isfinite(loo_subject.elpd_loo)
     assert np.isfinite(az.loo(posterior.idata, var_name="choice").elpd_loo)
     params = posterior.params
-    assert list(params.columns) == ["subject", "alpha", "tau", "n_choices", "model"]
+    assert list(params.columns) == ["subject", "A", "tau", "n_choices", "model"]
     post = posterior.idata.posterior
-    np.testing.assert_allclose(params["alpha"], post["A"].mean(("chain", "draw")).values)
-    np.testing.assert_allclose(params["tau"], (1 / post["tau"]).mean(("chain", "draw")).values)
+    np.testing.assert_allclose(params["A"], post["A"].mean(("chain", "draw")).values)
+    np.testing.assert_allclose(params["tau"], post["tau"].mean(("chain", "draw")).values)
     signals = replay(cohort, None, params)  # the table is a fits table: replay reads it
     assert len(signals) == N_SUBJECTS * N_TRIALS
     diag = posterior.diagnostics

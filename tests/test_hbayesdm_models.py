@@ -601,6 +601,11 @@ def test_hierarchical_log_density_is_the_stan_model(model):
         lp, grad = d.logp_grad(x)
         want = stan_joint(model, x, subjects)
         assert abs(lp - want) <= 1e-10 * abs(want), (model, lp, want)
+        # the compiled path (transforms, the model's block, chain rule) against numpy around nll_grad_pairs
+        assert d._block is not None
+        lp_np, grad_np = d.logp_grad_numpy(x)
+        assert abs(lp - lp_np) <= 1e-12 * abs(lp_np)
+        np.testing.assert_allclose(grad, grad_np, rtol=1e-10, atol=1e-10 * np.abs(grad_np).max())
     h = 1e-6
     fd = np.array([(d.logp_grad(x + e)[0] - d.logp_grad(x - e)[0]) / (2 * h) for e in np.eye(d.n_dim) * h])
     np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-6 * np.abs(fd).max())

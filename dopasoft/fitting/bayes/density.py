@@ -31,16 +31,13 @@ from numpy.typing import NDArray
 from dopasoft.fitting.bayes.covariates import Covariates
 from dopasoft.fitting.bayes.models import HierModel
 from dopasoft.fitting.data import Transitions
-from dopasoft.fitting.models import SoftQLambdaModel
-from dopasoft.fitting.models.daw_hybrid import HY_N, HybridModel, _hybrid_nll_grad_block
-from dopasoft.fitting.softq import _nll_grad_block
-from dopasoft.fitting.softq_policy import N_COLS, SQ_ALPHA_PI, SQ_GO_BIAS
 
 __all__ = ["LogDensity"]
 
 _LOG_2PI = math.log(2.0 * math.pi)
 _TRANSFORMS = {"phi": 0, "exp": 1, "identity": 2}
 _LINKS = {"identity": 0, "reciprocal": 1}
+_ZERO = np.int64(0)
 
 
 @njit(cache=True, nogil=True)
@@ -103,9 +100,10 @@ def _assemble(x, hier, prior, cov, source, dtheta, nll, gcols, grad):
     the model's parameters, the chain rule through ``dtheta``, the non-centring and the covariates'
     regression. ``-inf`` and ``grad = 0`` where a value is not finite."""
     order = hier[2]
-    mu_mean, mu_sd, sig_sd, const = prior[2], prior[3], prior[4], prior[5]
+    mu_mean, mu_sd, sig_sd, const, cauchy = prior[2], prior[3], prior[4], prior[5], prior[6]
     n_par = order.shape[0]
     n_sub = nll.shape[0]
+    n_cols = min(source.shape[0], gcols.shape[1])
     cx, bpar, bcol = cov
     n_base = 2 * n_par + n_sub * n_par
     logp = const
@@ -117,15 +115,19 @@ def _assemble(x, hier, prior, cov, source, dtheta, nll, gcols, grad):
         r = (x[j] - mu_mean[j]) / mu_sd[j]
         sigma = math.exp(x[n_par + j])
         q = sigma / sig_sd[j]
-        logp += -0.5 * r * r - 0.5 * q * q + x[n_par + j]
+        if cauchy[j]:  # half-Cauchy(0, h): -log(1 + q^2), along log sigma -2 q^2 / (1 + q^2)
+            logp += -0.5 * r * r - math.log1p(q * q) + x[n_par + j]
+            grad[n_par + j] = -2.0 * q * q / (1.0 + q * q) + 1.0
+        else:  # half-normal(0, h)
+            logp += -0.5 * r * r - 0.5 * q * q + x[n_par + j]
+            grad[n_par + j] = -q * q + 1.0
         grad[j] = -r / mu_sd[j]
-        grad[n_par + j] = -q * q + 1.0
     for s in range(n_sub):
         logp -= nll[s]
         for j in range(n_par):
             g_m = 0.0
             k = order[j]
-            for c in range(source.shape[0]):
+            for c in range(n_cols):
                 if source[c] == k:
                     g_m += gcols[s, c]
             g_z = -g_m * dtheta[s, j]
@@ -148,74 +150,6 @@ def _assemble(x, hier, prior, cov, source, dtheta, nll, gcols, grad):
     return logp
 
 
-@njit(cache=True, nogil=True)
-def _logp_grad_softq(x, hier, prior, domain, cov, source, constant, data, subj, variant, grad):
-    """:meth:`LogDensity.logp_grad` compiled, for Soft Q models without differenced columns: the
-    transforms, the likelihood's block (:func:`dopasoft.fitting.softq._nll_grad_block`) and the chain
-    rule in one call that holds no GIL. Writes ``grad``, returns ``log p`` (``-inf``, ``grad = 0``
-    where a parameter leaves its domain or a value is not finite)."""
-    steps, reward, n_steps, stage_of, n_states, n_actions = data
-    gamma, trace, replacing = variant
-    n_sub = subj.shape[0]
-    dtheta = np.empty((n_sub, hier[0].shape[0]))
-    full = np.empty((n_sub, source.shape[0]))
-    if not _subject_params(x, hier, prior, domain, cov, source, constant, dtheta, full):
-        grad[:] = 0.0
-        return -math.inf
-    nll = np.empty(n_sub)
-    gcols = np.empty((n_sub, N_COLS))
-    _nll_grad_block(
-        np.int64(0),
-        n_sub,
-        steps,
-        reward,
-        n_steps,
-        stage_of,
-        n_states,
-        n_actions,
-        subj,
-        full,
-        gamma,
-        trace,
-        replacing,
-        nll,
-        gcols,
-    )
-    return _assemble(x, hier, prior, cov, source, dtheta, nll, gcols, grad)
-
-
-@njit(cache=True, nogil=True)
-def _logp_grad_hybrid(x, hier, prior, domain, cov, source, constant, data, subj, p_common, grad):
-    """:meth:`LogDensity.logp_grad` compiled for the Daw hybrid (hBayesDM's ts_par7/6/4): as
-    :func:`_logp_grad_softq` around the hybrid's forward-mode likelihood
-    (:func:`dopasoft.fitting.models.daw_hybrid._hybrid_nll_grad_block`)."""
-    state, action, reward, next_state, is_choice, n_steps = data
-    n_sub = subj.shape[0]
-    dtheta = np.empty((n_sub, hier[0].shape[0]))
-    full = np.empty((n_sub, source.shape[0]))
-    if not _subject_params(x, hier, prior, domain, cov, source, constant, dtheta, full):
-        grad[:] = 0.0
-        return -math.inf
-    nll = np.empty(n_sub)
-    gcols = np.empty((n_sub, HY_N))
-    _hybrid_nll_grad_block(
-        np.int64(0),
-        n_sub,
-        state,
-        action,
-        reward,
-        next_state,
-        is_choice,
-        n_steps,
-        subj,
-        full,
-        p_common,
-        nll,
-        gcols,
-    )
-    return _assemble(x, hier, prior, cov, source, dtheta, nll, gcols, grad)
-
-
 class LogDensity:
     """``log p(x)`` and its gradient for a :class:`HierModel` on data ``tr``.
 
@@ -231,9 +165,11 @@ class LogDensity:
 
     Notes
     -----
-    One evaluation runs the likelihood of all subjects in the calling thread (Soft Q models without
-    differenced columns call the compiled ``nogil`` block directly), so several sampler chains
-    evaluate in parallel threads without the likelihood's own thread pool.
+    One evaluation runs the likelihood of all subjects in the calling thread: models with a
+    :meth:`~dopasoft.fitting.models.base.ChoiceModel.gradient_block` (every family but the Soft Q
+    models with a learned default policy) make three compiled ``nogil`` calls, the transforms, the
+    model's block and the chain rule, so several sampler chains evaluate in parallel threads without
+    the likelihood's own thread pool; the others go through numpy and the model's ``nll_grad_pairs``.
 
     Examples
     --------
@@ -285,33 +221,15 @@ class LogDensity:
             + np.sum(math.log(2.0) - np.log(self._sig_sd) - 0.5 * _LOG_2PI)
             - 0.5 * _LOG_2PI * (self.n_subjects * self.n_params + self.n_coef)
         )
-        # half-Cauchy priors of group sds (hBayesDM's gng, prl_fictitious): the numpy path only
+        # half-Cauchy priors of group sds (hBayesDM's gng, prl_fictitious); the numpy path takes each
+        # sd's own prior from HierParam.sigma_log_prior (the independent check of the compiled one)
         self._half_normal = all(p.sigma_family == "normal" for p in hmodel.params)
+        cauchy = np.array([p.sigma_family == "cauchy" for p in hmodel.params])
         self._subj = np.arange(self.n_subjects, dtype=np.int64)
-        # the compiled path: "softq" (Soft Q models without differenced columns), "hybrid" (the Daw
-        # hybrid); None: numpy around the model's nll_grad_pairs
-        self._direct = None
-        compiled = self._half_normal  # the compiled paths have half-normal priors of the sds
-        if (
-            compiled
-            and isinstance(m, SoftQLambdaModel)
-            and all(m.source[c] < 0 for c in (SQ_ALPHA_PI, SQ_GO_BIAS))
-        ):
-            m.check_task(tr)
-            theta0 = np.ones((self.n_subjects, m.n_params))
-            args = m._engine_args(tr, self._subj, theta0)
-            self._data = args[:6]
-            self._variant = args[8:]
-            self._direct = "softq"
-        elif compiled and isinstance(m, HybridModel):
-            m.check_task(tr)
-            self._data = tuple(
-                np.ascontiguousarray(a)
-                for a in (tr.state, tr.action, tr.reward, tr.next_state, tr.is_choice, tr.n_steps)
-            )
-            self._variant = float(m.trans_prob)
-            self._direct = "hybrid"
-        if self._direct:
+        # the compiled path: the model's GIL-free likelihood-and-gradient block between the compiled
+        # transforms and chain rule; None: numpy around the model's nll_grad_pairs
+        self._block = m.gradient_block(tr)
+        if self._block is not None:
             self._source = np.asarray(m.source)
             self._constant = np.asarray(m.constant, float)
             hp = hmodel.params
@@ -320,13 +238,16 @@ class LogDensity:
                 np.array([_LINKS[p.link] for p in hp], np.int64),
                 self._order.astype(np.int64),
             )
+            # a half-Cauchy sd's constant log(2 / (pi h)) instead of the half-normal's
+            const = self._const + float(np.sum(cauchy * (0.5 * _LOG_2PI - math.log(math.pi))))
             self._prior = (
                 np.array([p.scale for p in hp], float),
                 np.array([p.lower for p in hp], float),
                 self._mu_mean,
                 self._mu_sd,
                 self._sig_sd,
-                self._const,
+                const,
+                cauchy,
             )
             self._domain = (
                 np.array([p.domain[0] for p in m.params], float),
@@ -388,10 +309,12 @@ class LogDensity:
         """``(log p(x), ∇ log p(x))``; ``(-inf, 0)`` where a parameter leaves its domain or the
         likelihood is not finite (the sampler rejects the point)."""
         x = np.ascontiguousarray(x, dtype=float)
-        if self._direct:
+        if self._block is not None:
+            n_sub, blk = self.n_subjects, self._block
             grad = np.empty_like(x)
-            compiled = _logp_grad_softq if self._direct == "softq" else _logp_grad_hybrid
-            lp = compiled(
+            dtheta = np.empty((n_sub, self.n_params))
+            full = np.empty((n_sub, self._source_i.shape[0]))
+            if not _subject_params(
                 x,
                 self._hier,
                 self._prior,
@@ -399,11 +322,15 @@ class LogDensity:
                 self._cov,
                 self._source_i,
                 self._constant,
-                self._data,
-                self._subj,
-                self._variant,
-                grad,
-            )
+                dtheta,
+                full,
+            ):
+                grad[:] = 0.0
+                return -math.inf, grad
+            nll = np.empty(n_sub)
+            gcols = np.empty((n_sub, blk.n_columns))
+            blk.function(_ZERO, n_sub, *blk.data, self._subj, full, *blk.variant, nll, gcols)
+            lp = _assemble(x, self._hier, self._prior, self._cov, self._source_i, dtheta, nll, gcols, grad)
             return float(lp), grad
         return self.logp_grad_numpy(x)
 

@@ -179,15 +179,12 @@ class HierModel:
 def _bandit2arm_delta() -> HierModel:
     # hBayesDM commons/stan_files/bandit2arm_delta.stan: A = Phi_approx(mu_pr[1] + sigma[1] A_pr),
     # tau = 5 Phi_approx(mu_pr[2] + sigma[2] tau_pr) (an inverse temperature: softmax(tau * ev));
-    # mu_pr ~ N(0, 1), sigma ~ N+(0, 0.2); ev starts at 0, ev[c] += A (outcome - ev[c]).
-    # dopasoft's one-state soft-q: alpha = A, its temperature tau = 1 / tau_hBayesDM.
+    # mu_pr ~ N(0, 1), sigma ~ N+(0, 0.2); ev starts at 0, ev[c] += A (outcome - ev[c]): dopasoft's
+    # model of the same name (the delta-rule family), whose likelihood is that model block.
     return HierModel(
         name="bandit2arm_delta",
-        model=get_model("soft-q"),
-        params=(
-            HierParam("A", "alpha", "phi", scale=1.0),
-            HierParam("tau", "tau", "phi", scale=5.0, link="reciprocal"),
-        ),
+        model=get_model("bandit2arm_delta"),
+        params=(HierParam("A", "A", "phi", scale=1.0), HierParam("tau", "tau", "phi", scale=5.0)),
         hbayesdm=True,
         n_actions=2,
         n_states=1,
@@ -391,7 +388,7 @@ def hierarchical_model(model: str | ChoiceModel | HierModel, prior: Mapping | No
     >>> from dopasoft.fitting.bayes.models import hierarchical_model
     >>> hm = hierarchical_model("bandit2arm_delta")
     >>> hm.names, hm.model.spec
-    (('A', 'tau'), 'soft-q')
+    (('A', 'tau'), 'bandit2arm_delta')
     >>> [(p.name, p.transform, p.mu_prior, p.sigma_prior) for p in hierarchical_model("soft-q+kappa").params]
     [('alpha', 'phi', (0.0, 1.0), 0.2), ('tau', 'exp', (-1.6094379124341003, 1.0), 0.5), ('kappa', 'identity', (0.0, 1.0), 1.0)]
     """

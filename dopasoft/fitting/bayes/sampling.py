@@ -157,7 +157,7 @@ def sample(
     >>> sorted(post.idata.posterior.data_vars)
     ['A', 'mu_A', 'mu_pr', 'mu_tau', 'sigma', 'tau']
     >>> list(post.params.columns)
-    ['subject', 'alpha', 'tau', 'n_choices', 'model']
+    ['subject', 'A', 'tau', 'n_choices', 'model']
     """
     nutpie, _ = import_nutpie()
     for name, value, low in (("chains", chains, 1), ("draws", draws, 1), ("tune", tune, 0)):

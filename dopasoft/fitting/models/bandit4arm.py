@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 import numpy as np
 from numba import njit
 
-from dopasoft.fitting.models.base import ChoiceModel, ModelFamily, Parameter
+from dopasoft.fitting.models.base import ChoiceModel, GradientBlock, ModelFamily, Parameter
 from dopasoft.fitting.threads import run_blocks
 
 __all__ = ["RewardPunishmentModel", "FAMILY", "PARAMETERS"]
@@ -263,6 +263,11 @@ class RewardPunishmentModel(ChoiceModel):
 
     def compiled_functions(self) -> tuple:  # noqa: D102 - documented on the base class
         return (_b4_nll_grad_block,)
+
+    def gradient_block(self, tr):  # noqa: D102 - documented on the base class
+        self.check_task(tr)
+        data = (tr.action, gain_loss_of(tr), tr.n_steps)
+        return GradientBlock(_b4_nll_grad_block, data, (np.int64(tr.n_actions),), B4_N)
 
     def replay_signals(self, tr, theta):
         """Per-trial ``p_choice``, ``delta_reward`` (``R g − Qr_a``), ``delta_punishment``

@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 
 from dopasoft.fitting.data import Transitions
 
-__all__ = ["Parameter", "Option", "ChoiceModel", "ModelFamily"]
+__all__ = ["Parameter", "Option", "ChoiceModel", "GradientBlock", "ModelFamily"]
 
 INF = math.inf
 
@@ -149,6 +149,33 @@ class Option:
 
 
 @dataclass(frozen=True)
+class GradientBlock:
+    """A model's compiled, serial, GIL-free likelihood with its forward-mode gradient.
+
+    ``function(lo, hi, *data, subj, full, *variant, nll, grad)`` writes, for pairs ``lo <= k < hi``,
+    the NLL of subject row ``subj[k]`` under kernel columns ``full[k]`` into ``nll[k]`` and its
+    gradient with respect to the first ``n_columns`` kernel columns into ``grad[k]``. The model's
+    ``nll_grad_pairs`` runs the same function on the thread pool; the Bayesian log density calls it
+    directly, once per evaluation, in the sampler chain's thread.
+
+    Attributes
+    ----------
+    function : numba dispatcher
+    data : tuple
+        The data arguments (arrays and sizes) of ``tr``.
+    variant : tuple
+        The model's compile-time switches and constants that follow ``full``.
+    n_columns : int
+        Width of ``grad``.
+    """
+
+    function: Callable
+    data: tuple
+    variant: tuple
+    n_columns: int
+
+
+@dataclass(frozen=True)
 class ChoiceModel(ABC):
     """A choice model: named parameters and a batched compiled likelihood.
 
@@ -231,6 +258,12 @@ class ChoiceModel(ABC):
         return out
 
     nll_grad_pairs = None  # models with analytic gradients override this
+
+    def gradient_block(self, tr: Transitions) -> GradientBlock | None:
+        """The compiled likelihood-and-gradient block of this model on ``tr``, for callers that run
+        every subject in their own thread (the Bayesian log density); ``None`` when some kernel column
+        has no forward-mode derivative (a differenced column) or the family has none."""
+        return None
 
     def compiled_functions(self) -> tuple:
         """The compiled (numba) functions a fit of this model runs, for

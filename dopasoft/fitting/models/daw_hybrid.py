@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from dopasoft.fitting.models.base import INF, ChoiceModel, ModelFamily, Option, Parameter
+from dopasoft.fitting.models.base import INF, ChoiceModel, GradientBlock, ModelFamily, Option, Parameter
 from dopasoft.fitting.threads import run_blocks
 
 __all__ = ["HybridModel", "FAMILY", "PARAMETERS"]
@@ -461,6 +461,13 @@ class HybridModel(ChoiceModel):
 
     def compiled_functions(self) -> tuple:  # noqa: D102 - documented on the base class
         return (_hybrid_nll_grad_block,)
+
+    def gradient_block(self, tr):  # noqa: D102 - documented on the base class
+        self.check_task(tr)
+        data = tuple(
+            np.ascontiguousarray(a) for a in (tr.state, tr.action, tr.reward, tr.next_state, tr.is_choice)
+        )
+        return GradientBlock(_hybrid_nll_grad_block, (*data, tr.n_steps), (float(self.trans_prob),), HY_N)
 
     def replay_signals(self, tr, theta):
         """Per-step ``p_choice``, ``delta`` (the model-free prediction error of each stage: stage 1

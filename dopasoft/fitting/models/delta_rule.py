@@ -39,7 +39,7 @@ from typing import Any, ClassVar
 import numpy as np
 from numba import njit
 
-from dopasoft.fitting.models.base import INF, ChoiceModel, ModelFamily, Parameter
+from dopasoft.fitting.models.base import INF, ChoiceModel, GradientBlock, ModelFamily, Parameter
 from dopasoft.fitting.threads import run_blocks
 
 __all__ = ["DeltaRuleModel", "FAMILY", "PARAMETERS"]
@@ -50,13 +50,6 @@ DR_N = len(DR_COLUMNS)
 
 DS_P, DS_DELTA, DS_EVC, DS_EVNC, DS_PENC = range(5)
 DR_SIGNALS = ("p_choice", "delta", "ev_chosen", "ev_unchosen", "delta_unchosen")
-
-
-@njit(cache=True)
-def _log_sigmoid(x):
-    if x >= 0:
-        return -math.log1p(math.exp(-x))
-    return x - math.log1p(math.exp(x))
 
 
 @njit(cache=True)
@@ -93,13 +86,23 @@ def _dr_subject_nll(action, reward, n, p, fictitious, out, dev, grad):
             continue
         r = reward[t]
         x = dr_logit(ev, p)
-        lp = _log_sigmoid(x) if a == 0 else _log_sigmoid(-x)
+        # log sigma(y) of the chosen option's log-odds y and 1 - sigma(y), from one exp and one log
+        # (log(1 / (1 + e)) is within about 1e-16 of -log1p(e), and glibc's log1p is slow)
+        y = x if a == 0 else -x
+        e = math.exp(-abs(y))
+        inv = 1.0 / (1.0 + e)
+        if y >= 0.0:
+            lp = math.log(inv)
+            q = e * inv
+        else:
+            lp = y + math.log(inv)
+            q = inv
         nll -= lp
         rate_col = DR_RPOS if r > 0 else DR_RNEG
         rate = p[rate_col]
         other = 1 - a
         if dev is not None:
-            coef = math.expm1(lp) if a == 0 else -math.expm1(lp)  # d(-lp)/dx
+            coef = -q if a == 0 else q  # d(-lp)/dx
             beta = p[DR_BETA]
             for c in range(DR_N):
                 grad[c] += coef * beta * (dev[0, c] - dev[1, c])
@@ -273,6 +276,10 @@ class DeltaRuleModel(ChoiceModel):
 
     def compiled_functions(self) -> tuple:  # noqa: D102 - documented on the base class
         return (_dr_nll_grad_block,)
+
+    def gradient_block(self, tr):  # noqa: D102 - documented on the base class
+        self.check_task(tr)
+        return GradientBlock(_dr_nll_grad_block, (tr.action, tr.reward, tr.n_steps), (self.fictitious,), DR_N)
 
     def replay_signals(self, tr, theta):
         """Per-trial ``p_choice``, ``delta`` (``r − ev_a``, the chosen option's prediction error),

@@ -41,7 +41,7 @@ from typing import Any, ClassVar
 import numpy as np
 from numba import njit
 
-from dopasoft.fitting.models.base import INF, ChoiceModel, ModelFamily, Parameter
+from dopasoft.fitting.models.base import INF, ChoiceModel, GradientBlock, ModelFamily, Parameter
 from dopasoft.fitting.threads import run_blocks
 
 __all__ = ["GoNoGoModel", "FAMILY", "PARAMETERS"]
@@ -326,6 +326,10 @@ class GoNoGoModel(ChoiceModel):
 
     def compiled_functions(self) -> tuple:  # noqa: D102 - documented on the base class
         return (_gng_nll_grad_block,)
+
+    def gradient_block(self, tr):  # noqa: D102 - documented on the base class
+        self.check_task(tr)
+        return GradientBlock(_gng_nll_grad_block, self._data(tr), (np.int64(tr.n_states),), GNG_N)
 
     def replay_signals(self, tr, theta):
         """Per-trial ``p_choice``, ``delta`` (``ρ r − Q_a(s)``, the taken action's prediction error),

@@ -36,7 +36,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from dopasoft import kernel as _k
-from dopasoft.fitting.models.base import INF, ChoiceModel, ModelFamily, Option, Parameter
+from dopasoft.fitting.models.base import INF, ChoiceModel, GradientBlock, ModelFamily, Option, Parameter
 from dopasoft.fitting.softq import (
     _nll_block,
     _nll_grad_block,
@@ -47,6 +47,7 @@ from dopasoft.fitting.softq import (
 )
 from dopasoft.fitting.softq_generators import softq_generate_bandit, softq_generate_two_step
 from dopasoft.fitting.softq_policy import (
+    N_COLS,
     SQ_ALPHA0,
     SQ_ALPHA1,
     SQ_ALPHA_PI,
@@ -193,6 +194,12 @@ class SoftQLambdaModel(ChoiceModel):
     def compiled_functions(self) -> tuple:  # noqa: D102 - documented on the base class
         differenced = any(self.source[col] >= 0 for col in _DIFFERENCED)
         return (_nll_grad_block, _nll_block) if differenced else (_nll_grad_block,)
+
+    def gradient_block(self, tr):  # noqa: D102 - documented on the base class
+        if any(j >= 0 for j in self.source[N_COLS:]):  # a differenced column (alpha_pi, ...) is free
+            return None
+        self.check_task(tr)
+        return GradientBlock(_nll_grad_block, replay_data(tr), self._variant(), N_COLS)
 
     def nll_grad_pairs(self, tr, subj, theta):
         """NLL and its gradient with respect to the model's parameters.
