@@ -35,8 +35,8 @@ print(f"Q* of the first state (stay, move): {q_star[0].round(3)}")
 
 def learn(lam, n_steps=1500, seed=0):
     agent = ds.SoftQLambda(mdp.n_states, 2, alpha=0.5, tau=tau, lam=lam, gamma=gamma)
-    rng = np.random.default_rng(seed)
-    state, _ = mdp.reset(seed=seed)
+    rng = np.random.default_rng(seed)  # the walker's stream
+    state, _ = mdp.reset(seed=seed + 10_000)  # the task's, seeded apart (one seed would make one stream)
     errors = []
     for _ in range(n_steps):
         action = int(rng.integers(2))
