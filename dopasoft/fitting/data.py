@@ -113,6 +113,8 @@ class Transitions:
         ``"two-step"``, ``"bandit"`` or ``"steps"``.
     trial : float64 array or None
         The data's trial number of every step (NaN padding); read by :func:`dopasoft.fitting.replay`.
+    meta : dict
+        Free-form information a caller may attach to the arrays (empty by default; no likelihood reads it).
     """
 
     subjects: pd.Index

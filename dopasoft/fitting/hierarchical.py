@@ -57,6 +57,8 @@ class HierarchicalResult:
     n_iter : int
     converged : bool
         The EM loop met its tolerance.
+    model : ChoiceModel
+        The fitted model.
     """
 
     params: pd.DataFrame

@@ -94,6 +94,11 @@ def simulate_choices(
     seed : int or numpy.random.Generator
     task : {"two-step", "bandit"}
         ``"bandit"``: two-armed reversal task (:func:`reversal_probabilities`).
+    n_subjects : int, optional
+        With ``params`` a dict: how many identical subjects to simulate.
+    subject_prefix : str
+        Subject identifiers are ``<subject_prefix>000``, ``<subject_prefix>001``, ... when ``params`` has no
+        ``subject`` column.
 
     Returns
     -------
