@@ -63,7 +63,25 @@ def reversal_probabilities(
 
 
 def sample_parameters(model: str | ChoiceModel, n_subjects: int, rng: np.random.Generator) -> pd.DataFrame:
-    """Draw parameters uniformly within each parameter's start range (a generic population)."""
+    """Draw parameters uniformly within each parameter's start range (a generic population).
+
+    Parameters
+    ----------
+    model : str or ChoiceModel
+        The model whose parameters are drawn.
+    n_subjects : int
+        Number of parameter sets.
+    rng : numpy.random.Generator
+        Random numbers.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dopasoft.fitting import sample_parameters
+    >>> params = sample_parameters("soft-q", 3, np.random.default_rng(0))
+    >>> list(params.columns), len(params)
+    (['alpha', 'tau'], 3)
+    """
     model = get_model(model)
     cols = {p.name: rng.uniform(p.start[0], p.start[1], size=n_subjects) for p in model.params}
     return pd.DataFrame(cols)
@@ -111,6 +129,13 @@ def simulate_choices(
     ValueError
         Unknown, missing, non-numeric or out-of-domain parameters (checked as
         :func:`~dopasoft.fitting.negative_log_likelihood` checks them), naming the parameter and subject.
+
+    Examples
+    --------
+    >>> from dopasoft.fitting import simulate_choices
+    >>> data = simulate_choices("soft-q", {"alpha": 0.3, "tau": 0.2}, task="bandit", n_subjects=2, n_trials=5)
+    >>> data[["subject", "trial", "choice", "reward"]].shape, sorted(data["subject"].unique())
+    ((10, 4), ['sub000', 'sub001'])
     """
     model = get_model(model)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
