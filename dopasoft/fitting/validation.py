@@ -247,10 +247,10 @@ def validate_bandit(df: pd.DataFrame) -> pd.DataFrame:
     >>> df = pd.DataFrame({"subject": ["s1", "s1"], "trial": [2, 1], "choice": [1, 0], "reward": [1.0, 0.0]})
     >>> validate_bandit(df)["choice"].tolist()  # sorted by subject, then trial (float: NaN is a missed choice)
     [0.0, 1.0]
-    >>> validate_bandit(df.assign(choice=[1, 3]))
+    >>> validate_bandit(df.assign(choice=[1.5, 0]))
     Traceback (most recent call last):
     ...
-    ValueError: ...
+    ValueError: subject 's1', row 0, column 'choice': 1.5 is not an integer >= 0 or missing
     """
     _require_columns(df, BANDIT_COLUMNS, "bandit")
     trial = _check_subjects_and_trials(df)
