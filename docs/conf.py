@@ -17,6 +17,9 @@ sys.path.insert(0, str(HERE / "_ext"))
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 import dopasoft  # noqa: E402
+from figure_scraper import FigureScraper, install  # noqa: E402
+
+install()  # record every matplotlib Figure, pyplot's or not, for the gallery
 
 project = "dopasoft"
 author = "dopasoft developers"
@@ -79,6 +82,7 @@ sphinx_gallery_conf = {
     "abort_on_example_error": True,
     "plot_gallery": "True",
     "matplotlib_animations": False,
+    "image_scrapers": (FigureScraper(),),
 }
 
 # -- HTML ------------------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ known parameters, read them back and fit them.
 
 # %%
 # A two-armed bandit file (``bandit2arm``) and a reversal-learning file (``prl``)
-# ----------------------------------------------------------------------------
+# ------------------------------------------------------------------------------
 # Both have ``subjID``, ``trial``, ``choice`` (1 or 2) and ``outcome``. We simulate learners with
 # different learning rates for good and bad news (``soft-q+valence``) and write them as hBayesDM would.
 from pathlib import Path

@@ -84,11 +84,17 @@ class TabularMDP(gym.Env):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[int, dict[str, Any]]:
+        """Start an episode in a state drawn from ``start``; returns ``(state, {})``.
+
+        ``seed`` seeds the task's own random stream (gymnasium's ``np_random``): give it a seed of its
+        own, not the one of an agent's or a behaviour policy's generator, or the two streams coincide.
+        """
         super().reset(seed=seed)
         self._state = int(self.np_random.choice(self.n_states, p=self.start))
         return self._state, {}
 
     def step(self, action: int) -> tuple[int, float, bool, bool, dict[str, Any]]:
+        """Take ``action``; returns ``(next_state, reward, terminated, False, {})`` (gymnasium's order)."""
         a = int(action)
         if not 0 <= a < self.n_actions:
             raise ValueError(f"action {shown(action)} is out of range 0..{self.n_actions - 1}")
