@@ -16,8 +16,9 @@ sys.path.insert(0, str(HERE.parent))  # the package from this checkout
 sys.path.insert(0, str(HERE / "_ext"))
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-import dopasoft  # noqa: E402
 from figure_scraper import FigureScraper, install  # noqa: E402
+
+import dopasoft  # noqa: E402
 
 install()  # record every matplotlib Figure, pyplot's or not, for the gallery
 

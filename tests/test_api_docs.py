@@ -58,7 +58,11 @@ def _parameters(obj) -> list[str]:
     except (TypeError, ValueError):
         return []
     skip = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
-    return [p.name for p in sig.parameters.values() if p.kind not in skip and p.name != "self" and not p.name.startswith("_")]
+    return [
+        p.name
+        for p in sig.parameters.values()
+        if p.kind not in skip and p.name != "self" and not p.name.startswith("_")
+    ]
 
 
 def _documented(section) -> set[str]:
