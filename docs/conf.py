@@ -50,6 +50,7 @@ exclude_patterns = [
     "auto_examples/*.zip",
     "auto_examples/*.md5",
     "auto_examples/*.codeobj.json",
+    "sg_execution_times.rst",  # the build's timing report, not a page for readers
     "**/sg_execution_times.rst",
 ]
 

@@ -9,8 +9,8 @@ known parameters, read them back and fit them.
 """
 
 # %%
-# A two-armed bandit file (``bandit2arm``) and a reversal-learning file (``prl``)
-# ------------------------------------------------------------------------------
+# Two-armed bandit (``bandit2arm``) and reversal learning (``prl``) files
+# -----------------------------------------------------------------------
 # Both have ``subjID``, ``trial``, ``choice`` (1 or 2) and ``outcome``. We simulate learners with
 # different learning rates for good and bad news (``soft-q+valence``) and write them as hBayesDM would.
 from pathlib import Path
