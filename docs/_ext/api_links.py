@@ -4,7 +4,9 @@ The user-guide pages are markdown that reads on GitHub too, where ``ds.fitting.f
 can only be code. In the site, such code becomes a link to the name's page of the API reference: a
 qualified name (``ds.fitting.fit``, ``dopasoft.analysis.neural_glm``, with or without a call's arguments),
 or a bare name that is public in exactly one package and cannot be an ordinary word (it has an underscore,
-or is a class name such as ``SoftQLambda``).
+or is a class name such as ``SoftQLambda``). ``action_term`` is also the name of a column of every replay and
+simulation table, which the pages mean far more often than the function: bare, it is linked only as a call,
+``action_term(q, tau)``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from docutils import nodes
 
 PACKAGES = ("dopasoft", "dopasoft.tasks", "dopasoft.fitting", "dopasoft.analysis", "dopasoft.experiments")
 EXTRA = {"dopasoft": ["simulate"]}
+ALSO_COLUMNS = {"action_term"}
 CODE = re.compile(r"^(?P<name>[A-Za-z_][\w.]*)(\(.*\))?$", re.S)
 
 
@@ -54,6 +57,8 @@ def link_api_names(app, doctree, docname: str) -> None:
         if not m:
             continue
         name = m.group("name")
+        if name in ALSO_COLUMNS and not m.group(2):
+            continue
         page = qualified.get(name) or bare.get(name)
         if page is None or page not in app.env.all_docs:
             continue
