@@ -54,7 +54,7 @@ NAVIGATION = [
 SCREENSHOTS = {
     "landing": "index.html",
     "gallery": "auto_examples/index.html",
-    "example": "auto_examples/plot_06_neural_glm.html",
+    "example": "auto_examples/model_dopamine/plot_06_neural_glm.html",
     "api": "api/generated/dopasoft.fitting.fit.html",
 }
 # A page of our own, served beside the site (same origin), that loads a site page in a frame and reports

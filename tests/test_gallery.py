@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = sorted((ROOT / "examples").glob("plot_*.py"))
+EXAMPLES = sorted((ROOT / "examples").rglob("plot_*.py"), key=lambda p: p.name)
 
 # Runs the script as __main__ (as sphinx-gallery does) and reports how many figures it made (counted as
 # they are created: a script's plt.show() may close them).

@@ -8,7 +8,7 @@ update looks one step ahead (λ = 0): the value creeps back one state per pass. 
 uniformly random walker on a 10-state chain whose only reward is at its end, and we count the steps until
 its values are within 0.05 of the soft-optimal values Q*, computed exactly by soft value iteration. The
 behaviour is random, not the learner's own policy: tree-backup traces learn Q* off-policy
-(:doc:`../maths`, §4–5).
+(:doc:`../../maths`, §4–5).
 """
 
 # %%

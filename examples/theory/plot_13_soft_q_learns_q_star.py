@@ -6,7 +6,7 @@ The soft theory's agent acts by a Boltzmann policy π(a|s) ∝ π0(a|s) exp(Q(s,
 soft Bellman equation, whose fixed point Q* soft value iteration computes exactly on a known task. Soft Q(λ)
 with tree-backup traces learns Q* from any behaviour that tries every action — here a behaviour policy that
 mostly picks one action — and every update returns its TD error split into the state-value prediction error
-and the action term, ``delta = value_rpe − action_term`` (the model dopamine quantities; :doc:`../maths`).
+and the action term, ``delta = value_rpe − action_term`` (the model dopamine quantities; :doc:`../../maths`).
 """
 
 # %%

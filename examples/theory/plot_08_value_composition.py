@@ -5,7 +5,7 @@ Value composition: "A or B" without new learning
 Soft values compose. If Q_A and Q_B are the soft-optimal values of two tasks that differ only in their goal
 rewards, the values of the task "reach A or B" are τ log Σ_i w_i exp(Q_i/τ) — no new learning needed
 (Todorov 2009; Van Niekerk et al. 2019). The composition is exact on deterministic first-exit
-tasks and an approximation elsewhere (:doc:`../maths`, §8).
+tasks and an approximation elsewhere (:doc:`../../maths`, §8).
 """
 
 # %%
