@@ -10,7 +10,7 @@ binary with ``--chromium``):
 1. screenshots the landing page, the gallery index, one example and one API page (PNG files in the folder
    given, which is not part of the repository);
 2. checks that every ``<img>`` of those pages loaded in the browser (``complete`` and a natural width > 0,
-   lazy images forced to load);
+   lazy images forced to load), and that MathJax typeset every formula on them;
 
 and, parsing the built HTML:
 
@@ -55,7 +55,7 @@ SCREENSHOTS = {
     "landing": "index.html",
     "gallery": "auto_examples/index.html",
     "example": "auto_examples/model_dopamine/plot_06_neural_glm.html",
-    "api": "api/generated/dopasoft.fitting.fit.html",
+    "api": "api/generated/dopasoft.SoftQLambda.html",
 }
 # A page of our own, served beside the site (same origin), that loads a site page in a frame and reports
 # whether each of its images loaded.
@@ -68,7 +68,13 @@ f.onload = async () => {{
   const images = [...d.images];
   for (const im of images) {{ if (im.loading === "lazy") {{ im.loading = "eager"; im.src = im.src; }} }}
   await Promise.all(images.map(im => im.complete ? null : new Promise(r => {{ im.onload = im.onerror = r; }})));
-  const out = images.map(im => ({{src: im.getAttribute("src"), ok: im.complete && im.naturalWidth > 0}}));
+  const w = f.contentWindow;
+  if (w.MathJax && w.MathJax.startup) {{ await w.MathJax.startup.promise; }}
+  const out = {{
+    images: images.map(im => ({{src: im.getAttribute("src"), ok: im.complete && im.naturalWidth > 0}})),
+    formulas: d.querySelectorAll(".math").length,
+    typeset: d.querySelectorAll(".math mjx-container, mjx-container.MathJax").length,
+  }};
   document.getElementById("out").textContent = JSON.stringify(out);
 }};
 </script></body></html>"""
@@ -214,13 +220,19 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 out = BeautifulSoup(run.stdout, "html.parser").find(id="out")
                 try:
-                    images = json.loads(out.get_text()) if out else None
+                    report = json.loads(out.get_text()) if out else None
                 except json.JSONDecodeError:
-                    images = None
-                if images is None:
+                    report = None
+                if report is None:
                     print(f"FAIL images of {rel}: the browser did not report ({run.stderr.strip()[-300:]})")
                     failures += 1
                     continue
+                images = report["images"]
+                if report["typeset"] < report["formulas"]:
+                    print(f"FAIL math of {rel}: {report['typeset']} of {report['formulas']} formulas typeset")
+                    failures += 1
+                elif report["formulas"]:
+                    print(f"ok   math of {rel}: all {report['formulas']} formulas typeset")
                 bad = [im["src"] for im in images if not im["ok"]]
                 if bad:
                     print(f"FAIL images of {rel}: {len(bad)} of {len(images)} did not load: {bad}")

@@ -37,6 +37,7 @@ extensions = [
     "sphinx_gallery.gen_gallery",
     "sphinx_design",
     "api_links",
+    "sphinx-mathjax-offline",  # MathJax in _static: formulas render without network (a rig, a cluster)
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
