@@ -192,4 +192,8 @@ def test_example_runs_and_its_numbers_hold(script, tmp_path):
     )
     assert run.returncode == 0, f"{script.name} failed:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
     assert number(run.stdout, "figures made") >= 1, f"{script.name} made no figure"
+    # sphinx-gallery runs a script in its own source folder: whatever it writes there would land in the repository
+    assert not any(tmp_path.iterdir()), (
+        f"{script.name} wrote {sorted(p.name for p in tmp_path.iterdir())} where it ran"
+    )
     CHECKS[re.match(r"plot_(\d+)_", script.name).group(1)](run.stdout)

@@ -13,6 +13,7 @@ known parameters, read them back and fit them.
 # -----------------------------------------------------------------------
 # Both have ``subjID``, ``trial``, ``choice`` (1 or 2) and ``outcome``. We simulate learners with
 # different learning rates for good and bad news (``soft-q+valence``) and write them as hBayesDM would.
+import tempfile
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -21,6 +22,7 @@ import pandas as pd
 
 import dopasoft as ds
 
+folder = Path(tempfile.mkdtemp())  # your files are wherever your lab keeps them
 truth = {"alpha_pos": 0.5, "alpha_neg": 0.15, "tau": 0.15}
 sim = ds.fitting.simulate_choices("soft-q+valence", truth, task="bandit", n_subjects=10, n_trials=200, seed=4)
 bandit = pd.DataFrame(
@@ -31,10 +33,10 @@ bandit = pd.DataFrame(
         "outcome": sim["reward"],
     }
 )
-bandit.to_csv("bandit2arm_exampleData.txt", sep="\t", index=False)
-print(Path("bandit2arm_exampleData.txt").read_text().splitlines()[:3])
+bandit.to_csv(folder / "bandit2arm_exampleData.txt", sep="\t", index=False)
+print((folder / "bandit2arm_exampleData.txt").read_text().splitlines()[:3])
 
-data = ds.fitting.read_hbayesdm("bandit2arm_exampleData.txt")
+data = ds.fitting.read_hbayesdm(folder / "bandit2arm_exampleData.txt")
 fits = ds.fitting.fit(data, "soft-q+valence", n_starts=3, seed=0).params
 print(fits[["subject", "alpha_pos", "alpha_neg", "tau"]].median(numeric_only=True).round(3))
 print(f"median alpha_pos: {fits['alpha_pos'].median():.3f}, alpha_neg: {fits['alpha_neg'].median():.3f}")
@@ -42,9 +44,9 @@ print(f"median alpha_pos: {fits['alpha_pos'].median():.3f}, alpha_neg: {fits['al
 # %%
 # A ``prl`` file has the same layout with outcomes of +1 and −1; it is read the same way.
 bandit.assign(outcome=np.where(bandit["outcome"] > 0, 1, -1)).to_csv(
-    "prl_exampleData.txt", sep="\t", index=False
+    folder / "prl_exampleData.txt", sep="\t", index=False
 )
-prl = ds.fitting.read_hbayesdm("prl_exampleData.txt")
+prl = ds.fitting.read_hbayesdm(folder / "prl_exampleData.txt")
 print(prl.head(3))
 
 # %%
@@ -69,9 +71,9 @@ for subject in range(10):
         q[cue, go] += alpha * (outcome - q[cue, go])
         rows.append((subject + 1, trial, cue + 1, go, outcome))
 gng = pd.DataFrame(rows, columns=["subjID", "trialNum", "cue", "keyPressed", "outcome"])
-gng.to_csv("gng_exampleData.txt", sep="\t", index=False)
+gng.to_csv(folder / "gng_exampleData.txt", sep="\t", index=False)
 
-data = ds.fitting.read_hbayesdm("gng_exampleData.txt")
+data = ds.fitting.read_hbayesdm(folder / "gng_exampleData.txt")
 fits_gng = ds.fitting.fit(data, "soft-q+go_bias", n_starts=3, seed=0).params
 print(f"median go_bias: {fits_gng['go_bias'].median():.3f} (true {go_bias})")
 
