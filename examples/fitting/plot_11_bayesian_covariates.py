@@ -54,14 +54,17 @@ with warnings.catch_warnings():
         covariates=covariates,
         covariate_params=["A"],
     )
-print(post.summary().loc[lambda t: t.index.str.startswith(("mu_", "beta_"))].round(2))
+summary = post.summary()
+print(
+    summary.loc[summary.index.str.startswith(("mu_", "beta_")), ["mean", "sd", "hdi_3%", "hdi_97%", "r_hat"]]
+)
 
 # %%
 # The answer: the posterior of the group difference
 # -------------------------------------------------
 beta = post.idata.posterior["beta_A"].to_numpy().ravel()
 fig, ax = plt.subplots(figsize=(5, 3))
-az.plot_posterior(post.idata, var_names=["beta_A"], ax=ax, hdi_prob=0.95, ref_val=0)
+az.plot_posterior(post.idata, var_names=["beta_A"], ax=ax, hdi_prob=0.95, ref_val=0, textsize=9)
 ax.set_title("Patients − controls, learning rate (probit scale)")
 fig.tight_layout()
 # the truth, on the probit scale of A: Phi^-1(0.6) - Phi^-1(0.15)
