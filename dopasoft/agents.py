@@ -253,6 +253,16 @@ def make_two_step_agent(
     ------
     ValueError
         For an unknown model or parameter, or a parameter out of its range (named).
+
+    Examples
+    --------
+    >>> import dopasoft as ds
+    >>> from dopasoft.experiments import make_two_step_agent, to_canonical
+    >>> from dopasoft.tasks import TwoStepTask
+    >>> agent = make_two_step_agent("soft-q-lambda", {"lam": 0.5})
+    >>> data = to_canonical(ds.simulate(agent, TwoStepTask(), 20, seed=0))
+    >>> len(data)
+    20
     """
     merged = merge_two_step_params(model, params)
     if model in _TRACES:

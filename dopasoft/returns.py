@@ -44,6 +44,12 @@ def soft_n_step_return(
     v_last : float
         :math:`V(s_{t+h})` (0 at termination).
     gamma, tau : float
+
+    Examples
+    --------
+    >>> from dopasoft import soft_n_step_return
+    >>> soft_n_step_return([1.0], [], v_last=2.0, gamma=0.5, tau=1.0)  # one step: r + gamma V(s')
+    2.0
     """
     r = _segment(rewards, "rewards")
     h = r.shape[0]
@@ -88,6 +94,12 @@ def soft_tree_backup_return(
         ``k = 1..h-1``.
     v_last : float
     gamma : float
+
+    Examples
+    --------
+    >>> from dopasoft import soft_tree_backup_return
+    >>> soft_tree_backup_return([1.0], [], [], [], v_last=2.0, gamma=0.5)  # one step: r + gamma V(s')
+    2.0
     """
     r = _segment(rewards, "rewards")
     h = r.shape[0]
@@ -116,6 +128,19 @@ def importance_weight(pi_mid: ArrayLike, b_mid: ArrayLike) -> float:
     .. math:: \rho = \prod_{k=1}^{h-1} \frac{\pi(a_{t+k}|s_{t+k})}{b(a_{t+k}|s_{t+k})}
 
     The first action (being evaluated) and the value at the horizon need no correction.
+
+    Parameters
+    ----------
+    pi_mid : array_like
+        Target-policy probabilities π(a|s) of the intermediate actions ``a_{t+1} .. a_{t+h-1}``.
+    b_mid : array_like
+        Behaviour-policy probabilities b(a|s) of the same actions.
+
+    Examples
+    --------
+    >>> from dopasoft import importance_weight
+    >>> importance_weight([0.5, 0.2], [0.25, 0.4])
+    1.0
     """
     p = _probabilities(pi_mid, "pi_mid", None, zero_ok=True)
     b = _probabilities(b_mid, "b_mid", None, zero_ok=False)

@@ -215,6 +215,15 @@ def simulate(
     ------
     ValueError
         For a negative ``n_trials`` or one larger than the task's schedule.
+
+    Examples
+    --------
+    >>> import dopasoft as ds
+    >>> from dopasoft.tasks import chain_mdp
+    >>> agent = ds.SoftQLambda(3, 2, alpha=0.5, tau=0.5, lam=0.9)
+    >>> result = ds.simulate(agent, chain_mdp(3), 5, seed=0)
+    >>> len(result.trials), {"delta", "value_rpe", "action_term"} <= set(result.steps.columns)
+    (5, True)
     """
     n = _resolve_n_trials(task, n_trials)
     rng = np.random.default_rng(seed)

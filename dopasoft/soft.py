@@ -195,7 +195,24 @@ def _soft_value(q: FloatArray, tau: float, prior: FloatArray | None) -> FloatArr
 
 
 def log_policy(q: ArrayLike, tau: float, prior: ArrayLike | None = None) -> FloatArray:
-    r"""Log of the Boltzmann policy, ``log pi(a|s) = log pi0(a|s) + (Q(s,a) - V(s)) / tau``."""
+    r"""Log of the Boltzmann policy, ``log pi(a|s) = log pi0(a|s) + (Q(s,a) - V(s)) / tau``.
+
+    Parameters
+    ----------
+    q : array_like
+        Action values, actions along the last axis.
+    tau : float
+        Temperature > 0.
+    prior : array_like, optional
+        Default policy π0 (broadcast against ``q``); uniform if omitted.
+
+    Examples
+    --------
+    >>> import numpy as np, dopasoft as ds
+    >>> q = np.array([1.0, 0.0])
+    >>> bool(np.allclose(np.exp(ds.log_policy(q, tau=0.5)), ds.boltzmann_policy(q, tau=0.5)))
+    True
+    """
     return _log_policy(*_checked(q, tau, prior))
 
 
@@ -213,6 +230,15 @@ def boltzmann_policy(q: ArrayLike, tau: float, prior: ArrayLike | None = None) -
 
     ``tau -> 0`` gives the greedy policy (ties share the mass in proportion to ``pi0``).
 
+    Parameters
+    ----------
+    q : array_like
+        Action values, actions along the last axis.
+    tau : float
+        Temperature >= 0 (0: greedy).
+    prior : array_like, optional
+        Default policy π0 (broadcast against ``q``); uniform if omitted.
+
     Examples
     --------
     >>> import dopasoft as ds
@@ -227,6 +253,21 @@ def action_term(q: ArrayLike, tau: float, prior: ArrayLike | None = None) -> Flo
 
     It is the part of the soft TD error that is not a state-value prediction error (docs/maths.md §6):
     ``delta = value_rpe - action_term``.
+
+    Parameters
+    ----------
+    q : array_like
+        Action values, actions along the last axis.
+    tau : float
+        Temperature > 0.
+    prior : array_like, optional
+        Default policy π0 (broadcast against ``q``); uniform if omitted.
+
+    Examples
+    --------
+    >>> import dopasoft as ds
+    >>> ds.action_term([1.0, 0.0], tau=1.0).round(3).tolist()  # Q - V, V = log(0.5 e + 0.5)
+    [0.38, -0.62]
     """
     q, tau, prior = _checked(q, tau, prior)
     return q - _soft_value(q, tau, prior)[..., None]
@@ -239,6 +280,23 @@ def policy_kl(q: ArrayLike, tau: float, prior: ArrayLike | None = None) -> Float
               = \frac{1}{\tau}\Big(\sum_a \pi(a|s) Q(s,a) - V(s)\Big)
 
     so that ``V(s) = E_pi[Q(s, .)] - tau * KL``. Actions with zero probability contribute zero.
+
+    Parameters
+    ----------
+    q : array_like
+        Action values, actions along the last axis.
+    tau : float
+        Temperature > 0.
+    prior : array_like, optional
+        Default policy π0 (broadcast against ``q``); uniform if omitted.
+
+    Examples
+    --------
+    >>> import dopasoft as ds
+    >>> float(ds.policy_kl([0.0, 0.0], tau=1.0))  # equal values: the policy is the default policy
+    0.0
+    >>> bool(ds.policy_kl([2.0, 0.0], tau=1.0) > 0)
+    True
     """
     q, tau, prior = _checked(q, tau, prior)
     logpi = _log_policy(q, tau, prior)
@@ -262,6 +320,13 @@ class SoftValueIterationResult(NamedTuple):
         The Boltzmann policy of ``Q*``.
     n_iter : int
         Sweeps until the sup-norm change fell below ``tol``.
+
+    Examples
+    --------
+    >>> import numpy as np, dopasoft as ds
+    >>> res = ds.soft_value_iteration(np.ones((1, 2, 1)), np.array([[1.0, 0.0]]), gamma=0.5, tau=1.0)
+    >>> res.q.shape, res.v.shape, res.policy.shape
+    ((1, 2), (1,), (1, 2))
     """
 
     q: FloatArray
@@ -302,6 +367,10 @@ def soft_value_iteration(
         Default policy, shape (n_actions,) or (n_states, n_actions).
     terminal : array_like of bool or int indices, optional
         Terminal (absorbing, value 0) states.
+    tol : float
+        Stop when the sup-norm change of ``V`` in a sweep is below ``tol``.
+    max_iter : int
+        At most this many sweeps; ``ValueError`` if ``tol`` is not reached.
 
     Examples
     --------

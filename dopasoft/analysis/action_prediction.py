@@ -75,6 +75,14 @@ def plot_action_prediction_errors(
     ------
     ValueError
         For a table without the needed columns or rows, or a bad ``window``.
+
+    Examples
+    --------
+    >>> import dopasoft as ds
+    >>> from dopasoft.experiments import discrimination_experiment
+    >>> fig = ds.analysis.plot_action_prediction_errors(discrimination_experiment(100, novel_at=60, seed=0))
+    >>> len(fig.axes)
+    2
     """
     _check_table(table, "table")
     if replay is not None:

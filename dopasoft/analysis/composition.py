@@ -32,6 +32,14 @@ def plot_composition(result: Any, *, tau: float = 0.5, save: str | os.PathLike |
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import dopasoft as ds
+    >>> from dopasoft.experiments import composition_experiment
+    >>> fig = ds.analysis.plot_composition(composition_experiment(n_steps=500, eval_every=250))
+    >>> len(fig.axes) >= 2
+    True
     """
     env = result.env
     rows = env.layout

@@ -14,9 +14,24 @@ def plot_convergence(result, *, save: str | os.PathLike | None = None):
     """a, off-policy: error of each learner to Q* over steps (dashed: biased learners); b, delayed reward:
     tree-backup Soft Q(λ) for three λ, with the tolerance at which ``steps_to_tol`` is read.
 
+    Parameters
+    ----------
+    result : ConvergenceResult
+        The result of :func:`dopasoft.experiments.convergence_experiment`.
+    save : str or os.PathLike, optional
+        Path without extension: the figure is also written as PNG, PDF and SVG (:func:`save_figure`).
+
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import dopasoft as ds
+    >>> from dopasoft.experiments import convergence_experiment
+    >>> fig = ds.analysis.plot_convergence(convergence_experiment(500, chain_steps=100, chain_seeds=1))
+    >>> len(fig.axes)
+    2
     """
     curves = result.curves
     with style_context():

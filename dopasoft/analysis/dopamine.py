@@ -98,6 +98,15 @@ def rpe_by_trial_type(result: Any, *, last: int | None = None, phase: str | None
     -------
     pandas.DataFrame
         ``trial_type``, ``n``, ``cue_rpe``, ``cue_rpe_sem``, ``reward_rpe``, ``reward_rpe_sem``.
+
+    Examples
+    --------
+    >>> import dopasoft as ds
+    >>> from dopasoft.experiments import simulate_conditioning
+    >>> result = simulate_conditioning("acquisition", seed=0)
+    >>> table = ds.analysis.rpe_by_trial_type(result, last=50)
+    >>> table["trial_type"].tolist(), bool(table["cue_rpe"].iloc[0] > table["reward_rpe"].iloc[0])
+    (['A+'], True)
     """
     trials = trial_table(result)
     if phase is not None:
@@ -137,6 +146,15 @@ def aligned_traces(
     -------
     pandas.DataFrame
         Index ``trial``, columns time from the event in seconds (rounded to 1e-9 s).
+
+    Examples
+    --------
+    >>> import dopasoft as ds
+    >>> from dopasoft.experiments import simulate_conditioning
+    >>> result = simulate_conditioning("acquisition", seed=0)
+    >>> traces = ds.analysis.aligned_traces(result, "delta", align="cue")  # trials x time from cue onset (s)
+    >>> traces.shape, float(traces.columns[3])
+    ((200, 13), 0.0)
     """
     steps = step_table(result, signal)
     if trials is not None:
@@ -171,6 +189,12 @@ def photometry_kernel(
     -------
     numpy.ndarray
         Kernel values at ``t``.
+
+    Examples
+    --------
+    >>> from dopasoft.analysis import photometry_kernel
+    >>> photometry_kernel([-0.1, 0.0, 1.0]).round(3).tolist()  # causal, rises then decays
+    [0.0, 0.0, 0.324]
     """
     if not 0 < tau_rise < tau_decay:
         raise ValueError(f"need 0 < tau_rise < tau_decay, got tau_rise={tau_rise}, tau_decay={tau_decay}")
@@ -211,6 +235,16 @@ def convolve_photometry(
     -------
     pandas.DataFrame
         Trials × output times (s), same index as ``traces``.
+
+    Examples
+    --------
+    >>> import dopasoft as ds
+    >>> from dopasoft.experiments import simulate_conditioning
+    >>> result = simulate_conditioning("acquisition", seed=0)
+    >>> traces = ds.analysis.aligned_traces(result, "delta", align="cue")
+    >>> photometry = ds.analysis.convolve_photometry(traces, tau_rise=0.1, tau_decay=0.6)
+    >>> photometry.shape[0] == traces.shape[0]
+    True
     """
     if not isinstance(traces, pd.DataFrame) or traces.shape[1] == 0:
         raise ValueError("traces must be a non-empty trials x time DataFrame")
@@ -248,6 +282,14 @@ def probability_scaling(result: Any, *, last: int = 100) -> pd.DataFrame:
     pandas.DataFrame
         One row per trial type: ``trial_type``, ``p``, ``cue_rpe``, ``cue_rpe_sem``, ``rpe_rewarded``,
         ``rpe_rewarded_sem``, ``rpe_omitted``, ``rpe_omitted_sem`` (NaN when no such trial), sorted by ``p``.
+
+    Examples
+    --------
+    >>> import dopasoft as ds
+    >>> from dopasoft.experiments import simulate_conditioning
+    >>> scaling = ds.analysis.probability_scaling(simulate_conditioning("partial-reinforcement", seed=0))
+    >>> scaling["p"].tolist(), bool(scaling["cue_rpe"].is_monotonic_increasing)
+    ([0.0, 0.25, 0.5, 0.75, 1.0], True)
     """
     trials = _require(trial_table(result), ("rewarded",), "the per-trial table")
     trials = trials.groupby("trial_type", sort=False).tail(last)

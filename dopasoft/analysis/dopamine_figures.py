@@ -82,6 +82,15 @@ def plot_rpe_across_training(
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import dopasoft as ds
+    >>> from dopasoft.experiments import simulate_conditioning
+    >>> result = simulate_conditioning("acquisition", seed=0)
+    >>> fig = ds.analysis.plot_rpe_across_training(result)
+    >>> len(fig.axes)
+    1
     """
     trials = trial_table(result)
     for s in signals:
@@ -149,6 +158,15 @@ def plot_traces(
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import dopasoft as ds
+    >>> from dopasoft.experiments import simulate_conditioning
+    >>> result = simulate_conditioning("acquisition", seed=0)
+    >>> fig = ds.analysis.plot_traces(ds.analysis.aligned_traces(result, "delta"), trials=[0, 50, 199])
+    >>> len(fig.axes)
+    1
     """
     if not isinstance(traces, pd.DataFrame) or traces.empty:
         raise ValueError("traces must be a non-empty trials x time DataFrame")
@@ -210,6 +228,15 @@ def plot_heatmap(
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import dopasoft as ds
+    >>> from dopasoft.experiments import simulate_conditioning
+    >>> result = simulate_conditioning("acquisition", seed=0)
+    >>> fig = ds.analysis.plot_heatmap(ds.analysis.aligned_traces(result, "delta"))
+    >>> len(fig.axes)  # the heatmap and its colour bar
+    2
     """
     if not isinstance(traces, pd.DataFrame) or traces.empty:
         raise ValueError("traces must be a non-empty trials x time DataFrame")
@@ -270,6 +297,15 @@ def plot_rpe_transfer(
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import dopasoft as ds
+    >>> from dopasoft.experiments import simulate_conditioning
+    >>> result = simulate_conditioning("acquisition", seed=0)
+    >>> fig = ds.analysis.plot_rpe_transfer(result)  # save="figs/rpe_transfer" writes .png .pdf .svg
+    >>> len(fig.axes) >= 4
+    True
     """
     table = trial_table(result)
     traces = aligned_traces(getattr(result, "steps", None), signal, align="cue")
@@ -394,6 +430,14 @@ def plot_blocking(
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import dopasoft as ds
+    >>> from dopasoft.experiments import simulate_conditioning
+    >>> fig = ds.analysis.plot_blocking(simulate_conditioning("blocking", seed=0))
+    >>> len(fig.axes) >= 2
+    True
     """
     trials = trial_table(result)
     groups = {label: trials}
@@ -436,6 +480,14 @@ def plot_probability_scaling(
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import dopasoft as ds
+    >>> from dopasoft.experiments import simulate_conditioning
+    >>> fig = ds.analysis.plot_probability_scaling(simulate_conditioning("partial-reinforcement", seed=0))
+    >>> len(fig.axes) >= 1
+    True
     """
     table = probability_scaling(result, last=last)
     steps = getattr(result, "steps", None)

@@ -41,9 +41,27 @@ def plot_parameters(fits: pd.DataFrame, model: Any = None, *, save: str | os.Pat
 
     Subjects without a fit (:func:`fitted_rows`) are left out; the figure says how many.
 
+    Parameters
+    ----------
+    fits : pandas.DataFrame
+        A fits table (:attr:`dopasoft.fitting.FitResult.params`).
+    model : str or ChoiceModel, optional
+        The fitted model; read from the table's ``model`` column or its parameter columns if omitted.
+    save : str or os.PathLike, optional
+        Path without extension: the figure is also written as PNG, PDF and SVG (:func:`save_figure`).
+
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import dopasoft as ds
+    >>> data = ds.experiments.simulate_two_step(4, 60, seed=0)
+    >>> fits = ds.fitting.fit(data, "soft-q", n_starts=1).params
+    >>> fig = ds.analysis.plot_parameters(fits, "soft-q")
+    >>> len(fig.axes) >= 1
+    True
     """
     m = fits_model(fits, model)
     names = list(m.param_names)
@@ -124,6 +142,16 @@ def plot_recovery(
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import dopasoft as ds
+    >>> true = pd.DataFrame({"subject": [1, 2, 3], "alpha": [0.1, 0.5, 0.9], "tau": [0.1, 0.2, 0.3]})
+    >>> fitted = true.assign(alpha=[0.2, 0.5, 0.8], tau=[0.12, 0.18, 0.33])
+    >>> fig = ds.analysis.plot_recovery(true, fitted, ["alpha", "tau"])
+    >>> len(fig.axes)  # one panel per parameter
+    2
     """
     table = recovery_table(true, fitted, params).set_index("param")
     t, f = _align(true, fitted)
@@ -254,6 +282,16 @@ def plot_model_comparison(
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import dopasoft as ds
+    >>> data = ds.experiments.simulate_two_step(4, 60, seed=0)
+    >>> fits = ds.fitting.fit(data, "soft-q", n_starts=1).params
+    >>> fits_k = ds.fitting.fit(data, "soft-q+kappa", n_starts=1).params
+    >>> fig = ds.analysis.plot_model_comparison({"soft-q": fits, "soft-q+kappa": fits_k})
+    >>> len(fig.axes)
+    2
     """
     if isinstance(fits, pd.DataFrame):
         need = ["model", "delta_aic", "delta_bic", "expected_frequency", "exceedance", "protected_exceedance"]
@@ -364,6 +402,16 @@ def plot_posterior_predictive(
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import dopasoft as ds
+    >>> data = ds.experiments.simulate_two_step(4, 60, seed=0)
+    >>> fits = ds.fitting.fit(data, "soft-q", n_starts=1).params
+    >>> sims = {"soft-q": ds.analysis.posterior_predictive(data, fits, "soft-q", seed=0)}
+    >>> fig = ds.analysis.plot_posterior_predictive(data, sims)
+    >>> len(fig.axes) >= 1
+    True
     """
     if not simulated:
         raise ValueError("simulated must hold at least one model's simulations")

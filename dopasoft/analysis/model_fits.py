@@ -66,6 +66,14 @@ def fits_model(fits: pd.DataFrame, model: Any = None):
     ValueError
         If no model is given or named in the table, the ``model`` column holds several models, or a
         parameter of the model is missing (the missing names are listed).
+
+    Examples
+    --------
+    >>> import dopasoft as ds
+    >>> data = ds.experiments.simulate_two_step(4, 60, seed=0)
+    >>> fits = ds.fitting.fit(data, "soft-q", n_starts=1).params
+    >>> ds.analysis.fits_model(fits, "soft-q").name
+    'soft-q'
     """
     from dopasoft.fitting import ChoiceModel, get_model
     from dopasoft.fitting.models import model_from_columns
@@ -92,7 +100,25 @@ def fits_model(fits: pd.DataFrame, model: Any = None):
 
 
 def check_fits(fits: pd.DataFrame, model: Any) -> None:
-    """Raise ``ValueError`` naming what a fits table lacks for ``model`` (parameters, ``subject``, ``nll``)."""
+    """Raise ``ValueError`` naming what a fits table lacks for ``model`` (parameters, ``subject``, ``nll``).
+
+    Parameters
+    ----------
+    fits : pandas.DataFrame
+        A fits table (:attr:`dopasoft.fitting.FitResult.params` or one read from ``dopasoft fit``).
+    model : str or ChoiceModel
+        The model the table should hold.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from dopasoft.analysis import check_fits
+    >>> check_fits(pd.DataFrame({"subject": [1], "alpha": [0.3], "tau": [0.2], "nll": [10.0]}), "soft-q")
+    >>> check_fits(pd.DataFrame({"subject": [1], "alpha": [0.3], "nll": [10.0]}), "soft-q")
+    Traceback (most recent call last):
+    ...
+    ValueError: the fits table lacks column(s) ['tau'] needed for model 'soft-q' (parameters ['alpha', 'tau']); it has ['subject', 'alpha', 'nll']
+    """
     from dopasoft.fitting import get_model
 
     m = get_model(model)
@@ -133,6 +159,15 @@ def parameter_table(fits: pd.DataFrame, model: Any = None) -> pd.DataFrame:
         One row per parameter: ``param``, ``mean``, ``sd``, ``median``, ``q25``, ``q75``, ``min``,
         ``max``, ``median_se`` (median Hessian standard error, NaN if absent), ``n`` and
         ``n_left_out`` (subjects without a fit, see :func:`fitted_rows`).
+
+    Examples
+    --------
+    >>> import dopasoft as ds
+    >>> data = ds.experiments.simulate_two_step(4, 60, seed=0)
+    >>> fits = ds.fitting.fit(data, "soft-q", n_starts=1).params
+    >>> table = ds.analysis.parameter_table(fits, model="soft-q")
+    >>> list(table["param"])
+    ['alpha', 'tau']
     """
     m = fits_model(fits, model)
     ok = fitted_rows(fits)
@@ -212,6 +247,16 @@ def compare_models(
     ------
     ValueError
         Fewer than two models, missing columns (named), or no subject common to all tables.
+
+    Examples
+    --------
+    >>> import dopasoft as ds
+    >>> data = ds.experiments.simulate_two_step(4, 60, seed=0)
+    >>> fits = ds.fitting.fit(data, "soft-q", n_starts=1).params
+    >>> fits_k = ds.fitting.fit(data, "soft-q+kappa", n_starts=1).params
+    >>> table, bms = ds.analysis.compare_models({"soft-q": fits, "soft-q+kappa": fits_k})
+    >>> sorted(table["model"]), float(table["delta_bic"].min())
+    (['soft-q', 'soft-q+kappa'], 0.0)
     """
     if criterion not in ("bic", "aic"):
         raise ValueError(f"criterion must be 'bic' or 'aic', got {criterion!r}")
@@ -374,6 +419,15 @@ def posterior_predictive(
     pandas.DataFrame
         Canonical data; ``subject`` is the fitted subject, ``sim`` the repetition; the simulated
         sessions are separate subjects for the stay analysis through ``subject_sim`` = ``"<subject>/<sim>"``.
+
+    Examples
+    --------
+    >>> import dopasoft as ds
+    >>> data = ds.experiments.simulate_two_step(4, 60, seed=0)
+    >>> fits = ds.fitting.fit(data, "soft-q", n_starts=1).params
+    >>> sim = ds.analysis.posterior_predictive(data, fits, "soft-q", n_sims=2, seed=0)
+    >>> {"subject", "trial", "choice1", "state2", "choice2", "reward"} <= set(sim.columns)
+    True
     """
     two_step._check_columns(data, ("subject", "trial"))
     if not isinstance(n_sims, int) or n_sims < 1:
@@ -417,11 +471,27 @@ def _as_sessions(sim: pd.DataFrame) -> pd.DataFrame:
 def posterior_predictive_table(data: pd.DataFrame, simulated: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """Group stay probabilities of the data and of each model's simulations side by side.
 
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        The observed canonical two-step data.
+    simulated : dict of str to pandas.DataFrame
+        Model name → its simulations (:func:`posterior_predictive`).
+
     Returns
     -------
     pandas.DataFrame
         ``source`` (``"data"`` or the model name), ``rewarded``, ``transition``, ``mean``, ``sem``,
         ``n_subjects``.
+
+    Examples
+    --------
+    >>> import dopasoft as ds
+    >>> data = ds.experiments.simulate_two_step(4, 60, seed=0)
+    >>> fits = ds.fitting.fit(data, "soft-q", n_starts=1).params
+    >>> sims = {"soft-q": ds.analysis.posterior_predictive(data, fits, "soft-q", seed=0)}
+    >>> sorted(ds.analysis.posterior_predictive_table(data, sims)["source"].unique())
+    ['data', 'soft-q']
     """
     frames = [two_step.group_stay_probabilities(two_step.stay_probabilities(data)).assign(source="data")]
     for name, sim in simulated.items():

@@ -66,6 +66,18 @@ class NeuralGLMResult:
         the boundary at 0).
     alpha : float
         1 − CI level.
+
+    Examples
+    --------
+    >>> import dopasoft as ds
+    >>> params = {"alpha": 0.5, "tau": 0.2, "lam": 0.9}
+    >>> data = ds.experiments.simulate_two_step(4, 60, model="soft-q-lambda", params=params, seed=0)
+    >>> signals = ds.fitting.replay(data, "soft-q-lambda", params)
+    >>> recording = ds.analysis.synthetic_recording(signals, {"delta": 1.5}, stage=2, seed=0)
+    >>> glm = ds.analysis.neural_glm(signals, recording, "y ~ delta", stage=2)
+    >>> group = glm.coefficients.query("level == 'group'").set_index("term")
+    >>> bool(abs(group.loc["delta", "estimate"] - 1.5) < 0.5)
+    True
     """
 
     coefficients: pd.DataFrame
@@ -425,6 +437,18 @@ def plot_neural_glm(
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import dopasoft as ds
+    >>> params = {"alpha": 0.5, "tau": 0.2, "lam": 0.9}
+    >>> data = ds.experiments.simulate_two_step(4, 60, model="soft-q-lambda", params=params, seed=0)
+    >>> signals = ds.fitting.replay(data, "soft-q-lambda", params)
+    >>> recording = ds.analysis.synthetic_recording(signals, {"delta": 1.5}, stage=2, seed=0)
+    >>> glm = ds.analysis.neural_glm(signals, recording, "y ~ value_rpe + action_term", stage=2)
+    >>> fig = ds.analysis.plot_neural_glm(glm)
+    >>> len(fig.axes) >= 2  # one panel per term
+    True
     """
     coef = result.coefficients
     all_terms = list(dict.fromkeys(coef["term"]))

@@ -48,6 +48,16 @@ def synthetic_recording(
     -------
     pandas.DataFrame
         ``subject``, ``trial``, ``y`` and ``synthetic`` (always True), one row per trial with a value.
+
+    Examples
+    --------
+    >>> import dopasoft as ds
+    >>> params = {"alpha": 0.5, "tau": 0.2, "lam": 0.9}
+    >>> data = ds.experiments.simulate_two_step(4, 60, model="soft-q-lambda", params=params, seed=0)
+    >>> signals = ds.fitting.replay(data, "soft-q-lambda", params)
+    >>> recording = ds.analysis.synthetic_recording(signals, {"delta": 1.5}, stage=2, seed=0)
+    >>> list(recording.columns), len(recording)  # one outcome response per subject and trial
+    (['subject', 'trial', 'y', 'synthetic'], 240)
     """
     weights = {"delta": 1.5} if weights is None else dict(weights)
     missing = [c for c in ["subject", "trial", *weights] if c not in signals.columns]
@@ -106,6 +116,18 @@ def plot_recorded_vs_model(
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import dopasoft as ds
+    >>> params = {"alpha": 0.5, "tau": 0.2, "lam": 0.9}
+    >>> data = ds.experiments.simulate_two_step(4, 60, model="soft-q-lambda", params=params, seed=0)
+    >>> signals = ds.fitting.replay(data, "soft-q-lambda", params)
+    >>> recording = ds.analysis.synthetic_recording(signals, {"delta": 1.5}, stage=2, seed=0)
+    >>> glm = ds.analysis.neural_glm(signals, recording, "y ~ value_rpe + action_term", stage=2)
+    >>> fig = ds.analysis.plot_recorded_vs_model(signals, recording, glm, signal="delta", stage=2)
+    >>> len(fig.axes) >= 3
+    True
     """
     sig = signals if stage is None else signals[signals["stage"] == stage]
     keys = ["subject", "trial"]

@@ -57,6 +57,13 @@ class Regressor:
         Read the signal (and, without an events table, the onset) from the rows of this ``stage``
         only, e.g. 2 for the outcome of a two-step trial. Needed when the table has several rows per
         subject and trial.
+
+    Examples
+    --------
+    >>> from dopasoft.analysis import Regressor
+    >>> outcome_rpe = Regressor("outcome_onset", "delta", stage=2)  # sticks scaled by the outcome's delta
+    >>> outcome_rpe.signal, outcome_rpe.stage
+    ('delta', 2)
     """
 
     onset: str

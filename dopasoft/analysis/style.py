@@ -97,7 +97,16 @@ FORMATS: tuple[str, ...] = ("png", "pdf", "svg")
 
 @contextmanager
 def style_context(**overrides: Any) -> Iterator[None]:
-    """Context manager applying :data:`STYLE` (updated with ``overrides``) to figures made inside it."""
+    """Context manager applying :data:`STYLE` (updated with ``overrides``) to figures made inside it.
+
+    Examples
+    --------
+    >>> import matplotlib as mpl
+    >>> from dopasoft.analysis import style_context
+    >>> with style_context(**{"font.size": 7.0}):
+    ...     mpl.rcParams["font.size"]
+    7.0
+    """
     with mpl.rc_context({**STYLE, **overrides}):
         yield
 
@@ -153,6 +162,15 @@ def panel_letters(
     Returns
     -------
     list of matplotlib.text.Annotation
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from dopasoft.analysis import panel_letters
+    >>> fig, axes = plt.subplots(1, 2)
+    >>> [t.get_text() for t in panel_letters(axes)]
+    ['a', 'b']
+    >>> plt.close(fig)
     """
     axes = [axes] if isinstance(axes, Axes) else list(axes)
     letters = list(letters) if letters is not None else list(string.ascii_lowercase[: len(axes)])
@@ -200,6 +218,18 @@ def save_figure(
     -------
     list of pathlib.Path
         The files written.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import matplotlib.pyplot as plt
+    >>> from dopasoft.analysis import save_figure
+    >>> fig, ax = plt.subplots()
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     paths = save_figure(fig, os.path.join(tmp, "fig"), formats=["png", "pdf"])
+    ...     [p.name for p in paths]
+    ['fig.png', 'fig.pdf']
+    >>> plt.close(fig)
     """
     path = Path(path)
     if formats is None:

@@ -82,6 +82,14 @@ def stay_table(data: pd.DataFrame) -> pd.DataFrame:
     ------
     ValueError
         If a required column is missing (named) or ``choice1``/``state2`` are not 0/1.
+
+    Examples
+    --------
+    >>> import dopasoft as ds
+    >>> data = ds.experiments.simulate_two_step(4, 60, seed=0)
+    >>> table = ds.analysis.stay_table(data)
+    >>> list(table.columns[:5])
+    ['subject', 'trial', 'rewarded', 'transition', 'stay']
     """
     _check_columns(data)
     d = data[list(REQUIRED_COLUMNS)].sort_values(["subject", "trial"], kind="stable").reset_index(drop=True)
@@ -123,6 +131,14 @@ def stay_probabilities(data: pd.DataFrame) -> pd.DataFrame:
     pandas.DataFrame
         Long format, four rows per subject: ``subject``, ``rewarded`` (bool), ``transition``,
         ``p_stay`` (NaN when the condition never occurred) and ``n`` (trials in the condition).
+
+    Examples
+    --------
+    >>> import dopasoft as ds
+    >>> data = ds.experiments.simulate_two_step(4, 60, seed=0)
+    >>> per_subject = ds.analysis.stay_probabilities(data)
+    >>> list(per_subject.columns), len(per_subject)  # 4 subjects x rewarded x transition
+    (['subject', 'rewarded', 'transition', 'p_stay', 'n'], 16)
     """
     table = stay_table(data)
     grouped = table.groupby(["subject", "rewarded", "transition"], sort=False)["stay"]
@@ -149,6 +165,14 @@ def group_stay_probabilities(per_subject: pd.DataFrame) -> pd.DataFrame:
     pandas.DataFrame
         Four rows: ``rewarded``, ``transition``, ``mean``, ``sem`` (SD / sqrt(n), NaN with one subject),
         ``n_subjects`` (subjects with the condition).
+
+    Examples
+    --------
+    >>> import dopasoft as ds
+    >>> data = ds.experiments.simulate_two_step(4, 60, seed=0)
+    >>> group = ds.analysis.group_stay_probabilities(ds.analysis.stay_probabilities(data))
+    >>> list(group.columns), len(group)  # rewarded x transition
+    (['rewarded', 'transition', 'mean', 'sem', 'n_subjects'], 4)
     """
     if "p_stay" not in per_subject.columns:
         per_subject = stay_probabilities(per_subject)
@@ -189,6 +213,14 @@ def stay_regression(data: pd.DataFrame) -> pd.DataFrame:
         ``transition``, ``reward:transition`` (log-odds per unit of the ±1 codes), their standard
         errors ``se_<term>`` and ``converged``. A subject whose fit fails or separates perfectly
         gets NaN coefficients and ``converged = False``.
+
+    Examples
+    --------
+    >>> import dopasoft as ds
+    >>> data = ds.experiments.simulate_two_step(4, 60, seed=0)
+    >>> fits = ds.analysis.stay_regression(data)
+    >>> len(fits), "reward:transition" in fits.columns
+    (4, True)
     """
     import statsmodels.api as sm
     from statsmodels.tools.sm_exceptions import PerfectSeparationError
@@ -235,6 +267,13 @@ def pooled_stay_regression(data: pd.DataFrame, *, method: str = "cluster") -> pd
     pandas.DataFrame
         Index: the terms ``intercept, reward, transition, reward:transition``; columns ``coef``,
         ``se``, ``z``, ``p``, ``ci_low``, ``ci_high`` (95 %).
+
+    Examples
+    --------
+    >>> import dopasoft as ds
+    >>> data = ds.experiments.simulate_two_step(4, 60, seed=0)
+    >>> list(ds.analysis.pooled_stay_regression(data).index)
+    ['intercept', 'reward', 'transition', 'reward:transition']
     """
     import statsmodels.api as sm
 
@@ -275,10 +314,22 @@ def mb_mf_indices(data: pd.DataFrame) -> pd.DataFrame:
     ``mb_index`` :math:`= \tfrac12[(P_{RC} - P_{RR}) - (P_{UC} - P_{UR})]` (reward × transition); from the
     per-subject regression, ``mf_coef`` :math:`= \beta_r` and ``mb_coef`` :math:`= \beta_{rt}`.
 
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Canonical two-step data.
+
     Returns
     -------
     pandas.DataFrame
         ``subject, mf_index, mb_index, mf_coef, mb_coef``.
+
+    Examples
+    --------
+    >>> import dopasoft as ds
+    >>> data = ds.experiments.simulate_two_step(4, 60, seed=0)
+    >>> list(ds.analysis.mb_mf_indices(data).columns)
+    ['subject', 'mf_index', 'mb_index', 'mf_coef', 'mb_coef']
     """
     probs = stay_probabilities(data)
     wide = probs.pivot_table(
@@ -426,6 +477,14 @@ def plot_stay_probabilities(
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import dopasoft as ds
+    >>> data = ds.experiments.simulate_two_step(4, 60, seed=0)
+    >>> fig = ds.analysis.plot_stay_probabilities(data)
+    >>> len(fig.axes)
+    1
     """
     per_subject = data if "p_stay" in data.columns else stay_probabilities(data)
     pred = {k: (v if "p_stay" in v.columns else stay_probabilities(v)) for k, v in (predicted or {}).items()}
@@ -488,6 +547,14 @@ def plot_stay_regression(
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import dopasoft as ds
+    >>> data = ds.experiments.simulate_two_step(4, 60, seed=0)
+    >>> fig = ds.analysis.plot_stay_regression(data)
+    >>> len(fig.axes)
+    1
     """
     reg = stay_regression(data)
     pooled = pooled_stay_regression(data, method=method) if data["subject"].nunique() > 1 else None
@@ -525,6 +592,14 @@ def plot_two_step_stay(
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import dopasoft as ds
+    >>> data = ds.experiments.simulate_two_step(4, 60, seed=0)
+    >>> fig = ds.analysis.plot_two_step_stay(data)
+    >>> len(fig.axes)
+    2
     """
     reg = stay_regression(data)
     pooled = pooled_stay_regression(data, method=method) if data["subject"].nunique() > 1 else None

@@ -35,6 +35,23 @@ def conditioning_agent(task: ConditioningTask, **params: Any) -> SoftQLambda:
 
     ``params`` override :data:`CONDITIONING_DEFAULTS` and are passed to the constructor (``trace``,
     ``trace_mode``, ...). The instrumental task's ``default_policy`` is the prior unless one is given.
+
+    Parameters
+    ----------
+    task : ConditioningTask or InstrumentalConditioningTask
+        The task the agent is sized for.
+    **params
+        Learner parameters overriding :data:`CONDITIONING_DEFAULTS` (``alpha``, ``lam``, ``gamma``, ``tau``,
+        ``trace``, ...).
+
+    Examples
+    --------
+    >>> from dopasoft.experiments import conditioning_agent
+    >>> from dopasoft.tasks import ConditioningTask
+    >>> task = ConditioningTask("acquisition")
+    >>> agent = conditioning_agent(task, alpha=0.2)
+    >>> agent.alpha, agent.n_actions
+    (0.2, 1)
     """
     kwargs = {**CONDITIONING_DEFAULTS, **params}
     if task.n_actions > 1:
@@ -62,6 +79,19 @@ def read_session(path: str | os.PathLike, *, sep: str | None = None) -> Session:
     FileNotFoundError, ValueError
         A missing or unreadable file, or any row that :func:`~dopasoft.tasks.conditioning.make_session`
         refuses (the message names the file, the row and the column).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import pandas as pd
+    >>> from dopasoft.experiments import read_session, simulate_conditioning
+    >>> trials = pd.DataFrame({"trial": [1, 2, 3], "trial_type": ["A+", "A+", "A-"]})
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = os.path.join(tmp, "session.csv")
+    ...     trials.to_csv(path, index=False)
+    ...     session = read_session(path)
+    >>> simulate_conditioning(session=session, seed=0).trials["trial"].tolist()
+    [1, 2, 3]
     """
     from dopasoft.fitting.data import read_table  # the package's one table reader
 

@@ -248,6 +248,23 @@ def to_canonical(result: SimulationResult | pd.DataFrame, subject: int | str = 0
     Returns one row per trial with exactly the columns ``subject, trial, choice1, state2, choice2,
     reward`` (integers, and a float reward); ``trial`` is numbered from 1 (the simulation's trial + 1),
     as in :mod:`dopasoft.fitting`.
+
+    Parameters
+    ----------
+    result : SimulationResult or pandas.DataFrame
+        A :func:`dopasoft.simulate` run of a two-step agent on :class:`~dopasoft.tasks.TwoStepTask`, or its
+        per-step table.
+    subject : int or str
+        The subject identifier written in the ``subject`` column.
+
+    Examples
+    --------
+    >>> import dopasoft as ds
+    >>> from dopasoft.experiments import make_two_step_agent, to_canonical
+    >>> from dopasoft.tasks import TwoStepTask
+    >>> run = ds.simulate(make_two_step_agent("soft-q-lambda"), TwoStepTask(), 10, seed=0)
+    >>> list(to_canonical(run, subject="s1").columns)
+    ['subject', 'trial', 'choice1', 'state2', 'choice2', 'reward']
     """
     steps = result.steps if isinstance(result, SimulationResult) else result
     if "stage" not in steps.columns:
@@ -279,6 +296,14 @@ def stay_probabilities(data: pd.DataFrame) -> pd.DataFrame:
     -------
     pandas.DataFrame
         Index ``rewarded`` (bool), columns ``common``/``rare``: mean stay probabilities.
+
+    Examples
+    --------
+    >>> import dopasoft as ds
+    >>> from dopasoft.experiments import stay_probabilities
+    >>> table = stay_probabilities(ds.experiments.simulate_two_step(4, 60, seed=0))
+    >>> table.shape  # rewarded (False, True) x transition (common, rare)
+    (2, 2)
     """
     missing = [c for c in CANONICAL_COLUMNS if c not in data.columns]
     if missing:

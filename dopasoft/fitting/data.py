@@ -118,6 +118,16 @@ class Transitions:
         ``bandit4arm`` files): each step's gain and loss, the loss as ``−|loss|`` (hBayesDM's
         convention); models that learn from the two separately read them (``bandit4arm_4par``).
         ``None`` for other data.
+    meta : dict
+        Free-form information a caller may attach to the arrays (empty by default; no likelihood reads it).
+
+    Examples
+    --------
+    >>> import dopasoft as ds
+    >>> data = ds.experiments.simulate_two_step(3, 20, seed=0)
+    >>> tr = ds.fitting.to_transitions(data)
+    >>> tr.state.shape, tr.n_states, tr.n_actions  # (subjects, steps): two steps per trial
+    ((3, 40), 3, 2)
     """
 
     subjects: pd.Index
@@ -487,6 +497,14 @@ def to_transitions(
     -----
     Step format: a state is stage 0 (the stickiness ``kappa`` and the first-stage ``alpha1``/``tau1``
     apply) if it starts a trial anywhere in the data, stage 1 if it is seen only later in trials.
+
+    Examples
+    --------
+    >>> import dopasoft as ds
+    >>> data = ds.experiments.simulate_two_step(2, 10, seed=0)
+    >>> tr = ds.fitting.to_transitions(data)
+    >>> list(tr.subjects), tr.n_choices.tolist()
+    ([0, 1], [20, 20])
     """
     if isinstance(data, Transitions):
         return data

@@ -246,7 +246,29 @@ def _trial_numbers(df: pd.DataFrame, col: str, task: str) -> np.ndarray:
 
 
 def write_hbayesdm(df: pd.DataFrame, path: str | os.PathLike) -> None:
-    """Write canonical two-step data (no missing choices) as an hBayesDM tab-separated file."""
+    """Write canonical two-step data (no missing choices) as an hBayesDM tab-separated file.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Canonical two-step data (``subject, trial, choice1, state2, choice2, reward``) without missing
+        choices.
+    path : str or os.PathLike
+        The file to write (tab-separated, hBayesDM's ``ts`` columns ``subjID, level1_choice,
+        level2_choice, reward``).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import dopasoft as ds
+    >>> data = ds.experiments.simulate_two_step(2, 10, seed=0)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = os.path.join(tmp, "ts_data.txt")
+    ...     ds.fitting.write_hbayesdm(data, path)
+    ...     back = ds.fitting.read_hbayesdm(path)
+    >>> bool((back[["choice1", "state2", "choice2"]].to_numpy() == data[["choice1", "state2", "choice2"]].to_numpy()).all())
+    True
+    """
     df = validate_two_step(df)
     if df[["choice1", "choice2"]].isna().any().any():
         raise ValueError("hBayesDM files cannot hold missing choices; drop those trials first")

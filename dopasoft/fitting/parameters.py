@@ -119,6 +119,12 @@ def default_prior(
         Gaussian on ``z`` with mean ``z(10 lo)`` and sd 1.5 (log-normal on ``τ − lo`` when
         ``hi = ∞``); for each free inverse temperature ``β`` with bounds ``(0, hi)``, ``hi`` finite: mean
         ``z(hi / 10)``, sd 1.5 (logit-normal on ``β / hi``). Other parameters get none (flat in ``z``).
+
+    Examples
+    --------
+    >>> from dopasoft.fitting import default_prior
+    >>> sorted(default_prior("soft-q-lambda"))  # only the temperature gets a weak prior
+    ['tau']
     """
     model = get_model(model)
     b = model.default_bounds()

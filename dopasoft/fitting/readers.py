@@ -218,6 +218,19 @@ def read_hbayesdm(path: str | os.PathLike) -> pd.DataFrame:
     ValueError
         Another hBayesDM task or an unknown layout (naming the supported tasks and their columns), or
         malformed values, naming subject, row and column.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import pandas as pd
+    >>> import dopasoft as ds
+    >>> bandit = pd.DataFrame({"subjID": [1, 1, 1], "trial": [1, 2, 3], "choice": [1, 2, 2], "outcome": [1, 0, 1]})
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = os.path.join(tmp, "bandit2arm_exampleData.txt")
+    ...     bandit.to_csv(path, sep="\\t", index=False)
+    ...     data = ds.fitting.read_hbayesdm(path)
+    >>> data["choice"].tolist()  # 1-based hBayesDM codes become 0-based (float: a blank is a missed choice)
+    [0.0, 1.0, 1.0]
     """
     path = os.fspath(path)
     df = read_table(path, sep="," if path.endswith(".csv") else "\t")
@@ -261,6 +274,11 @@ def read_choices(path: str | os.PathLike) -> pd.DataFrame:
     (``state``, ``choice``, ``terminal``), bandit (``choice`` without ``terminal``), or an hBayesDM
     task file (``subjID``; see :func:`read_hbayesdm`).
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``.csv``, ``.tsv``/``.txt`` (tab-separated) or ``.parquet`` file.
+
     Returns
     -------
     pandas.DataFrame
@@ -270,5 +288,17 @@ def read_choices(path: str | os.PathLike) -> pd.DataFrame:
     ------
     ValueError
         Unreadable files, unknown layouts and malformed values (naming subject, row and column).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import dopasoft as ds
+    >>> data = ds.experiments.simulate_two_step(2, 10, seed=0)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = os.path.join(tmp, "choices.csv")
+    ...     data.to_csv(path, index=False)
+    ...     back = ds.fitting.read_choices(path)
+    >>> back.attrs["task"], len(back)
+    ('two-step', 20)
     """
     return validate_any(read_table(path))

@@ -87,6 +87,15 @@ def recovery_table(
     pandas.DataFrame
         ``param, n, n_left_out, pearson_r, spearman_r, bias, rmse``; subjects without a fit
         (:func:`fitted_rows`) or with a non-finite value are left out and counted in ``n_left_out``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from dopasoft.fitting import recovery_table
+    >>> true = pd.DataFrame({"subject": [1, 2, 3], "alpha": [0.1, 0.5, 0.9]})
+    >>> fitted = pd.DataFrame({"subject": [1, 2, 3], "alpha": [0.2, 0.5, 0.8]})
+    >>> recovery_table(true, fitted)[["param", "pearson_r", "bias"]].round(3).values.tolist()
+    [['alpha', 1.0, 0.0]]
     """
     t, f = _align(true, fitted)
     ok_fit = fitted_rows(f)
@@ -154,6 +163,13 @@ class ModelRecoveryResult:
         The simulated choices of all subjects.
     criterion : str
         ``"bic"`` or ``"aic"``.
+
+    Examples
+    --------
+    >>> import dopasoft as ds
+    >>> res = ds.fitting.model_recovery(["soft-q", "soft-q+kappa"], 2, n_trials=30, n_starts=1, task="bandit")
+    >>> res.confusion.shape, bool(res.confusion.sum(axis=1).round(12).eq(1).all())
+    ((2, 2), True)
     """
 
     confusion: pd.DataFrame
@@ -231,6 +247,13 @@ def model_recovery(
     ----------
     Wilson, R. C. & Collins, A. G. E. (2019). Ten simple rules for the computational modeling of
     behavioral data. *eLife* 8, e49547 (Box 2, Figure 5).
+
+    Examples
+    --------
+    >>> import dopasoft as ds
+    >>> res = ds.fitting.model_recovery(["soft-q", "soft-q+kappa"], 2, n_trials=30, n_starts=1, task="bandit")
+    >>> list(res.confusion.index), int(res.counts.to_numpy().sum())  # 2 models x 2 subjects
+    (['soft-q', 'soft-q+kappa'], 4)
     """
     ms = [get_model(m) for m in models]
     labels = [m.spec for m in ms]

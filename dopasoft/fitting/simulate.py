@@ -159,7 +159,25 @@ def four_arm_outcomes(
 
 
 def sample_parameters(model: str | ChoiceModel, n_subjects: int, rng: np.random.Generator) -> pd.DataFrame:
-    """Draw parameters uniformly within each parameter's start range (a generic population)."""
+    """Draw parameters uniformly within each parameter's start range (a generic population).
+
+    Parameters
+    ----------
+    model : str or ChoiceModel
+        The model whose parameters are drawn.
+    n_subjects : int
+        Number of parameter sets.
+    rng : numpy.random.Generator
+        Random numbers.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dopasoft.fitting import sample_parameters
+    >>> params = sample_parameters("soft-q", 3, np.random.default_rng(0))
+    >>> list(params.columns), len(params)
+    (['alpha', 'tau'], 3)
+    """
     model = get_model(model)
     cols = {p.name: rng.uniform(p.start[0], p.start[1], size=n_subjects) for p in model.params}
     return pd.DataFrame(cols)
@@ -196,6 +214,11 @@ def simulate_choices(
         (:attr:`~dopasoft.fitting.models.ChoiceModel.simulation_tasks`: two-step for the Soft Q and
         hybrid models, bandit for ``prl_*`` and ``bandit2arm_delta``, gng for ``gng_m*``, bandit4arm
         for ``bandit4arm_4par``).
+    n_subjects : int, optional
+        With ``params`` a dict: how many identical subjects to simulate.
+    subject_prefix : str
+        Subject identifiers are ``<subject_prefix>000``, ``<subject_prefix>001``, ... when ``params`` has no
+        ``subject`` column.
 
     Returns
     -------
@@ -219,6 +242,9 @@ def simulate_choices(
     >>> data = simulate_choices("gng_m2", {"xi": 0.1, "ep": 0.2, "b": 0.5, "rho": 5.0}, n_trials=8, seed=0)
     >>> list(data.columns), data.attrs["n_states"]
     (['subject', 'trial', 'state', 'choice', 'reward'], 4)
+    >>> data = simulate_choices("soft-q", {"alpha": 0.3, "tau": 0.2}, task="bandit", n_subjects=2, n_trials=5)
+    >>> data[["subject", "trial", "choice", "reward"]].shape, sorted(data["subject"].unique())
+    ((10, 4), ['sub000', 'sub001'])
     """
     model = get_model(model)
     if task is None:

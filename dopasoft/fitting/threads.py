@@ -42,7 +42,16 @@ def _default_threads() -> int:
 
 def get_threads() -> int:
     """Number of threads the likelihoods use: :func:`set_threads`'s value, else ``NUMBA_NUM_THREADS``,
-    else the processors this process may run on."""
+    else the processors this process may run on.
+
+    Examples
+    --------
+    >>> from dopasoft.fitting import get_threads, set_threads
+    >>> set_threads(1)
+    >>> get_threads()
+    1
+    >>> set_threads(None)  # back to the default
+    """
     return _state["threads"] or _default_threads()
 
 

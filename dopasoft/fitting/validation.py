@@ -192,6 +192,18 @@ def validate_two_step(df: pd.DataFrame) -> pd.DataFrame:
         Naming subject, row and column for: missing columns, codes out of range, non-numeric or
         missing rewards where a second-stage choice was made, missing ``state2`` after a first-stage
         choice, duplicated ``(subject, trial)``.
+
+    Examples
+    --------
+    >>> import dopasoft as ds
+    >>> from dopasoft.fitting import validate_two_step
+    >>> data = ds.experiments.simulate_two_step(2, 10, seed=0)
+    >>> len(validate_two_step(data))
+    20
+    >>> validate_two_step(data.assign(state2=2))
+    Traceback (most recent call last):
+    ...
+    ValueError: ...
     """
     _require_columns(df, TWO_STEP_COLUMNS, "two-step")
     trial = _check_subjects_and_trials(df)
@@ -227,6 +239,18 @@ def validate_bandit(df: pd.DataFrame) -> pd.DataFrame:
     ------
     ValueError
         Naming subject, row and column for anything malformed (as :func:`validate_two_step`).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from dopasoft.fitting import validate_bandit
+    >>> df = pd.DataFrame({"subject": ["s1", "s1"], "trial": [2, 1], "choice": [1, 0], "reward": [1.0, 0.0]})
+    >>> validate_bandit(df)["choice"].tolist()  # sorted by subject, then trial (float: NaN is a missed choice)
+    [0.0, 1.0]
+    >>> validate_bandit(df.assign(choice=[1.5, 0]))
+    Traceback (most recent call last):
+    ...
+    ValueError: subject 's1', row 0, column 'choice': 1.5 is not an integer >= 0 or missing
     """
     _require_columns(df, BANDIT_COLUMNS, "bandit")
     trial = _check_subjects_and_trials(df)

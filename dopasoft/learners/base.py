@@ -43,6 +43,15 @@ class StepSignals(NamedTuple):
     action_pe : float
         Action prediction error ``1 - pi0(a|s)`` with the default policy before the step
         (docs/maths.md §7): value-free, blind to reward. NaN for an agent without a default policy.
+
+    Examples
+    --------
+    >>> import dopasoft as ds
+    >>> agent = ds.SoftQLambda(2, 2, alpha=0.5, tau=1.0, lam=0.0)
+    >>> delta = agent.update(0, 1, 1.0, 1, True)
+    >>> s = agent.last_step
+    >>> bool(abs(s.delta - (s.value_rpe - s.action_term)) < 1e-12)
+    True
     """
 
     delta: float

@@ -55,6 +55,23 @@ class NStepSoftQ(_FeatureLearner):
     ``n = 1`` is one-step soft Q-learning. Parameters are those of :class:`SoftQLambda` with ``n``
     (horizon, >= 1) and ``correction`` instead of ``lam`` and ``trace``.
 
+    Parameters
+    ----------
+    n_states, n_actions : int
+        Sizes of the table (or, with ``linear=True``, the number of features and actions).
+    n : int
+        Horizon of the return, >= 1.
+    alpha, tau, gamma : float
+        Step size, temperature and discount, as in :class:`SoftQLambda`.
+    correction : {"tree-backup", "on-policy", "importance"}
+        How the intermediate actions are corrected (above).
+    prior : array_like, optional
+        Default policy π0, shape (n_actions,) or (n_states, n_actions); uniform if omitted.
+    q_init : float or array_like
+        Initial values.
+    linear : bool
+        Linear in features instead of tabular.
+
     Examples
     --------
     >>> import dopasoft as ds

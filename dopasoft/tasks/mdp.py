@@ -84,11 +84,17 @@ class TabularMDP(gym.Env):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[int, dict[str, Any]]:
+        """Start an episode in a state drawn from ``start``; returns ``(state, {})``.
+
+        ``seed`` seeds the task's own random stream (gymnasium's ``np_random``): give it a seed of its
+        own, not the one of an agent's or a behaviour policy's generator, or the two streams coincide.
+        """
         super().reset(seed=seed)
         self._state = int(self.np_random.choice(self.n_states, p=self.start))
         return self._state, {}
 
     def step(self, action: int) -> tuple[int, float, bool, bool, dict[str, Any]]:
+        """Take ``action``; returns ``(next_state, reward, terminated, False, {})`` (gymnasium's order)."""
         a = int(action)
         if not 0 <= a < self.n_actions:
             raise ValueError(f"action {shown(action)} is out of range 0..{self.n_actions - 1}")
@@ -129,6 +135,14 @@ def random_mdp(
     reward_sd : float
         Noise added to sampled rewards.
     seed : int or Generator
+
+    Examples
+    --------
+    >>> from dopasoft.tasks import random_mdp
+    >>> mdp = random_mdp(5, 3, seed=1)
+    >>> mdp.P.shape, mdp.R.shape
+    ((5, 3, 5), (5, 3))
+    >>> q_star = mdp.solve(gamma=0.8, tau=1.0).q  # ground truth for learners
     """
     rng = np.random.default_rng(seed)
     k = n_states if branching is None else int(branching)
@@ -147,6 +161,23 @@ def chain_mdp(n_states: int, *, reward: float = 1.0, slip: float = 0.0) -> Tabul
     """A chain: action 1 moves right, action 0 stays; the last state is terminal, reached with ``reward``.
 
     With probability ``slip`` the move fails. Starts in state 0.
+
+    Parameters
+    ----------
+    n_states : int
+        Number of states (>= 2), the last one terminal.
+    reward : float
+        Reward on reaching the last state.
+    slip : float
+        Probability in [0, 1) that a move right fails.
+
+    Examples
+    --------
+    >>> from dopasoft.tasks import chain_mdp
+    >>> env = chain_mdp(3)
+    >>> obs, _ = env.reset(seed=0)
+    >>> env.step(1)[:3], env.step(1)[:3]  # (state, reward, terminated)
+    ((1, 0.0, False), (2, 1.0, True))
     """
     if n_states < 2:
         raise ValueError(f"n_states must be >= 2, got {n_states}")

@@ -125,6 +125,16 @@ def reflected_walk(initial: ArrayLike, steps: ArrayLike, low: float, high: float
     Returns
     -------
     ndarray, shape (..., n_trials, 2, 2)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dopasoft.tasks import reflected_walk
+    >>> initial = np.full((2, 2), 0.7)
+    >>> steps = np.stack([np.full((2, 2), 0.1), np.full((2, 2), -0.3)])  # two steps
+    >>> walk = reflected_walk(initial, steps, 0.25, 0.75)  # 0.7 -> 0.8, reflected to 0.7 -> 0.4
+    >>> walk.shape, walk[:, 0, 0].round(2).tolist()
+    ((3, 2, 2), [0.7, 0.7, 0.4])
     """
     d = np.asarray(steps, dtype=float)
     lead, n_steps, cell = d.shape[:-3], d.shape[-3], d.shape[-2:]
@@ -171,6 +181,13 @@ def drifting_reward_probs(
     -------
     ndarray, shape (n_trials, 2, 2)
         ``p[t, state2, choice2]``.
+
+    Examples
+    --------
+    >>> from dopasoft.tasks import drifting_reward_probs
+    >>> probs = drifting_reward_probs(200, seed=0)
+    >>> probs.shape, bool(((probs >= 0.25) & (probs <= 0.75)).all())
+    ((200, 2, 2), True)
     """
     n = _check_count(n_trials, "n_trials")
     low, high = _check_bounds(bounds)

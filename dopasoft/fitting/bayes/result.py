@@ -161,6 +161,17 @@ class PosteriorResult:
     compile_seconds, sampling_seconds : float
         CPU seconds (all threads) to prepare the model (compilation, first evaluation) and to sample
         (tuning and draws; the log-likelihoods after sampling not included).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from dopasoft.fitting import sample, simulate_choices
+    >>> data = simulate_choices("soft-q", {"alpha": 0.3, "tau": 0.2}, task="bandit", n_subjects=2, n_trials=20, seed=1)
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")  # so few draws fail the sampler's checks
+    ...     post = sample(data, "bandit2arm_delta", chains=1, draws=10, tune=10, progress=False)
+    >>> post.idata.posterior.sizes["draw"], list(post.params["subject"])
+    (10, ['sub000', 'sub001'])
     """
 
     idata: Any

@@ -55,6 +55,13 @@ class Parameter:
     kind : str
         Role the defaults key on: ``"temperature"`` and ``"inverse-temperature"`` get the weak default
         prior of :func:`dopasoft.fitting.default_prior` and log axes in figures; others ``""``.
+
+    Examples
+    --------
+    >>> import dopasoft as ds
+    >>> alpha = ds.fitting.get_model("soft-q").params[0]
+    >>> alpha.name, alpha.lower, alpha.upper, alpha.description
+    ('alpha', 0.0, 1.0, 'learning rate')
     """
 
     name: str
@@ -196,6 +203,13 @@ class ChoiceModel(ABC):
     options : dict
         The option values it was built with (all of its family's options).
     family : ModelFamily
+
+    Examples
+    --------
+    >>> import dopasoft as ds
+    >>> model = ds.fitting.get_model("soft-q-lambda", kappa=True)
+    >>> model.spec, model.param_names
+    ('soft-q-lambda+kappa', ('alpha', 'tau', 'lam', 'kappa'))
     """
 
     name: str

@@ -245,6 +245,13 @@ def make_protocol(
     ValueError
         For a malformed trial type (the string is named), a negative or non-integer count or an empty
         protocol or phase.
+
+    Examples
+    --------
+    >>> from dopasoft.tasks import make_protocol
+    >>> control = make_protocol("control", [("compound", {"AB+": 50}), ("test", {"B?": 5})])
+    >>> control.name
+    'control'
     """
     if not phases:
         raise ValueError(f"protocol {name!r} has no phases")
@@ -337,17 +344,36 @@ _LIBRARY: dict[str, tuple[str, list[tuple[str, dict[str, int]]]]] = {
 
 
 def protocol_names() -> tuple[str, ...]:
-    """Names of the shipped protocols."""
+    """Names of the shipped protocols.
+
+    Examples
+    --------
+    >>> from dopasoft.tasks import protocol_names
+    >>> "blocking" in protocol_names(), len(protocol_names())
+    (True, 10)
+    """
     return tuple(_LIBRARY)
 
 
 def get_protocol(name: str | Protocol) -> Protocol:
     """Return a shipped protocol by name (a :class:`Protocol` is returned unchanged).
 
+    Parameters
+    ----------
+    name : str or Protocol
+        The name of a shipped protocol (:func:`protocol_names`), or a protocol.
+
     Raises
     ------
     ValueError
         If ``name`` is not a shipped protocol; the message lists the valid names.
+
+    Examples
+    --------
+    >>> from dopasoft.tasks import get_protocol
+    >>> protocol = get_protocol("blocking")
+    >>> protocol.name
+    'blocking'
     """
     if isinstance(name, Protocol):
         return name

@@ -380,6 +380,17 @@ class InstrumentalConditioningTask(ConditioningTask):
         Cost subtracted from the reward of each lick (>= 0).
     p_lick : float, default 0.2
         Baseline lick probability of the default policy, in (0, 1).
+
+    Examples
+    --------
+    >>> from dopasoft.experiments import simulate_conditioning
+    >>> from dopasoft.tasks import InstrumentalConditioningTask
+    >>> task = InstrumentalConditioningTask("acquisition", lick_cost=0.05, p_lick=0.2)
+    >>> task.n_actions, task.default_policy.round(2).tolist()
+    (2, [0.8, 0.2])
+    >>> result = simulate_conditioning("acquisition", instrumental=True, seed=0)
+    >>> bool(result.trials["cue_rpe"].iloc[-20:].mean() > result.trials["cue_rpe"].iloc[:5].mean())
+    True
     """
 
     n_actions = 2
@@ -411,5 +422,27 @@ def cue_value(agent: Any, task: ConditioningTask, cues: str) -> float:
     With the pre-cue state's value 0, the RPE at the onset of the cue presented alone is
     :math:`\gamma V(x_\text{onset})`. For the single-action task and the CSC representation this is the
     weight of the cue's first CSC feature.
+
+    Parameters
+    ----------
+    agent : SoftQLambda
+        A linear learner trained on ``task`` (:func:`dopasoft.experiments.conditioning_agent`).
+    task : ConditioningTask
+        The task whose stimulus representation gives the onset features.
+    cues : str
+        The cue or compound, such as ``"A"`` or ``"AB"``.
+
+    Examples
+    --------
+    >>> import dopasoft as ds
+    >>> from dopasoft.experiments import conditioning_agent
+    >>> from dopasoft.tasks import ConditioningTask, cue_value
+    >>> task = ConditioningTask("acquisition")
+    >>> agent = conditioning_agent(task)
+    >>> cue_value(agent, task, "A")  # before training
+    0.0
+    >>> _ = ds.simulate(agent, task, 100, seed=0)
+    >>> bool(0.5 < cue_value(agent, task, "A") <= 1.0)  # after: close to the discounted reward
+    True
     """
     return float(agent.value(task.onset_features(cues)))
