@@ -29,7 +29,7 @@ from dopasoft.tasks.conditioning import (
 
 pytestmark = pytest.mark.numerics  # run again with other numpy SIMD kernels (.ci/run)
 
-GAMMA = CONDITIONING_DEFAULTS["gamma"]
+GAMMA = CONDITIONING_DEFAULTS["gamma_per_s"] ** 0.25  # per 0.25-s bin (the default dt)
 
 
 @pytest.fixture(scope="module")

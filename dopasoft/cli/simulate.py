@@ -25,7 +25,29 @@ from dopasoft.experiments.discrimination import DISCRIMINATION_DEFAULTS
 from dopasoft.tasks.conditioning.protocols import PROTOCOLS
 from dopasoft.tasks.conditioning.representations import REPRESENTATIONS
 
+_CONDITIONING_HELP = {
+    "alpha": "learning rate per update of a feature (per trial for csc; default {value:g})",
+    "lam_per_s": "eligibility-trace decay per second (per bin: LAM_PER_S ** dt; default {value:.4g})",
+    "gamma_per_s": "discount per second (per bin: GAMMA_PER_S ** dt; default {value:.4g})",
+    "tau": "temperature of the lick/withhold choice, reward units (default {value:g})",
+}
 _TRIAL_COLUMNS = ("trial", "phase", "trial_type", "rewarded", "learn", "reward", "cue_rpe", "reward_rpe")
+
+
+class _PerBinRefused(argparse.Action):
+    """``--gamma``/``--lam`` per bin: refused, naming the per-second option and the value to give."""
+
+    def __call__(self, parser, namespace, values, option_string=None):  # noqa: D102
+        name = option_string.lstrip("-")
+        try:
+            dt = float(getattr(namespace, "dt", 0.25) or 0.25)
+            hint = f" ({option_string} {values} per {dt:g}-s bin is --{name}-per-s {float(values) ** (1 / dt):.6g})"
+        except (TypeError, ValueError):
+            hint = ""
+        parser.error(
+            f"{option_string} is per time bin and would change with --dt; conditioning parameters are per "
+            f"second: give --{name}-per-s{hint}"
+        )
 
 
 def _epilog() -> str:
@@ -68,6 +90,7 @@ def register(subparsers: Any) -> None:
         "at the cue (cue_rpe) and at the reward (reward_rpe).",
         epilog=_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,  # --gamma must not be read as --gamma-per-s
     )
     cond.add_argument("--protocol", help="protocol name (listed below; default acquisition)")
     cond.add_argument(
@@ -84,7 +107,17 @@ def register(subparsers: Any) -> None:
     )
     for name, value in CONDITIONING_DEFAULTS.items():
         cond.add_argument(
-            f"--{name}", type=float, default=value, help=f"agent parameter {name} (default {value})"
+            f"--{name.replace('_', '-')}",
+            type=float,
+            default=value,
+            help=_CONDITIONING_HELP[name].format(value=value),
+        )
+    for name in ("gamma", "lam"):
+        cond.add_argument(
+            f"--{name}",
+            action=_PerBinRefused,
+            metavar="X",
+            help=f"refused: {name} per time bin depends on --dt; give --{name}-per-s",
         )
     cond.add_argument(
         "--trace", default="tree-backup", help="trace variant of Soft Q(lambda) (default tree-backup)"

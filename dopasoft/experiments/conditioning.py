@@ -21,22 +21,128 @@ from dopasoft.tasks.conditioning.representations import Representation
 from dopasoft.tasks.conditioning.session import Session, make_session
 from dopasoft.tasks.conditioning.task import ConditioningTask, InstrumentalConditioningTask
 
-__all__ = ["CONDITIONING_DEFAULTS", "conditioning_agent", "read_session", "simulate_conditioning"]
+__all__ = [
+    "CONDITIONING_DEFAULTS",
+    "PER_SECOND",
+    "conditioning_agent",
+    "per_bin",
+    "read_session",
+    "simulate_conditioning",
+]
 
-CONDITIONING_DEFAULTS: dict[str, Any] = {"alpha": 0.1, "lam": 0.5, "gamma": 0.98, "tau": 1.0}
-"""Agent parameters with which the shipped protocols show their textbook effects (CSC features)."""
+CONDITIONING_DEFAULTS: dict[str, Any] = {
+    "alpha": 0.1,
+    "lam_per_s": 0.5**4,
+    "gamma_per_s": 0.98**4,
+    "tau": 1.0,
+}
+"""Agent parameters with which the shipped protocols show their textbook effects (CSC features).
+
+Time constants are per second (docs/maths.md, "Parameters in seconds"): ``gamma_per_s`` = 0.922 is a
+discount of 0.98 per 0.25-s bin, ``lam_per_s`` = 0.0625 a trace decay of 0.5 per 0.25-s bin; ``alpha``
+is the step size of one update of a feature (per trial for the CSC, whose features are each active in
+one bin of a trial); ``tau`` is in reward units.
+"""
+
+#: per-second parameters and the per-bin learner arguments they set
+PER_SECOND = {"gamma_per_s": "gamma", "lam_per_s": "lam"}
 
 #: bytes a simulation holds per time step until the end (the step table: ~150 bytes a row, measured)
 STEP_BYTES = 200.0
+
+
+def per_bin(value: float, dt: float, name: str) -> float:
+    r"""A per-second discount or trace decay as its value per bin of ``dt`` seconds: ``value ** dt``.
+
+    With :math:`\gamma_1` per second, :math:`\gamma_\Delta = \gamma_1^{\Delta}` discounts one bin of
+    :math:`\Delta` seconds, so :math:`\gamma_\Delta^{T/\Delta} = \gamma_1^{T}` whatever the bin width
+    (docs/maths.md, "Parameters in seconds").
+
+    Parameters
+    ----------
+    value : float
+        The per-second factor, in [0, 1].
+    dt : float
+        Bin width in seconds (> 0).
+    name : str
+        The parameter's name, for the message.
+
+    Returns
+    -------
+    float
+        ``value ** dt``.
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is not a number in [0, 1].
+
+    Examples
+    --------
+    >>> round(per_bin(0.98**4, 0.25, "gamma_per_s"), 12), round(per_bin(0.5, 0.1, "lam_per_s") ** 10, 12)
+    (0.98, 0.5)
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise ValueError(f"{name} must be a number in [0, 1] (per second), got {value!r}")
+    if not 0.0 <= float(value) <= 1.0:
+        raise ValueError(f"{name} must be in [0, 1] (a factor per second), got {float(value):g}")
+    return float(value) ** float(dt)
+
+
+def _per_bin_params(params: dict[str, Any], dt: float) -> dict[str, Any]:
+    """The learner's per-bin arguments from per-second ones; refuse per-bin names with the conversion."""
+    for per_s, bin_name in PER_SECOND.items():
+        if bin_name in params:
+            value = params[bin_name]
+            try:
+                hint = f": {bin_name}={float(value):g} per {dt:g}-s bin is {per_s}={float(value) ** (1 / dt):.6g}"
+            except (TypeError, ValueError, ZeroDivisionError):
+                hint = ""
+            raise ValueError(
+                f"conditioning parameters are per second, so that predictions do not depend on the bin "
+                f"width dt: give {per_s} (the factor per second; per bin it is {per_s} ** dt) instead of "
+                f"{bin_name}{hint}"
+            )
+    out = dict(params)
+    for per_s, bin_name in PER_SECOND.items():
+        if per_s in out:
+            out[bin_name] = per_bin(out.pop(per_s), dt, per_s)
+    return out
 
 
 def conditioning_agent(task: ConditioningTask, **params: Any) -> SoftQLambda:
     """A linear :class:`~dopasoft.SoftQLambda` sized for ``task`` (features, actions, default policy).
 
     ``params`` override :data:`CONDITIONING_DEFAULTS` and are passed to the constructor (``trace``,
-    ``trace_mode``, ...). The instrumental task's ``default_policy`` is the prior unless one is given.
+    ``trace_mode``, ...), ``gamma_per_s`` and ``lam_per_s`` converted to the task's bins
+    (:func:`per_bin`). The instrumental task's ``default_policy`` is the prior unless one is given.
+
+    Parameters
+    ----------
+    task : ConditioningTask
+        The task (its ``dt``, ``n_features`` and ``n_actions`` size the learner).
+    **params
+        Learner arguments; per-bin ``gamma`` and ``lam`` are refused (the message gives the per-second
+        value).
+
+    Returns
+    -------
+    SoftQLambda
+
+    Raises
+    ------
+    ValueError
+        For ``gamma`` or ``lam`` (per bin), a per-second value outside [0, 1], or any argument the
+        learner refuses.
+
+    Examples
+    --------
+    >>> task = ConditioningTask("acquisition", dt=0.1)
+    >>> agent = conditioning_agent(task, gamma_per_s=0.9)
+    >>> round(agent.gamma ** 10, 12)
+    0.9
     """
-    kwargs = {**CONDITIONING_DEFAULTS, **params}
+    kwargs = _per_bin_params({**CONDITIONING_DEFAULTS, **params}, task.dt)
     if task.n_actions > 1:
         kwargs.setdefault("prior", getattr(task, "default_policy", None))
     return SoftQLambda(task.n_features, task.n_actions, linear=True, **kwargs)
@@ -96,8 +202,10 @@ def simulate_conditioning(
     task_options : dict, optional
         Extra task arguments (``dt``, ``isi``, ``cue_onset``, ``lick_cost``, ...).
     **params
-        Agent parameters (``alpha``, ``lam``, ``gamma``, ``tau``, ``trace``...); see
-        :data:`CONDITIONING_DEFAULTS`.
+        Agent parameters (``alpha``, ``lam_per_s``, ``gamma_per_s``, ``tau``, ``trace``...); see
+        :data:`CONDITIONING_DEFAULTS`. Discount and trace decay are per second (``gamma_per_s``,
+        ``lam_per_s``), converted to the bins of ``dt`` inside, so the prediction does not depend on
+        ``dt``; per-bin ``gamma``/``lam`` are refused with the per-second value to give.
 
     Returns
     -------
