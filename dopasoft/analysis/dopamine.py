@@ -36,6 +36,9 @@ __all__ = [
     "convolve_photometry",
     "reward_probability",
     "probability_scaling",
+    "rpe_by_delay",
+    "delay_slope",
+    "cohort_mean",
     "RPE_LABEL",
     "PHOTOMETRY_LABEL",
 ]
@@ -261,3 +264,116 @@ def probability_scaling(result: Any, *, last: int = 100) -> pd.DataFrame:
             row[name], row[f"{name}_sem"] = (v.mean(), v.sem()) if len(v) else (np.nan, np.nan)
         rows.append(row)
     return pd.DataFrame(rows).sort_values("p", kind="stable").reset_index(drop=True)
+
+
+def rpe_by_delay(result: Any, *, phase: str | None = "training", skip: float = 0.5) -> pd.DataFrame:
+    """Mean reward RPE of rewarded trials per reward delay, per animal (the variable-delay protocol).
+
+    Parameters
+    ----------
+    result : SimulationResult, ConditioningCohort or DataFrame
+        Per-trial table with ``reward_time`` (s from cue onset), ``rewarded`` and ``reward_rpe``; a
+        ``subject`` column gives one row per animal and delay.
+    phase : str or None, default "training"
+        Only trials of this phase (None: all).
+    skip : float, default 0.5
+        Fraction of each animal's trials (in the phase) left out at the start, while it learns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``subject`` (0 without a subject column), ``reward_time``, ``reward_rpe`` (mean), ``sem``
+        (across trials) and ``n`` (trials), sorted by subject and delay.
+
+    Raises
+    ------
+    ValueError
+        Naming missing columns, or when no rewarded trial is left.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"trial": range(4), "trial_type": "A+", "cue_rpe": 0.0, "rewarded": True,
+    ...                   "reward_time": [1.2, 2.8, 1.2, 2.8], "reward_rpe": [0.1, 0.5, 0.3, 0.7]})
+    >>> rpe_by_delay(t, phase=None, skip=0.0)[["reward_time", "reward_rpe", "n"]].values.tolist()
+    [[1.2, 0.2, 2.0], [2.8, 0.6, 2.0]]
+    """
+    trials = _require(trial_table(result), ("reward_time", "rewarded"), "the per-trial table")
+    if phase is not None and "phase" in trials.columns:
+        trials = trials[trials["phase"] == phase]
+    if "subject" not in trials.columns:
+        trials = trials.assign(subject=0)
+    kept = []
+    for _, g in trials.groupby("subject", sort=True):
+        kept.append(g.iloc[int(round(skip * len(g))) :])
+    trials = pd.concat(kept) if kept else trials
+    trials = trials[trials["rewarded"].astype(bool)]
+    if trials.empty:
+        raise ValueError("no rewarded trial left to average (check phase= and skip=)")
+    out = (
+        trials.groupby(["subject", "reward_time"])["reward_rpe"]
+        .agg(reward_rpe="mean", sem="sem", n="count")
+        .reset_index()
+    )
+    out["n"] = out["n"].astype(float)
+    return out
+
+
+def delay_slope(result: Any, **options: Any) -> pd.Series:
+    """Least-squares slope of the mean reward RPE against the reward delay (per s), one per animal.
+
+    The means per delay come from :func:`rpe_by_delay` (``options`` are passed on), each delay weighted
+    equally. Starkweather et al. (2017) found it negative when every trial is rewarded and positive when
+    10 % of rewards are omitted.
+
+    Parameters
+    ----------
+    result : SimulationResult, ConditioningCohort or DataFrame
+    **options
+        ``phase``, ``skip`` of :func:`rpe_by_delay`.
+
+    Returns
+    -------
+    pandas.Series
+        Slope (reward units per s) indexed by ``subject``.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"trial": range(3), "trial_type": "A+", "cue_rpe": 0.0, "rewarded": True,
+    ...                   "reward_time": [1.0, 2.0, 3.0], "reward_rpe": [0.5, 0.4, 0.3]})
+    >>> round(float(delay_slope(t, phase=None, skip=0.0).iloc[0]), 6)
+    -0.1
+    """
+    table = rpe_by_delay(result, **options)
+    slopes = {
+        subject: float(np.polyfit(g["reward_time"], g["reward_rpe"], 1)[0]) if len(g) > 1 else np.nan
+        for subject, g in table.groupby("subject")
+    }
+    return pd.Series(slopes, name="slope").rename_axis("subject")
+
+
+def cohort_mean(table: pd.DataFrame, by: str | Sequence[str], value: str) -> pd.DataFrame:
+    """Mean ± SEM across animals of per-animal values (one row per ``subject`` and ``by``).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Columns ``subject``, ``by`` and ``value``.
+    by : str or sequence of str
+        Grouping column(s), e.g. ``"reward_time"``.
+    value : str
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``by``, ``mean``, ``sem`` (NaN with one animal) and ``n_subjects``.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"subject": [0, 1, 0, 1], "d": [1, 1, 2, 2], "v": [1.0, 3.0, 2.0, 2.0]})
+    >>> cohort_mean(t, "d", "v").values.tolist()
+    [[1.0, 2.0, 1.0, 2.0], [2.0, 2.0, 0.0, 2.0]]
+    """
+    _require(table, ["subject", *([by] if isinstance(by, str) else by), value], "the table")
+    out = table.groupby(by)[value].agg(mean="mean", sem="sem", n_subjects="nunique").reset_index()
+    out["n_subjects"] = table.groupby(by)["subject"].nunique().to_numpy()
+    return out

@@ -17,9 +17,12 @@ from dopasoft.analysis.dopamine import (
     RPE_LABEL,
     _require,
     aligned_traces,
+    cohort_mean,
     convolve_photometry,
+    delay_slope,
     probability_scaling,
     reward_probability,
+    rpe_by_delay,
     trial_table,
 )
 from dopasoft.analysis.style import COLORS, PALETTE, finish, new_figure, panel_letters, style_context
@@ -31,6 +34,7 @@ __all__ = [
     "plot_rpe_transfer",
     "plot_blocking",
     "plot_probability_scaling",
+    "plot_reward_timing",
 ]
 
 
@@ -515,5 +519,77 @@ def plot_probability_scaling(
                 f"rewarded trials only (p = 0: all)\nmean of the last {last} per p", fontsize=6.5, loc="left"
             )
             c.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), handlelength=1.2)
+        panel_letters(axes)
+    return finish(fig, save)
+
+
+def plot_reward_timing(
+    results: dict[str, dict[str, Any]],
+    *,
+    skip: float = 0.5,
+    save: str | os.PathLike | None = None,
+):
+    """Reward RPE against reward delay in the variable-delay tasks, one panel per model (Starkweather 2017).
+
+    Each panel draws one line per task (e.g. 100 % and 90 % rewarded): the mean reward RPE of rewarded
+    trials at each delay, after the first ``skip`` of training. For a cohort the points are the mean
+    across animals of each animal's mean, with error bars ± SEM across animals; for one animal, ± SEM
+    across its trials. The slope of each line (per s) is written in the legend.
+
+    Parameters
+    ----------
+    results : dict of str to dict of str to result
+        ``{model label: {task label: result}}``, each result a
+        :func:`~dopasoft.experiments.conditioning.simulate_conditioning` run (or cohort) of
+        ``"variable-delay"``.
+    skip : float, default 0.5
+        Fraction of training left out of the averages.
+    save : path, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        For an empty ``results`` or a table without ``reward_time``.
+    """
+    if not results or not all(results.values()):
+        raise ValueError("results must map model labels to {task label: result} with at least one run")
+    task_colors = [COLORS["reward"], COLORS["omission"], PALETTE[2], PALETTE[3]]
+    with style_context():
+        n = len(results)
+        fig, axes = new_figure(1, n, width=2.3 * n + 0.4, height=2.5, sharey=True)
+        axes = np.atleast_1d(axes)
+        n_animals = set()
+        for ax, (model, runs) in zip(axes, results.items(), strict=True):
+            for k, (task, result) in enumerate(runs.items()):
+                table = rpe_by_delay(result, skip=skip)
+                subjects = table["subject"].nunique()
+                n_animals.add(subjects)
+                if subjects > 1:
+                    summary = cohort_mean(table, "reward_time", "reward_rpe")
+                else:
+                    summary = table.rename(columns={"reward_rpe": "mean"})
+                slope = float(delay_slope(result, skip=skip).mean())
+                ax.errorbar(
+                    summary["reward_time"],
+                    summary["mean"],
+                    yerr=summary["sem"].fillna(0.0),
+                    color=task_colors[k % len(task_colors)],
+                    marker="o",
+                    ms=3,
+                    capsize=1.5,
+                    label=f"{task}: slope {slope:+.2f}/s",
+                )
+            ax.axhline(0, color="black", lw=0.6, zorder=0)
+            ax.set_title(model, fontsize=8)
+            ax.set_xlabel("Reward delay after cue (s)")
+            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.3), fontsize=6.5, frameon=False)
+        axes[0].set_ylabel("Reward RPE (reward units)")
+        many = max(n_animals)
+        bars = f"± SEM across {many} animals" if many > 1 else "± SEM across trials (one animal)"
+        fig.suptitle(f"Rewarded trials, second half of training: mean {bars}", fontsize=7)
         panel_letters(axes)
     return finish(fig, save)

@@ -177,6 +177,15 @@ def make_representation(spec: str | Representation) -> Representation:
     if isinstance(spec, Representation):
         return spec
     makers = {"csc": CompleteSerialCompound, "presence": Presence, "microstimuli": Microstimuli}
+    if spec in ("belief-state", "semi-markov"):
+        raise ValueError(
+            f"the {spec!r} model needs the task's reward-time distribution: use "
+            f"simulate_conditioning('variable-delay', representation={spec!r}, ...), or "
+            "ConditioningTask(..., representation=BeliefState(delays=..., p_reward=...))"
+            if spec == "belief-state"
+            else f"the {spec!r} model needs the task's reward-time distribution: use "
+            f"simulate_conditioning('variable-delay', representation={spec!r}, ...)"
+        )
     if spec not in makers:
         raise ValueError(
             f"unknown representation {spec!r}; valid representations: {', '.join(REPRESENTATIONS)}"
