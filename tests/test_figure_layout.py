@@ -200,7 +200,36 @@ def _cohort_figures(cohort) -> dict:
     }
 
 
+def _reward_timing():
+    from dopasoft.analysis.dopamine_figures import plot_reward_timing
+
+    def run(representation, p, **cohort):
+        return simulate_conditioning(
+            "variable-delay", p_reward=p, representation=representation, n_trials=150, seed=9, **cohort
+        )
+
+    cohort = {"n_subjects": 3, "param_sd": {"alpha": 0.02}}
+    return plot_reward_timing(
+        {
+            "Belief-state TD": {
+                "100 % rewarded": run("belief-state", 1.0, **cohort),
+                "90 %": run("belief-state", 0.9, **cohort),
+            },
+            "CSC TD": {"100 % rewarded": run("csc", 1.0), "90 %": run("csc", 0.9)},
+        }
+    )
+
+
+def _distributional():
+    from dopasoft.analysis.distributional import plot_distributional_rpe
+    from dopasoft.experiments import distributional_rpe
+
+    return plot_distributional_rpe(distributional_rpe(n_units=8, n_trials=2000, seed=10))
+
+
 SIMPLE = {
+    "reward_timing": _reward_timing,
+    "distributional_rpe": _distributional,
     "rpe_transfer": _acquisition,
     "blocking": _blocking,
     "probability_scaling": _probability_scaling,

@@ -6,7 +6,8 @@ gives the step-by-step agent of the same model for :func:`dopasoft.simulate`;
 them (:func:`dopasoft.compose`); :func:`~dopasoft.experiments.conditioning.simulate_conditioning` runs a
 Pavlovian protocol or a lab's own session file (:func:`~dopasoft.experiments.conditioning.read_session`);
 :func:`~dopasoft.experiments.discrimination.discrimination_experiment` shows action prediction errors with a
-learned default policy; :func:`~dopasoft.experiments.convergence.convergence_experiment` shows which learners
+learned default policy; :func:`~dopasoft.experiments.distributional.distributional_rpe` simulates a
+population of distributional RPE units (Dabney et al. 2020); :func:`~dopasoft.experiments.convergence.convergence_experiment` shows which learners
 reach the soft-optimal Q* off-policy and what traces are for.
 """
 
@@ -20,6 +21,7 @@ from dopasoft.experiments.conditioning import (
 )
 from dopasoft.experiments.convergence import convergence_experiment
 from dopasoft.experiments.discrimination import DISCRIMINATION_DEFAULTS, discrimination_experiment
+from dopasoft.experiments.distributional import distributional_rpe
 from dopasoft.experiments.two_step import simulate_two_step, stay_probabilities, to_canonical
 
 __all__ = [
@@ -30,6 +32,7 @@ __all__ = [
     "conditioning_agent",
     "convergence_experiment",
     "discrimination_experiment",
+    "distributional_rpe",
     "make_two_step_agent",
     "read_session",
     "simulate_conditioning",
