@@ -1,0 +1,104 @@
+"""Cohorts of animals: per-animal parameters drawn with a seed, tables with ``subject``, mean ± SEM."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dopasoft.analysis.dopamine import cohort_mean, rpe_by_delay
+from dopasoft.experiments.conditioning import draw_subject_params, simulate_conditioning
+
+
+@pytest.fixture(scope="module")
+def cohort():
+    return simulate_conditioning(
+        "variable-delay",
+        representation="belief-state",
+        p_reward=0.9,
+        n_trials=120,
+        n_subjects=4,
+        param_sd={"alpha": 0.05, "gamma_per_s": 0.02},
+        seed=11,
+    )
+
+
+def test_each_animal_is_an_ordinary_run_with_its_own_parameters(cohort):
+    params = cohort.params
+    assert params["subject"].tolist() == [0, 1, 2, 3]
+    assert params["alpha"].nunique() == 4 and params["gamma_per_s"].nunique() == 4
+    assert ((params["alpha"] > 0) & (params["alpha"] <= 1)).all()
+    assert (params["lam_per_s"] == 0.0).all()  # belief-state TD(0), not varied
+    assert list(cohort.trials.columns[:2]) == ["subject", "trial"]
+    assert list(cohort.steps.columns[:1]) == ["subject"]
+    for s, run in enumerate(cohort.subjects):
+        mine = cohort.trials[cohort.trials["subject"] == s].drop(columns="subject").reset_index(drop=True)
+        pd.testing.assert_frame_equal(mine, run.trials.reset_index(drop=True))
+        assert run.agent.alpha == pytest.approx(params.loc[s, "alpha"])
+        assert run.agent.gamma ** (1 / run.task.dt) == pytest.approx(params.loc[s, "gamma_per_s"], rel=1e-12)
+    # animals differ in their sessions (delays drawn per animal), not only in their parameters
+    first = cohort.trials[cohort.trials["subject"] == 0]["reward_time"].to_numpy()
+    second = cohort.trials[cohort.trials["subject"] == 1]["reward_time"].to_numpy()
+    assert not np.array_equal(first, second)
+
+
+def test_same_seed_same_cohort(cohort):
+    again = simulate_conditioning(
+        "variable-delay",
+        representation="belief-state",
+        p_reward=0.9,
+        n_trials=120,
+        n_subjects=4,
+        param_sd={"alpha": 0.05, "gamma_per_s": 0.02},
+        seed=11,
+    )
+    pd.testing.assert_frame_equal(again.trials, cohort.trials)
+    pd.testing.assert_frame_equal(again.params, cohort.params)
+
+
+def test_mean_and_sem_across_animals(cohort):
+    table = rpe_by_delay(cohort, skip=0.0)
+    summary = cohort_mean(table, "reward_time", "reward_rpe").set_index("reward_time")
+    t = cohort.trials[cohort.trials["rewarded"].astype(bool)]
+    per_animal = t.groupby(["reward_time", "subject"])["reward_rpe"].mean().unstack()
+    np.testing.assert_allclose(summary["mean"], per_animal.mean(axis=1), rtol=1e-12)
+    sem = per_animal.std(axis=1, ddof=1) / np.sqrt(per_animal.notna().sum(axis=1))
+    np.testing.assert_allclose(summary["sem"], sem, rtol=1e-12)
+    assert (summary["n_subjects"] == per_animal.notna().sum(axis=1)).all()
+
+
+def test_parameter_draws_follow_the_normal_truncated_to_the_domain():
+    rng = np.random.default_rng(0)
+    t = draw_subject_params({"alpha": 0.3, "tau": 1.0}, {"alpha": 0.05}, 4000, rng)
+    assert t["alpha"].mean() == pytest.approx(0.3, abs=0.005)
+    assert t["alpha"].std() == pytest.approx(0.05, rel=0.05)
+    wide = draw_subject_params({"alpha": 0.9}, {"alpha": 0.5}, 2000, rng)
+    assert ((wide["alpha"] > 0) & (wide["alpha"] <= 1)).all()
+    assert (t["tau"] == 1.0).all()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"param_sd": {"alpha": 0.1}}, "param_sd needs n_subjects"),
+        ({"n_subjects": 2, "param_sd": {"trace": 0.1}}, "'trace' cannot vary"),
+        ({"n_subjects": 2, "param_sd": {"alpha": -1.0}}, "must be a number >= 0"),
+        ({"n_subjects": 0}, "n_subjects must be an integer >= 1"),
+    ],
+)
+def test_bad_cohort_input_is_named(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        simulate_conditioning("acquisition", seed=0, **kwargs)
+
+
+def test_command_line_cohort(tmp_path):
+    from dopasoft.cli import main
+
+    out = tmp_path / "cohort.csv"
+    args = ["simulate", "conditioning", "--protocol", "acquisition", "--n-subjects", "2"]
+    assert main([*args, "--param-sd", "alpha=0.02", "--seed", "5", "--out", str(out), "--quiet"]) == 0
+    got = pd.read_csv(out)
+    want = simulate_conditioning("acquisition", n_subjects=2, param_sd={"alpha": 0.02}, seed=5).trials
+    assert got["subject"].tolist() == want["subject"].tolist()
+    np.testing.assert_allclose(got["cue_rpe"], want["cue_rpe"], rtol=1e-12)
+    assert main(["simulate", "conditioning", "--param-sd", "alpha=0.02", "--out", str(out)]) == 2
