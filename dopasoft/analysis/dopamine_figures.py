@@ -584,12 +584,13 @@ def plot_reward_timing(
                     label=f"{task}: slope {slope:+.2f}/s",
                 )
             ax.axhline(0, color="black", lw=0.6, zorder=0)
-            ax.set_title(model, fontsize=8)
+            many = max(n_animals)
+            bars = f"mean ± SEM across {many} animals" if many > 1 else "one animal: mean ± SEM across trials"
+            ax.set_title(f"{model}\n{bars}", fontsize=7.5)
+            n_animals.clear()
             ax.set_xlabel("Reward delay after cue (s)")
             ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.3), fontsize=6.5, frameon=False)
         axes[0].set_ylabel("Reward RPE (reward units)")
-        many = max(n_animals)
-        bars = f"± SEM across {many} animals" if many > 1 else "± SEM across trials (one animal)"
-        fig.suptitle(f"Rewarded trials, second half of training: mean {bars}", fontsize=7)
+        fig.suptitle("Rewarded trials, second half of training", fontsize=7)
         panel_letters(axes)
     return finish(fig, save)
