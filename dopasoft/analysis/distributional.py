@@ -36,6 +36,13 @@ def plot_distributional_rpe(result: Any, *, save: str | os.PathLike | None = Non
     ------
     ValueError
         If ``result`` lacks ``units``, ``rpe`` or ``decoded``.
+
+    Examples
+    --------
+    >>> from dopasoft.experiments import distributional_rpe
+    >>> fig = plot_distributional_rpe(distributional_rpe(n_units=5, n_trials=500, seed=0))
+    >>> [ax.get_xlabel() for ax in fig.axes[:3]]
+    ['Reward magnitude (µl)', 'Asymmetry τ = α⁺ / (α⁺ + α⁻)', 'Reward magnitude (µl)']
     """
     for name in ("units", "rpe", "decoded", "rewards", "probabilities"):
         if not hasattr(result, name):

@@ -554,6 +554,17 @@ def plot_reward_timing(
     ------
     ValueError
         For an empty ``results`` or a table without ``reward_time``.
+
+    Examples
+    --------
+    >>> from dopasoft.experiments import simulate_conditioning
+    >>> runs = {
+    ...     task: simulate_conditioning("variable-delay", p_reward=p, representation="belief-state", n_trials=60, seed=0)
+    ...     for task, p in (("100 %", 1.0), ("90 %", 0.9))
+    ... }
+    >>> fig = plot_reward_timing({"Belief-state TD": runs})
+    >>> "one animal: mean ± SEM across trials" in fig.axes[0].get_title()
+    True
     """
     if not results or not all(results.values()):
         raise ValueError("results must map model labels to {task label: result} with at least one run")

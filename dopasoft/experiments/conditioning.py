@@ -205,6 +205,12 @@ _DOMAINS = {
 class ConditioningCohort:
     """Simulations of a cohort of animals, each with its own parameters (``n_subjects``).
 
+    Examples
+    --------
+    >>> c = simulate_conditioning("acquisition", n_subjects=3, param_sd={"alpha": 0.02}, seed=0)
+    >>> c.trials["subject"].unique().tolist(), len(c.subjects), c.params.columns.tolist()[:2]
+    ([0, 1, 2], 3, ['subject', 'alpha'])
+
     Attributes
     ----------
     trials, steps : pandas.DataFrame
@@ -410,8 +416,8 @@ def simulate_conditioning(
         options.setdefault("dt", 0.2)
         if representation == "belief-state":
             representation = BeliefState(STARKWEATHER_DELAYS, p_reward=p)
-        if representation in TIMING_MODELS or isinstance(representation, BeliefState):
-            params.setdefault("lam_per_s", 0.0)
+    if isinstance(representation, BeliefState):  # TD(0) on the belief unless a trace is asked for
+        params.setdefault("lam_per_s", 0.0)
     if session is not None and not isinstance(session, Session):
         session = make_session(session) if isinstance(session, pd.DataFrame) else read_session(session)
     source = session if session is not None else (protocol if protocol is not None else "acquisition")

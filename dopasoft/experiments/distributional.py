@@ -191,6 +191,12 @@ def impute_distribution(
 class DistributionalResult:
     """Output of :func:`distributional_rpe`.
 
+    Examples
+    --------
+    >>> res = distributional_rpe(n_units=4, n_trials=200, seed=0)
+    >>> len(res.units), len(res.rpe), res.values.shape, res.decoded.size
+    (4, 28, (201, 4), 100)
+
     Attributes
     ----------
     units : pandas.DataFrame

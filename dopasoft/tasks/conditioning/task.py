@@ -104,9 +104,12 @@ class ConditioningTask(gym.Env):
         A shipped protocol name (see :data:`dopasoft.tasks.conditioning.PROTOCOLS`), a
         :class:`Protocol` built with :func:`make_protocol`, or a lab's :class:`Session` (rows in file
         order, each with its own timing; its times override ``cue_onset`` and ``isi`` where given).
-    representation : {"csc", "presence", "microstimuli"} or Representation, default "csc"
+    representation : {"csc", "presence", "microstimuli"}, Representation or BeliefState, default "csc"
+        A :class:`~dopasoft.tasks.conditioning.BeliefState` (one-cue protocols or sessions) makes the
+        observation of each bin the posterior over hidden states, built per trial from its outcome.
     dt : float, default 0.25
-        Bin width in seconds.
+        Bin width in seconds (the learner's discount and trace are per second:
+        :func:`~dopasoft.experiments.conditioning.conditioning_agent`).
     cue_onset : float, default 1.0
         Time of the first cue onset after trial start (>= one bin: the pre-cue state precedes it).
     isi : float, default 1.5
