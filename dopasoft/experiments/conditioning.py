@@ -435,12 +435,12 @@ def simulate_conditioning(
         "use fewer trials, a larger dt or shorter intervals",
     )
     if representation == "semi-markov":
-        kwargs = {**CONDITIONING_DEFAULTS, **params}
-        unknown = sorted(set(kwargs) - {"alpha", "gamma_per_s", "lam_per_s", "tau"})
-        if unknown or kwargs.get("lam_per_s", 0.0) != 0.0:
+        unknown = sorted(set(params) - {"alpha", "gamma_per_s"})
+        if unknown:
             raise ValueError(
-                f"the semi-markov model takes alpha and gamma_per_s (TD(0) at events); got {unknown or 'lam_per_s'}"
+                f"the semi-markov model takes alpha and gamma_per_s (TD(0) at events, no choice); got {unknown}"
             )
+        kwargs = {k: CONDITIONING_DEFAULTS[k] for k in ("alpha", "gamma_per_s")} | params
         agent: Any = SemiMarkovTD(task.n_features, alpha=kwargs["alpha"], gamma_per_s=kwargs["gamma_per_s"])
     else:
         agent = conditioning_agent(task, **params)
