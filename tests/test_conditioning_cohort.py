@@ -6,7 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dopasoft.analysis.dopamine import cohort_mean, rpe_by_delay
+from dopasoft.analysis.dopamine import (
+    aligned_traces,
+    cohort_mean,
+    probability_scaling,
+    rpe_by_delay,
+    rpe_by_trial_type,
+)
+from dopasoft.analysis.dopamine_figures import plot_probability_scaling, plot_rpe_transfer
 from dopasoft.experiments.conditioning import draw_subject_params, simulate_conditioning
 
 
@@ -102,3 +109,28 @@ def test_command_line_cohort(tmp_path):
     assert got["subject"].tolist() == want["subject"].tolist()
     np.testing.assert_allclose(got["cue_rpe"], want["cue_rpe"], rtol=1e-12)
     assert main(["simulate", "conditioning", "--param-sd", "alpha=0.02", "--out", str(out)]) == 2
+
+
+def test_per_trial_type_summaries_average_animals_first():
+    cohort = simulate_conditioning("partial-reinforcement", n_subjects=3, param_sd={"alpha": 0.03}, seed=2)
+    table = probability_scaling(cohort, last=50).set_index("trial_type")
+    t = cohort.trials.groupby(["subject", "trial_type"]).tail(50)
+    for trial_type, row in table.iterrows():
+        mine = t[t["trial_type"] == trial_type]
+        rewarded = mine[mine["rewarded"].astype(bool)].groupby("subject")["reward_rpe"].mean()
+        cue = mine.groupby("subject")["cue_rpe"].mean()
+        assert row["cue_rpe"] == pytest.approx(cue.mean(), rel=1e-12)
+        assert row["cue_rpe_sem"] == pytest.approx(cue.std(ddof=1) / np.sqrt(3), rel=1e-12)
+        if len(rewarded):
+            assert row["rpe_rewarded"] == pytest.approx(rewarded.mean(), rel=1e-12)
+        assert row["n_subjects"] == 3
+    by_type = rpe_by_trial_type(cohort, last=50).set_index("trial_type")
+    assert by_type.loc["E+", "cue_rpe"] == pytest.approx(table.loc["E+", "cue_rpe"], rel=1e-12)
+    fig = plot_probability_scaling(cohort, last=50)
+    assert "across 3 animals" in fig._suptitle.get_text()
+    assert len([ax for ax in fig.axes if ax.get_visible()]) == 2  # no traces panel for a cohort
+    # what cannot average animals says so instead of drawing one animal's trials
+    with pytest.raises(ValueError, match="3 animals"):
+        aligned_traces(cohort, "delta")
+    with pytest.raises(ValueError, match="cohort.subjects"):
+        plot_rpe_transfer(cohort)

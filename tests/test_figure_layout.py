@@ -227,7 +227,13 @@ def _distributional():
     return plot_distributional_rpe(distributional_rpe(n_units=8, n_trials=2000, seed=10))
 
 
+def _probability_scaling_cohort():
+    cohort = simulate_conditioning("partial-reinforcement", n_subjects=3, param_sd={"alpha": 0.03}, seed=11)
+    return plot_probability_scaling(cohort)
+
+
 SIMPLE = {
+    "probability_scaling_cohort": _probability_scaling_cohort,
     "reward_timing": _reward_timing,
     "distributional_rpe": _distributional,
     "rpe_transfer": _acquisition,

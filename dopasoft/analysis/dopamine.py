@@ -36,6 +36,7 @@ __all__ = [
     "convolve_photometry",
     "reward_probability",
     "probability_scaling",
+    "one_animal",
     "rpe_by_delay",
     "delay_slope",
     "cohort_mean",
@@ -56,6 +57,51 @@ def _require(df: Any, columns: Sequence[str], what: str) -> pd.DataFrame:
     if missing:
         raise ValueError(f"{what} is missing column(s) {missing}; has {list(df.columns)}")
     return df
+
+
+def one_animal(table: pd.DataFrame, what: str) -> pd.DataFrame:
+    """``table`` unchanged if it holds one animal; ``ValueError`` naming the cohort otherwise.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A per-trial or per-step table, with or without ``subject``.
+    what : str
+        The function that needs one animal, for the message.
+
+    Returns
+    -------
+    pandas.DataFrame
+
+    Raises
+    ------
+    ValueError
+        If the ``subject`` column holds more than one animal.
+
+    Examples
+    --------
+    >>> one_animal(pd.DataFrame({"subject": [0, 0], "trial": [0, 1]}), "plot").shape
+    (2, 2)
+    """
+    if isinstance(table, pd.DataFrame) and "subject" in table.columns and table["subject"].nunique() > 1:
+        raise ValueError(
+            f"{what} draws one animal's trials; this table has {table['subject'].nunique()} animals (column "
+            "'subject'): pass one animal (cohort.subjects[i]), or use rpe_by_trial_type, probability_scaling "
+            "or rpe_by_delay, which average each animal and then across animals"
+        )
+    return table
+
+
+def _per_animal(trials: pd.DataFrame, by: str, columns: Sequence[str], stat: Any) -> pd.DataFrame:
+    """``stat(group)`` per animal and ``by``, then mean, SEM and count across animals."""
+    rows = []
+    for key, g in trials.groupby(by, sort=False):
+        per = pd.DataFrame([stat(a) for _, a in g.groupby("subject")])
+        row: dict[str, Any] = {by: key, "n": len(g), "n_subjects": len(per)}
+        for col in columns:
+            row[col], row[f"{col}_sem"] = per[col].mean(), per[col].sem()
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def trial_table(result: Any) -> pd.DataFrame:
@@ -100,7 +146,9 @@ def rpe_by_trial_type(result: Any, *, last: int | None = None, phase: str | None
     Returns
     -------
     pandas.DataFrame
-        ``trial_type``, ``n``, ``cue_rpe``, ``cue_rpe_sem``, ``reward_rpe``, ``reward_rpe_sem``.
+        ``trial_type``, ``n``, ``cue_rpe``, ``cue_rpe_sem``, ``reward_rpe``, ``reward_rpe_sem``. For a
+        cohort (a ``subject`` column with several animals): each animal's mean first, then the mean and
+        SEM across animals, and ``n_subjects``; ``last`` then counts each animal's trials.
     """
     trials = trial_table(result)
     if phase is not None:
@@ -108,8 +156,12 @@ def rpe_by_trial_type(result: Any, *, last: int | None = None, phase: str | None
         trials = trials[trials["phase"] == phase]
         if trials.empty:
             raise ValueError(f"no trials in phase {phase!r}")
+    cohort = "subject" in trials.columns and trials["subject"].nunique() > 1
     if last is not None:
-        trials = trials.groupby("trial_type", sort=False).tail(last)
+        trials = trials.groupby(["subject", "trial_type"] if cohort else "trial_type", sort=False).tail(last)
+    if cohort:
+        columns = ("cue_rpe", "reward_rpe")
+        return _per_animal(trials, "trial_type", columns, lambda a: a[list(columns)].mean())
     g = trials.groupby("trial_type", sort=False)
     out = pd.DataFrame({"n": g.size()})
     for col in ("cue_rpe", "reward_rpe"):
@@ -141,7 +193,7 @@ def aligned_traces(
     pandas.DataFrame
         Index ``trial``, columns time from the event in seconds (rounded to 1e-9 s).
     """
-    steps = step_table(result, signal)
+    steps = one_animal(step_table(result, signal), "aligned_traces")
     if trials is not None:
         steps = steps[steps["trial"].isin(list(trials))]
     events = steps.loc[steps["event"].astype(str) == align, ["trial", "time"]]
@@ -251,8 +303,23 @@ def probability_scaling(result: Any, *, last: int = 100) -> pd.DataFrame:
     pandas.DataFrame
         One row per trial type: ``trial_type``, ``p``, ``cue_rpe``, ``cue_rpe_sem``, ``rpe_rewarded``,
         ``rpe_rewarded_sem``, ``rpe_omitted``, ``rpe_omitted_sem`` (NaN when no such trial), sorted by ``p``.
+        For a cohort (several animals in ``subject``): means per animal, then mean and SEM across animals,
+        and ``n_subjects``.
     """
     trials = _require(trial_table(result), ("rewarded",), "the per-trial table")
+    if "subject" in trials.columns and trials["subject"].nunique() > 1:
+        trials = trials.groupby(["subject", "trial_type"], sort=False).tail(last)
+
+        def stat(a: pd.DataFrame) -> dict[str, float]:
+            rewarded = a["rewarded"].astype(bool)
+            out = {"cue_rpe": a["cue_rpe"].mean()}
+            for name, sel in (("rpe_rewarded", rewarded), ("rpe_omitted", ~rewarded)):
+                out[name] = a.loc[sel, "reward_rpe"].mean() if sel.any() else np.nan
+            return out
+
+        table = _per_animal(trials, "trial_type", ("cue_rpe", "rpe_rewarded", "rpe_omitted"), stat)
+        table.insert(1, "p", [reward_probability(str(t)) for t in table["trial_type"]])
+        return table.sort_values("p", kind="stable").reset_index(drop=True)
     trials = trials.groupby("trial_type", sort=False).tail(last)
     rows = []
     for tt, g in trials.groupby("trial_type", sort=False):

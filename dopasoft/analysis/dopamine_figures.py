@@ -20,6 +20,7 @@ from dopasoft.analysis.dopamine import (
     cohort_mean,
     convolve_photometry,
     delay_slope,
+    one_animal,
     probability_scaling,
     reward_probability,
     rpe_by_delay,
@@ -87,7 +88,7 @@ def plot_rpe_across_training(
     -------
     matplotlib.figure.Figure
     """
-    trials = trial_table(result)
+    trials = one_animal(trial_table(result), "plot_rpe_across_training")
     for s in signals:
         _require(trials, (s,), "the per-trial table")
     if trial_types is not None:
@@ -275,7 +276,7 @@ def plot_rpe_transfer(
     -------
     matplotlib.figure.Figure
     """
-    table = trial_table(result)
+    table = one_animal(trial_table(result), "plot_rpe_transfer")
     traces = aligned_traces(getattr(result, "steps", None), signal, align="cue")
     if trials is None:
         idx = traces.index
@@ -430,9 +431,11 @@ def plot_probability_scaling(
 
     Parameters
     ----------
-    result : SimulationResult
+    result : SimulationResult or ConditioningCohort
         ``partial-reinforcement`` protocol (or any result whose trial types carry ``p=``); panel c needs
-        the ``steps`` table and is left out when the result has none.
+        the ``steps`` table and is left out when the result has none. A cohort
+        (``simulate_conditioning(..., n_subjects=...)``) gives mean ± SEM across animals in a and b, and
+        no panel c.
     last : int, default 100
         Trials per type (the last ones, after learning) entering the averages.
     save : path, optional
@@ -443,6 +446,9 @@ def plot_probability_scaling(
     """
     table = probability_scaling(result, last=last)
     steps = getattr(result, "steps", None)
+    animals = int(table["n_subjects"].max()) if "n_subjects" in table.columns else 1
+    if animals > 1:
+        steps = None  # traces of several animals: panel c is one animal's
     with style_context():
         n_panels = 3 if steps is not None else 2
         fig, axes = new_figure(1, n_panels, width=2.2 * n_panels, height=2.3)
@@ -488,7 +494,9 @@ def plot_probability_scaling(
             ax.set_xticks([0, 0.25, 0.5, 0.75, 1.0], ["0", ".25", ".5", ".75", "1"])
             ax.set_xlim(-0.08, 1.08)
         fig.suptitle(
-            f"a, b: mean ± SEM of the last {last} trials per p (most SEMs are smaller than the markers)",
+            f"a, b: mean ± SEM of the last {last} trials per p (most SEMs are smaller than the markers)"
+            if animals == 1
+            else f"a, b: mean ± SEM across {animals} animals (each: mean of its last {last} trials per p)",
             fontsize=7,
         )
         if steps is not None:
