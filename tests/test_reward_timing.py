@@ -206,3 +206,35 @@ def test_command_line_variable_delay(tmp_path):
     np.testing.assert_allclose(got["reward_time"], want["reward_time"])
     bad = ["simulate", "conditioning", "--protocol", "blocking", "--p-reward", "0.9", "--out", str(out)]
     assert main(bad) == 2
+
+
+def test_early_and_late_probe_rewards():
+    """After 2.8 s without reward the belief-state model is sure the trial is over (p = 1: the reward
+    would have come; p = 0.9: it was omitted), so a reward at 3.4 s is a full surprise; a reward at
+    0.6 s comes while the value already anticipates a reward soon, so it is a smaller one."""
+    for p in (1.0, 0.9):
+        run = simulate_conditioning(
+            "variable-delay",
+            p_reward=p,
+            representation="belief-state",
+            n_trials=800,
+            alpha=0.2,
+            probe_delays=(0.6, 3.4),
+            seed=5,
+        )
+        probes = run.trials[run.trials["phase"] == "probes"]
+        assert len(probes) == 20 and probes["rewarded"].all()
+        by_time = probes.groupby("reward_time")["reward_rpe"].mean()
+        assert by_time.loc[3.4] > 0.9
+        assert by_time.loc[0.6] < 0.5 * by_time.loc[3.4]
+    out_args = [
+        "simulate",
+        "conditioning",
+        "--protocol",
+        "acquisition",
+        "--probe-delays",
+        "0.6",
+        "--out",
+        "x.csv",
+    ]
+    assert main(out_args) == 2

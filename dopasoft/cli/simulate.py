@@ -115,6 +115,12 @@ def register(subparsers: Any) -> None:
         help="variable-delay only: probability of reward (default 1; 0.9 omits 10 %% of rewards)",
     )
     add_n_trials_option(cond, None, "variable-delay only: training trials (default 1500)")
+    cond.add_argument(
+        "--probe-delays",
+        metavar="S,S",
+        help="variable-delay only: reward times (s) of rewarded probe trials after training, 10 each "
+        "(e.g. 0.6,3.4 for an early and a late reward)",
+    )
     add_n_subjects_option(
         cond, None, "simulate a cohort of N animals (output gets a subject column; default: one animal)"
     )
@@ -282,13 +288,20 @@ def _run_conditioning(args: argparse.Namespace) -> int:
     extra: dict[str, Any] = {}
     if args.representation != "semi-markov":
         extra["trace"] = args.trace
-    if args.p_reward is not None or args.n_trials is not None:
+    if args.p_reward is not None or args.n_trials is not None or args.probe_delays is not None:
         if not timing:
             raise ValueError(
-                f"--p-reward and --n-trials are options of --protocol {', '.join(TIMING_PROTOCOLS)}, not of "
+                f"--p-reward, --n-trials and --probe-delays are options of --protocol {', '.join(TIMING_PROTOCOLS)}, not of "
                 f"{'--session' if session is not None else protocol}"
             )
         extra.update(p_reward=args.p_reward, n_trials=args.n_trials)
+        if args.probe_delays is not None:
+            try:
+                extra["probe_delays"] = tuple(float(x) for x in args.probe_delays.split(","))
+            except ValueError:
+                raise ValueError(
+                    f"--probe-delays expects seconds separated by commas (0.6,3.4), got {args.probe_delays!r}"
+                ) from None
     if args.param_sd and args.n_subjects is None:
         raise ValueError("--param-sd needs --n-subjects (the number of animals)")
     if args.n_subjects is not None:

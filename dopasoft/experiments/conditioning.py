@@ -8,6 +8,7 @@ puts an agent on them (defaults used by the command line, ``dopasoft simulate co
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -306,6 +307,7 @@ def simulate_conditioning(
     instrumental: bool = False,
     p_reward: float | None = None,
     n_trials: int | None = None,
+    probe_delays: Sequence[float] = (),
     n_subjects: int | None = None,
     param_sd: dict[str, float] | None = None,
     seed: int | np.random.Generator | None = None,
@@ -336,6 +338,9 @@ def simulate_conditioning(
         ``"variable-delay"`` only: probability of reward (default 1; 0.9 is the 10 %-omission task).
     n_trials : int, optional
         ``"variable-delay"`` only: training trials (default 1500).
+    probe_delays : sequence of float, default ()
+        ``"variable-delay"`` only: reward times (s) of rewarded probe trials after training, 10 each
+        (phase ``"probes"``), e.g. ``(0.6, 3.4)`` for an early and a late reward.
     n_subjects : int, optional
         Simulate a cohort: each animal gets its own parameters (``param_sd``), its own trial order and
         reward draws; the result is a :class:`ConditioningCohort` whose tables carry ``subject``.
@@ -387,6 +392,7 @@ def simulate_conditioning(
             instrumental=instrumental,
             p_reward=p_reward,
             n_trials=n_trials,
+            probe_delays=probe_delays,
             n_subjects=n_subjects,
             param_sd=param_sd or {},
             seed=seed,
@@ -396,7 +402,11 @@ def simulate_conditioning(
     rng = np.random.default_rng(seed)
     timing_protocol = isinstance(protocol, str) and protocol in TIMING_PROTOCOLS
     if not timing_protocol:
-        for name, value in (("p_reward", p_reward), ("n_trials", n_trials)):
+        for name, value in (
+            ("p_reward", p_reward),
+            ("n_trials", n_trials),
+            ("probe_delays", probe_delays or None),
+        ):
             if value is not None:
                 raise ValueError(
                     f"{name} is an option of the protocols that draw reward times "
@@ -411,7 +421,7 @@ def simulate_conditioning(
     if timing_protocol:
         p = 1.0 if p_reward is None else p_reward
         trials = 1500 if n_trials is None else n_trials
-        session = variable_delay_session(p, n_trials=trials, seed=rng)
+        session = variable_delay_session(p, n_trials=trials, probe_delays=probe_delays, seed=rng)
         protocol = None
         options.setdefault("dt", 0.2)
         if representation == "belief-state":
