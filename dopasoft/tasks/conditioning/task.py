@@ -300,7 +300,7 @@ class ConditioningTask(gym.Env):
         for i, cue in enumerate(self.cues):
             if cue in timing.cues:
                 on, off = timing.cues[cue]
-                block = self.representation.cue_features(on, off, self.n_bins)
+                block = self.representation.cue_features(on, off, self.n_bins, dt=self.dt)
                 x[:, i * self.n_per_cue : (i + 1) * self.n_per_cue] = block
         return x
 
