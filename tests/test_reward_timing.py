@@ -167,6 +167,7 @@ def test_variable_delay_session_and_probes():
         (lambda: simulate_conditioning("variable-delay", p_reward=0.0, n_trials=5), "p_reward must be"),
         (lambda: simulate_conditioning("variable-delay", n_trials=0), "n_trials must be"),
         (lambda: ConditioningTask("blocking", representation=BeliefState()), "one cue"),
+        (lambda: ConditioningTask("variable-delay"), "variable_delay_session"),
         (lambda: BeliefState(delays=(1.0, -1.0)), "delays must be positive"),
         (lambda: BeliefState(delays=(1.0, 2.0), delay_probs=(0.5, 0.6)), "summing to 1"),
     ],
