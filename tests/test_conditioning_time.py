@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from dopasoft.experiments.conditioning import per_bin, simulate_conditioning
@@ -73,3 +74,20 @@ def test_command_line_refuses_per_bin_gamma(tmp_path, capsys):
     assert err.value.code == 2
     assert "--gamma-per-s 0.922" in capsys.readouterr().err
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_learning_curves_agree_when_the_trace_is_long_compared_with_the_bin():
+    """The λ-return of a bin looks about 1/|ln lam_per_s| + dt/2 seconds ahead: with lam_per_s = 0.9
+    (9.5 s) the bin hardly matters and the cue RPE's learning curve agrees within 2 %; with the default
+    0.0625 (0.36 s) it does not (docs/maths.md §10), which this test also pins down."""
+    curves = {
+        (lam, dt): simulate_conditioning("acquisition", seed=0, lam_per_s=lam, task_options={"dt": dt})
+        .trials["cue_rpe"]
+        .iloc[5:60]
+        .to_numpy()
+        for lam in (0.9, 0.0625)
+        for dt in DTS
+    }
+    for dt in DTS[1:]:
+        np.testing.assert_allclose(curves[0.9, dt], curves[0.9, 0.25], rtol=0.02)
+        assert curves[0.0625, dt][25] < 0.85 * curves[0.0625, 0.25][25]
