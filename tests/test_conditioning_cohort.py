@@ -15,6 +15,7 @@ from dopasoft.analysis.dopamine import (
 )
 from dopasoft.analysis.dopamine_figures import plot_probability_scaling, plot_rpe_transfer
 from dopasoft.experiments.conditioning import draw_subject_params, simulate_conditioning
+from dopasoft.tasks.conditioning import make_protocol
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +113,8 @@ def test_command_line_cohort(tmp_path):
 
 
 def test_per_trial_type_summaries_average_animals_first():
-    cohort = simulate_conditioning("partial-reinforcement", n_subjects=3, param_sd={"alpha": 0.03}, seed=2)
+    protocol = make_protocol("partial", [("training", {"A-": 60, "C+ p=0.5": 60, "E+": 60})])
+    cohort = simulate_conditioning(protocol, n_subjects=3, param_sd={"alpha": 0.03}, seed=2)
     table = probability_scaling(cohort, last=50).set_index("trial_type")
     t = cohort.trials.groupby(["subject", "trial_type"]).tail(50)
     for trial_type, row in table.iterrows():

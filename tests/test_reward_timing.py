@@ -218,7 +218,7 @@ def test_early_and_late_probe_rewards():
             "variable-delay",
             p_reward=p,
             representation="belief-state",
-            n_trials=800,
+            n_trials=400,
             alpha=0.2,
             probe_delays=(0.6, 3.4),
             seed=5,
