@@ -92,11 +92,17 @@ def test_parameter_draws_follow_the_normal_truncated_to_the_domain():
         ({"n_subjects": 2, "param_sd": {"trace": 0.1}}, "'trace' cannot vary"),
         ({"n_subjects": 2, "param_sd": {"alpha": -1.0}}, "must be a number >= 0"),
         ({"n_subjects": 0}, "n_subjects must be an integer >= 1"),
+        (
+            {"n_subjects": 2, "param_sd": {"lam_per_s": 0.1}, "representation": "semi-markov"},
+            "not a parameter of this model",
+        ),
     ],
 )
 def test_bad_cohort_input_is_named(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        simulate_conditioning("acquisition", seed=0, **kwargs)
+        simulate_conditioning(
+            "variable-delay" if "representation" in kwargs else "acquisition", seed=0, **kwargs
+        )
 
 
 def test_command_line_cohort(tmp_path):

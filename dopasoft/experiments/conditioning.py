@@ -272,6 +272,10 @@ def draw_subject_params(
             raise ValueError(
                 f"param_sd: {name!r} cannot vary across animals; parameters that can: {', '.join(_DOMAINS)}"
             )
+        if name not in params:
+            raise ValueError(
+                f"param_sd: {name!r} is not a parameter of this model (its parameters: {', '.join(params)})"
+            )
     for name, centre in params.items():
         sd = param_sd.get(name)
         if sd is None:
