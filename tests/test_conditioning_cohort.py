@@ -110,11 +110,17 @@ def test_command_line_cohort(tmp_path):
 
     out = tmp_path / "cohort.csv"
     args = ["simulate", "conditioning", "--protocol", "acquisition", "--n-subjects", "2"]
-    assert main([*args, "--param-sd", "alpha=0.02", "--seed", "5", "--out", str(out), "--quiet"]) == 0
+    params_out = tmp_path / "params.csv"
+    options = ["--param-sd", "alpha=0.02", "--seed", "5", "--out", str(out), "--params-out", str(params_out)]
+    assert main([*args, *options, "--quiet"]) == 0
     got = pd.read_csv(out)
     want = simulate_conditioning("acquisition", n_subjects=2, param_sd={"alpha": 0.02}, seed=5).trials
     assert got["subject"].tolist() == want["subject"].tolist()
     np.testing.assert_allclose(got["cue_rpe"], want["cue_rpe"], rtol=1e-12)
+    drawn = pd.read_csv(params_out)
+    expected = simulate_conditioning("acquisition", n_subjects=2, param_sd={"alpha": 0.02}, seed=5).params
+    np.testing.assert_allclose(drawn["alpha"], expected["alpha"], rtol=1e-12)
+    assert drawn["subject"].tolist() == [0, 1]
     assert main(["simulate", "conditioning", "--param-sd", "alpha=0.02", "--out", str(out)]) == 2
 
 

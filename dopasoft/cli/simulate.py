@@ -158,6 +158,10 @@ def register(subparsers: Any) -> None:
     add_seed_option(cond)
     cond.add_argument("--out", required=True, help="CSV file, one row per trial")
     cond.add_argument("--trace-out", help="CSV file, one row per time step (within-trial traces)")
+    cond.add_argument(
+        "--params-out",
+        help="with --n-subjects: CSV file, one row per animal with the parameters it was given",
+    )
     add_quiet_option(cond)
     cond.set_defaults(func=_run_conditioning)
 
@@ -256,6 +260,18 @@ def _run_conditioning(args: argparse.Namespace) -> int:
     trace_out = output_file(args.trace_out, "--trace-out", inputs=inputs) if args.trace_out else None
     if trace_out is not None and os.path.abspath(trace_out) == os.path.abspath(out):
         raise ValueError(f"--trace-out {args.trace_out} is the same file as --out; give two file names")
+    if args.params_out is not None and args.n_subjects is None:
+        raise ValueError(
+            "--params-out writes the parameters of each animal of --n-subjects; give --n-subjects"
+        )
+    params_out = output_file(args.params_out, "--params-out", inputs=inputs) if args.params_out else None
+    if params_out is not None and os.path.abspath(params_out) in {
+        os.path.abspath(out),
+        os.path.abspath(trace_out) if trace_out else None,
+    }:
+        raise ValueError(
+            f"--params-out {args.params_out} is the same file as another output; give distinct names"
+        )
     protocol = None if session is not None else (args.protocol or "acquisition")
     # the task refuses a trial grid that cannot fit in memory; the session's step table is checked here
     source = session if session is not None else protocol
@@ -328,6 +344,9 @@ def _run_conditioning(args: argparse.Namespace) -> int:
     if trace_out is not None:
         write_csv(result.steps, trace_out)
         also = f" and {len(result.steps)} time steps to {trace_out}"
+    if params_out is not None:
+        write_csv(result.params, params_out)
+        also += f", the animals' parameters to {params_out}"
     what = f"--session {args.session}" if session is not None else f"protocol {protocol}"
     if args.n_subjects is not None:
         what += f", {args.n_subjects} animals"
