@@ -239,3 +239,27 @@ def test_early_and_late_probe_rewards():
         "x.csv",
     ]
     assert main(out_args) == 2
+
+
+def test_figures_command_draws_reward_timing_from_files(tmp_path):
+    runs = {}
+    for name, p in (("sw100", 1.0), ("sw90", 0.9)):
+        runs[name] = simulate_conditioning(
+            "variable-delay", p_reward=p, representation="belief-state", n_trials=80, seed=6
+        ).trials
+        runs[name].to_csv(tmp_path / f"{name}.csv", index=False)
+    out = tmp_path / "figs"
+    args = [
+        "figures",
+        "--conditioning",
+        str(tmp_path / "sw100.csv"),
+        "--conditioning",
+        str(tmp_path / "sw90.csv"),
+    ]
+    assert main([*args, "--out", str(out), "--format", "png", "--quiet"]) == 0
+    assert (out / "reward_timing.png").exists()
+    table = pd.read_csv(out / "reward_rpe_by_delay.csv")
+    want = rpe_by_delay(runs["sw90"])
+    np.testing.assert_allclose(
+        table.loc[table["file"] == "sw90", "reward_rpe"], want["reward_rpe"], rtol=1e-9
+    )
