@@ -148,3 +148,27 @@ def test_per_trial_type_summaries_average_animals_first():
         aligned_traces(cohort, "delta")
     with pytest.raises(ValueError, match="cohort.subjects"):
         plot_rpe_transfer(cohort)
+
+
+def test_training_curves_of_a_cohort_are_mean_and_sem_across_animals():
+    from matplotlib.collections import PolyCollection
+
+    from dopasoft.analysis.dopamine_figures import plot_rpe_across_training
+
+    cohort = simulate_conditioning(
+        make_protocol("two", [("training", {"A+": 30, "B+ p=0.5": 30})]),
+        n_subjects=4,
+        param_sd={"alpha": 0.05},
+        seed=8,
+    )
+    fig = plot_rpe_across_training(cohort, trial_types=["A+"], signals=["cue_rpe"])
+    ax = fig.axes[0]
+    a = cohort.trials[cohort.trials["trial_type"] == "A+"]
+    a = a.assign(k=a.groupby("subject").cumcount())
+    per_k = a.pivot(index="k", columns="subject", values="cue_rpe")
+    line = [ln for ln in ax.get_lines() if len(ln.get_xdata()) == 30][0]
+    np.testing.assert_allclose(line.get_ydata(), per_k.mean(axis=1), rtol=1e-12)
+    band = [c for c in ax.collections if isinstance(c, PolyCollection)][0]
+    top = band.get_paths()[0].vertices[:, 1].max()
+    assert top == pytest.approx((per_k.mean(axis=1) + per_k.sem(axis=1)).max(), rel=1e-9)
+    assert "across 4 animals" in ax.get_title(loc="left")

@@ -232,7 +232,17 @@ def _probability_scaling_cohort():
     return plot_probability_scaling(cohort)
 
 
+def _training_cohort():
+    from dopasoft.analysis.dopamine_figures import plot_rpe_across_training
+
+    protocol = make_protocol("two", [("training", {"A+": 40, "B+ p=0.5": 40})])
+    return plot_rpe_across_training(
+        simulate_conditioning(protocol, n_subjects=3, param_sd={"alpha": 0.05}, seed=12)
+    )
+
+
 SIMPLE = {
+    "rpe_training_cohort": _training_cohort,
     "probability_scaling_cohort": _probability_scaling_cohort,
     "reward_timing": _reward_timing,
     "distributional_rpe": _distributional,

@@ -73,9 +73,13 @@ def plot_rpe_across_training(
 ):
     """Per-trial cue and reward RPE across training (phase boundaries dashed).
 
+    For a cohort (a ``subject`` column with several animals) each line is the mean across animals of
+    their ``k``-th trial of the type, with a band of ± SEM across animals (the trial orders differ between
+    animals, so the x axis counts the trials of each type and phase boundaries are not drawn).
+
     Parameters
     ----------
-    result : SimulationResult or DataFrame
+    result : SimulationResult, ConditioningCohort or DataFrame
         Per-trial table.
     trial_types : sequence of str, optional
         Plot only these trial types (each type × signal is a line); default all.
@@ -88,7 +92,8 @@ def plot_rpe_across_training(
     -------
     matplotlib.figure.Figure
     """
-    trials = one_animal(trial_table(result), "plot_rpe_across_training")
+    trials = trial_table(result)
+    animals = trials["subject"].nunique() if "subject" in trials.columns else 1
     for s in signals:
         _require(trials, (s,), "the per-trial table")
     if trial_types is not None:
@@ -105,17 +110,30 @@ def plot_rpe_across_training(
         linestyles = ["-", "--", ":", "-."]
         for j, tt in enumerate(types):
             sub = trials[trials["trial_type"] == tt]
+            if animals > 1:  # the k-th trial of this type of every animal
+                sub = sub.assign(k=sub.groupby("subject").cumcount())
+                grouped = sub.groupby("k")[list(signals)]
+                mean, sem = grouped.mean(), grouped.sem()
             for i, s in enumerate(signals):
                 color = base.get(s, PALETTE[(i + 2) % len(PALETTE)])
                 name = s.replace("_rpe", "").capitalize()
                 label = name if len(types) == 1 else f"{tt} {name.lower()}"
                 style: dict[str, Any] = {"lw": 1.2, "ls": linestyles[j % len(linestyles)]}
+                if animals > 1:
+                    x = mean.index.to_numpy() + 1
+                    ax.fill_between(x, mean[s] - sem[s], mean[s] + sem[s], color=color, alpha=0.25, lw=0)
+                    ax.plot(x, mean[s], color=color, label=label, **style)
+                    continue
                 if len(sub) <= 30:
                     style.update(marker="o^sDv<>"[j % 7], ms=3)
                 ax.plot(sub["trial"] + 1, sub[s], color=color, label=label, **style)
         ax.axhline(0, color="black", lw=0.6, zorder=0)
-        _phase_bounds(ax, trials)
-        ax.set_xlabel("Trial")
+        if animals > 1:
+            ax.set_title(f"mean ± SEM (band) across {animals} animals", fontsize=7, loc="left")
+            ax.set_xlabel("Trial of each type")
+        else:
+            _phase_bounds(ax, trials)
+            ax.set_xlabel("Trial")
         ax.set_ylabel(RPE_LABEL)
         ax.legend(loc="best")
     return finish(fig, save)
