@@ -135,7 +135,10 @@ def plot_rpe_across_training(
             _phase_bounds(ax, trials)
             ax.set_xlabel("Trial")
         ax.set_ylabel(RPE_LABEL)
-        ax.legend(loc="best")
+        if animals > 1:  # bands fill the axes: the legend goes beside them
+            ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5))
+        else:
+            ax.legend(loc="best")
     return finish(fig, save)
 
 
