@@ -300,7 +300,11 @@ def _run_conditioning(args: argparse.Namespace) -> int:
                 + ", ".join(TIMING_PROTOCOLS)
             )
         if args.representation == "semi-markov":  # TD(0) at events: no trace, no choice
-            params = {k: v for k, v in params.items() if k in ("alpha", "gamma_per_s")}
+            unused = [f"--{k.replace('_', '-')}" for k in params if k not in ("alpha", "gamma_per_s")]
+            if unused:
+                raise ValueError(
+                    f"--representation semi-markov takes --alpha and --gamma-per-s, not {', '.join(unused)}"
+                )
     extra: dict[str, Any] = {}
     if args.representation != "semi-markov":
         extra["trace"] = args.trace
