@@ -18,7 +18,7 @@ three models and plots the reward response against the reward delay.
 # (``gamma_per_s``), so the bin width (0.2 s here) does not change the predictions.
 import dopasoft as ds
 
-cohort = {"n_subjects": 8, "param_sd": {"alpha": 0.02}}
+cohort = {"n_subjects": 5, "param_sd": {"alpha": 0.02}}
 belief = {
     "100 % rewarded": ds.experiments.simulate_conditioning(
         "variable-delay", p_reward=1.0, representation="belief-state", seed=1, **cohort
@@ -61,7 +61,7 @@ for label, representation in (("CSC TD", "csc"), ("Semi-Markov TD", "semi-markov
 # %%
 # The figure
 # ----------
-# Mean ± SEM across the eight animals for the belief-state model; ± SEM across trials for the single
+# Mean ± SEM across the five animals for the belief-state model; ± SEM across trials for the single
 # CSC and semi-Markov animals.
 fig = ds.analysis.plot_reward_timing(runs)
 # fig.savefig("reward_timing.png") to keep it

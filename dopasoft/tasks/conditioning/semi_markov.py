@@ -73,7 +73,6 @@ class SemiMarkovConditioningTask(ConditioningTask):
             )
         self.n_features = 3
         self.feature_names = ["isi", "iti", "dwell_s"]
-        self.representation_name = "semi-markov"
         self._last_event_bin = 0
 
     def trial_features(self, trial_type: Any, timing: Any = None) -> NDArray[np.float64]:
