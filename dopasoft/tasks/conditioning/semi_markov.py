@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 from numpy.typing import NDArray
 
@@ -73,6 +74,9 @@ class SemiMarkovConditioningTask(ConditioningTask):
             )
         self.n_features = 3
         self.feature_names = ["isi", "iti", "dwell_s"]
+        self.observation_space = gym.spaces.Box(
+            low=np.zeros(3), high=np.array([1.0, 1.0, self.n_bins * self.dt]), dtype=np.float64
+        )
         self._last_event_bin = 0
 
     def trial_features(self, trial_type: Any, timing: Any = None) -> NDArray[np.float64]:
