@@ -98,3 +98,8 @@ def test_bad_input_is_named(kwargs, message):
         ds.experiments.distributional_rpe(**kwargs)
     with pytest.raises(ValueError, match="one per asymmetry"):
         impute_distribution([1.0, 2.0], [0.5])
+
+
+def test_a_run_too_large_for_memory_is_refused_before_it_starts():
+    with pytest.raises(ValueError, match="n_trials=100000000000 with 20 units.*memory"):
+        ds.experiments.distributional_rpe(n_trials=10**11, seed=0)

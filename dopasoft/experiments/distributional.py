@@ -38,6 +38,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy.optimize import brentq, minimize
 
+from dopasoft._memory import require_memory
 from dopasoft._messages import shown
 
 __all__ = [
@@ -304,6 +305,11 @@ def distributional_rpe(
         raise ValueError(f"alpha must be in (0, 1], got {shown(alpha)}")
     if isinstance(n_trials, bool) or not isinstance(n_trials, int | np.integer) or n_trials < 2:
         raise ValueError(f"n_trials must be an integer >= 2, got {shown(n_trials)}")
+    require_memory(
+        8.0 * (int(n_trials) + 1) * taus.size * 2,
+        f"n_trials={int(n_trials)} with {taus.size} units (every unit's value before every trial)",
+        "use fewer trials or units",
+    )
     rng = np.random.default_rng(seed)
     a_plus, a_minus = alpha * taus, alpha * (1.0 - taus)
     drawn = rng.choice(r.size, size=int(n_trials), p=p)
