@@ -22,6 +22,7 @@ from dopasoft.soft import boltzmann_policy, soft_value
 __all__ = [
     "Agent",
     "HybridTwoStepAgent",
+    "SemiMarkovTD",
     "StickyChoice",
     "TWO_STEP_MODELS",
     "make_two_step_agent",
@@ -276,3 +277,100 @@ def make_two_step_agent(
     if not np.isfinite(merged["kappa"]):
         raise ValueError(f"kappa must be finite, got {shown(merged['kappa'])}")
     return StickyChoice(agent, merged["kappa"]) if merged["kappa"] else agent
+
+
+class SemiMarkovTD:
+    r"""Semi-Markov TD (Daw, Courville & Touretzky 2006): learning at events, the dwell discounted whole.
+
+    For observations ``[x..., d]`` (features, then the seconds ``d`` since the previous event, as
+    :class:`~dopasoft.tasks.conditioning.SemiMarkovConditioningTask` gives them) each step is
+
+    .. math:: \delta = \gamma_1^{d}\,\big(r + V(x')\big) - V(x), \qquad w \leftarrow w + \alpha\,\delta\,x,
+
+    computed by a linear :class:`~dopasoft.SoftQLambda` with :math:`\gamma = 1`, one action and
+    :math:`\lambda = 0`, given the reward :math:`\gamma_1^d r` and the next features
+    :math:`\gamma_1^d x'` (so the one learning step serves this model too).
+
+    Parameters
+    ----------
+    n_features : int
+        Length of the observation, dwell included.
+    alpha : float
+        Step size per event.
+    gamma_per_s : float
+        Discount per second, in [0, 1].
+
+    Attributes
+    ----------
+    gamma : float
+        1.0: the discount is applied to each step's dwell.
+    last_step : StepSignals or None
+        Signals of the latest update (``delta`` is the semi-Markov TD error).
+
+    Examples
+    --------
+    >>> agent = SemiMarkovTD(3, alpha=0.5, gamma_per_s=0.5)
+    >>> agent.update([1.0, 0.0, 0.0], 0, 1.0, [0.0, 1.0, 2.0], False)  # reward 2 s after entering ISI
+    0.25
+    >>> agent.value([1.0, 0.0, 0.0])
+    0.125
+    """
+
+    n_actions = 1
+
+    def __init__(self, n_features: int, *, alpha: float, gamma_per_s: float) -> None:
+        if not 0.0 <= gamma_per_s <= 1.0:
+            raise ValueError(f"gamma_per_s must be in [0, 1], got {shown(gamma_per_s)}")
+        self.gamma_per_s = float(gamma_per_s)
+        self.gamma = 1.0
+        self._inner = SoftQLambda(n_features - 1, 1, alpha=alpha, tau=1.0, lam=0.0, gamma=1.0, linear=True)
+
+    @property
+    def last_step(self) -> StepSignals | None:
+        """Signals of the latest :meth:`update`."""
+        return self._inner.last_step
+
+    @property
+    def weights(self) -> NDArray[np.float64]:
+        """The learnt value of each macro-state feature."""
+        return self._inner.q[:, 0].copy()
+
+    @staticmethod
+    def _x(state: Any) -> NDArray[np.float64]:
+        return np.asarray(state, dtype=float)[:-1]
+
+    def value(self, state: Any) -> float:
+        """``V(x)`` of an observation (its dwell entry is not a feature)."""
+        return float(self._inner.value(self._x(state)))
+
+    def q_values(self, state: Any) -> NDArray[np.float64]:
+        """``[V(x)]`` (one action)."""
+        return np.array([self.value(state)])
+
+    def policy(self, state: Any) -> NDArray[np.float64]:
+        """``[1.0]`` (one action)."""
+        return np.ones(1)
+
+    def act(self, state: Any, rng: np.random.Generator) -> int:
+        """Action 0 (Pavlovian)."""
+        return 0
+
+    def reset_traces(self) -> None:
+        """Nothing to reset (λ = 0)."""
+        self._inner.reset_traces()
+
+    def update(
+        self,
+        state: Any,
+        action: int,
+        reward: float,
+        next_state: Any,
+        terminated: bool,
+        behaviour_prob: float | None = None,
+    ) -> float:
+        """Learn from the event that ends ``state``; the dwell is ``next_state[-1]`` seconds."""
+        nxt = np.asarray(next_state, dtype=float)
+        discount = self.gamma_per_s ** float(nxt[-1])
+        return self._inner.update(
+            self._x(state), 0, discount * float(reward), discount * nxt[:-1], terminated
+        )

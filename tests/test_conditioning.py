@@ -29,7 +29,7 @@ from dopasoft.tasks.conditioning import (
 
 pytestmark = pytest.mark.numerics  # run again with other numpy SIMD kernels (.ci/run)
 
-GAMMA = CONDITIONING_DEFAULTS["gamma"]
+GAMMA = CONDITIONING_DEFAULTS["gamma_per_s"] ** 0.25  # per 0.25-s bin (the default dt)
 
 
 @pytest.fixture(scope="module")
@@ -125,8 +125,8 @@ def test_csc_and_presence_features():
 
 
 def test_microstimuli_match_ludvig_equations():
-    ms = Microstimuli(n_micro=5, sigma=0.1, decay=0.9, presence=True)
-    x = ms.cue_features(2, 6, 12)
+    ms = Microstimuli(n_micro=5, sigma=0.1, decay_per_s=0.9**4, presence=True)
+    x = ms.cue_features(2, 6, 12, dt=0.25)  # 0.9 per bin
     assert x.shape == (12, 6)
     assert np.all(x[:2] == 0)
     k = np.arange(10)
@@ -137,8 +137,13 @@ def test_microstimuli_match_ludvig_equations():
     # the first microstimulus (centre 1/m) peaks latest, the last (centre 1) at onset
     assert np.argmax(x[:, 4]) == 2 and np.argmax(x[:, 0]) > np.argmax(x[:, 2]) > 2
     np.testing.assert_array_equal(x[:, 5], [0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0])
-    with pytest.raises(ValueError, match="decay"):
-        Microstimuli(decay=1.5)
+    with pytest.raises(ValueError, match="decay_per_s must be in"):
+        Microstimuli(decay_per_s=1.5)
+    with pytest.raises(ValueError, match=r"per bin.*decay=0\.9 at 0\.25 s is decay_per_s=0\.6561"):
+        Microstimuli(decay=0.9)
+    # the trace is a function of seconds: the same features at 1 s after onset for any bin width
+    ms = Microstimuli()
+    np.testing.assert_allclose(ms.cue_features(0, 4, 8, dt=0.25)[4], ms.cue_features(0, 10, 20, dt=0.1)[10])
     with pytest.raises(ValueError, match="'fourier'.*csc"):
         make_representation("fourier")
 

@@ -68,7 +68,9 @@ def test_td0_first_reward_later_reward_and_omission_dip():
             "rewarded": [1] * (n_train + 1) + [0],
         }
     )
-    result = simulate_conditioning(session=session, seed=0, alpha=alpha, lam=0.0, gamma=gamma)
+    result = simulate_conditioning(
+        session=session, seed=0, alpha=alpha, lam_per_s=0.0, gamma_per_s=gamma**4
+    )  # gamma per 0.25-s bin
     t, steps = result.trials, result.steps
     assert t["trial"].tolist() == list(range(101, 109))  # the session's own trial numbers
     assert t["reward_rpe"].iloc[0] == pytest.approx(size)  # nothing predicted yet: RPE = reward size
@@ -99,7 +101,9 @@ def test_session_matches_plain_td_lambda_oracle_with_per_trial_timing():
     ]
     session = pd.DataFrame(rows, columns=["trial_type", "cue_onset", "reward_time", "reward", "rewarded"])
     alpha, lam, gamma = 0.2, 0.7, 0.95
-    result = simulate_conditioning(session=session, seed=1, alpha=alpha, lam=lam, gamma=gamma)
+    result = simulate_conditioning(
+        session=session, seed=1, alpha=alpha, lam_per_s=lam**4, gamma_per_s=gamma**4
+    )  # per 0.25-s bin: lam, gamma
     oracle_rows = [
         {
             "cues": tt.split()[0].rstrip("+-?"),

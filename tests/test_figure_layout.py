@@ -218,7 +218,52 @@ def _cohort_figures(cohort) -> dict:
     }
 
 
+def _reward_timing():
+    from dopasoft.analysis.dopamine_figures import plot_reward_timing
+
+    def run(representation, p, **cohort):
+        return simulate_conditioning(
+            "variable-delay", p_reward=p, representation=representation, n_trials=150, seed=9, **cohort
+        )
+
+    cohort = {"n_subjects": 3, "param_sd": {"alpha": 0.02}}
+    return plot_reward_timing(
+        {
+            "Belief-state TD": {
+                "100 % rewarded": run("belief-state", 1.0, **cohort),
+                "90 %": run("belief-state", 0.9, **cohort),
+            },
+            "CSC TD": {"100 % rewarded": run("csc", 1.0), "90 %": run("csc", 0.9)},
+        }
+    )
+
+
+def _distributional():
+    from dopasoft.analysis.distributional import plot_distributional_rpe
+    from dopasoft.experiments import distributional_rpe
+
+    return plot_distributional_rpe(distributional_rpe(n_units=8, n_trials=2000, seed=10))
+
+
+def _probability_scaling_cohort():
+    cohort = simulate_conditioning("partial-reinforcement", n_subjects=3, param_sd={"alpha": 0.03}, seed=11)
+    return plot_probability_scaling(cohort)
+
+
+def _training_cohort():
+    from dopasoft.analysis.dopamine_figures import plot_rpe_across_training
+
+    protocol = make_protocol("two", [("training", {"A+": 40, "B+ p=0.5": 40})])
+    return plot_rpe_across_training(
+        simulate_conditioning(protocol, n_subjects=3, param_sd={"alpha": 0.05}, seed=12)
+    )
+
+
 SIMPLE = {
+    "rpe_training_cohort": _training_cohort,
+    "probability_scaling_cohort": _probability_scaling_cohort,
+    "reward_timing": _reward_timing,
+    "distributional_rpe": _distributional,
     "rpe_transfer": _acquisition,
     "blocking": _blocking,
     "probability_scaling": _probability_scaling,

@@ -14,6 +14,7 @@ from dopasoft.tasks import (
     chain_mdp,
     random_mdp,
 )
+from dopasoft.tasks.conditioning import BeliefState, SemiMarkovConditioningTask, variable_delay_session
 
 TASKS = {
     "two-step": lambda: TwoStepTask(n_trials=50),
@@ -22,6 +23,12 @@ TASKS = {
     "conditioning-presence": lambda: ConditioningTask("acquisition", representation="presence"),
     "conditioning-microstimuli": lambda: ConditioningTask("acquisition", representation="microstimuli"),
     "instrumental": lambda: InstrumentalConditioningTask("acquisition"),
+    "conditioning-belief-state": lambda: ConditioningTask(
+        variable_delay_session(0.9, n_trials=30, seed=0), representation=BeliefState(p_reward=0.9), dt=0.2
+    ),
+    "conditioning-semi-markov": lambda: SemiMarkovConditioningTask(
+        variable_delay_session(0.9, n_trials=30, seed=0)
+    ),
     "chain": lambda: chain_mdp(4),
     "discrimination": lambda: DiscriminationTask(n_trials=50, novel_from=20, seed=0),
     "timed-discrimination": lambda: TimedDiscriminationTask(n_trials=50, novel_from=20, seed=0),

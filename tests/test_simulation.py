@@ -173,7 +173,7 @@ def test_cli_conditioning_round_trip(tmp_path):
             "3",
             "--alpha",
             "0.2",
-            "--lam",
+            "--lam-per-s",
             "0.6",
             "--out",
             str(out),
@@ -185,7 +185,7 @@ def test_cli_conditioning_round_trip(tmp_path):
     trials = pd.read_csv(out)
     assert list(trials.columns[:3]) == ["trial", "phase", "trial_type"]
     assert {"cue_rpe", "reward_rpe"} <= set(trials.columns)
-    expected = simulate_conditioning("blocking", seed=3, alpha=0.2, lam=0.6).trials
+    expected = simulate_conditioning("blocking", seed=3, alpha=0.2, lam_per_s=0.6).trials
     np.testing.assert_allclose(trials["cue_rpe"], expected["cue_rpe"])
     assert trials["phase"].tolist() == expected["phase"].tolist()
     steps = pd.read_csv(trace_out)

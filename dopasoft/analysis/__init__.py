@@ -13,6 +13,7 @@ from dopasoft.analysis import (
     action_prediction,
     composition,
     convergence,
+    distributional,
     dopamine,
     dopamine_figures,
     model_fit_figures,
@@ -29,17 +30,22 @@ from dopasoft.analysis.action_prediction import (
 )
 from dopasoft.analysis.composition import plot_composition
 from dopasoft.analysis.convergence import plot_convergence
+from dopasoft.analysis.distributional import plot_distributional_rpe
 from dopasoft.analysis.dopamine import (
     aligned_traces,
+    cohort_mean,
     convolve_photometry,
+    delay_slope,
     photometry_kernel,
     probability_scaling,
+    rpe_by_delay,
     rpe_by_trial_type,
 )
 from dopasoft.analysis.dopamine_figures import (
     plot_blocking,
     plot_heatmap,
     plot_probability_scaling,
+    plot_reward_timing,
     plot_rpe_across_training,
     plot_rpe_transfer,
     plot_traces,
@@ -95,6 +101,12 @@ __all__ = [
     "convolve_photometry",
     "dopamine",
     "dopamine_figures",
+    "distributional",
+    "plot_distributional_rpe",
+    "plot_reward_timing",
+    "rpe_by_delay",
+    "delay_slope",
+    "cohort_mean",
     "model_fit_figures",
     "fits_model",
     "group_stay_probabilities",

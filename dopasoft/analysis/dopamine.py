@@ -36,6 +36,10 @@ __all__ = [
     "convolve_photometry",
     "reward_probability",
     "probability_scaling",
+    "one_animal",
+    "rpe_by_delay",
+    "delay_slope",
+    "cohort_mean",
     "RPE_LABEL",
     "PHOTOMETRY_LABEL",
 ]
@@ -53,6 +57,51 @@ def _require(df: Any, columns: Sequence[str], what: str) -> pd.DataFrame:
     if missing:
         raise ValueError(f"{what} is missing column(s) {missing}; has {list(df.columns)}")
     return df
+
+
+def one_animal(table: pd.DataFrame, what: str) -> pd.DataFrame:
+    """``table`` unchanged if it holds one animal; ``ValueError`` naming the cohort otherwise.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A per-trial or per-step table, with or without ``subject``.
+    what : str
+        The function that needs one animal, for the message.
+
+    Returns
+    -------
+    pandas.DataFrame
+
+    Raises
+    ------
+    ValueError
+        If the ``subject`` column holds more than one animal.
+
+    Examples
+    --------
+    >>> one_animal(pd.DataFrame({"subject": [0, 0], "trial": [0, 1]}), "plot").shape
+    (2, 2)
+    """
+    if isinstance(table, pd.DataFrame) and "subject" in table.columns and table["subject"].nunique() > 1:
+        raise ValueError(
+            f"{what} draws one animal's trials; this table has {table['subject'].nunique()} animals (column "
+            "'subject'): pass one animal (cohort.subjects[i]), or use rpe_by_trial_type, probability_scaling "
+            "or rpe_by_delay, which average each animal and then across animals"
+        )
+    return table
+
+
+def _per_animal(trials: pd.DataFrame, by: str, columns: Sequence[str], stat: Any) -> pd.DataFrame:
+    """``stat(group)`` per animal and ``by``, then mean, SEM and count across animals."""
+    rows = []
+    for key, g in trials.groupby(by, sort=False):
+        per = pd.DataFrame([stat(a) for _, a in g.groupby("subject")])
+        row: dict[str, Any] = {by: key, "n": len(g), "n_subjects": len(per)}
+        for col in columns:
+            row[col], row[f"{col}_sem"] = per[col].mean(), per[col].sem()
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def trial_table(result: Any) -> pd.DataFrame:
@@ -97,7 +146,9 @@ def rpe_by_trial_type(result: Any, *, last: int | None = None, phase: str | None
     Returns
     -------
     pandas.DataFrame
-        ``trial_type``, ``n``, ``cue_rpe``, ``cue_rpe_sem``, ``reward_rpe``, ``reward_rpe_sem``.
+        ``trial_type``, ``n``, ``cue_rpe``, ``cue_rpe_sem``, ``reward_rpe``, ``reward_rpe_sem``. For a
+        cohort (a ``subject`` column with several animals): each animal's mean first, then the mean and
+        SEM across animals, and ``n_subjects``; ``last`` then counts each animal's trials.
 
     Examples
     --------
@@ -114,8 +165,12 @@ def rpe_by_trial_type(result: Any, *, last: int | None = None, phase: str | None
         trials = trials[trials["phase"] == phase]
         if trials.empty:
             raise ValueError(f"no trials in phase {phase!r}")
+    cohort = "subject" in trials.columns and trials["subject"].nunique() > 1
     if last is not None:
-        trials = trials.groupby("trial_type", sort=False).tail(last)
+        trials = trials.groupby(["subject", "trial_type"] if cohort else "trial_type", sort=False).tail(last)
+    if cohort:
+        columns = ("cue_rpe", "reward_rpe")
+        return _per_animal(trials, "trial_type", columns, lambda a: a[list(columns)].mean())
     g = trials.groupby("trial_type", sort=False)
     out = pd.DataFrame({"n": g.size()})
     for col in ("cue_rpe", "reward_rpe"):
@@ -156,7 +211,7 @@ def aligned_traces(
     >>> traces.shape, float(traces.columns[3])
     ((200, 13), 0.0)
     """
-    steps = step_table(result, signal)
+    steps = one_animal(step_table(result, signal), "aligned_traces")
     if trials is not None:
         steps = steps[steps["trial"].isin(list(trials))]
     events = steps.loc[steps["event"].astype(str) == align, ["trial", "time"]]
@@ -282,6 +337,8 @@ def probability_scaling(result: Any, *, last: int = 100) -> pd.DataFrame:
     pandas.DataFrame
         One row per trial type: ``trial_type``, ``p``, ``cue_rpe``, ``cue_rpe_sem``, ``rpe_rewarded``,
         ``rpe_rewarded_sem``, ``rpe_omitted``, ``rpe_omitted_sem`` (NaN when no such trial), sorted by ``p``.
+        For a cohort (several animals in ``subject``): means per animal, then mean and SEM across animals,
+        and ``n_subjects``.
 
     Examples
     --------
@@ -292,6 +349,19 @@ def probability_scaling(result: Any, *, last: int = 100) -> pd.DataFrame:
     ([0.0, 0.25, 0.5, 0.75, 1.0], True)
     """
     trials = _require(trial_table(result), ("rewarded",), "the per-trial table")
+    if "subject" in trials.columns and trials["subject"].nunique() > 1:
+        trials = trials.groupby(["subject", "trial_type"], sort=False).tail(last)
+
+        def stat(a: pd.DataFrame) -> dict[str, float]:
+            rewarded = a["rewarded"].astype(bool)
+            out = {"cue_rpe": a["cue_rpe"].mean()}
+            for name, sel in (("rpe_rewarded", rewarded), ("rpe_omitted", ~rewarded)):
+                out[name] = a.loc[sel, "reward_rpe"].mean() if sel.any() else np.nan
+            return out
+
+        table = _per_animal(trials, "trial_type", ("cue_rpe", "rpe_rewarded", "rpe_omitted"), stat)
+        table.insert(1, "p", [reward_probability(str(t)) for t in table["trial_type"]])
+        return table.sort_values("p", kind="stable").reset_index(drop=True)
     trials = trials.groupby("trial_type", sort=False).tail(last)
     rows = []
     for tt, g in trials.groupby("trial_type", sort=False):
@@ -303,3 +373,116 @@ def probability_scaling(result: Any, *, last: int = 100) -> pd.DataFrame:
             row[name], row[f"{name}_sem"] = (v.mean(), v.sem()) if len(v) else (np.nan, np.nan)
         rows.append(row)
     return pd.DataFrame(rows).sort_values("p", kind="stable").reset_index(drop=True)
+
+
+def rpe_by_delay(result: Any, *, phase: str | None = "training", skip: float = 0.5) -> pd.DataFrame:
+    """Mean reward RPE of rewarded trials per reward delay, per animal (the variable-delay protocol).
+
+    Parameters
+    ----------
+    result : SimulationResult, ConditioningCohort or DataFrame
+        Per-trial table with ``reward_time`` (s from cue onset), ``rewarded`` and ``reward_rpe``; a
+        ``subject`` column gives one row per animal and delay.
+    phase : str or None, default "training"
+        Only trials of this phase (None: all).
+    skip : float, default 0.5
+        Fraction of each animal's trials (in the phase) left out at the start, while it learns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``subject`` (0 without a subject column), ``reward_time``, ``reward_rpe`` (mean), ``sem``
+        (across trials) and ``n`` (trials), sorted by subject and delay.
+
+    Raises
+    ------
+    ValueError
+        Naming missing columns, or when no rewarded trial is left.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"trial": range(4), "trial_type": "A+", "cue_rpe": 0.0, "rewarded": True,
+    ...                   "reward_time": [1.2, 2.8, 1.2, 2.8], "reward_rpe": [0.1, 0.5, 0.3, 0.7]})
+    >>> rpe_by_delay(t, phase=None, skip=0.0)[["reward_time", "reward_rpe", "n"]].values.tolist()
+    [[1.2, 0.2, 2.0], [2.8, 0.6, 2.0]]
+    """
+    trials = _require(trial_table(result), ("reward_time", "rewarded"), "the per-trial table")
+    if phase is not None and "phase" in trials.columns:
+        trials = trials[trials["phase"] == phase]
+    if "subject" not in trials.columns:
+        trials = trials.assign(subject=0)
+    kept = []
+    for _, g in trials.groupby("subject", sort=True):
+        kept.append(g.iloc[int(round(skip * len(g))) :])
+    trials = pd.concat(kept) if kept else trials
+    trials = trials[trials["rewarded"].astype(bool)]
+    if trials.empty:
+        raise ValueError("no rewarded trial left to average (check phase= and skip=)")
+    out = (
+        trials.groupby(["subject", "reward_time"])["reward_rpe"]
+        .agg(reward_rpe="mean", sem="sem", n="count")
+        .reset_index()
+    )
+    out["n"] = out["n"].astype(float)
+    return out
+
+
+def delay_slope(result: Any, **options: Any) -> pd.Series:
+    """Least-squares slope of the mean reward RPE against the reward delay (per s), one per animal.
+
+    The means per delay come from :func:`rpe_by_delay` (``options`` are passed on), each delay weighted
+    equally. Starkweather et al. (2017) found it negative when every trial is rewarded and positive when
+    10 % of rewards are omitted.
+
+    Parameters
+    ----------
+    result : SimulationResult, ConditioningCohort or DataFrame
+    **options
+        ``phase``, ``skip`` of :func:`rpe_by_delay`.
+
+    Returns
+    -------
+    pandas.Series
+        Slope (reward units per s) indexed by ``subject``.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"trial": range(3), "trial_type": "A+", "cue_rpe": 0.0, "rewarded": True,
+    ...                   "reward_time": [1.0, 2.0, 3.0], "reward_rpe": [0.5, 0.4, 0.3]})
+    >>> round(float(delay_slope(t, phase=None, skip=0.0).iloc[0]), 6)
+    -0.1
+    """
+    table = rpe_by_delay(result, **options)
+    slopes = {
+        subject: float(np.polyfit(g["reward_time"], g["reward_rpe"], 1)[0]) if len(g) > 1 else np.nan
+        for subject, g in table.groupby("subject")
+    }
+    return pd.Series(slopes, name="slope").rename_axis("subject")
+
+
+def cohort_mean(table: pd.DataFrame, by: str | Sequence[str], value: str) -> pd.DataFrame:
+    """Mean ± SEM across animals of per-animal values (one row per ``subject`` and ``by``).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Columns ``subject``, ``by`` and ``value``.
+    by : str or sequence of str
+        Grouping column(s), e.g. ``"reward_time"``.
+    value : str
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``by``, ``mean``, ``sem`` (NaN with one animal) and ``n_subjects``.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"subject": [0, 1, 0, 1], "d": [1, 1, 2, 2], "v": [1.0, 3.0, 2.0, 2.0]})
+    >>> cohort_mean(t, "d", "v").values.tolist()
+    [[1.0, 2.0, 1.0, 2.0], [2.0, 2.0, 0.0, 2.0]]
+    """
+    _require(table, ["subject", *([by] if isinstance(by, str) else by), value], "the table")
+    out = table.groupby(by)[value].agg(mean="mean", sem="sem", n_subjects="nunique").reset_index()
+    out["n_subjects"] = table.groupby(by)["subject"].nunique().to_numpy()
+    return out

@@ -17,9 +17,13 @@ from dopasoft.analysis.dopamine import (
     RPE_LABEL,
     _require,
     aligned_traces,
+    cohort_mean,
     convolve_photometry,
+    delay_slope,
+    one_animal,
     probability_scaling,
     reward_probability,
+    rpe_by_delay,
     trial_table,
 )
 from dopasoft.analysis.style import COLORS, PALETTE, finish, new_figure, panel_letters, style_context
@@ -31,6 +35,7 @@ __all__ = [
     "plot_rpe_transfer",
     "plot_blocking",
     "plot_probability_scaling",
+    "plot_reward_timing",
 ]
 
 
@@ -68,9 +73,13 @@ def plot_rpe_across_training(
 ):
     """Per-trial cue and reward RPE across training (phase boundaries dashed).
 
+    For a cohort (a ``subject`` column with several animals) each line is the mean across animals of
+    their ``k``-th trial of the type, with a band of ± SEM across animals (the trial orders differ between
+    animals, so the x axis counts the trials of each type and phase boundaries are not drawn).
+
     Parameters
     ----------
-    result : SimulationResult or DataFrame
+    result : SimulationResult, ConditioningCohort or DataFrame
         Per-trial table.
     trial_types : sequence of str, optional
         Plot only these trial types (each type × signal is a line); default all.
@@ -93,6 +102,7 @@ def plot_rpe_across_training(
     1
     """
     trials = trial_table(result)
+    animals = trials["subject"].nunique() if "subject" in trials.columns else 1
     for s in signals:
         _require(trials, (s,), "the per-trial table")
     if trial_types is not None:
@@ -109,19 +119,35 @@ def plot_rpe_across_training(
         linestyles = ["-", "--", ":", "-."]
         for j, tt in enumerate(types):
             sub = trials[trials["trial_type"] == tt]
+            if animals > 1:  # the k-th trial of this type of every animal
+                sub = sub.assign(k=sub.groupby("subject").cumcount())
+                grouped = sub.groupby("k")[list(signals)]
+                mean, sem = grouped.mean(), grouped.sem()
             for i, s in enumerate(signals):
                 color = base.get(s, PALETTE[(i + 2) % len(PALETTE)])
                 name = s.replace("_rpe", "").capitalize()
                 label = name if len(types) == 1 else f"{tt} {name.lower()}"
                 style: dict[str, Any] = {"lw": 1.2, "ls": linestyles[j % len(linestyles)]}
+                if animals > 1:
+                    x = mean.index.to_numpy() + 1
+                    ax.fill_between(x, mean[s] - sem[s], mean[s] + sem[s], color=color, alpha=0.25, lw=0)
+                    ax.plot(x, mean[s], color=color, label=label, **style)
+                    continue
                 if len(sub) <= 30:
                     style.update(marker="o^sDv<>"[j % 7], ms=3)
                 ax.plot(sub["trial"] + 1, sub[s], color=color, label=label, **style)
         ax.axhline(0, color="black", lw=0.6, zorder=0)
-        _phase_bounds(ax, trials)
-        ax.set_xlabel("Trial")
+        if animals > 1:
+            ax.set_title(f"mean ± SEM (band) across {animals} animals", fontsize=7, loc="left")
+            ax.set_xlabel("Trial of each type")
+        else:
+            _phase_bounds(ax, trials)
+            ax.set_xlabel("Trial")
         ax.set_ylabel(RPE_LABEL)
-        ax.legend(loc="best")
+        if animals > 1:  # bands fill the axes: the legend goes beside them
+            ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5))
+        else:
+            ax.legend(loc="best")
     return finish(fig, save)
 
 
@@ -307,7 +333,7 @@ def plot_rpe_transfer(
     >>> len(fig.axes) >= 4
     True
     """
-    table = trial_table(result)
+    table = one_animal(trial_table(result), "plot_rpe_transfer")
     traces = aligned_traces(getattr(result, "steps", None), signal, align="cue")
     if trials is None:
         idx = traces.index
@@ -470,9 +496,11 @@ def plot_probability_scaling(
 
     Parameters
     ----------
-    result : SimulationResult
+    result : SimulationResult or ConditioningCohort
         ``partial-reinforcement`` protocol (or any result whose trial types carry ``p=``); panel c needs
-        the ``steps`` table and is left out when the result has none.
+        the ``steps`` table and is left out when the result has none. A cohort
+        (``simulate_conditioning(..., n_subjects=...)``) gives mean ± SEM across animals in a and b, and
+        no panel c.
     last : int, default 100
         Trials per type (the last ones, after learning) entering the averages.
     save : path, optional
@@ -491,6 +519,9 @@ def plot_probability_scaling(
     """
     table = probability_scaling(result, last=last)
     steps = getattr(result, "steps", None)
+    animals = int(table["n_subjects"].max()) if "n_subjects" in table.columns else 1
+    if animals > 1:
+        steps = None  # traces of several animals: panel c is one animal's
     with style_context():
         n_panels = 3 if steps is not None else 2
         fig, axes = new_figure(1, n_panels, width=2.2 * n_panels, height=2.3)
@@ -536,7 +567,9 @@ def plot_probability_scaling(
             ax.set_xticks([0, 0.25, 0.5, 0.75, 1.0], ["0", ".25", ".5", ".75", "1"])
             ax.set_xlim(-0.08, 1.08)
         fig.suptitle(
-            f"a, b: mean ± SEM of the last {last} trials per p (most SEMs are smaller than the markers)",
+            f"a, b: mean ± SEM of the last {last} trials per p (most SEMs are smaller than the markers)"
+            if animals == 1
+            else f"a, b: mean ± SEM across {animals} animals (each: mean of its last {last} trials per p)",
             fontsize=7,
         )
         if steps is not None:
@@ -567,5 +600,89 @@ def plot_probability_scaling(
                 f"rewarded trials only (p = 0: all)\nmean of the last {last} per p", fontsize=6.5, loc="left"
             )
             c.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), handlelength=1.2)
+        panel_letters(axes)
+    return finish(fig, save)
+
+
+def plot_reward_timing(
+    results: dict[str, dict[str, Any]],
+    *,
+    skip: float = 0.5,
+    save: str | os.PathLike | None = None,
+):
+    """Reward RPE against reward delay in the variable-delay tasks, one panel per model (Starkweather 2017).
+
+    Each panel draws one line per task (e.g. 100 % and 90 % rewarded): the mean reward RPE of rewarded
+    trials at each delay, after the first ``skip`` of training. For a cohort the points are the mean
+    across animals of each animal's mean, with error bars ± SEM across animals; for one animal, ± SEM
+    across its trials. The slope of each line (per s) is written in the legend.
+
+    Parameters
+    ----------
+    results : dict of str to dict of str to result
+        ``{model label: {task label: result}}``, each result a
+        :func:`~dopasoft.experiments.conditioning.simulate_conditioning` run (or cohort) of
+        ``"variable-delay"``.
+    skip : float, default 0.5
+        Fraction of training left out of the averages.
+    save : path, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        For an empty ``results`` or a table without ``reward_time``.
+
+    Examples
+    --------
+    >>> from dopasoft.experiments import simulate_conditioning
+    >>> runs = {
+    ...     task: simulate_conditioning("variable-delay", p_reward=p, representation="belief-state", n_trials=60, seed=0)
+    ...     for task, p in (("100 %", 1.0), ("90 %", 0.9))
+    ... }
+    >>> fig = plot_reward_timing({"Belief-state TD": runs})
+    >>> "one animal: mean ± SEM across trials" in fig.axes[0].get_title()
+    True
+    """
+    if not results or not all(results.values()):
+        raise ValueError("results must map model labels to {task label: result} with at least one run")
+    task_colors = [COLORS["reward"], COLORS["omission"], PALETTE[2], PALETTE[3]]
+    with style_context():
+        n = len(results)
+        fig, axes = new_figure(1, n, width=2.3 * n + 0.4, height=2.5, sharey=True)
+        axes = np.atleast_1d(axes)
+        n_animals = set()
+        for ax, (model, runs) in zip(axes, results.items(), strict=True):
+            for k, (task, result) in enumerate(runs.items()):
+                table = rpe_by_delay(result, skip=skip)
+                subjects = table["subject"].nunique()
+                n_animals.add(subjects)
+                if subjects > 1:
+                    summary = cohort_mean(table, "reward_time", "reward_rpe")
+                else:
+                    summary = table.rename(columns={"reward_rpe": "mean"})
+                slope = float(delay_slope(result, skip=skip).mean())
+                ax.errorbar(
+                    summary["reward_time"],
+                    summary["mean"],
+                    yerr=summary["sem"].fillna(0.0),
+                    color=task_colors[k % len(task_colors)],
+                    marker="o",
+                    ms=3,
+                    capsize=1.5,
+                    label=f"{task}: slope {slope:+.2f}/s",
+                )
+            ax.axhline(0, color="black", lw=0.6, zorder=0)
+            many = max(n_animals)
+            bars = f"mean ± SEM across {many} animals" if many > 1 else "one animal: mean ± SEM across trials"
+            ax.set_title(f"{model}\n{bars}", fontsize=7.5)
+            n_animals.clear()
+            ax.set_xlabel("Reward delay after cue (s)")
+            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.3), fontsize=6.5, frameon=False)
+        axes[0].set_ylabel("Reward RPE (reward units)")
+        fig.suptitle("Rewarded trials, second half of training", fontsize=7)
         panel_letters(axes)
     return finish(fig, save)

@@ -45,7 +45,8 @@ kinds of table (detected from the columns, or forced by the option in brackets),
   conditioning trials          trial, trial_type, cue_rpe, reward_rpe
     (--conditioning)             -> rpe_training_<file>, probes_<file> (probe trials, e.g. blocking),
                                     probability_scaling_<file> (partial reinforcement),
-                                    rpe_transfer_<file> (with --steps)
+                                    rpe_transfer_<file> (with --steps), reward_timing
+                                    (variable-delay runs: one line per file)
   conditioning steps (--steps) trial, time, event, delta
                                  -> rpe_heatmap (without conditioning trials)
 Each figure is written in every --format; the numbers behind the figures are written as CSV tables.
@@ -265,8 +266,19 @@ def make_figures(
             table(an.posterior_predictive_table(data_df, sims), "posterior_predictive")
             save(an.plot_posterior_predictive(data_df, sims), "posterior_predictive")
     step_df = tables["steps"][0][1] if tables["steps"] else None
+    timing = {
+        Path(path).stem: trials
+        for path, trials in tables["conditioning"]
+        if {"reward_time", "rewarded"} <= set(trials.columns) and trials["reward_time"].nunique() > 1
+    }
+    if timing:  # variable-delay runs: one line per file in one figure
+        save(an.plot_reward_timing({"Reward RPE against delay": timing}), "reward_timing")
+        by_delay = [an.rpe_by_delay(t).assign(file=stem) for stem, t in timing.items()]
+        table(pd.concat(by_delay, ignore_index=True), "reward_rpe_by_delay")
     for path, trials in tables["conditioning"]:
         stem = Path(path).stem
+        if stem in timing:
+            continue
         types = trials["trial_type"].astype(str)
         result = SimpleNamespace(trials=trials, steps=step_df) if step_df is not None else trials
         if types.str.contains("p=").any():

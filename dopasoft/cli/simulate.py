@@ -16,22 +16,45 @@ from dopasoft.cli.options import (
     add_param_option,
     add_quiet_option,
     add_seed_option,
+    name_values,
     params_from_items,
     summary,
 )
 from dopasoft.cli.outputs import output_file, write_csv
-from dopasoft.experiments.conditioning import CONDITIONING_DEFAULTS
+from dopasoft.experiments.conditioning import CONDITIONING_DEFAULTS, TIMING_MODELS, TIMING_PROTOCOLS
 from dopasoft.experiments.discrimination import DISCRIMINATION_DEFAULTS
 from dopasoft.tasks.conditioning.protocols import PROTOCOLS
 from dopasoft.tasks.conditioning.representations import REPRESENTATIONS
 
+_CONDITIONING_HELP = {
+    "alpha": "learning rate per update of a feature (per trial for csc; default {value:g})",
+    "lam_per_s": "eligibility-trace decay per second (per bin: LAM_PER_S ** dt; default {value:.4g})",
+    "gamma_per_s": "discount per second (per bin: GAMMA_PER_S ** dt; default {value:.4g})",
+    "tau": "temperature of the lick/withhold choice, reward units (default {value:g})",
+}
 _TRIAL_COLUMNS = ("trial", "phase", "trial_type", "rewarded", "learn", "reward", "cue_rpe", "reward_rpe")
 
 
+class _PerBinRefused(argparse.Action):
+    """``--gamma``/``--lam`` per bin: refused, naming the per-second option and the value to give."""
+
+    def __call__(self, parser, namespace, values, option_string=None):  # noqa: D102
+        name = option_string.lstrip("-")
+        try:
+            dt = float(getattr(namespace, "dt", 0.25) or 0.25)
+            hint = f" ({option_string} {values} per {dt:g}-s bin is --{name}-per-s {float(values) ** (1 / dt):.6g})"
+        except (TypeError, ValueError):
+            hint = ""
+        parser.error(
+            f"{option_string} is per time bin and would change with --dt; conditioning parameters are per "
+            f"second: give --{name}-per-s{hint}"
+        )
+
+
 def _epilog() -> str:
-    width = max(len(name) for name in PROTOCOLS)
+    width = max(len(name) for name in {**PROTOCOLS, **TIMING_PROTOCOLS})
     lines = ["conditioning protocols (--protocol):"]
-    lines += [f"  {name:<{width}}  {text}" for name, text in PROTOCOLS.items()]
+    lines += [f"  {name:<{width}}  {text}" for name, text in {**PROTOCOLS, **TIMING_PROTOCOLS}.items()]
     lines += [
         "",
         "examples:",
@@ -40,6 +63,8 @@ def _epilog() -> str:
         "    (session file: one row per trial, column trial_type ('A+', 'AB+', 'B?', 'C+ p=0.5'); optional",
         "    trial, phase, cue_onset (s from trial start), reward_time (s from the first cue onset),",
         "    reward (size), rewarded (0/1), iti (s; kept, no effect); other columns are kept)",
+        "  dopasoft simulate conditioning --protocol variable-delay --p-reward 0.9 --representation belief-state \\",
+        "    --n-subjects 10 --param-sd alpha=0.02 --out starkweather.csv",
         "  dopasoft simulate two-step --n-subjects 20 --n-trials 200 --model daw-hybrid --param w=0.5 --out ts.csv",
         "  dopasoft simulate discrimination --n-trials 400 --novel-at 300 --prior-rate 0.05 --out ape.csv",
     ]
@@ -68,6 +93,7 @@ def register(subparsers: Any) -> None:
         "at the cue (cue_rpe) and at the reward (reward_rpe).",
         epilog=_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,  # --gamma must not be read as --gamma-per-s
     )
     cond.add_argument("--protocol", help="protocol name (listed below; default acquisition)")
     cond.add_argument(
@@ -77,25 +103,65 @@ def register(subparsers: Any) -> None:
         "--protocol; the output keeps its trial numbers and columns",
     )
     cond.add_argument(
-        "--representation", default="csc", help=f"stimulus representation: {', '.join(REPRESENTATIONS)}"
+        "--representation",
+        default="csc",
+        help=f"stimulus representation: {', '.join(REPRESENTATIONS)}; with --protocol variable-delay "
+        f"also the reward-timing models {', '.join(TIMING_MODELS)}",
+    )
+    cond.add_argument(
+        "--p-reward",
+        type=float,
+        metavar="P",
+        help="variable-delay only: probability of reward (default 1; 0.9 omits 10 %% of rewards)",
+    )
+    add_n_trials_option(cond, None, "variable-delay only: training trials (default 1500)")
+    cond.add_argument(
+        "--probe-delays",
+        metavar="S,S",
+        help="variable-delay only: reward times (s) of rewarded probe trials after training, 10 each "
+        "(e.g. 0.6,3.4 for an early and a late reward)",
+    )
+    add_n_subjects_option(
+        cond, None, "simulate a cohort of N animals (output gets a subject column; default: one animal)"
+    )
+    cond.add_argument(
+        "--param-sd",
+        action="append",
+        default=[],
+        metavar="NAME=SD",
+        help="with --n-subjects: sd across animals of a parameter (alpha, gamma_per_s, lam_per_s, tau); "
+        "repeatable",
     )
     cond.add_argument(
         "--instrumental", action="store_true", help="lick/withhold choice with a default policy"
     )
     for name, value in CONDITIONING_DEFAULTS.items():
         cond.add_argument(
-            f"--{name}", type=float, default=value, help=f"agent parameter {name} (default {value})"
+            f"--{name.replace('_', '-')}",
+            type=float,
+            help=_CONDITIONING_HELP[name].format(value=value),
+        )
+    for name in ("gamma", "lam"):
+        cond.add_argument(
+            f"--{name}",
+            action=_PerBinRefused,
+            metavar="X",
+            help=f"refused: {name} per time bin depends on --dt; give --{name}-per-s",
         )
     cond.add_argument(
         "--trace", default="tree-backup", help="trace variant of Soft Q(lambda) (default tree-backup)"
     )
-    cond.add_argument("--dt", type=float, default=0.25, help="time bin in s (default 0.25)")
+    cond.add_argument("--dt", type=float, help="time bin in s (default 0.25; variable-delay: 0.2)")
     cond.add_argument(
         "--isi", type=float, default=1.5, help="cue-to-reward interval in s (sessions: unless reward_time)"
     )
     add_seed_option(cond)
     cond.add_argument("--out", required=True, help="CSV file, one row per trial")
     cond.add_argument("--trace-out", help="CSV file, one row per time step (within-trial traces)")
+    cond.add_argument(
+        "--params-out",
+        help="with --n-subjects: CSV file, one row per animal with the parameters it was given",
+    )
     add_quiet_option(cond)
     cond.set_defaults(func=_run_conditioning)
 
@@ -201,39 +267,100 @@ def _run_conditioning(args: argparse.Namespace) -> int:
     trace_out = output_file(args.trace_out, "--trace-out", inputs=inputs) if args.trace_out else None
     if trace_out is not None and os.path.abspath(trace_out) == os.path.abspath(out):
         raise ValueError(f"--trace-out {args.trace_out} is the same file as --out; give two file names")
+    if args.params_out is not None and args.n_subjects is None:
+        raise ValueError(
+            "--params-out writes the parameters of each animal of --n-subjects; give --n-subjects"
+        )
+    params_out = output_file(args.params_out, "--params-out", inputs=inputs) if args.params_out else None
+    if params_out is not None and os.path.abspath(params_out) in {
+        os.path.abspath(out),
+        os.path.abspath(trace_out) if trace_out else None,
+    }:
+        raise ValueError(
+            f"--params-out {args.params_out} is the same file as another output; give distinct names"
+        )
     protocol = None if session is not None else (args.protocol or "acquisition")
     # the task refuses a trial grid that cannot fit in memory; the session's step table is checked here
     source = session if session is not None else protocol
-    task = ConditioningTask(source, representation=args.representation, dt=args.dt, isi=args.isi)
-    n_steps = task.n_trials * task.n_bins
-    if session is not None:
-        grid = f"--session {args.session} with --dt {args.dt:g}"
+    if protocol in TIMING_PROTOCOLS:  # trials of up to 2.8 s + 1.5 s
+        n_trials = (args.n_trials or 1500) * (args.n_subjects or 1)
+        task = ConditioningTask("acquisition", dt=args.dt or 0.2, isi=2.8)
     else:
-        grid = f"--dt {args.dt:g} with --isi {args.isi:g}"
+        task = ConditioningTask(source, dt=args.dt or 0.25, isi=args.isi)
+        n_trials = task.n_trials * (args.n_subjects or 1)
+    n_steps = n_trials * task.n_bins
+    if session is not None:
+        grid = f"--session {args.session} with --dt {task.dt:g}"
+    else:
+        grid = f"--dt {task.dt:g} with --isi {args.isi:g}"
     require_memory(
         STEP_BYTES * n_steps,
-        f"{grid} ({task.n_trials} trials x {task.n_bins} bins = {n_steps} steps)",
+        f"{grid} ({n_trials} trials x {task.n_bins} bins = {n_steps} steps)",
         "use a larger --dt or shorter times" + (" (times are in seconds)" if session is not None else ""),
     )
-    params = {name: getattr(args, name) for name in CONDITIONING_DEFAULTS}
+    params = {name: getattr(args, name) for name in CONDITIONING_DEFAULTS if getattr(args, name) is not None}
+    timing = protocol in TIMING_PROTOCOLS
+    if args.representation in TIMING_MODELS:
+        if not timing:
+            raise ValueError(
+                f"--representation {args.representation} models reward timing: use it with --protocol "
+                + ", ".join(TIMING_PROTOCOLS)
+            )
+        if args.representation == "semi-markov":  # TD(0) at events: no trace, no choice
+            unused = [f"--{k.replace('_', '-')}" for k in params if k not in ("alpha", "gamma_per_s")]
+            if unused:
+                raise ValueError(
+                    f"--representation semi-markov takes --alpha and --gamma-per-s, not {', '.join(unused)}"
+                )
+    extra: dict[str, Any] = {}
+    if args.representation != "semi-markov":
+        extra["trace"] = args.trace
+    if args.p_reward is not None or args.n_trials is not None or args.probe_delays is not None:
+        if not timing:
+            raise ValueError(
+                f"--p-reward, --n-trials and --probe-delays are options of --protocol {', '.join(TIMING_PROTOCOLS)}, not of "
+                f"{'--session' if session is not None else protocol}"
+            )
+        extra.update(p_reward=args.p_reward, n_trials=args.n_trials)
+        if args.probe_delays is not None:
+            try:
+                extra["probe_delays"] = tuple(float(x) for x in args.probe_delays.split(","))
+            except ValueError:
+                raise ValueError(
+                    f"--probe-delays expects seconds separated by commas (0.6,3.4), got {args.probe_delays!r}"
+                ) from None
+    if args.param_sd and args.n_subjects is None:
+        raise ValueError("--param-sd needs --n-subjects (the number of animals)")
+    if args.n_subjects is not None:
+        extra.update(
+            n_subjects=args.n_subjects, param_sd=name_values(args.param_sd, "--param-sd", "NAME=SD", float)
+        )
+    options = {"isi": args.isi} if not timing else {}
+    if args.dt is not None:
+        options["dt"] = args.dt
     result = simulate_conditioning(
         protocol,
         session=session,
         representation=args.representation,
         instrumental=args.instrumental,
         seed=args.seed,
-        task_options={"dt": args.dt, "isi": args.isi},
-        trace=args.trace,
+        task_options=options,
+        **extra,
         **params,
     )
     trials = result.trials
-    first = [c for c in _TRIAL_COLUMNS if c in trials.columns]
+    first = [c for c in ("subject", *_TRIAL_COLUMNS) if c in trials.columns]
     write_csv(trials[first + [c for c in trials.columns if c not in first]], out)
     also = ""
     if trace_out is not None:
         write_csv(result.steps, trace_out)
         also = f" and {len(result.steps)} time steps to {trace_out}"
+    if params_out is not None:
+        write_csv(result.params, params_out)
+        also += f", the animals' parameters to {params_out}"
     what = f"--session {args.session}" if session is not None else f"protocol {protocol}"
+    if args.n_subjects is not None:
+        what += f", {args.n_subjects} animals"
     summary(args, f"wrote {len(trials)} trials to {out}{also} ({what}, seed {args.seed})")
     return 0
 

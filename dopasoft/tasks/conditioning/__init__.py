@@ -25,6 +25,13 @@ from dopasoft.tasks.conditioning.representations import (
     make_representation,
     microstimulus_basis,
 )
+from dopasoft.tasks.conditioning.reward_timing import (
+    STARKWEATHER_DELAYS,
+    BeliefState,
+    starkweather_delay_probs,
+    variable_delay_session,
+)
+from dopasoft.tasks.conditioning.semi_markov import SemiMarkovConditioningTask
 from dopasoft.tasks.conditioning.session import SESSION_COLUMNS, Session, make_session
 from dopasoft.tasks.conditioning.task import (
     ConditioningTask,
@@ -35,6 +42,11 @@ from dopasoft.tasks.conditioning.task import (
 )
 
 __all__ = [
+    "STARKWEATHER_DELAYS",
+    "BeliefState",
+    "SemiMarkovConditioningTask",
+    "starkweather_delay_probs",
+    "variable_delay_session",
     "PROTOCOLS",
     "REPRESENTATIONS",
     "CompleteSerialCompound",

@@ -381,6 +381,11 @@ def get_protocol(name: str | Protocol) -> Protocol:
         hint = ""
         if isinstance(name, str) and name.lower().endswith((".csv", ".tsv", ".txt", ".parquet", ".pq")):
             hint = " (a lab's session file goes to session=..., on the command line --session)"
+        if name == "variable-delay":
+            hint = (
+                " ('variable-delay' draws a reward time per trial, so it is a session: "
+                "simulate_conditioning('variable-delay', ...) or ConditioningTask(variable_delay_session(...)))"
+            )
         raise ValueError(f"unknown protocol {name!r}; valid protocols: {', '.join(_LIBRARY)}{hint}")
     description, phases = _LIBRARY[name]
     return make_protocol(name, phases, description=description)

@@ -11,7 +11,7 @@ With ``k = t - onset`` the number of bins since the cue's onset (features are ze
   offset, so trace-conditioning intervals are timed as well);
 - presence: one feature, :math:`x(t) = [\mathrm{onset} \le t < \mathrm{offset}]`;
 - microstimuli (Ludvig, Sutton & Kehoe 2008): a memory trace that decays from 1 at onset,
-  :math:`y(k) = d^{k}`, read through ``m`` Gaussian basis functions on the trace *height*, each scaled by
+  :math:`y(k) = d_1^{k\Delta}` (:math:`d_1` per second, :math:`\Delta` the bin width), read through ``m`` Gaussian basis functions on the trace *height*, each scaled by
   the height,
 
   .. math:: x_i(t) = y(k)\,\frac{1}{\sqrt{2\pi}}\exp\!\Big(-\frac{(y(k) - i/m)^2}{2\sigma^2}\Big),
@@ -51,7 +51,8 @@ __all__ = [
 
 
 class Representation(ABC):
-    """Base class: ``n_features(n_bins)`` per cue and ``cue_features(onset, offset, n_bins)``."""
+    """Base class: ``n_per_cue(n_bins)`` and ``cue_features(onset, offset, n_bins, dt)`` (the task passes its
+    bin width ``dt`` in seconds as a keyword; a representation with time constants uses it)."""
 
     name = "representation"
 
@@ -60,8 +61,8 @@ class Representation(ABC):
         """Number of features one cue needs in a trial of ``n_bins`` bins."""
 
     @abstractmethod
-    def cue_features(self, onset: int, offset: int, n_bins: int) -> NDArray[np.float64]:
-        """Features ``(n_bins, n_per_cue)`` of a cue on during bins ``[onset, offset)``."""
+    def cue_features(self, onset: int, offset: int, n_bins: int, dt: float = 0.25) -> NDArray[np.float64]:
+        """Features ``(n_bins, n_per_cue)`` of a cue on during bins ``[onset, offset)`` (bins of ``dt`` s)."""
 
     def labels(self, n_bins: int, dt: float) -> list[str]:
         """Short labels of one cue's features (joined with the cue letter by the task)."""
@@ -77,7 +78,7 @@ class CompleteSerialCompound(Representation):
     def n_per_cue(self, n_bins: int) -> int:  # noqa: D102
         return n_bins
 
-    def cue_features(self, onset: int, offset: int, n_bins: int) -> NDArray[np.float64]:  # noqa: D102
+    def cue_features(self, onset: int, offset: int, n_bins: int, dt: float = 0.25) -> NDArray[np.float64]:  # noqa: D102
         x = np.zeros((n_bins, n_bins))
         k = np.arange(n_bins - onset)
         x[onset + k, k] = 1.0
@@ -96,7 +97,7 @@ class Presence(Representation):
     def n_per_cue(self, n_bins: int) -> int:  # noqa: D102
         return 1
 
-    def cue_features(self, onset: int, offset: int, n_bins: int) -> NDArray[np.float64]:  # noqa: D102
+    def cue_features(self, onset: int, offset: int, n_bins: int, dt: float = 0.25) -> NDArray[np.float64]:  # noqa: D102
         x = np.zeros((n_bins, 1))
         x[onset:offset, 0] = 1.0
         return x
@@ -115,33 +116,43 @@ class Microstimuli(Representation):
         Number ``m`` of basis functions (centres ``i/m`` of the trace height, ``i = 1..m``).
     sigma : float, default 0.08
         Width of the basis functions (in trace-height units).
-    decay : float, default 0.85
-        Memory-trace decay per time bin, ``y(k) = decay**k``. Ludvig et al. used 0.985 per 5-ms step; a
-        coarser bin needs a faster decay per bin (0.85 per 0.25-s bin halves the trace in about 1 s).
+    decay_per_s : float, default 0.85 ** 4 = 0.522
+        Memory-trace decay per second, ``y = decay_per_s ** (seconds since onset)``, so the trace is the
+        same function of time at any bin width (0.85 per 0.25-s bin: it halves in about 1 s). Ludvig et
+        al. used 0.985 per 5-ms step (0.05 per s).
     presence : bool, default False
         Append the presence feature (Ludvig et al. 2012).
+    decay : None
+        Refused: a decay per bin would change with the bin width; give ``decay_per_s``.
     """
 
     n_micro: int = 6
     sigma: float = 0.08
-    decay: float = 0.85
+    decay_per_s: float = 0.85**4
     presence: bool = False
+    decay: float | None = None
     name = "microstimuli"
 
     def __post_init__(self) -> None:
+        if self.decay is not None:
+            raise ValueError(
+                f"decay={self.decay!r} is per bin and would change with dt; give decay_per_s, the decay per "
+                f"second (per 0.25-s bin it is decay_per_s ** 0.25; decay={self.decay!r} at 0.25 s is "
+                f"decay_per_s={float(self.decay) ** 4:.4g})"
+            )
         if isinstance(self.n_micro, bool) or not isinstance(self.n_micro, int) or self.n_micro < 1:
             raise ValueError(f"n_micro must be a positive integer, got {shown(self.n_micro)}")
         if not self.sigma > 0:
             raise ValueError(f"sigma must be > 0, got {shown(self.sigma)}")
-        if not 0.0 < self.decay < 1.0:
-            raise ValueError(f"decay must be in (0, 1), got {shown(self.decay)}")
+        if not 0.0 < self.decay_per_s < 1.0:
+            raise ValueError(f"decay_per_s must be in (0, 1), got {shown(self.decay_per_s)}")
 
     def n_per_cue(self, n_bins: int) -> int:  # noqa: D102
         return self.n_micro + int(self.presence)
 
-    def cue_features(self, onset: int, offset: int, n_bins: int) -> NDArray[np.float64]:  # noqa: D102
+    def cue_features(self, onset: int, offset: int, n_bins: int, dt: float = 0.25) -> NDArray[np.float64]:  # noqa: D102
         x = np.zeros((n_bins, self.n_per_cue(n_bins)))
-        y = self.decay ** np.arange(n_bins - onset, dtype=float)
+        y = self.decay_per_s ** (np.arange(n_bins - onset, dtype=float) * dt)
         x[onset:, : self.n_micro] = microstimulus_basis(y, self.n_micro, self.sigma)
         if self.presence:
             x[onset:offset, -1] = 1.0
@@ -177,6 +188,15 @@ def make_representation(spec: str | Representation) -> Representation:
     if isinstance(spec, Representation):
         return spec
     makers = {"csc": CompleteSerialCompound, "presence": Presence, "microstimuli": Microstimuli}
+    if spec in ("belief-state", "semi-markov"):
+        raise ValueError(
+            f"the {spec!r} model needs the task's reward-time distribution: use "
+            f"simulate_conditioning('variable-delay', representation={spec!r}, ...), or "
+            "ConditioningTask(..., representation=BeliefState(delays=..., p_reward=...))"
+            if spec == "belief-state"
+            else f"the {spec!r} model needs the task's reward-time distribution: use "
+            f"simulate_conditioning('variable-delay', representation={spec!r}, ...)"
+        )
     if spec not in makers:
         raise ValueError(
             f"unknown representation {spec!r}; valid representations: {', '.join(REPRESENTATIONS)}"

@@ -49,6 +49,7 @@ from dopasoft.tasks.conditioning.protocols import (
     parse_trial_type,
 )
 from dopasoft.tasks.conditioning.representations import Representation, make_representation
+from dopasoft.tasks.conditioning.reward_timing import BeliefState
 from dopasoft.tasks.conditioning.session import Session
 
 __all__ = ["ConditioningTask", "InstrumentalConditioningTask", "TrialTiming", "cue_value"]
@@ -103,9 +104,12 @@ class ConditioningTask(gym.Env):
         A shipped protocol name (see :data:`dopasoft.tasks.conditioning.PROTOCOLS`), a
         :class:`Protocol` built with :func:`make_protocol`, or a lab's :class:`Session` (rows in file
         order, each with its own timing; its times override ``cue_onset`` and ``isi`` where given).
-    representation : {"csc", "presence", "microstimuli"} or Representation, default "csc"
+    representation : {"csc", "presence", "microstimuli"}, Representation or BeliefState, default "csc"
+        A :class:`~dopasoft.tasks.conditioning.BeliefState` (one-cue protocols or sessions) makes the
+        observation of each bin the posterior over hidden states, built per trial from its outcome.
     dt : float, default 0.25
-        Bin width in seconds.
+        Bin width in seconds (the learner's discount and trace are per second:
+        :func:`~dopasoft.experiments.conditioning.conditioning_agent`).
     cue_onset : float, default 1.0
         Time of the first cue onset after trial start (>= one bin: the pre-cue state precedes it).
     isi : float, default 1.5
@@ -159,7 +163,10 @@ class ConditioningTask(gym.Env):
     ) -> None:
         self.session = protocol if isinstance(protocol, Session) else None
         self.protocol = self.session if self.session is not None else get_protocol(protocol)
-        self.representation = make_representation(representation)
+        self.representation = (
+            representation if isinstance(representation, BeliefState) else make_representation(representation)
+        )
+        self._belief = isinstance(self.representation, BeliefState)
         if not (isinstance(dt, int | float) and np.isfinite(dt) and dt > 0):
             raise ValueError(f"dt must be a positive number of seconds, got {shown(dt)}")
         self.dt = float(dt)
@@ -168,6 +175,14 @@ class ConditioningTask(gym.Env):
         self.post_bins = _bins(post_reward, self.dt, "post_reward", 0)
         self.gap_bins = _bins(serial_gap, self.dt, "serial_gap", 1)
         self.cues = self.protocol.cues
+        if self._belief and (
+            len(self.cues) != 1 or any(len(tt.groups) != 1 for tt in self.protocol.trial_types)
+        ):
+            raise ValueError(
+                "the belief-state representation models one cue followed by a reward; protocol "
+                f"{self.protocol.name!r} has cues {''.join(self.cues) or '(none)'} and trial types "
+                f"{[tt.name for tt in self.protocol.trial_types]}"
+            )
         # bins per trial type (protocols: every trial of a type has the same bins) or per trial (sessions;
         # then ``timings`` is empty and ``trial_timings`` holds one TrialTiming per row)
         self.timings = (
@@ -181,8 +196,12 @@ class ConditioningTask(gym.Env):
         self.trial_timings = None if self.session is None else self._session_timings(self.session)
         latest = self.trial_timings if self.trial_timings is not None else list(self.timings.values())
         self.n_bins = max(t.reward_bin for t in latest) + 1 + self.post_bins
-        self.n_per_cue = self.representation.n_per_cue(self.n_bins)
-        self.n_features = max(1, len(self.cues) * self.n_per_cue)
+        if self._belief:  # one belief vector per bin, whatever the cue
+            self.n_per_cue = self.representation.n_features(self.dt)
+            self.n_features = self.n_per_cue
+        else:
+            self.n_per_cue = self.representation.n_per_cue(self.n_bins)
+            self.n_features = max(1, len(self.cues) * self.n_per_cue)
         if self.session is None:
             # one (n_bins, n_features) matrix per trial type: refuse a grid that cannot fit in memory
             require_memory(
@@ -193,13 +212,17 @@ class ConditioningTask(gym.Env):
             )
         else:
             self._require_session_memory(self.session)
-        self.feature_names = [
-            f"{c}:{label}" for c in self.cues for label in self.representation.labels(self.n_bins, dt)
-        ] or ["none"]
-        # a session's trials may each have their own bins: their features are built at reset
+        if self._belief:
+            self.feature_names = self.representation.labels(self.dt)
+        else:
+            self.feature_names = [
+                f"{c}:{label}" for c in self.cues for label in self.representation.labels(self.n_bins, dt)
+            ] or ["none"]
+        # a session's trials may each have their own bins, and a belief depends on the outcome: their
+        # features are built at reset
         self._features = (
             {tt.name: self.trial_features(tt) for tt in self.protocol.trial_types}
-            if self.session is None
+            if self.session is None and not self._belief
             else {}
         )
         self.n_trials = self.protocol.n_trials
@@ -269,11 +292,15 @@ class ConditioningTask(gym.Env):
         or with ``timing``)."""
         if timing is None:
             timing = trial_timing(trial_type, self.onset_bin, self.isi_bins, self.gap_bins)
+        if self._belief:  # the belief on a trial whose reward comes at its time
+            return self.representation.trial_features(
+                timing.onsets[0], timing.reward_bin, self.n_bins, self.dt
+            )
         x = np.zeros((self.n_bins, self.n_features))
         for i, cue in enumerate(self.cues):
             if cue in timing.cues:
                 on, off = timing.cues[cue]
-                block = self.representation.cue_features(on, off, self.n_bins)
+                block = self.representation.cue_features(on, off, self.n_bins, dt=self.dt)
                 x[:, i * self.n_per_cue : (i + 1) * self.n_per_cue] = block
         return x
 
@@ -304,12 +331,7 @@ class ConditioningTask(gym.Env):
         phase, tt = self._schedule[self._trial]
         self._current = tt
         session = self.session
-        if session is None:
-            self._timing = self.timings[tt.name]
-            self._trial_x = self._features[tt.name]
-        else:
-            self._timing = self.trial_timings[self._trial]
-            self._trial_x = self.trial_features(tt, self._timing)
+        self._timing = self.timings[tt.name] if session is None else self.trial_timings[self._trial]
         self._reward_size = float(tt.reward)
         if session is not None and session.reward is not None and tt.reinforced:
             self._reward_size = float(session.reward[self._trial])
@@ -317,6 +339,15 @@ class ConditioningTask(gym.Env):
             self._rewarded = bool(session.rewarded[self._trial])  # the lab's outcome, no draw
         else:
             self._rewarded = tt.reinforced and bool(self.np_random.random() < tt.reward_prob)
+        if self._belief:
+            reward_bin = self._timing.reward_bin if self._rewarded else None
+            self._trial_x = self.representation.trial_features(
+                self._timing.onsets[0], reward_bin, self.n_bins, self.dt
+            )
+        elif session is None:
+            self._trial_x = self._features[tt.name]
+        else:
+            self._trial_x = self.trial_features(tt, self._timing)
         self._t = 0
         info = {
             "phase": phase,
