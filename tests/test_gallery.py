@@ -137,6 +137,30 @@ def check_13(out: str) -> None:
     assert number(out, "final max |Q - Q*|") < 0.1  # tree-backup learns Q* off-policy
 
 
+def check_14(out: str) -> None:
+    # after training the per-state habit equals the policy (soft signals ~0); the shared default policy
+    # is the marginal of two opposite choices, about 1/2 each: |action term| near tau log 2 (tau = 0.25)
+    line = out.split("mean |action term| after training:")[1].splitlines()[0]
+    per_state, marginal = (float(v) for v in re.findall(r"(?:per-state|marginal) ([-0-9.e]+)", line))
+    assert per_state < 1e-3
+    assert abs(marginal - 0.25 * math.log(2)) < 0.05
+
+
+def check_15(out: str) -> None:
+    slopes = dict(re.findall(r"^slope (\d+)% task: ([-0-9.]+) per s \((?:belief-state)", out, re.M))
+    assert float(slopes["100"]) < 0 < float(slopes["90"])  # Starkweather et al. (2017)'s pattern
+    csc = [float(v) for v in re.findall(r"^slope \d+% task: ([-0-9.]+) per s \(CSC TD\)", out, re.M)]
+    assert len(csc) == 2 and all(abs(v) < 0.05 for v in csc)  # CSC TD: flat in both tasks
+
+
+def check_16(out: str) -> None:
+    # each unit's reversal point is the expectile of its asymmetry (Dabney et al. 2020); the decoded
+    # distribution has the true mean (5.208 ul for the 7 magnitudes)
+    assert number(out, "largest |reversal point - expectile|") < 0.3
+    decoded = float(re.search(r"^decoded mean: ([0-9.]+)", out, re.M).group(1))
+    assert abs(decoded - 5.208) < 0.3
+
+
 CHECKS: dict[str, Callable[[str], None]] = {
     name[len("check_") :]: fn for name, fn in globals().items() if name.startswith("check_")
 }

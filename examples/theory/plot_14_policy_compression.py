@@ -28,7 +28,7 @@ compressed = discrimination_experiment(400, prior_rate=0.05, prior_scope="margin
 # %%
 # What is left after training
 # ---------------------------
-# Both agents choose correctly on every late trial. Under the habit, π0(·|cue) ≈ π(·|cue), so the
+# Both agents choose correctly on every late trial. Under the habit, π0(· | cue) ≈ π(· | cue), so the
 # action term and the action prediction error are ~0. Under compression, π0 is the marginal of the
 # two cues' opposite choices (about one half each), so τ log(π/π0) stays near τ log 2 and the action
 # prediction error near 1/2.
