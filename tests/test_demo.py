@@ -28,6 +28,8 @@ FIGURES = (
     "recorded_vs_model",
     "action_prediction",
     "convergence",
+    "reward_timing",
+    "distributional_rpe",
 )
 TABLES = (
     "two_step_data",
@@ -49,6 +51,8 @@ TABLES = (
     "neural_glm",
     "action_prediction",
     "convergence_curves",
+    "reward_timing_slopes",
+    "distributional_units",
 )
 
 
@@ -74,6 +78,10 @@ def test_quick_demo_writes_figures_and_tables(tmp_path, capsys):
     np.testing.assert_allclose(summed[fits.index], fits["nll"], rtol=1e-9)
     glm = pd.read_csv(out / "neural_glm.csv").query("level == 'group'").set_index("term")
     assert glm.loc["action_term", "ci_high"] < 0 < glm.loc["value_rpe", "ci_low"]  # a delta recording
+    slopes = pd.read_csv(out / "reward_timing_slopes.csv").set_index("p_reward")["slope_per_s"]
+    assert slopes[1.0] < 0 < slopes[0.9]  # Starkweather et al. 2017: the sign flips with omissions
+    units = pd.read_csv(out / "distributional_units.csv")
+    assert np.corrcoef(units["asymmetry"], units["reversal_point"])[0, 1] > 0.9  # optimists reverse higher
     data = pd.read_csv(out / "two_step_data.csv")
     assert data["subject"].nunique() == 8 and len(data) == 8 * 100
 

@@ -147,7 +147,7 @@ def _demo_outputs() -> tuple[list[str], list[str]]:
 
 def test_analysis_md_lists_every_figure_and_table_of_the_demo():
     figures, tables = _demo_outputs()
-    assert len(figures) == 11 and "convergence" in figures
+    assert len(figures) == 13 and {"convergence", "reward_timing", "distributional_rpe"} <= set(figures)
     text = (ROOT / "docs" / "analysis.md").read_text(encoding="utf-8")
     section = text[text.index("## `dopasoft demo`") :]
     section = section[: section.index("\n## ", 1)]

@@ -238,6 +238,19 @@ def _reward_timing():
     )
 
 
+def _reward_timing_demo():
+    """The demo's version: belief-state TD only, one animal per task (one panel)."""
+    from dopasoft.analysis.dopamine_figures import plot_reward_timing
+
+    runs = {
+        task: simulate_conditioning(
+            "variable-delay", p_reward=p, representation="belief-state", n_trials=300, seed=13
+        )
+        for task, p in (("100 % rewarded", 1.0), ("90 % rewarded", 0.9))
+    }
+    return plot_reward_timing({"Belief-state TD": runs})
+
+
 def _distributional():
     from dopasoft.analysis.distributional import plot_distributional_rpe
     from dopasoft.experiments import distributional_rpe
@@ -263,6 +276,7 @@ SIMPLE = {
     "rpe_training_cohort": _training_cohort,
     "probability_scaling_cohort": _probability_scaling_cohort,
     "reward_timing": _reward_timing,
+    "reward_timing_demo": _reward_timing_demo,
     "distributional_rpe": _distributional,
     "rpe_transfer": _acquisition,
     "blocking": _blocking,

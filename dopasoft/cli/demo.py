@@ -70,6 +70,9 @@ def run_demo(
     5. Stay analysis (probabilities, regressions) and a posterior predictive check.
     6. Value composition: two gridworld goals learnt apart with Soft Q(λ) and composed without new
        learning (:func:`dopasoft.experiments.composition.composition_experiment`).
+    7. Dopamine and time: belief-state TD in the variable-delay tasks with 100 % and 90 % of rewards
+       delivered (one animal each; reward RPE against delay, Starkweather et al. 2017), and
+       distributional TD (a population of units with asymmetric learning rates, Dabney et al. 2020).
 
     Parameters
     ----------
@@ -242,6 +245,33 @@ def run_demo(
         table(res.curves, "convergence_curves")
         figure(an.plot_convergence(res), "convergence")
 
+    def timing() -> None:
+        from dopasoft.experiments.conditioning import simulate_conditioning as sim
+        from dopasoft.experiments.distributional import distributional_rpe
+
+        # one animal per task at the protocol's default 1500 trials (about a second in all, also with
+        # --quick: with 600 trials the 100 % task has not learned the hazard yet and its slope is > 0)
+        runs = {
+            task: sim(
+                "variable-delay",
+                p_reward=p,
+                representation="belief-state",
+                seed=np.random.default_rng(next(seeds)),
+            )
+            for task, p in (("100 % rewarded", 1.0), ("90 % rewarded", 0.9))
+        }
+        slopes = pd.DataFrame(
+            [
+                {"task": task, "p_reward": p, "slope_per_s": float(an.delay_slope(runs[task]).mean())}
+                for task, p in (("100 % rewarded", 1.0), ("90 % rewarded", 0.9))
+            ]
+        )
+        table(slopes, "reward_timing_slopes")
+        figure(an.plot_reward_timing({"Belief-state TD": runs}), "reward_timing")
+        dist = distributional_rpe(n_trials=5000 if quick else 20_000, seed=np.random.default_rng(next(seeds)))
+        table(dist.units, "distributional_units")
+        figure(an.plot_distributional_rpe(dist), "distributional_rpe")
+
     steps = [
         ("conditioning: acquisition, blocking, partial reinforcement", conditioning),
         (f"two-step cohort: {cfg['n_subjects']} subjects x {cfg['n_trials']} trials", cohort),
@@ -253,6 +283,7 @@ def run_demo(
         ("action prediction errors: a learned default policy", action_prediction),
         ("value composition: two goals learnt apart, composed", composition),
         ("convergence to Q* off-policy, and what traces are for", convergence),
+        ("dopamine and time: belief-state TD at variable delays, distributional TD", timing),
     ]
     from dopasoft.fitting.compilation import is_ready
 
