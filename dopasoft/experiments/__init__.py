@@ -9,7 +9,9 @@ Pavlovian protocol or a lab's own session file (:func:`~dopasoft.experiments.con
 learned default policy (per state, or shared by all states: policy compression) and
 :func:`~dopasoft.experiments.discrimination.timed_discrimination_experiment` emits them at movement onset,
 apart from the cue and the outcome; :func:`~dopasoft.experiments.distributional.distributional_rpe` simulates a
-population of distributional RPE units (Dabney et al. 2020); :func:`~dopasoft.experiments.convergence.convergence_experiment` shows which learners
+population of distributional RPE units (Dabney et al. 2020), and
+:func:`~dopasoft.experiments.distributional.distributional_bandit` the same units on a bandit, choosing by a
+Boltzmann policy; :func:`~dopasoft.experiments.convergence.convergence_experiment` shows which learners
 reach the soft-optimal Q* off-policy and what traces are for.
 """
 
@@ -27,7 +29,7 @@ from dopasoft.experiments.discrimination import (
     discrimination_experiment,
     timed_discrimination_experiment,
 )
-from dopasoft.experiments.distributional import distributional_rpe
+from dopasoft.experiments.distributional import distributional_bandit, distributional_rpe
 from dopasoft.experiments.two_step import simulate_two_step, stay_probabilities, to_canonical
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "conditioning_agent",
     "convergence_experiment",
     "discrimination_experiment",
+    "distributional_bandit",
     "distributional_rpe",
     "make_two_step_agent",
     "read_session",

@@ -40,11 +40,14 @@ from scipy.optimize import brentq, minimize
 
 from dopasoft._memory import require_memory
 from dopasoft._messages import shown
+from dopasoft.soft import boltzmann_policy
 
 __all__ = [
     "DABNEY_MAGNITUDES",
     "DABNEY_PROBABILITIES",
+    "DistributionalBanditResult",
     "DistributionalResult",
+    "distributional_bandit",
     "distributional_rpe",
     "expectiles",
     "impute_distribution",
@@ -241,6 +244,26 @@ def _reversal_point(magnitudes: NDArray, delta: NDArray) -> float:
     return float(m[k - 1] + (m[k] - m[k - 1]) * (-d[k - 1]) / (d[k] - d[k - 1]))
 
 
+def _asymmetric_step(v: NDArray, r: float, a_plus: NDArray, a_minus: NDArray) -> NDArray:
+    """The one distributional update: every unit moves towards ``r`` at alpha+ above, alpha- below."""
+    delta = r - v
+    return v + np.where(delta > 0, a_plus, a_minus) * delta
+
+
+def _check_common(asymmetries, n_units, alpha, n_trials) -> NDArray[np.float64]:
+    if asymmetries is None:
+        if isinstance(n_units, bool) or not isinstance(n_units, int | np.integer) or n_units < 1:
+            raise ValueError(f"n_units must be an integer >= 1, got {shown(n_units)}")
+        taus = (np.arange(int(n_units)) + 0.5) / int(n_units)
+    else:
+        taus = _asymmetries(asymmetries)
+    if not (isinstance(alpha, int | float) and 0.0 < alpha <= 1.0):
+        raise ValueError(f"alpha must be in (0, 1], got {shown(alpha)}")
+    if isinstance(n_trials, bool) or not isinstance(n_trials, int | np.integer) or n_trials < 2:
+        raise ValueError(f"n_trials must be an integer >= 2, got {shown(n_trials)}")
+    return taus
+
+
 def distributional_rpe(
     rewards: Sequence[float] = DABNEY_MAGNITUDES,
     probabilities: Sequence[float] | None = DABNEY_PROBABILITIES,
@@ -295,16 +318,7 @@ def distributional_rpe(
     [[0.1, 1.9, 2.0], [0.5, 5.0, 5.2], [0.9, 10.5, 10.8]]
     """
     r, p = _distribution(rewards, probabilities)
-    if asymmetries is None:
-        if isinstance(n_units, bool) or not isinstance(n_units, int | np.integer) or n_units < 1:
-            raise ValueError(f"n_units must be an integer >= 1, got {shown(n_units)}")
-        taus = (np.arange(int(n_units)) + 0.5) / int(n_units)
-    else:
-        taus = _asymmetries(asymmetries)
-    if not (isinstance(alpha, int | float) and 0.0 < alpha <= 1.0):
-        raise ValueError(f"alpha must be in (0, 1], got {shown(alpha)}")
-    if isinstance(n_trials, bool) or not isinstance(n_trials, int | np.integer) or n_trials < 2:
-        raise ValueError(f"n_trials must be an integer >= 2, got {shown(n_trials)}")
+    taus = _check_common(asymmetries, n_units, alpha, n_trials)
     require_memory(
         8.0 * (int(n_trials) + 1) * taus.size * 2,
         f"n_trials={int(n_trials)} with {taus.size} units (every unit's value before every trial)",
@@ -316,8 +330,7 @@ def distributional_rpe(
     values = np.zeros((int(n_trials) + 1, taus.size))
     v = np.zeros(taus.size)
     for t, k in enumerate(drawn):
-        delta = r[k] - v
-        v = v + np.where(delta > 0, a_plus, a_minus) * delta
+        v = _asymmetric_step(v, r[k], a_plus, a_minus)
         values[t + 1] = v
     half = int(n_trials) // 2
     late_values = values[half:-1]  # the value each late trial's RPE was computed from
@@ -357,3 +370,167 @@ def distributional_rpe(
     return DistributionalResult(
         units=units, rpe=rpe, decoded=decoded, rewards=r, probabilities=p, values=values
     )
+
+
+DEFAULT_ARMS = ((DABNEY_MAGNITUDES, DABNEY_PROBABILITIES), ((2.0, 8.0), (0.5, 0.5)))
+"""The default arms of :func:`distributional_bandit`: Dabney et al.'s variable magnitudes, and 2 or 8 µl."""
+
+
+@dataclass
+class DistributionalBanditResult:
+    """Output of :func:`distributional_bandit`.
+
+    Examples
+    --------
+    >>> res = distributional_bandit(n_units=3, n_trials=300, seed=0)
+    >>> len(res.units), res.values.shape, list(res.trials.columns[:3])
+    (6, (301, 3, 2), ['trial', 'choice', 'reward'])
+
+    Attributes
+    ----------
+    units : pandas.DataFrame
+        One row per unit and arm: ``unit``, ``arm``, ``asymmetry``, ``alpha_plus``, ``alpha_minus``,
+        ``value`` (:math:`Q_i(a)`, mean over the second half of training), ``reversal_point`` (where the
+        unit's mean RPE on that arm, against magnitude, crosses 0) and ``expectile`` (the
+        :math:`\\tau_i`-expectile of the arm's reward distribution).
+    trials : pandas.DataFrame
+        One row per trial: ``trial``, ``choice``, ``reward`` and ``p_0``, ``p_1``, ... (the Boltzmann
+        policy the choice was drawn from).
+    values : ndarray
+        ``(n_trials + 1, n_units, n_arms)``: every unit's value of every arm before each trial and after
+        the last.
+    arms : list of (ndarray, ndarray)
+        Each arm's rewards and probabilities.
+    """
+
+    units: pd.DataFrame
+    trials: pd.DataFrame
+    values: NDArray[np.float64]
+    arms: list
+
+
+def distributional_bandit(
+    arms: Sequence[tuple[Sequence[float], Sequence[float] | None]] = DEFAULT_ARMS,
+    *,
+    asymmetries: Sequence[float] | None = None,
+    n_units: int = 20,
+    alpha: float = 0.02,
+    beta: float = 0.3,
+    n_trials: int = 5000,
+    seed: int | np.random.Generator | None = None,
+) -> DistributionalBanditResult:
+    r"""Distributional TD where choices exist: a population of units on a bandit, choosing softly.
+
+    Each arm :math:`a` pays a reward drawn from its own distribution. Unit :math:`i` keeps a value
+    :math:`Q_i(a)` of every arm and, after a choice :math:`a_t` and reward :math:`r_t`, updates the chosen
+    arm's value with the update of :func:`distributional_rpe` (the same function),
+
+    .. math:: \delta_i = r_t - Q_i(a_t), \qquad
+              Q_i(a_t) \leftarrow Q_i(a_t) + (lpha^+_i\,[\delta_i > 0] + lpha^-_i\,[\delta_i \le 0])\,\delta_i,
+
+    with :math:`lpha^+_i = lpha	au_i`, :math:`lpha^-_i = lpha(1 - 	au_i)`. Choices follow the
+    Boltzmann (soft) policy of the *population mean* value
+    :math:`ar Q(a) = rac1N\sum_i Q_i(a)`,
+
+    .. math:: \pi(a) = rac{\exp(eta ar Q(a))}{\sum_b \exp(eta ar Q(b))}
+
+    (:func:`dopasoft.soft.boltzmann_policy` with temperature :math:`1/eta`). Every arm keeps a positive
+    probability, so every unit's value of every arm converges to the :math:`	au_i`-expectile of that
+    arm's reward distribution, whatever the policy (docs/maths.md §10).
+
+    Parameters
+    ----------
+    arms : sequence of (rewards, probabilities), default :data:`DEFAULT_ARMS`
+        One reward distribution per arm (probabilities None: equally likely), at least two arms.
+    asymmetries : sequence of float, optional
+        :math:`	au_i` per unit, in (0, 1). Default: ``n_units`` evenly spaced, :math:`(i + 1/2)/n`.
+    n_units : int, default 20
+        Used when ``asymmetries`` is not given.
+    alpha : float, default 0.02
+        :math:`lpha^+_i + lpha^-_i`, in (0, 1].
+    beta : float, default 0.3
+        Inverse temperature of the policy (per reward unit), >= 0 (0: uniform choices).
+    n_trials : int, default 5000
+    seed : int or Generator, optional
+        Choices and rewards: same seed, same result.
+
+    Returns
+    -------
+    DistributionalBanditResult
+        ``.units`` has one row per unit and arm.
+
+    Raises
+    ------
+    ValueError
+        For fewer than two arms, an arm that is not a distribution, asymmetries outside (0, 1), or an
+        ``alpha``, ``beta``, ``n_units`` or ``n_trials`` out of range.
+
+    Examples
+    --------
+    >>> res = distributional_bandit(asymmetries=[0.2, 0.8], n_trials=4000, seed=0)
+    >>> res.units[["unit", "arm", "value", "expectile"]].round(1).values.tolist()
+    [[0.0, 0.0, 3.0, 2.9], [0.0, 1.0, 3.2, 3.2], [1.0, 0.0, 8.7, 8.5], [1.0, 1.0, 6.8, 6.8]]
+    """
+    try:
+        dists = [_distribution(r, p) for r, p in arms]
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"arms must be (rewards, probabilities) pairs, got {shown(arms)}: {err}") from None
+    if len(dists) < 2:
+        raise ValueError(f"a bandit needs at least two arms, got {len(dists)}")
+    taus = _check_common(asymmetries, n_units, alpha, n_trials)
+    if not (isinstance(beta, int | float) and not isinstance(beta, bool) and 0.0 <= beta < np.inf):
+        raise ValueError(f"beta must be a finite number >= 0, got {shown(beta)}")
+    n_arms, n = len(dists), int(n_trials)
+    require_memory(
+        8.0 * (n + 1) * taus.size * n_arms * 2,
+        f"n_trials={n} with {taus.size} units and {n_arms} arms (every value before every trial)",
+        "use fewer trials or units",
+    )
+    rng = np.random.default_rng(seed)
+    a_plus, a_minus = alpha * taus, alpha * (1.0 - taus)
+    q = np.zeros((taus.size, n_arms))
+    values = np.zeros((n + 1, taus.size, n_arms))
+    choices = np.zeros(n, dtype=np.int64)
+    rewards = np.zeros(n)
+    policy = np.zeros((n, n_arms))
+    uniform = np.full(n_arms, 1.0 / n_arms)
+    for t in range(n):
+        pi = boltzmann_policy(q.mean(axis=0), 1.0 / beta) if beta > 0 else uniform
+        a = int(rng.choice(n_arms, p=pi))
+        r_vals, r_p = dists[a]
+        r = float(r_vals[rng.choice(r_vals.size, p=r_p)])
+        q[:, a] = _asymmetric_step(q[:, a], r, a_plus, a_minus)
+        values[t + 1], choices[t], rewards[t], policy[t] = q, a, r, pi
+    half = n // 2
+    rows = []
+    for a, (r_vals, r_p) in enumerate(dists):
+        late = (np.arange(n) >= half) & (choices == a)
+        before = values[:-1][late, :, a]  # the value each late choice's RPE was computed from
+        mags = np.sort(np.unique(r_vals))
+        mean_delta = np.array(
+            [
+                (m - before[rewards[late] == m]).mean(axis=0)
+                if np.any(rewards[late] == m)
+                else np.full(taus.size, np.nan)
+                for m in mags
+            ]
+        )
+        exp_a = expectiles(r_vals, r_p, taus)
+        for i, tau in enumerate(taus):
+            rows.append(
+                {
+                    "unit": i,
+                    "arm": a,
+                    "asymmetry": float(tau),
+                    "alpha_plus": float(a_plus[i]),
+                    "alpha_minus": float(a_minus[i]),
+                    "value": float(values[half:-1, i, a].mean()),
+                    "reversal_point": _reversal_point(mags, mean_delta[:, i]),
+                    "expectile": float(exp_a[i]),
+                }
+            )
+    units = pd.DataFrame(rows).sort_values(["unit", "arm"], kind="stable").reset_index(drop=True)
+    trials = pd.DataFrame({"trial": np.arange(n), "choice": choices, "reward": rewards})
+    for a in range(n_arms):
+        trials[f"p_{a}"] = policy[:, a]
+    return DistributionalBanditResult(units=units, trials=trials, values=values, arms=dists)
