@@ -42,8 +42,9 @@ def test_each_units_value_of_each_arm_is_the_expectile_of_that_arm(bandit):
         rewards, probs = ARMS[row.arm]
         truth = als_expectile(rewards, probs, row.asymmetry)
         assert row.expectile == pytest.approx(truth, abs=1e-6)
-        # a constant step size leaves the value fluctuating around the expectile: sd ~ sqrt(alpha/2) * spread
-        assert row.value == pytest.approx(truth, abs=0.35), row
+        # a constant step size leaves the value fluctuating around the expectile: within 4 % of the arm's
+        # reward range (the worst of seeds 0-19 was 2.8 %)
+        assert row.value == pytest.approx(truth, abs=0.04 * np.ptp(rewards)), row
     # optimists value each arm above pessimists: the order of the expectiles
     for _, arm in units.groupby("arm"):
         assert np.all(np.diff(arm.sort_values("asymmetry")["value"]) > 0)
