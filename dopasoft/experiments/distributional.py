@@ -45,6 +45,7 @@ from dopasoft.soft import boltzmann_policy
 __all__ = [
     "DABNEY_MAGNITUDES",
     "DABNEY_PROBABILITIES",
+    "DEFAULT_ARMS",
     "DistributionalBanditResult",
     "DistributionalResult",
     "distributional_bandit",
