@@ -1,4 +1,5 @@
-"""The README as a user reads it: every ```python block runs on its own, every shown command parses.
+"""The README and the getting-started tour as a user reads them: every ```python block runs on its own (but one
+marked ``<!-- not run: reason -->`` on the line before it), every shown command parses.
 
 Python blocks: each runs top to bottom in a fresh namespace, in a temporary working directory (the files it
 writes land there), after nothing but its own imports. The package ships no hBayesDM example files (the
@@ -47,7 +48,22 @@ def _heading_before(path: Path, line: int) -> str:
     return re.sub(r"\W+", "-", heading.lstrip("#").strip().lower()).strip("-")
 
 
+NOT_RUN = re.compile(r"<!--\s*not run:\s*(.+?)\s*-->\s*\Z", re.S)
+#: pages whose python blocks run here, besides the README (the getting-started tour holds what the README
+#: used to show; data_formats.md and analysis.md received its data-format and demo sections)
+RUN_PAGES = [README, *(ROOT / "docs" / name for name in ("getting_started.md", "data_formats.md"))]
+
+
+def runnable_blocks(path: Path) -> list[tuple[int, str]]:
+    """The python blocks of ``path`` to run: all but those right after a ``<!-- not run: reason -->`` line."""
+    text = path.read_text(encoding="utf-8")
+    starts = [m.start() for m in FENCE.finditer(text) if m.group(1) == "python"]
+    blocks = fenced_blocks(path, "python")
+    return [b for b, s in zip(blocks, starts, strict=True) if not NOT_RUN.search(text[:s].rstrip() + "\n")]
+
+
 PYTHON_BLOCKS = fenced_blocks(README, "python")
+RUN_BLOCKS = [(path, line, code) for path in RUN_PAGES for line, code in runnable_blocks(path)]
 
 
 # -- example files of hBayesDM ------------------------------------------------------------------------------
@@ -66,17 +82,24 @@ def write_example_file(name: str) -> None:
 
 
 def test_readme_has_python_blocks_and_the_example_writer_covers_their_files():
-    assert len(PYTHON_BLOCKS) >= 8
-    names = {n for _, code in PYTHON_BLOCKS for n in re.findall(r"\w+_exampleData\.txt", code)}
+    assert len(PYTHON_BLOCKS) == 3  # the README's three examples; the tour is in docs/getting_started.md
+    assert "ds.fitting.sample" in PYTHON_BLOCKS[-1][1]
+    assert len(RUN_BLOCKS) >= 12
+    names = {n for _, _, code in RUN_BLOCKS for n in re.findall(r"\w+_exampleData\.txt", code)}
     assert {"ts_exampleData.txt", "gng_exampleData.txt"} <= names
 
 
+def test_not_run_marker_is_read():
+    text = "a\n<!-- not run: 4 x 1000 draws -->\n"
+    assert NOT_RUN.search(text) and not NOT_RUN.search(text + "more\n")
+
+
 @pytest.mark.parametrize(
-    ("line", "code"),
-    PYTHON_BLOCKS,
-    ids=[f"L{line}-{_heading_before(README, line)}" for line, _ in PYTHON_BLOCKS],
+    ("path", "line", "code"),
+    RUN_BLOCKS,
+    ids=[f"{path.name}-L{line}-{_heading_before(path, line)}" for path, line, _ in RUN_BLOCKS],
 )
-def test_readme_python_block_runs_on_its_own(line, code, tmp_path, monkeypatch):
+def test_python_block_runs_on_its_own(path, line, code, tmp_path, monkeypatch):
     import matplotlib.pyplot as plt
 
     monkeypatch.chdir(tmp_path)
@@ -85,7 +108,7 @@ def test_readme_python_block_runs_on_its_own(line, code, tmp_path, monkeypatch):
     namespace = {"__name__": "__main__"}
     try:
         with contextlib.redirect_stdout(io.StringIO()):
-            exec(compile(code, f"README.md, block at line {line}", "exec"), namespace)
+            exec(compile(code, f"{path.name}, block at line {line}", "exec"), namespace)
     finally:
         plt.close("all")
 
