@@ -33,7 +33,7 @@ from dopasoft.fitting.data import Transitions
 from dopasoft.fitting.models import SoftQLambdaModel
 from dopasoft.fitting.models.daw_hybrid import HY_N, HybridModel, _hybrid_nll_grad_block
 from dopasoft.fitting.softq import _nll_grad_block
-from dopasoft.fitting.softq_policy import N_COLS, SQ_ALPHA_PI, SQ_GO_BIAS
+from dopasoft.fitting.softq_policy import SQ_ALPHA_PI, SQ_GO_BIAS, tangent_directions
 
 __all__ = ["LogDensity"]
 
@@ -98,8 +98,8 @@ def _subject_params(x, hier, prior, domain, cov, source, constant, dtheta, full)
 @njit(cache=True, nogil=True)
 def _assemble(x, hier, prior, cov, source, dtheta, nll, gcols, grad):
     """``log p`` (returned) and its gradient (written to ``grad``) from the subjects' NLL ``nll`` (S,)
-    and its gradient ``gcols`` (S, columns) over the kernel columns: the priors, the pull-back onto
-    the model's parameters, the chain rule through ``dtheta``, the non-centring and the covariates'
+    and its gradient ``gcols`` (S, columns) over kernel columns or tangent directions, ``source[c]``
+    the model parameter of column ``c``: the priors, the pull-back onto the model's parameters, the chain rule through ``dtheta``, the non-centring and the covariates'
     regression. ``-inf`` and ``grad = 0`` where a value is not finite."""
     order = hier[2]
     mu_mean, mu_sd, sig_sd, const = prior[2], prior[3], prior[4], prior[5]
@@ -150,11 +150,12 @@ def _assemble(x, hier, prior, cov, source, dtheta, nll, gcols, grad):
 @njit(cache=True, nogil=True)
 def _logp_grad_softq(x, hier, prior, domain, cov, source, constant, data, subj, variant, grad):
     """:meth:`LogDensity.logp_grad` compiled, for Soft Q models without differenced columns: the
-    transforms, the likelihood's block (:func:`dopasoft.fitting.softq._nll_grad_block`) and the chain
-    rule in one call that holds no GIL. Writes ``grad``, returns ``log p`` (``-inf``, ``grad = 0``
-    where a parameter leaves its domain or a value is not finite)."""
+    transforms, the likelihood's block (:func:`dopasoft.fitting.softq._nll_grad_block`, its tangents
+    one per model parameter: ``variant[3]`` the directions' column masks, ``variant[4]`` their
+    parameters) and the chain rule in one call that holds no GIL. Writes ``grad``, returns ``log p``
+    (``-inf``, ``grad = 0`` where a parameter leaves its domain or a value is not finite)."""
     steps, reward, n_steps, stage_of, n_states, n_actions = data
-    gamma, trace, replacing = variant
+    gamma, trace, replacing, masks, direction_param = variant
     n_sub = subj.shape[0]
     dtheta = np.empty((n_sub, hier[0].shape[0]))
     full = np.empty((n_sub, source.shape[0]))
@@ -162,7 +163,7 @@ def _logp_grad_softq(x, hier, prior, domain, cov, source, constant, data, subj, 
         grad[:] = 0.0
         return -math.inf
     nll = np.empty(n_sub)
-    gcols = np.empty((n_sub, N_COLS))
+    gdir = np.empty((n_sub, len(masks)))
     _nll_grad_block(
         np.int64(0),
         n_sub,
@@ -178,9 +179,10 @@ def _logp_grad_softq(x, hier, prior, domain, cov, source, constant, data, subj, 
         trace,
         replacing,
         nll,
-        gcols,
+        gdir,
+        masks,
     )
-    return _assemble(x, hier, prior, cov, source, dtheta, nll, gcols, grad)
+    return _assemble(x, hier, prior, cov, direction_param, dtheta, nll, gdir, grad)
 
 
 @njit(cache=True, nogil=True)
@@ -293,7 +295,8 @@ class LogDensity:
             theta0 = np.ones((self.n_subjects, m.n_params))
             args = m._engine_args(tr, self._subj, theta0)
             self._data = args[:6]
-            self._variant = args[8:]
+            masks, params = tangent_directions(m.source)
+            self._variant = (*args[8:], masks, np.asarray(params, np.int64))
             self._direct = "softq"
         elif isinstance(m, HybridModel):
             m.check_task(tr)
