@@ -70,7 +70,7 @@ D_ALPHA, D_TAU, D_LAM, D_LOGP = range(4)
 _D_SCRATCH = 4
 
 
-@njit(cache=True)
+@njit(cache=True, forceinline=True)
 def trace_coefficient(trace, pi_a, b_a, lam, gamma):
     r"""The factor ``c_t`` by which the traces decay at step ``t``, and its two partial derivatives.
 
@@ -173,7 +173,7 @@ def log_normaliser(W, idx, val, lo, hi, inv_tau, log_prior, work, row):
     return z_max - math.log(pi_max)
 
 
-@njit(cache=True)
+@njit(cache=True, forceinline=True)
 def normaliser_terms(W, idx, val, lo, hi, inv_tau, log_prior, work, row):
     """Write ``Q(x, .)`` into ``work[row]`` and ``pi(.|x)`` into ``work[row + 2]``; return
     ``(z_max, pi_max)``, the log-normaliser being ``L = z_max - log(pi_max)``.
@@ -244,7 +244,7 @@ def normaliser_terms(W, idx, val, lo, hi, inv_tau, log_prior, work, row):
     return m, 1.0 / total
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def clear_traces(E, live, dE):
     """Set the traces (and their tangents ``dE``, unless ``None``) to 0 on the live rows; empty ``live``."""
     for j in range(1, live[0] + 1):
