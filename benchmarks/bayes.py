@@ -1,19 +1,23 @@
 """Full Bayes speed and sampler health on cohorts of the size of hBayesDM's examples, 4 chains x 1000
 draws after 1000 tuning steps (hBayesDM's defaults): bandit2arm_delta (20 subjects x 100 trials) or the
-two-step ts_par7 (11 subjects x 200 trials, the size of hBayesDM's ts_exampleData).
+two-step ts_par7 (11 subjects x 200 trials, the size of hBayesDM's ts_exampleData); or a large
+Soft Q(lambda) cohort, soft-q-lambda on 200 subjects x 200 two-step trials.
 
 Each cohort is simulated with the Stan file's generative model (subjects from the group on the
 unconstrained scale, mapped by its transforms) and written as an hBayesDM task file, which is read back
 with read_hbayesdm: bandit2arm_delta's choices softmax(tau * ev) on a 70/30 two-armed bandit;
 ts_par7's from dopasoft's daw-hybrid (hBayesDM's ts_par7 likelihood) on the drifting two-step task.
+The soft-q-lambda cohort is simulate_two_step(200, 200, seed=seed) (its default parameters), sampled
+under the default group prior.
 
 Prints divergences, tree-depth hits, E-BFMI, max R-hat and min bulk ESS over every group and subject
 parameter, the CPU seconds of preparing the model (compiling or loading the likelihood) and of sampling
 (tuning and draws, all threads), and min bulk ESS per sampling CPU-second next to hBayesDM's (22.2 for
-bandit2arm_delta, 1.58 for ts_par7).
+bandit2arm_delta, 1.58 for ts_par7; none for the soft-q-lambda cohort), and the wall seconds of the
+whole call.
 
-Run:  python benchmarks/bayes.py [--model bandit2arm_delta|ts_par7] [--subjects N] [--trials T]
-                                 [--chains 4] [--draws 1000] [--tune 1000]
+Run:  python benchmarks/bayes.py [--model bandit2arm_delta|ts_par7|soft-q-lambda] [--subjects N]
+                                 [--trials T] [--chains 4] [--draws 1000] [--tune 1000]
 """
 
 from __future__ import annotations
@@ -27,11 +31,12 @@ import numpy as np
 import pandas as pd
 
 import dopasoft.fitting as F
+from dopasoft.experiments import simulate_two_step
 
 # min bulk ESS per CPU-second of hBayesDM (rstan) on the same design
 HBAYESDM_ESS_PER_CPU_SECOND = {"bandit2arm_delta": 22.2, "ts_par7": 1.58}
-# default cohort (subjects, trials): the size of hBayesDM's example data
-COHORT = {"bandit2arm_delta": (20, 100), "ts_par7": (11, 200)}
+# default cohort (subjects, trials): the size of hBayesDM's example data; a large Soft Q(lambda) cohort
+COHORT = {"bandit2arm_delta": (20, 100), "ts_par7": (11, 200), "soft-q-lambda": (200, 200)}
 
 
 def phi_approx(x):
@@ -97,13 +102,17 @@ def main() -> None:
     n_trials = args.trials or COHORT[args.model][1]
 
     with tempfile.TemporaryDirectory() as tmp:
-        if args.model == "ts_par7":
+        if args.model == "soft-q-lambda":
+            path = None
+            data = simulate_two_step(n_subjects, n_trials, seed=args.seed)
+        elif args.model == "ts_par7":
             path = Path(tmp) / "ts_exampleData.txt"
             F.write_hbayesdm(simulate_ts(n_subjects, n_trials, args.seed), path)
         else:
             path = Path(tmp) / "bandit_2arm_exampleData.txt"
             simulate(n_subjects, n_trials, args.seed).to_csv(path, sep="\t", index=False)
-        data = F.read_hbayesdm(path)
+        if path is not None:
+            data = F.read_hbayesdm(path)
 
     wall = time.perf_counter()
     post = F.sample(
@@ -120,7 +129,7 @@ def main() -> None:
     d = post.diagnostics
     evals = int(post.idata.sample_stats["n_steps"].sum())
     ess_rate = d["ess_bulk_min"] / post.sampling_seconds
-    reference = HBAYESDM_ESS_PER_CPU_SECOND[args.model]
+    reference = HBAYESDM_ESS_PER_CPU_SECOND.get(args.model)
     print(
         f"{args.model}, {n_subjects} subjects x {n_trials} trials, "
         f"{args.chains} chains x {args.draws} draws after {args.tune} tuning steps"
@@ -134,8 +143,10 @@ def main() -> None:
     print(f"compile CPU s         {post.compile_seconds:.2f}")
     print(f"sampling CPU s        {post.sampling_seconds:.2f}  (kept draws: {evals} gradient evaluations)")
     print(f"wall s (whole call)   {wall:.2f}  (incl. log-likelihoods of every draw and the InferenceData)")
-    print(f"min bulk ESS / CPU s  {ess_rate:.1f}  (hBayesDM: {reference}; ratio {ess_rate / reference:.1f})")
-    group = post.summary(var_names=[f"mu_{name}" for name in post.model.names] + ["sigma"])
+    versus = f"  (hBayesDM: {reference}; ratio {ess_rate / reference:.1f})" if reference else ""
+    print(f"min bulk ESS / CPU s  {ess_rate:.1f}{versus}")
+    groups = [v for v in post.idata.posterior.data_vars if v.startswith(("mu_", "sigma")) and v != "mu_pr"]
+    group = post.summary(var_names=groups)
     print(group[["mean", "sd", "hdi_3%", "hdi_97%", "ess_bulk", "r_hat"]].to_string())
 
 

@@ -57,18 +57,20 @@ TRACE_CODES = {
 SIG_DELTA, SIG_VALUE_RPE, SIG_ACTION_TERM, SIG_VALUE, SIG_NEXT_VALUE, SIG_LOG_PI = range(6)
 N_SIGNALS = 6
 
-# Number of tangent directions the step carries (the likelihood's kernel columns); a compile-time
-# constant so that the tangent loops unroll.
+# Most tangent directions the step carries (one per kernel column of the likelihood up to kappa); a
+# likelihood passes its own count (its model's free parameters) as the step's ``n_tangents``.
 N_TANGENTS = 6
 
 # Smallest probability a learned default policy keeps for an action it started with (see prior_update).
 PRIOR_FLOOR = 1e-300
 
-# Tangents of the step's scalar parameters: rows of the ``dpar`` array of the tangent tuple.
-D_ALPHA, D_TAU, D_LAM = range(3)
+# Rows of the step's ``dpar`` tangent array: the tangents of its scalar parameters (given) and of
+# log pi(a|x) (written by the step); the step's scratch rows follow (``tangent_rows``).
+D_ALPHA, D_TAU, D_LAM, D_LOGP = range(4)
+_D_SCRATCH = 4
 
 
-@njit(cache=True)
+@njit(cache=True, forceinline=True)
 def trace_coefficient(trace, pi_a, b_a, lam, gamma):
     r"""The factor ``c_t`` by which the traces decay at step ``t``, and its two partial derivatives.
 
@@ -164,13 +166,39 @@ def soft_value_and_policy(q, tau, log_prior, pi):
 def log_normaliser(W, idx, val, lo, hi, inv_tau, log_prior, work, row):
     """Write ``Q(x, .)`` into ``work[row]`` and ``pi(.|x)`` into ``work[row + 2]``; return the log-normaliser.
 
-    The log-normaliser is ``L = log sum_b exp(Q(x, b) / tau + log pi0_b)`` (``V = tau L``). ``x`` is
-    given by its features ``idx[lo:hi], val[lo:hi]`` (no slicing in the hot loop), or with ``idx`` and
-    ``val`` ``None`` it is the tabular state ``lo`` (row ``lo`` of ``W``; numba then compiles no
-    feature code). Two actions: with ``z = Q / tau + log pi0`` and ``p_max = 1 / (1 + exp(z_min - z_max))``,
-    ``L = z_max - log(p_max)`` (one exp, one division, one log: within about 2e-16 of
-    ``z_max + log1p(exp(z_min - z_max))`` and faster, glibc's ``log1p`` being slow); more actions: the max-shifted sum,
-    skipping the ``exp(0)`` of the maximum. The policy comes from the same exponentials.
+    The log-normaliser is ``L = log sum_b exp(Q(x, b) / tau + log pi0_b)`` (``V = tau L``), computed as
+    ``z_max - log(pi_max)`` from :func:`normaliser_terms`.
+    """
+    z_max, pi_max = normaliser_terms(W, idx, val, lo, hi, inv_tau, log_prior, work, row)
+    return z_max - math.log(pi_max)
+
+
+@njit(cache=True, forceinline=True)
+def normaliser_terms(W, idx, val, lo, hi, inv_tau, log_prior, work, row):
+    """Write ``Q(x, .)`` into ``work[row]`` and ``pi(.|x)`` into ``work[row + 2]``; return
+    ``(z_max, pi_max)``, the log-normaliser being ``L = z_max - log(pi_max)``.
+
+    With ``z_b = Q(x, b) / tau + log pi0_b``, ``L = log sum_b exp(z_b)`` (``V = tau L``), ``z_max`` the
+    largest ``z_b`` and ``pi_max = exp(z_max - L)`` its action's probability. The logarithm is left to
+    the caller, so that a caller that needs the policy only (the likelihood at a step's current state)
+    compiles without it.
+
+    ``x`` is given by its features ``idx[lo:hi], val[lo:hi]`` (no slicing in the hot loop), or with
+    ``idx`` and ``val`` ``None`` it is the tabular state ``lo`` (row ``lo`` of ``W``; numba then
+    compiles no feature code). Two actions: ``p_max = 1 / (1 + exp(z_min - z_max))`` (one exp, one
+    division; ``z_max - log(p_max)`` is within about 2e-16 of ``z_max + log1p(exp(z_min - z_max))``
+    and faster, glibc's ``log1p`` being slow); more actions: the max-shifted sum, skipping the
+    ``exp(0)`` of the maximum, and ``p_max = 1 / sum``. The policy comes from the same exponentials.
+
+    Examples
+    --------
+    >>> import math
+    >>> import numpy as np
+    >>> from dopasoft.kernel import normaliser_terms
+    >>> W, work = np.array([[0.0, math.log(3.0)]]), np.empty((4, 2))
+    >>> z_max, pi_max = normaliser_terms(W, None, None, 0, 1, 1.0, np.zeros(2), work, 0)
+    >>> round(z_max - math.log(pi_max), 12) == round(math.log(4.0), 12), work[2].tolist()
+    (True, [0.25, 0.75])
     """
     n = W.shape[1]
     if idx is None:  # tabular state lo (compiled without the feature loop)
@@ -194,12 +222,12 @@ def log_normaliser(W, idx, val, lo, hi, inv_tau, log_prior, work, row):
             p_max = 1.0 / (1.0 + e)
             work[row + 2, 0] = p_max
             work[row + 2, 1] = e * p_max
-            return z0 - math.log(p_max)
+            return z0, p_max
         e = math.exp(z0 - z1)
         p_max = 1.0 / (1.0 + e)
         work[row + 2, 0] = e * p_max
         work[row + 2, 1] = p_max
-        return z1 - math.log(p_max)
+        return z1, p_max
     m = work[row, 0] * inv_tau + log_prior[0]
     for b in range(1, n):
         z = work[row, b] * inv_tau + log_prior[b]
@@ -213,10 +241,10 @@ def log_normaliser(W, idx, val, lo, hi, inv_tau, log_prior, work, row):
         total += e
     for b in range(n):
         work[row + 2, b] /= total
-    return m + math.log(total)
+    return m, 1.0 / total
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def clear_traces(E, live, dE):
     """Set the traces (and their tangents ``dE``, unless ``None``) to 0 on the live rows; empty ``live``."""
     for j in range(1, live[0] + 1):
@@ -231,6 +259,19 @@ def clear_traces(E, live, dE):
 
 # rows of the tangent scratch array (after 2 * n_actions rows for dq and dz)
 _T_TARGET, _T_DELTA, _T_C, _T_STEP, _T_CUR = range(5)
+
+
+@njit(cache=True)
+def tangent_rows(n_actions):
+    """Rows of :func:`soft_q_step`'s ``dpar`` tangent array for ``n_actions`` actions.
+
+    Examples
+    --------
+    >>> from dopasoft.kernel import tangent_rows
+    >>> tangent_rows(2)
+    13
+    """
+    return _D_SCRATCH + 2 * n_actions + 5
 
 
 @njit(cache=True, inline="always")
@@ -264,7 +305,7 @@ def soft_q_step(
     dW,
     dE,
     dpar,
-    dlogp,
+    n_tangents,
 ):
     """One online Soft Q(λ) update of ``W`` and ``E`` in place (and of their tangents, if given).
 
@@ -303,13 +344,17 @@ def soft_q_step(
     signals : float64 array of length >= 6, or None
         Receives ``delta, value_rpe, action_term, V(x), V(x'), log pi(a|x)``.
     dW, dE : float64 arrays, shape (n_features, n_actions, K), or None
-        Forward-mode tangents of ``W`` and ``E`` in ``K = N_TANGENTS`` directions (a compile-time
-        constant, so that the tangent loops unroll; pad unused directions with 0), updated in place. ``None`` (with
-        ``dpar``, ``dlogp``): no derivatives, and numba compiles the step without them.
-    dpar : float64 array, shape (2 * n_actions + 8, K), or None
-        Rows ``D_ALPHA, D_TAU, D_LAM``: the tangents of ``alpha, tau, lam``; the other rows are scratch.
-    dlogp : float64 array, shape (K,), or None
-        Receives ``d log pi(a|x)``.
+        Forward-mode tangents of ``W`` and ``E`` in ``K = n_tangents`` directions, updated in place.
+        ``None`` (with ``dpar`` and ``n_tangents``): no derivatives, and numba compiles the step
+        without them.
+    dpar : float64 array, shape (tangent_rows(n_actions), K), or None
+        Rows ``D_ALPHA, D_TAU, D_LAM``: the tangents of ``alpha, tau, lam`` (given); row ``D_LOGP``
+        receives ``d log pi(a|x)``; the other rows are scratch.
+    n_tangents : int or None
+        ``K``, the number of tangent directions (at most the columns of the tangent arrays). Pass a
+        compile-time constant (``N_TANGENTS``, or ``len`` of a tuple): the step is inlined into its
+        caller, so the tangent loops unroll, and a likelihood carries the directions of its model's
+        free parameters only (two for a learning rate and a temperature).
 
     Returns
     -------
@@ -340,14 +385,18 @@ def soft_q_step(
             work[2, b] = cache[3 + b]
         lse = cache[2]
     else:
-        lse = log_normaliser(W, idx, val, lo, hi, inv_tau, log_prior, work, 0)
+        z_max, pi_max = normaliser_terms(W, idx, val, lo, hi, inv_tau, log_prior, work, 0)
+        lse = z_max - math.log(pi_max)  # (compiled away where nothing reads it)
     q_a = work[0, a]
     log_pi_a = q_a * inv_tau + log_prior[a] - lse
     if terminated:
         v_next = 0.0
         lse_next = math.nan
     else:
-        lse_next = log_normaliser(W, next_idx, next_val, next_lo, next_hi, inv_tau, next_log_prior, work, 1)
+        z_max, pi_max = normaliser_terms(
+            W, next_idx, next_val, next_lo, next_hi, inv_tau, next_log_prior, work, 1
+        )
+        lse_next = z_max - math.log(pi_max)
         v_next = tau * lse_next
     target = r + gamma * v_next
     delta = target - q_a
@@ -363,14 +412,16 @@ def soft_q_step(
     step = alpha * err
 
     if dW is not None:
-        # scratch rows of dpar: dq_b at 3 + b, dz_b at 3 + n_actions + b, then _T_* at 3 + 2 n_actions
-        o = 3 + 2 * n_actions
+        # scratch rows of dpar: dq_b at S + b, dz_b at S + n_actions + b, then _T_* at S + 2 n_actions
+        # (S = _D_SCRATCH); d log pi(a|x) in row D_LOGP
+        o = _D_SCRATCH + 2 * n_actions
+        dlogp = dpar[D_LOGP]
         # d log pi(a|x) = dz_a - sum_b pi_b dz_b,  z_b = q_b / tau + log pi0_b
-        for c_ in range(N_TANGENTS):
+        for c_ in range(n_tangents):
             dlogp[c_] = 0.0
         for b in range(n_actions):
             pi_b = work[2, b]
-            for c_ in range(N_TANGENTS):
+            for c_ in range(n_tangents):
                 if one_hot:
                     acc = dW[row, b, c_]
                 else:
@@ -378,21 +429,21 @@ def soft_q_step(
                     if idx is not None:
                         for k in range(lo, hi):
                             acc += val[k] * dW[idx[k], b, c_]
-                dpar[3 + b, c_] = acc
+                dpar[_D_SCRATCH + b, c_] = acc
                 dz = acc * inv_tau - work[0, b] * inv_tau * inv_tau * dpar[D_TAU, c_]
-                dpar[3 + n_actions + b, c_] = dz
+                dpar[_D_SCRATCH + n_actions + b, c_] = dz
                 dlogp[c_] -= pi_b * dz
-        for c_ in range(N_TANGENTS):
-            dlogp[c_] += dpar[3 + n_actions + a, c_]
+        for c_ in range(n_tangents):
+            dlogp[c_] += dpar[_D_SCRATCH + n_actions + a, c_]
         # d target = gamma dV(x'),  dV = sum_b pi'_b dq'_b + dtau (V - sum_b pi'_b q'_b) / tau
-        for c_ in range(N_TANGENTS):
+        for c_ in range(n_tangents):
             dpar[o + _T_TARGET, c_] = 0.0
         if not terminated:
             eq = 0.0
             for b in range(n_actions):
                 pn_b = work[3, b]
                 eq += pn_b * work[1, b]
-                for c_ in range(N_TANGENTS):
+                for c_ in range(n_tangents):
                     if next_one_hot:
                         acc = dW[next_row, b, c_]
                     else:
@@ -401,23 +452,27 @@ def soft_q_step(
                             for k in range(next_lo, next_hi):
                                 acc += next_val[k] * dW[next_idx[k], b, c_]
                     dpar[o + _T_TARGET, c_] += pn_b * acc
-            for c_ in range(N_TANGENTS):
+            for c_ in range(n_tangents):
                 dpar[o + _T_TARGET, c_] = gamma * (
                     dpar[o + _T_TARGET, c_] + dpar[D_TAU, c_] * (v_next - eq) * inv_tau
                 )
-        for c_ in range(N_TANGENTS):
-            dd = dpar[o + _T_TARGET, c_] - dpar[3 + a, c_]
+        for c_ in range(n_tangents):
+            dd = dpar[o + _T_TARGET, c_] - dpar[_D_SCRATCH + a, c_]
             dpar[o + _T_DELTA, c_] = dd
             dpar[o + _T_C, c_] = dc_dlam * dpar[D_LAM, c_] + dc_dlogpi * dlogp[c_]
             dpar[o + _T_CUR, c_] = dpar[D_ALPHA, c_] * delta + alpha * dd
             dpar[o + _T_STEP, c_] = dpar[o + _T_CUR, c_]
         if on_policy:  # d expected_q = sum_b (dpi_b q_b + pi_b dq_b),  dpi_b = pi_b (dz_b - dz_a + dlogp)
-            for c_ in range(N_TANGENTS):
+            for c_ in range(n_tangents):
                 dexp = 0.0
                 for b in range(n_actions):
                     pi_b = work[2, b]
-                    dzb = dpar[3 + n_actions + b, c_] - dpar[3 + n_actions + a, c_] + dlogp[c_]
-                    dexp += pi_b * (dzb * work[0, b] + dpar[3 + b, c_])
+                    dzb = (
+                        dpar[_D_SCRATCH + n_actions + b, c_]
+                        - dpar[_D_SCRATCH + n_actions + a, c_]
+                        + dlogp[c_]
+                    )
+                    dexp += pi_b * (dzb * work[0, b] + dpar[_D_SCRATCH + b, c_])
                 dpar[o + _T_STEP, c_] = dpar[D_ALPHA, c_] * err + alpha * (dpar[o + _T_TARGET, c_] - dexp)
 
     # decay the live traces and apply the error to them: E <- c E; W += step E (and tangents)
@@ -430,8 +485,8 @@ def soft_q_step(
                 e_old = E[i, b]
                 e = e_old * c
                 if dW is not None:
-                    o = 3 + 2 * n_actions
-                    for c_ in range(N_TANGENTS):
+                    o = _D_SCRATCH + 2 * n_actions
+                    for c_ in range(n_tangents):
                         de = dpar[o + _T_C, c_] * e_old + c * dE[i, b, c_]
                         dE[i, b, c_] = de
                         dW[i, b, c_] += dpar[o + _T_STEP, c_] * e + step * de
@@ -448,8 +503,8 @@ def soft_q_step(
             i = idx[k]
             x = val[k]
         if dW is not None:
-            o = 3 + 2 * n_actions
-            for c_ in range(N_TANGENTS):
+            o = _D_SCRATCH + 2 * n_actions
+            for c_ in range(n_tangents):
                 if replacing and not on_policy:  # W[i, a] += step (x - E[i, a])
                     dW[i, a, c_] += dpar[o + _T_STEP, c_] * (x - E[i, a]) - step * dE[i, a, c_]
                 else:
@@ -465,7 +520,7 @@ def soft_q_step(
         if terminated:  # the traces end with this step: the current pair's is not kept
             E[i, a] = 0.0
             if dE is not None:
-                for c_ in range(N_TANGENTS):
+                for c_ in range(n_tangents):
                     dE[i, a, c_] = 0.0
             continue
         known = False

@@ -24,6 +24,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "dopasoft"
 DELIBERATE = {
     "log_normaliser": "row 0 / row 1 of the step's scratch: one small copy per call site, which LLVM "
     "inlines into the step (a shared copy with a variable row is not inlined: about 17 % slower)",
+    "normaliser_terms": "as log_normaliser (which it serves): row 0 / row 1 of the step's scratch",
 }
 
 

@@ -68,7 +68,7 @@ def run(
     ``tabular``: pass the states as rows of W (``idx = val = None``), not as one-hot feature arrays.
 
     Returns W, and with ``tangents`` also dW/d(alpha, tau, lam) of shape (n_features, n_actions, 3)
-    (the step carries kernel.N_TANGENTS directions; the others are 0 here).
+    (the step carries exactly these three directions: ``n_tangents = 3``).
     """
     n_in = N_S if features is None else features.shape[1]
     W, E = np.zeros((n_in, n_actions)), np.zeros((n_in, n_actions))
@@ -77,13 +77,12 @@ def run(
     work = np.empty((4, n_actions))
     c = np.full(3 + n_actions, -1.0) if cache else None
     if tangents:
-        k = kernel.N_TANGENTS
+        k = 3
         dW, dE = np.zeros((n_in, n_actions, k)), np.zeros((n_in, n_actions, k))
-        dpar = np.zeros((2 * n_actions + 8, k))
+        dpar = np.zeros((kernel.tangent_rows(n_actions), k))
         dpar[kernel.D_ALPHA, 0] = dpar[kernel.D_TAU, 1] = dpar[kernel.D_LAM, 2] = 1.0
-        dlogp = np.empty(k)
     else:
-        dW = dE = dpar = dlogp = None
+        dW = dE = dpar = k = None
 
     def feats(s):
         if tabular:
@@ -126,9 +125,9 @@ def run(
             dW,
             dE,
             dpar,
-            dlogp,
+            k,
         )
-    return (W, dW[:, :, :3]) if tangents else W
+    return (W, dW) if tangents else W
 
 
 @pytest.mark.parametrize("trace", TRACES)

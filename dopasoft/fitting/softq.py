@@ -22,6 +22,7 @@ from numba import njit
 
 from dopasoft.fitting.data import STEP_CHOICE_BIT, STEP_FIELD_BITS, STEP_TERMINAL_BIT
 from dopasoft.fitting.softq_policy import (
+    COLUMN_DIRECTIONS,
     N_COLS,
     SQ_ALPHA0,
     SQ_ALPHA_PI,
@@ -42,6 +43,7 @@ from dopasoft.fitting.threads import run_blocks
 from dopasoft.kernel import (
     D_ALPHA,
     D_LAM,
+    D_LOGP,
     D_TAU,
     N_SIGNALS,
     SIG_ACTION_TERM,
@@ -53,6 +55,7 @@ from dopasoft.kernel import (
     log_normaliser,
     prior_update,
     soft_q_step,
+    tangent_rows,
 )
 
 # columns of the per-step output of the replay: the step's signals (``kernel.SIG_*``), p_choice, action_pe
@@ -110,24 +113,34 @@ def _softq_scratch(n_states, n_actions):
 
 
 @njit(cache=True)
-def _tangent_scratch(n_states, n_actions):
-    """The tangent arrays ``dW, dE, dpar, dlogp`` of :func:`dopasoft.kernel.soft_q_step` for one block."""
-    dW = np.zeros((n_states, n_actions, N_COLS))
-    dE = np.zeros((n_states, n_actions, N_COLS))
-    dpar = np.zeros((2 * n_actions + 8, N_COLS))
-    dlogp = np.zeros(N_COLS)
-    return dW, dE, dpar, dlogp
+def _tangent_scratch(n_states, n_actions, n_tangents):
+    """The tangent arrays ``dW, dE, dpar`` of :func:`dopasoft.kernel.soft_q_step` for one block, in
+    ``n_tangents`` directions."""
+    dW = np.zeros((n_states, n_actions, n_tangents))
+    dE = np.zeros((n_states, n_actions, n_tangents))
+    dpar = np.zeros((tangent_rows(n_actions), n_tangents))
+    return dW, dE, dpar
+
+
+@njit(cache=True, inline="always")
+def _set_direction_row(row, masks, col):
+    """``row[d] = 1`` for the directions ``d`` that move kernel column ``col``, else 0: the tangent of
+    a step parameter read from that column."""
+    for d in range(len(masks)):
+        row[d] = 1.0 if (masks[d] >> col) & 1 else 0.0
 
 
 @njit(cache=True, _nrt=False)
-def _softq_replay(data, n, stage_of, p, gamma, trace, replacing, dW, dE, dpar, dlogp, grad, scratch, out):
+def _softq_replay(data, n, stage_of, p, gamma, trace, replacing, dW, dE, dpar, grad, masks, scratch, out):
     """NLL of one subject: its steps replayed through :func:`dopasoft.kernel.soft_q_step`.
 
     ``data``: the subject's ``(steps, reward)`` rows (packed steps, see :func:`unpack_step`);
     ``scratch``: the arrays of :func:`_softq_scratch`, in any state (reset here).
-    ``dW, dE, dpar, dlogp, grad``: ``None`` (value only; compiled without derivatives) or the step's
-    tangent arrays in the 6 kernel-column directions and ``grad`` (6,), which receives the gradient of
-    the NLL. ``out``: ``None`` or an array (>= n, N_OUT) receiving per step the step's signals
+    ``dW, dE, dpar, grad, masks``: ``None`` (value only; compiled without derivatives) or the
+    step's tangent arrays in the ``K = len(masks)`` directions ``masks`` (a tuple, each direction the
+    bit mask of the kernel columns it moves: :func:`dopasoft.fitting.softq_policy.tangent_directions`;
+    ``K`` is a compile-time count) and ``grad`` (K,), which receives the gradient of the NLL along each
+    direction. ``out``: ``None`` or an array (>= n, N_OUT) receiving per step the step's signals
     (columns ``kernel.SIG_*``), ``p_choice`` (column ``OUT_P_CHOICE``) and ``action_pe = 1 - pi0(a|s)``
     before the prior's update (``OUT_ACTION_PE``), NaN where no action. The default policy of each state
     starts uniform (or go-biased) in ``prior, log_prior``; with ``p[SQ_ALPHA_PI] > 0`` it learns from
@@ -138,6 +151,10 @@ def _softq_replay(data, n, stage_of, p, gamma, trace, replacing, dW, dE, dpar, d
     """
     steps, reward = data
     W, E, live, work, cache, last, prior, log_prior = scratch
+    if masks is None:  # value only: the step has no tangents
+        n_tan = N_COLS
+    else:
+        n_tan = len(masks)
     kappa = p[SQ_KAPPA]
     expm1_kappa = math.expm1(kappa)
     exp_kappa = math.exp(kappa)
@@ -162,7 +179,7 @@ def _softq_replay(data, n, stage_of, p, gamma, trace, replacing, dW, dE, dpar, d
         dE[:] = 0.0
         grad[:] = 0.0
         dpar[:] = 0.0
-        dpar[D_LAM, SQ_LAM] = 1.0
+        _set_direction_row(dpar[D_LAM], masks, SQ_LAM)
     stage = -1
     nll = 0.0
     for t in range(n):
@@ -187,20 +204,16 @@ def _softq_replay(data, n, stage_of, p, gamma, trace, replacing, dW, dE, dpar, d
             col = SQ_ALPHA0 + stg
         if dW is not None:  # this step's alpha and tau are kernel columns
             if stg != stage:
-                if stage >= 0:
-                    dpar[D_TAU, SQ_TAU0 + stage] = 0.0
-                dpar[D_TAU, SQ_TAU0 + stg] = 1.0
+                _set_direction_row(dpar[D_TAU], masks, SQ_TAU0 + stg)
                 stage = stg
             if col != acol:
-                if acol >= 0:
-                    dpar[D_ALPHA, acol] = 0.0
-                dpar[D_ALPHA, col] = 1.0
+                _set_direction_row(dpar[D_ALPHA], masks, col)
                 acol = col
         # stickiness: the behaviour policy differs from the learner's (at kappa = 0 it is the
         # learner's, whose log-probability and tangents the step gives; d/dkappa is added below)
         sticky = choice and stg == 0 and last[s] >= 0 and kappa != 0.0
         if sticky and dW is not None:  # before the step changes W and dW
-            softq_behaviour_dlogp(W, dW, s, a, tau, kappa, last[s], lp_s, SQ_TAU0 + stg, grad)
+            softq_behaviour_dlogp(W, dW, s, a, tau, kappa, last[s], lp_s, SQ_TAU0 + stg, grad, masks)
         soft_q_step(
             W,
             E,
@@ -231,7 +244,7 @@ def _softq_replay(data, n, stage_of, p, gamma, trace, replacing, dW, dE, dpar, d
             dW,
             dE,
             dpar,
-            dlogp,
+            n_tan,
         )
         if choice:  # P(a|s) of the behaviour policy, from the step's pi(.|s) before the update
             p_a = work[2, a]
@@ -253,10 +266,11 @@ def _softq_replay(data, n, stage_of, p, gamma, trace, replacing, dW, dE, dpar, d
                     lp_a = sticky_logp(lp_a, work[2, last[s]], a == last[s], kappa, expm1_kappa)
                 nll -= lp_a
             if dW is not None and not sticky:  # (sticky steps: softq_behaviour_dlogp above)
-                for c in range(N_COLS):
-                    grad[c] -= dlogp[c]
-                if stg == 0 and last[s] >= 0:  # kappa = 0: d log P(a|s)/d kappa = [a = last] - pi(last|s)
-                    grad[SQ_KAPPA] -= (1.0 if a == last[s] else 0.0) - work[2, last[s]]
+                for d in range(n_tan):
+                    grad[d] -= dpar[D_LOGP, d]
+                    # kappa = 0: d log P(a|s)/d kappa = [a = last] - pi(last|s)
+                    if stg == 0 and last[s] >= 0 and (masks[d] >> SQ_KAPPA) & 1:
+                        grad[d] -= (1.0 if a == last[s] else 0.0) - work[2, last[s]]
             if out is not None:
                 out[t, OUT_P_CHOICE] = p_a
         elif out is not None:
@@ -317,11 +331,13 @@ def _nll_grad_block(
     replacing,
     out,
     grad,
+    masks,
 ):
     """:func:`_nll_block` with the step carrying forward-mode tangents: also ``grad[k]``, the gradient of
-    pair ``k``'s NLL with respect to the first ``N_COLS`` kernel columns."""
+    pair ``k``'s NLL along each tangent direction of ``masks`` (a tuple of column bit masks,
+    :func:`dopasoft.fitting.softq_policy.tangent_directions`; numba compiles one copy per length)."""
     scratch = _softq_scratch(n_states, n_actions)
-    dW, dE, dpar, dlogp = _tangent_scratch(n_states, n_actions)
+    dW, dE, dpar = _tangent_scratch(n_states, n_actions, np.int64(len(masks)))
     for k in range(lo, hi):
         i = subj[k]
         out[k] = _softq_replay(
@@ -335,8 +351,8 @@ def _nll_grad_block(
             dW,
             dE,
             dpar,
-            dlogp,
             grad[k],
+            masks,
             scratch,
             None,
         )
@@ -394,18 +410,32 @@ def softq_nll_pairs(
 
 
 def softq_nll_grad_pairs(
-    steps, reward, n_steps, stage_of, n_states, n_actions, subj, full, gamma, trace, replacing
+    steps,
+    reward,
+    n_steps,
+    stage_of,
+    n_states,
+    n_actions,
+    subj,
+    full,
+    gamma,
+    trace,
+    replacing,
+    masks=COLUMN_DIRECTIONS,
 ):
-    """NLL and its gradient with respect to the kernel columns, for (subject, vector) pairs.
+    """NLL and its gradient along tangent directions, for (subject, vector) pairs.
 
-    The same replay as :func:`softq_nll_pairs`, with the step carrying forward-mode tangents. Returns
-    ``(nll, grad)`` of shapes ``(n_pairs,)`` and ``(n_pairs, N_COLS)``.
+    The same replay as :func:`softq_nll_pairs`, with the step carrying forward-mode tangents in the
+    directions ``masks`` (each the bit mask of the kernel columns it moves; default one per kernel
+    column up to ``kappa``, a model's own: :func:`dopasoft.fitting.softq_policy.tangent_directions`).
+    Returns ``(nll, grad)`` of shapes ``(n_pairs,)`` and ``(n_pairs, len(masks))``.
     """
     full, subj = _pairs(full, subj)
+    masks = tuple(int(m) for m in masks)
     out = np.empty(subj.shape[0])
-    grad = np.empty((subj.shape[0], N_COLS))
+    grad = np.empty((subj.shape[0], len(masks)))
     data = (steps, reward, n_steps, stage_of, n_states, n_actions)
-    run_blocks(_nll_grad_block, subj.shape[0], *data, subj, full, gamma, trace, replacing, out, grad)
+    run_blocks(_nll_grad_block, subj.shape[0], *data, subj, full, gamma, trace, replacing, out, grad, masks)
     return out, grad
 
 

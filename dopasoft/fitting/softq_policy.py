@@ -26,6 +26,8 @@ __all__ = [
     "SQ_SHARED_PRIOR",
     "N_COLS",
     "N_FULL",
+    "COLUMN_DIRECTIONS",
+    "tangent_directions",
     "check_full",
     "softq_behaviour_logp",
     "sticky_logp",
@@ -72,6 +74,45 @@ SQ_COLUMNS = (
 # difference quotients (SoftQLambdaModel.nll_grad_pairs)
 N_COLS = N_TANGENTS
 N_FULL = len(SQ_COLUMNS)
+# the step's tangent directions, each given by the kernel columns it moves (a bit mask): one per column
+COLUMN_DIRECTIONS = tuple(1 << c for c in range(N_COLS))
+
+
+def tangent_directions(source: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The tangent directions of a model: one per free parameter that sets kernel columns below ``N_COLS``.
+
+    Direction ``d`` moves every kernel column of its parameter at once, so its tangent is the
+    derivative with respect to that parameter (the sum of its columns' derivatives). The compiled
+    replay carries ``K = len(masks)`` tangents, a compile-time count: ``soft-q`` (``alpha`` and
+    ``tau``, on columns ``alpha0, alpha1`` and ``tau0, tau1``) needs two where all columns would be
+    six; numba compiles the replay once per ``K``.
+
+    Parameters
+    ----------
+    source : tuple of int
+        The model's parameter of each kernel column (``-1``: a constant), as ``ChoiceModel.source``.
+
+    Returns
+    -------
+    masks : tuple of int
+        Per direction, the bit mask of the kernel columns it moves (bit ``c``: column ``c``).
+    params : tuple of int
+        Per direction, its parameter (an index into ``source``'s parameters). A model without such
+        parameters gets one direction that moves nothing (``masks == (0,)``, ``params == (-1,)``).
+
+    Examples
+    --------
+    >>> from dopasoft.fitting.softq_policy import tangent_directions
+    >>> tangent_directions((0, 0, 1, 1, -1, -1, -1, -1, -1))  # soft-q: alpha, tau
+    ((3, 12), (0, 1))
+    >>> tangent_directions((0, 0, 1, 1, 2, 3, -1, -1, -1))  # soft-q-lambda+kappa
+    ((3, 12, 16, 32), (0, 1, 2, 3))
+    """
+    params = sorted({j for j in source[:N_COLS] if j >= 0})
+    if not params:
+        return (0,), (-1,)
+    masks = tuple(sum(1 << c for c in range(N_COLS) if source[c] == j) for j in params)
+    return masks, tuple(params)
 
 
 @njit(cache=True, _nrt=False)
@@ -144,10 +185,11 @@ def sticky_logp(log_pi_a, pi_last, a_is_last, kappa, expm1_kappa):
 
 
 @njit(cache=True, _nrt=False)
-def softq_behaviour_dlogp(W, dW, s, a, tau, kappa, last, log_prior, j_tau, out):
-    """Subtract ``d log P(a|s)`` of :func:`softq_behaviour_logp` from ``out`` (per kernel column).
+def softq_behaviour_dlogp(W, dW, s, a, tau, kappa, last, log_prior, j_tau, out, masks):
+    """Subtract ``d log P(a|s)`` of :func:`softq_behaviour_logp` from ``out`` (per tangent direction).
 
-    ``dW`` (S, A, 6): tangents of ``W``; ``j_tau``: the column of this step's ``tau``.
+    ``dW`` (S, A, K): tangents of ``W`` in the ``K`` directions ``masks`` (:func:`tangent_directions`);
+    ``j_tau``: the kernel column of this step's ``tau``.
     """
     n = W.shape[1]
     inv_tau = 1.0 / tau
@@ -157,11 +199,12 @@ def softq_behaviour_dlogp(W, dW, s, a, tau, kappa, last, log_prior, j_tau, out):
     for b in range(n):
         z_b = W[s, b] * inv_tau + log_prior[b] + (kappa if b == last else 0.0)
         weight = (1.0 if b == a else 0.0) - math.exp(z_b - log_total)  # d logP / d z_b
-        for c in range(N_COLS):
-            out[c] -= weight * dW[s, b, c] * inv_tau
-        out[j_tau] += weight * W[s, b] * inv_tau * inv_tau
-        if b == last:
-            out[SQ_KAPPA] -= weight
+        for d in range(len(masks)):
+            out[d] -= weight * dW[s, b, d] * inv_tau
+            if (masks[d] >> j_tau) & 1:
+                out[d] += weight * W[s, b] * inv_tau * inv_tau
+            if b == last and (masks[d] >> SQ_KAPPA) & 1:
+                out[d] -= weight
 
 
 @njit(cache=True)

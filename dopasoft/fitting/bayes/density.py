@@ -96,8 +96,8 @@ def _subject_params(x, hier, prior, domain, cov, source, constant, dtheta, full)
 @njit(cache=True, nogil=True)
 def _assemble(x, hier, prior, cov, source, dtheta, nll, gcols, grad):
     """``log p`` (returned) and its gradient (written to ``grad``) from the subjects' NLL ``nll`` (S,)
-    and its gradient ``gcols`` (S, columns) over the kernel columns: the priors, the pull-back onto
-    the model's parameters, the chain rule through ``dtheta``, the non-centring and the covariates'
+    and its gradient ``gcols`` (S, columns) over kernel columns or tangent directions, ``source[c]``
+    the model parameter of column ``c``: the priors, the pull-back onto the model's parameters, the chain rule through ``dtheta``, the non-centring and the covariates'
     regression. ``-inf`` and ``grad = 0`` where a value is not finite."""
     order = hier[2]
     mu_mean, mu_sd, sig_sd, const, cauchy = prior[2], prior[3], prior[4], prior[5], prior[6]
@@ -231,6 +231,9 @@ class LogDensity:
         self._block = m.gradient_block(tr)
         if self._block is not None:
             self._source = np.asarray(m.source)
+            # the model parameter of each column of the block's gradient
+            grad_source = m.source if self._block.grad_source is None else self._block.grad_source
+            self._grad_source = np.asarray(grad_source, np.int64)
             self._constant = np.asarray(m.constant, float)
             hp = hmodel.params
             self._hier = (
@@ -329,8 +332,8 @@ class LogDensity:
                 return -math.inf, grad
             nll = np.empty(n_sub)
             gcols = np.empty((n_sub, blk.n_columns))
-            blk.function(_ZERO, n_sub, *blk.data, self._subj, full, *blk.variant, nll, gcols)
-            lp = _assemble(x, self._hier, self._prior, self._cov, self._source_i, dtheta, nll, gcols, grad)
+            blk.function(_ZERO, n_sub, *blk.data, self._subj, full, *blk.variant, nll, gcols, *blk.after)
+            lp = _assemble(x, self._hier, self._prior, self._cov, self._grad_source, dtheta, nll, gcols, grad)
             return float(lp), grad
         return self.logp_grad_numpy(x)
 

@@ -159,9 +159,11 @@ class Option:
 class GradientBlock:
     """A model's compiled, serial, GIL-free likelihood with its forward-mode gradient.
 
-    ``function(lo, hi, *data, subj, full, *variant, nll, grad)`` writes, for pairs ``lo <= k < hi``,
-    the NLL of subject row ``subj[k]`` under kernel columns ``full[k]`` into ``nll[k]`` and its
-    gradient with respect to the first ``n_columns`` kernel columns into ``grad[k]``. The model's
+    ``function(lo, hi, *data, subj, full, *variant, nll, grad, *after)`` writes, for pairs
+    ``lo <= k < hi``, the NLL of subject row ``subj[k]`` under kernel columns ``full[k]`` into
+    ``nll[k]`` and its ``n_columns`` derivatives into ``grad[k]``: column ``c`` of ``grad`` is the
+    derivative along model parameter ``grad_source[c]`` (``-1``: none), or with ``grad_source``
+    ``None`` with respect to kernel column ``c`` (the model's ``source`` maps it to a parameter). The model's
     ``nll_grad_pairs`` runs the same function on the thread pool; the Bayesian log density calls it
     directly, once per evaluation, in the sampler chain's thread.
 
@@ -174,12 +176,18 @@ class GradientBlock:
         The model's compile-time switches and constants that follow ``full``.
     n_columns : int
         Width of ``grad``.
+    after : tuple
+        Arguments after ``grad`` (the Soft Q replay's tangent directions).
+    grad_source : tuple of int, optional
+        The model parameter of each column of ``grad`` when they are not the kernel columns.
     """
 
     function: Callable
     data: tuple
     variant: tuple
     n_columns: int
+    after: tuple = ()
+    grad_source: tuple | None = None
 
 
 @dataclass(frozen=True)

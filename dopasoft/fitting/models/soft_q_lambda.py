@@ -59,6 +59,7 @@ from dopasoft.fitting.softq_policy import (
     SQ_TAU0,
     SQ_TAU1,
     SQ_VALENCE,
+    tangent_directions,
 )
 
 __all__ = ["SoftQLambdaModel", "FAMILY", "PARAMETERS"]
@@ -199,20 +200,28 @@ class SoftQLambdaModel(ChoiceModel):
         if any(j >= 0 for j in self.source[N_COLS:]):  # a differenced column (alpha_pi, ...) is free
             return None
         self.check_task(tr)
-        return GradientBlock(_nll_grad_block, replay_data(tr), self._variant(), N_COLS)
+        masks, params = tangent_directions(self.source)  # one tangent per parameter
+        masks = tuple(int(m) for m in masks)
+        return GradientBlock(
+            _nll_grad_block, replay_data(tr), self._variant(), len(masks), after=(masks,), grad_source=params
+        )
 
     def nll_grad_pairs(self, tr, subj, theta):
         """NLL and its gradient with respect to the model's parameters.
 
-        Forward mode through the step for every kernel column but ``alpha_pi``; the learned default
+        Forward mode through the step, one tangent per parameter (its kernel columns moved together,
+        :func:`dopasoft.fitting.softq_policy.tangent_directions`) but ``alpha_pi``; the learned default
         policy depends on ``alpha_pi`` and the choices only (a constant for the other directions), and
         ``d NLL / d alpha_pi`` is a central difference quotient (step ``HABIT_STEP``, one-sided at the
         ends of [0, 1)): two more likelihood passes instead of the optimiser's one per parameter.
         """
         args = self._engine_args(tr, subj, theta)
-        nll, gcols = softq_nll_grad_pairs(*args)
-        pad = np.zeros(gcols.shape[:-1] + (len(SQ_COLUMNS) - gcols.shape[-1],))
-        grad = self.pull_back(np.concatenate([gcols, pad], axis=-1))
+        masks, params = tangent_directions(self.source)
+        nll, gdir = softq_nll_grad_pairs(*args, masks)
+        grad = np.zeros(gdir.shape[:-1] + (self.n_params,))
+        for d, j in enumerate(params):  # direction d is parameter j (all its kernel columns at once)
+            if j >= 0:
+                grad[:, j] = gdir[:, d]
         theta = np.asarray(theta, dtype=float)
         for col, (low, high) in _DIFFERENCED.items():
             j = self.source[col]
