@@ -160,3 +160,22 @@ def test_analysis_md_lists_every_figure_and_table_of_the_demo():
         if t not in listed and not any(re.fullmatch(p.replace("*", r"\w+"), t) for p in listed)
     ]
     assert not missing, f"tables the demo writes, missing in docs/analysis.md: {missing}"
+
+
+SOURCES = sorted(
+    p
+    for folder in ("dopasoft", "docs", "examples", "benchmarks", "tests")
+    for p in (ROOT / folder).rglob("*")
+    if p.suffix in (".py", ".md", ".rst") and "_build" not in p.parts and "auto_examples" not in p.parts
+) + [ROOT / "README.md"]
+
+
+def test_no_control_characters_in_sources():
+    """A backslash escape written into a non-raw string (``"\\alpha"`` is BEL + ``lpha``) leaves control
+    characters that break the equations of a docstring without any error at import."""
+    bad = []
+    for path in SOURCES:
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f]", line):
+                bad.append(f"{path.relative_to(ROOT)}:{n}")
+    assert not bad, bad

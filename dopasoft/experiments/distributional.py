@@ -427,16 +427,16 @@ def distributional_bandit(
     arm's value with the update of :func:`distributional_rpe` (the same function),
 
     .. math:: \delta_i = r_t - Q_i(a_t), \qquad
-              Q_i(a_t) \leftarrow Q_i(a_t) + (lpha^+_i\,[\delta_i > 0] + lpha^-_i\,[\delta_i \le 0])\,\delta_i,
+              Q_i(a_t) \leftarrow Q_i(a_t) + (\alpha^+_i\,[\delta_i > 0] + \alpha^-_i\,[\delta_i \le 0])\,\delta_i,
 
-    with :math:`lpha^+_i = lpha	au_i`, :math:`lpha^-_i = lpha(1 - 	au_i)`. Choices follow the
+    with :math:`\alpha^+_i = \alpha\tau_i`, :math:`\alpha^-_i = \alpha(1 - \tau_i)`. Choices follow the
     Boltzmann (soft) policy of the *population mean* value
-    :math:`ar Q(a) = rac1N\sum_i Q_i(a)`,
+    :math:`\bar Q(a) = \frac1N\sum_i Q_i(a)`,
 
-    .. math:: \pi(a) = rac{\exp(eta ar Q(a))}{\sum_b \exp(eta ar Q(b))}
+    .. math:: \pi(a) = \frac{\exp(\beta \bar Q(a))}{\sum_b \exp(\beta \bar Q(b))}
 
-    (:func:`dopasoft.soft.boltzmann_policy` with temperature :math:`1/eta`). Every arm keeps a positive
-    probability, so every unit's value of every arm converges to the :math:`	au_i`-expectile of that
+    (:func:`dopasoft.soft.boltzmann_policy` with temperature :math:`1/\beta`). Every arm keeps a positive
+    probability, so every unit's value of every arm converges to the :math:`\tau_i`-expectile of that
     arm's reward distribution, whatever the policy (docs/maths.md §10).
 
     Parameters
@@ -444,11 +444,11 @@ def distributional_bandit(
     arms : sequence of (rewards, probabilities), default :data:`DEFAULT_ARMS`
         One reward distribution per arm (probabilities None: equally likely), at least two arms.
     asymmetries : sequence of float, optional
-        :math:`	au_i` per unit, in (0, 1). Default: ``n_units`` evenly spaced, :math:`(i + 1/2)/n`.
+        :math:`\tau_i` per unit, in (0, 1). Default: ``n_units`` evenly spaced, :math:`(i + 1/2)/n`.
     n_units : int, default 20
         Used when ``asymmetries`` is not given.
     alpha : float, default 0.02
-        :math:`lpha^+_i + lpha^-_i`, in (0, 1].
+        :math:`\alpha^+_i + \alpha^-_i`, in (0, 1].
     beta : float, default 0.3
         Inverse temperature of the policy (per reward unit), >= 0 (0: uniform choices).
     n_trials : int, default 5000
