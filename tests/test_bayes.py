@@ -5,6 +5,7 @@ reproducibility, parallel chains, the diagnostics' warning)."""
 from __future__ import annotations
 
 import math
+import os
 import sys
 import warnings
 
@@ -313,3 +314,26 @@ def test_soft_q_model_samples(cohort):
     )
     assert list(post.params.columns) == ["subject", "alpha", "tau", "kappa", "n_choices", "model"]
     assert post.params["model"].iloc[0] == "soft-q+kappa"
+
+
+def test_default_cores_follow_the_cost_of_an_evaluation():
+    """A cheap log density runs its chains in one thread (a second saves no wall time); a costly one
+    gets a thread per chain, up to the processors."""
+    import time as _time
+
+    from dopasoft.fitting.bayes import sampling
+
+    class Density:
+        def __init__(self, seconds):
+            self.seconds = seconds
+
+        def initial_point(self, seed):
+            return np.zeros(3)
+
+        def logp_grad(self, x):
+            _time.sleep(self.seconds)
+            return 0.0, np.zeros_like(x)
+
+    processors = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    assert sampling._default_cores(Density(0.0), 4, 0) == 1
+    assert sampling._default_cores(Density(2e-3), 4, 0) == max(1, min(4, processors))

@@ -68,6 +68,24 @@ def compile_model(density: LogDensity):
     )
 
 
+# below this cost of one log density evaluation a second sampler thread saves no wall time, and its
+# coordination costs CPU time (docs/performance.md, "Full Bayes")
+CHEAP_EVALUATION_SECONDS = 2e-4
+
+
+def _default_cores(density: LogDensity, chains: int, seed: int) -> int:
+    """Chains at once: all of them, at most the processors, unless one evaluation is cheap (then one
+    thread runs them in turn in the same wall time; the draws do not depend on it)."""
+    processors = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    x = density.initial_point(seed)
+    start = time.perf_counter()
+    for _ in range(10):
+        density.logp_grad(x)
+    if (time.perf_counter() - start) / 10 < CHEAP_EVALUATION_SECONDS:
+        return 1
+    return max(1, min(chains, processors))
+
+
 def sample(
     data: pd.DataFrame | Transitions,
     model: str | ChoiceModel | HierModel,
@@ -113,7 +131,9 @@ def sample(
     progress : bool
         nutpie's progress bar.
     cores : int, optional
-        Chains run at once (default: ``chains``, at most the processors).
+        Chains run at once (default: ``chains``, at most the processors; one when an evaluation of
+        the log density takes under 0.2 ms, where more threads save no wall time). The draws do not
+        depend on it.
     target_accept : float
         The step size's target acceptance rate (raise it, e.g. 0.95, when there are divergences).
     n_actions, n_states : int, optional
@@ -170,11 +190,11 @@ def sample(
     if covariates is None and covariate_params is not None:
         raise ValueError("covariate_params needs covariates")
     cov = design(covariates, tr.subjects, hm, covariate_params) if covariates is not None else None
-    if cores is None:
-        cores = max(1, min(chains, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1))
     t0 = time.process_time()
     density = LogDensity(hm, tr, cov)
     density.logp_grad(density.initial_point(seed))  # compiles (or loads) the likelihood
+    if cores is None:
+        cores = _default_cores(density, chains, seed)
     compiled = compile_model(density)
     t1 = time.process_time()
     trace = nutpie.sample(
